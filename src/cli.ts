@@ -1,0 +1,87 @@
+/**
+ * The commands behind the justfile's recipes. Each is small; the work lives in the modules.
+ *
+ *   db up|down|status        local PostgreSQL 16 (nothing to do when DATABASE_URL is set)
+ *   seed [N]                 (re)create the schema and load a fleet of N robots (default FLEET_SIZE)
+ *   up CASE | down | status  start a case (case1, case2, case3), stop everything, show what runs
+ *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
+ *   clean [--results]        remove the local database and run folders (and results)
+ */
+import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
+import type { Config } from "./config";
+import { createSql, loadedFleetSize } from "./db";
+import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
+import { seed } from "./seed";
+import { clean, down, ensureData, isAlive, readState, up } from "./supervisor";
+
+export class UsageError extends Error {}
+
+function fleetSizeArg(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`fleet size must be a positive integer, got "${raw}"`);
+  return Number(raw);
+}
+
+export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
+  async db(config, [action]) {
+    if (action === "up") return clusterUp(config);
+    if (action === "down") {
+      if (!(await clusterDown(config))) console.log("PostgreSQL was not running");
+      return;
+    }
+    if (action === "status") {
+      const pid = clusterPid(config);
+      console.log(config.db.external ? "external database (DATABASE_URL)" : pid ? `PostgreSQL running, pid ${pid}, data ${clusterPaths(config).data}` : "PostgreSQL not running");
+      return;
+    }
+    throw new UsageError(`db takes up, down or status, got "${action ?? ""}"`);
+  },
+  async seed(config, [n]) {
+    const size = fleetSizeArg(n, config.fleetSize);
+    await clusterUp(config);
+    const sql = createSql(config, "fleetbench-seed");
+    try {
+      await seed(sql, size, console.log);
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+  },
+  async up(config, [name]) {
+    await up(config, name ?? "");
+  },
+  async down(config) {
+    await down(config);
+  },
+  async status(config) {
+    const state = readState(config);
+    if (!state) console.log("no case running");
+    else {
+      console.log(`${state.case} (gateway ${state.gateway}), started ${state.startedAt}, logs in ${state.runDir}`);
+      for (const p of state.processes) console.log(`  ${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} :${p.port}  ${isAlive(p.pid) ? "up" : "DEAD"}`);
+    }
+    await COMMANDS.db(config, ["status"]);
+    if (clusterPid(config) || config.db.external) {
+      const sql = createSql(config, "fleetbench-status");
+      try {
+        console.log(`fleet size loaded: ${(await loadedFleetSize(sql)) ?? "none"}`);
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+    }
+  },
+  async query(config, [name, api = "dashboard", robotId = "robot-001"]) {
+    const spec = caseSpec(name ?? "");
+    if (!API_NAMES.includes(api as ApiName)) throw new UsageError(`API must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+    const request = clientRequest(spec, config, api as ApiName, robotId);
+    const response = await fetch(request.url, request.init);
+    const body = await response.json();
+    console.log(JSON.stringify(body, null, 2));
+    if (!response.ok) throw new Error(`${request.url} answered ${response.status}`);
+  },
+  async clean(config, args) {
+    await clean(config, { results: args.includes("--results") });
+  },
+  async "ensure-data"(config) {
+    await ensureData(config, console.log);
+  },
+};

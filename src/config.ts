@@ -1,0 +1,153 @@
+/**
+ * The one place that reads the environment. Every default lives in `DEFAULTS`; each can be
+ * overridden by the environment variable named beside it. Values are validated eagerly, so a
+ * bad override stops start-up with a message naming the variable and what it received.
+ */
+import { resolve } from "node:path";
+
+export class ConfigError extends Error {
+  readonly code = "CONFIG_INVALID";
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Defaults from DESIGN §2; the env variable that overrides each is in `ENV_NAMES`. */
+export const DEFAULTS = {
+  /** Every internal process binds here; only the gateway can be exposed (FLEET_GATEWAY_HOST). */
+  host: "127.0.0.1",
+  gatewayPort: 10000,
+  robotPort: 10001,
+  telemetryPort: 10002,
+  alertPort: 10003,
+  robotSubgraphPort: 10011,
+  telemetrySubgraphPort: 10012,
+  alertSubgraphPort: 10013,
+  pgPort: 15432,
+  prometheusPort: 19090,
+  grafanaPort: 13000,
+  dbName: "robot_fleet",
+  dbUser: "fleet",
+  dbPassword: "fleet123",
+  /** Connections per service pool; the same in every service (fairness, DESIGN §7). */
+  dbPool: 10,
+  fleetSize: 15,
+  /** Most ids one batch request may carry; more is a 413. */
+  batchMax: 10000,
+  /** Timeout of every internal HTTP call, in milliseconds. */
+  timeoutMs: 10000,
+  /** Milliseconds `up` waits for every process to answer /health. */
+  readyTimeoutMs: 60000,
+} as const;
+
+const ENV_NAMES = {
+  gatewayHost: "FLEET_GATEWAY_HOST",
+  gatewayPort: "FLEET_GATEWAY_PORT",
+  robotPort: "FLEET_ROBOT_PORT",
+  telemetryPort: "FLEET_TELEMETRY_PORT",
+  alertPort: "FLEET_ALERT_PORT",
+  robotSubgraphPort: "FLEET_ROBOT_SUBGRAPH_PORT",
+  telemetrySubgraphPort: "FLEET_TELEMETRY_SUBGRAPH_PORT",
+  alertSubgraphPort: "FLEET_ALERT_SUBGRAPH_PORT",
+  pgPort: "FLEET_PG_PORT",
+  prometheusPort: "FLEET_PROMETHEUS_PORT",
+  grafanaPort: "FLEET_GRAFANA_PORT",
+  dbPool: "FLEET_DB_POOL",
+  fleetSize: "FLEET_SIZE",
+  batchMax: "FLEET_BATCH_MAX",
+  timeoutMs: "FLEET_TIMEOUT_MS",
+  readyTimeoutMs: "FLEET_READY_TIMEOUT_MS",
+} as const;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be ${what} (${min}-${max}), got "${raw}"`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+
+/** Reads and validates the whole configuration. Throws `ConfigError` on the first bad value. */
+export function loadConfig(env: Env = process.env) {
+  const port = (key: keyof typeof ENV_NAMES & `${string}Port`) =>
+    int(env, ENV_NAMES[key], DEFAULTS[key], 1, 65535, "a port number");
+  const gatewayHost = env[ENV_NAMES.gatewayHost] || DEFAULTS.host;
+  if (!/^[A-Za-z0-9.:-]+$/.test(gatewayHost)) {
+    throw new ConfigError(`${ENV_NAMES.gatewayHost} must be a host name or address, got "${gatewayHost}"`);
+  }
+  const ports = {
+    gateway: port("gatewayPort"),
+    robot: port("robotPort"),
+    telemetry: port("telemetryPort"),
+    alert: port("alertPort"),
+    robotSubgraph: port("robotSubgraphPort"),
+    telemetrySubgraph: port("telemetrySubgraphPort"),
+    alertSubgraph: port("alertSubgraphPort"),
+    pg: port("pgPort"),
+    prometheus: port("prometheusPort"),
+    grafana: port("grafanaPort"),
+  };
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  const urls = {
+    gateway: url(env, "FLEET_GATEWAY_URL", local(ports.gateway)),
+    robot: url(env, "FLEET_ROBOT_URL", local(ports.robot)),
+    telemetry: url(env, "FLEET_TELEMETRY_URL", local(ports.telemetry)),
+    alert: url(env, "FLEET_ALERT_URL", local(ports.alert)),
+    robotSubgraph: url(env, "FLEET_ROBOT_SUBGRAPH_URL", local(ports.robotSubgraph)),
+    telemetrySubgraph: url(env, "FLEET_TELEMETRY_SUBGRAPH_URL", local(ports.telemetrySubgraph)),
+    alertSubgraph: url(env, "FLEET_ALERT_SUBGRAPH_URL", local(ports.alertSubgraph)),
+  };
+  const externalDb = env.DATABASE_URL || undefined;
+  if (externalDb && !/^postgres(ql)?:\/\//.test(externalDb)) {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got a value that does not`);
+  }
+  const db = {
+    /** Set when the user brings their own server: fleetbench then starts no PostgreSQL. */
+    external: externalDb !== undefined,
+    url:
+      externalDb ??
+      `postgres://${DEFAULTS.dbUser}:${DEFAULTS.dbPassword}@127.0.0.1:${ports.pg}/${DEFAULTS.dbName}`,
+    name: DEFAULTS.dbName,
+    user: DEFAULTS.dbUser,
+    password: DEFAULTS.dbPassword,
+    port: ports.pg,
+    pool: int(env, ENV_NAMES.dbPool, DEFAULTS.dbPool, 1, 1000, "a pool size"),
+  };
+  const stateDir = resolve(env.FLEET_STATE_DIR || resolve(import.meta.dir, "..", ".fleetbench"));
+  const gateway = env.CASE3_GATEWAY || "apollo-router";
+  if (gateway !== "apollo-router" && gateway !== "hive-gateway") {
+    throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
+  }
+  return {
+    host: DEFAULTS.host,
+    /** The gateway's bind address: loopback unless exposed explicitly. */
+    gatewayHost,
+    ports,
+    urls,
+    db,
+    fleetSize: int(env, ENV_NAMES.fleetSize, DEFAULTS.fleetSize, 1, 100000, "a fleet size"),
+    batchMax: int(env, ENV_NAMES.batchMax, DEFAULTS.batchMax, 1, 1000000, "a batch size"),
+    timeoutMs: int(env, ENV_NAMES.timeoutMs, DEFAULTS.timeoutMs, 1, 600000, "milliseconds"),
+    readyTimeoutMs: int(env, ENV_NAMES.readyTimeoutMs, DEFAULTS.readyTimeoutMs, 1, 3600000, "milliseconds"),
+    /** Local database folder, run folders and the supervisor's state file live here. */
+    stateDir,
+    resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dir, "..", "results")),
+    toolsDir: resolve(env.FLEET_TOOLS_DIR || resolve(env.HOME || "/tmp", ".cache", "fleetbench", "tools")),
+    case3Gateway: gateway as "apollo-router" | "hive-gateway",
+  };
+}

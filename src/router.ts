@@ -1,0 +1,27 @@
+/**
+ * Apollo Router, Case 3's default gateway: the pinned binary built by `just tools` into the
+ * tools cache, run with compose/router.yaml over the composed supergraph. Never substituted:
+ * when the binary is missing, starting Case 3 fails with the command that builds it.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Config } from "./config";
+import versions from "./versions.json";
+
+export const ROUTER_VERSION = versions.apolloRouter;
+export const ROOT = resolve(import.meta.dir, "..");
+export const ROUTER_CONFIG = join(ROOT, "compose", "router.yaml");
+export const SUPERGRAPH = join(ROOT, "compose", "supergraph.graphql");
+
+export function routerBinary(config: Config): string {
+  return join(config.toolsDir, `apollo-router-${ROUTER_VERSION}`, "bin", "router");
+}
+
+/** The command that starts the router, or an error saying how to build it. */
+export function routerCommand(config: Config): string[] {
+  const bin = routerBinary(config);
+  if (!existsSync(bin)) {
+    throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing): run \`just tools\` to build it (about 30-60 min on 2 cores, once), or set CASE3_GATEWAY=hive-gateway`);
+  }
+  return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--no-banner"];
+}

@@ -1,0 +1,223 @@
+/**
+ * The native supervisor: starts a case's processes detached (so `up` can return), polls their
+ * /health until ready, records them in a state file, and stops them all on `down`, on a failed
+ * start, or on Ctrl-C during `up`. Logs go to one file per process under a run folder.
+ */
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, renameSync, closeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type CaseName, caseSpec } from "./cases";
+import type { Config } from "./config";
+import { createSql, loadedFleetSize } from "./db";
+import { clusterDown, clusterUp } from "./pg-cluster";
+import { portOwner, waitForHealth } from "./ports";
+import { seed } from "./seed";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+export interface RunningProcess {
+  name: string;
+  pid: number;
+  port: number;
+  log: string;
+}
+
+export interface SupervisorState {
+  case: CaseName;
+  gateway: string;
+  runDir: string;
+  startedAt: string;
+  processes: RunningProcess[];
+}
+
+const statePath = (config: Config) => join(config.stateDir, "state.json");
+
+export function readState(config: Config): SupervisorState | null {
+  try {
+    return JSON.parse(readFileSync(statePath(config), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function writeState(config: Config, state: SupervisorState | null) {
+  const path = statePath(config);
+  if (!state) return rmSync(path, { force: true });
+  mkdirSync(config.stateDir, { recursive: true });
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2));
+  renameSync(`${path}.tmp`, path);
+}
+
+export const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Stops processes: SIGTERM to each process group, then SIGKILL to whatever outlives `graceMs`. */
+async function stopProcesses(processes: RunningProcess[], log: (line: string) => void, graceMs = 5000) {
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig); // the whole group: a role never leaves children behind
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  for (const p of processes) signal(p.pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (processes.some((p) => isAlive(p.pid)) && Date.now() < deadline) await Bun.sleep(25);
+  for (const p of processes.filter((p) => isAlive(p.pid))) {
+    log(`${p.name} (pid ${p.pid}) ignored SIGTERM for ${graceMs} ms: killing it`);
+    signal(p.pid, "SIGKILL");
+  }
+  while (processes.some((p) => isAlive(p.pid))) await Bun.sleep(10);
+}
+
+/** Stops the running case's processes (not the database). Returns the case that was running. */
+export async function stopCase(config: Config, log: (line: string) => void = console.log): Promise<string | null> {
+  const state = readState(config);
+  if (!state) return null;
+  await stopProcesses(state.processes, log);
+  writeState(config, null);
+  log(`stopped ${state.case} (${state.processes.map((p) => p.name).join(", ")})`);
+  return state.case;
+}
+
+/** Starts the database if needed and makes sure a fleet is loaded. */
+export async function ensureData(config: Config, log: (line: string) => void) {
+  await clusterUp(config, log);
+  const sql = createSql(config, "fleetbench-supervisor");
+  try {
+    const size = await loadedFleetSize(sql);
+    if (size === null) {
+      log(`no fleet loaded yet: seeding ${config.fleetSize} robots`);
+      await seed(sql, config.fleetSize, log);
+    }
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+export interface UpOptions {
+  log?: (line: string) => void;
+  /** Extra environment for every process (tests use it to change timeouts, for example). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `caseName`: database, data, then every process of the case, and waits until each one
+ * answers /health. A different running case is stopped first; the same case is reused.
+ */
+export async function up(config: Config, caseName: string, options: UpOptions = {}): Promise<SupervisorState> {
+  const log = options.log ?? console.log;
+  const spec = caseSpec(caseName);
+  const current = readState(config);
+  if (current) {
+    const live = current.processes.every((p) => isAlive(p.pid));
+    if (current.case === spec.name && current.gateway === spec.gateway(config) && live) {
+      log(`${spec.name} is already running (logs in ${current.runDir})`);
+      return current;
+    }
+    log(`${current.case} is running${live ? "" : " (partly)"}: stopping it before starting ${spec.name}`);
+    await stopCase(config, log);
+  }
+  const processes = spec.processes(config);
+  // Resolve every command first, so a missing binary fails before anything starts.
+  const commands = processes.map((p) => p.command?.(config) ?? [process.execPath, join(ROOT, "src", "main.ts"), ...(p.args ?? [])]);
+  for (const p of processes) {
+    const owner = await portOwner(p.port(config));
+    if (owner) throw new Error(`port ${p.port(config)} (${p.name}) is already in use by ${owner}: stop it, or move ${p.name} with its FLEET_*_PORT variable`);
+  }
+  await ensureData(config, log);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const runDir = join(config.stateDir, "runs", `${stamp}-${spec.name}`);
+  mkdirSync(runDir, { recursive: true });
+  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [] };
+  const abort = async () => {
+    await stopProcesses(state.processes, log);
+    writeState(config, null);
+  };
+  const onSignal = () => {
+    log("interrupted: stopping what was started");
+    void abort().then(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const t0 = performance.now();
+    for (const [i, p] of processes.entries()) {
+      const logPath = join(runDir, `${p.name}.log`);
+      const fd = openSync(logPath, "a");
+      const child = Bun.spawn(commands[i], {
+        cwd: ROOT,
+        env: { ...process.env, ...options.env },
+        stdin: "ignore",
+        stdout: fd,
+        stderr: fd,
+        detached: true,
+      });
+      closeSync(fd);
+      child.unref();
+      state.processes.push({ name: p.name, pid: child.pid, port: p.port(config), log: logPath });
+      writeState(config, state);
+    }
+    await Promise.all(
+      processes.map(async (p, i) => {
+        const url = p.health?.(config) ?? `http://127.0.0.1:${p.port(config)}/health`;
+        const { pid, log: logPath } = state.processes[i];
+        try {
+          await waitForHealth(url, config.readyTimeoutMs, () => isAlive(pid));
+        } catch (error) {
+          throw new Error(`${p.name} did not become ready: ${(error as Error).message}\n--- last lines of ${logPath} ---\n${tail(logPath)}`);
+        }
+      }),
+    );
+    log(`${spec.name} ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${spec.title}`);
+    log(`  endpoint: ${config.urls.gateway}${spec.protocol === "graphql" ? "/graphql" : "/api/fleet/dashboard"}`);
+    log(`  gateway:  ${state.gateway}`);
+    log(`  logs:     ${runDir}`);
+    return state;
+  } catch (error) {
+    await abort();
+    throw error;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+}
+
+/** Stops the running case and the local PostgreSQL: nothing fleetbench started stays behind. */
+export async function down(config: Config, log: (line: string) => void = console.log) {
+  const stopped = await stopCase(config, log);
+  const db = await clusterDown(config, log);
+  if (!stopped && !db) log("nothing was running");
+}
+
+/** Removes the local database folder and run folders (and results when asked), saying what went. */
+export async function clean(config: Config, options: { results?: boolean }, log: (line: string) => void = console.log) {
+  await down(config, log);
+  const targets = [join(config.stateDir, "pg"), join(config.stateDir, "runs"), ...(options.results ? [config.resultsDir] : [])];
+  for (const target of targets) {
+    if (existsSync(target)) {
+      rmSync(target, { recursive: true, force: true });
+      log(`removed ${target}`);
+    }
+  }
+  if (!options.results && existsSync(config.resultsDir)) log(`kept ${config.resultsDir} (add --results to remove it)`);
+}
+
