@@ -1,5 +1,6 @@
 /** Alert data service (:10003, DESIGN §4): a robot's alerts, the critical ones, and batches. */
 import type { Config } from "./config";
+import type { ServiceMetrics } from "./metrics";
 import { iso, type Sql } from "./db";
 import { checkBatch, checkRobotId, createBaseApp } from "./http";
 
@@ -24,9 +25,9 @@ export function alertQueries(sql: Sql) {
   };
 }
 
-export function createAlertService(deps: { config: Config; sql: Sql }) {
+export function createAlertService(deps: { config: Config; sql: Sql; metrics?: ServiceMetrics }) {
   const alerts = alertQueries(deps.sql);
-  return createBaseApp("alert-service")
+  return createBaseApp("alert-service", deps.metrics)
     .get("/alerts/critical", () => alerts.critical())
     .get("/alerts/:robotId", ({ params }) => alerts.forRobots([checkRobotId(params.robotId)]))
     .post("/alerts/batch", async ({ body }) => {

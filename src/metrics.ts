@@ -28,24 +28,16 @@ export function createMetrics(service: string) {
   return { service, registry, requests, duration };
 }
 
-const started = new WeakMap<Request, number>();
+const routes = new WeakMap<Request, string>();
 
 /**
- * Elysia plugin counting every request by its route template (`/telemetry/:robotId/latest`),
- * so ids never become labels. Unmatched paths are counted under the route `unmatched`.
+ * Elysia plugin remembering each request's route template (`/telemetry/:robotId/latest`), so ids
+ * never become labels, and serving /metrics and /health. Counting happens in `instrument`.
  */
 export function metricsPlugin(metrics: ServiceMetrics) {
   return new Elysia({ name: `metrics:${metrics.service}` })
-    .onRequest(({ request }) => {
-      started.set(request, performance.now());
-    })
-    .onAfterResponse({ as: "global" }, ({ request, route, set, responseValue }) => {
-      const t0 = started.get(request);
-      const status =
-        responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
-      const labels = { method: request.method, route: route || "unmatched", status: String(status) };
-      metrics.requests.inc(labels);
-      if (t0 !== undefined) metrics.duration.observe(labels, (performance.now() - t0) / 1000);
+    .onTransform({ as: "global" }, ({ request, route }) => {
+      routes.set(request, route);
     })
     .get("/metrics", async () =>
       new Response(await metrics.registry.metrics(), {
@@ -53,4 +45,20 @@ export function metricsPlugin(metrics: ServiceMetrics) {
       }),
     )
     .get("/health", () => ({ status: "ok" }));
+}
+
+/**
+ * Wraps a process's fetch handler so every request is counted before its response leaves: a
+ * caller that has its answer can read metrics that already include it. Unmatched paths are
+ * counted under the route `unmatched`.
+ */
+export function instrument(metrics: ServiceMetrics, handler: (request: Request) => Promise<Response>) {
+  return async (request: Request): Promise<Response> => {
+    const t0 = performance.now();
+    const response = await handler(request);
+    const labels = { method: request.method, route: routes.get(request) ?? "unmatched", status: String(response.status) };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, (performance.now() - t0) / 1000);
+    return response;
+  };
 }

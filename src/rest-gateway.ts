@@ -3,9 +3,10 @@
  * robot service's orchestration routes. It adds no logic, so what it costs is the hop itself.
  */
 import type { Config } from "./config";
+import type { ServiceMetrics } from "./metrics";
 import { createBaseApp, upstream } from "./http";
 
-export function createRestGateway(deps: { config: Config }) {
+export function createRestGateway(deps: { config: Config; metrics?: ServiceMetrics }) {
   const { urls, timeoutMs } = deps.config;
   const proxy = async (path: string) => {
     const response = await upstream("robot-service", `${urls.robot}${path}`, timeoutMs);
@@ -14,7 +15,7 @@ export function createRestGateway(deps: { config: Config }) {
       headers: { "content-type": response.headers.get("content-type") ?? "application/json" },
     });
   };
-  return createBaseApp("rest-gateway")
+  return createBaseApp("rest-gateway", deps.metrics)
     .get("/api/fleet/dashboard", () => proxy("/robots/dashboard"))
     .get("/api/robots/:id/monitor", ({ params }) => proxy(`/robots/${encodeURIComponent(params.id)}/monitor`))
     .get("/api/alerts/critical", () => proxy("/robots/alerts/critical"));

@@ -1,5 +1,6 @@
 /** Robot data service (:10001, DESIGN §4): robots by id, the whole fleet, and batches. */
 import type { Config } from "./config";
+import type { ServiceMetrics } from "./metrics";
 import type { Sql } from "./db";
 import { HttpError, checkBatch, checkRobotId, createBaseApp } from "./http";
 
@@ -22,9 +23,9 @@ export function robotQueries(sql: Sql) {
   };
 }
 
-export function createRobotService(deps: { config: Config; sql: Sql }) {
+export function createRobotService(deps: { config: Config; sql: Sql; metrics?: ServiceMetrics }) {
   const robots = robotQueries(deps.sql);
-  return createBaseApp("robot-service")
+  return createBaseApp("robot-service", deps.metrics)
     .get("/robots", () => robots.all())
     .get("/robots/:id", async ({ params }) => {
       const robot = await robots.one(checkRobotId(params.id));

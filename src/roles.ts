@@ -10,25 +10,27 @@ import { createRestGateway } from "./rest-gateway";
 import { createRobotService } from "./robot-service";
 import { createTelemetryService } from "./telemetry-service";
 import { createYogaGateway } from "./yoga-gateway";
+import { createMetrics, instrument } from "./metrics";
 
 type Listening = { port: number; hostname?: string; fetch: (request: Request) => Response | Promise<Response>; close?: () => Promise<void> };
 
 function build(role: string, args: string[], config: Config, sql: () => Sql): Listening | null {
-  const handle = (app: { handle: (r: Request) => Promise<Response> }) => (request: Request) => app.handle(request);
+  const metrics = createMetrics(role);
+  const handle = (app: { handle: (r: Request) => Promise<Response> }) => instrument(metrics, (request) => app.handle(request));
   switch (role) {
     case "robot-service": {
-      const app = createRobotService({ config, sql: sql() });
+      const app = createRobotService({ config, sql: sql(), metrics });
       if (args.includes("--orchestration")) app.use(createOrchestration({ config, sql: sql() }));
       return { port: config.ports.robot, fetch: handle(app) };
     }
     case "telemetry-service":
-      return { port: config.ports.telemetry, fetch: handle(createTelemetryService({ config, sql: sql() })) };
+      return { port: config.ports.telemetry, fetch: handle(createTelemetryService({ config, sql: sql(), metrics })) };
     case "alert-service":
-      return { port: config.ports.alert, fetch: handle(createAlertService({ config, sql: sql() })) };
+      return { port: config.ports.alert, fetch: handle(createAlertService({ config, sql: sql(), metrics })) };
     case "rest-gateway":
-      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createRestGateway({ config })) };
+      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createRestGateway({ config, metrics })) };
     case "yoga-gateway":
-      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createYogaGateway({ config }).app) };
+      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createYogaGateway({ config, metrics }).app) };
     default:
       return null;
   }

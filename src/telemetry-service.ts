@@ -1,5 +1,6 @@
 /** Telemetry data service (:10002, DESIGN §4): the latest reading of one robot or of a batch. */
 import type { Config } from "./config";
+import type { ServiceMetrics } from "./metrics";
 import { iso, type Sql } from "./db";
 import { HttpError, checkBatch, checkRobotId, createBaseApp } from "./http";
 
@@ -23,9 +24,9 @@ export function telemetryQueries(sql: Sql) {
   return { latest: (ids: string[]) => sql.unsafe<Telemetry[]>(LATEST, [ids as never]) };
 }
 
-export function createTelemetryService(deps: { config: Config; sql: Sql }) {
+export function createTelemetryService(deps: { config: Config; sql: Sql; metrics?: ServiceMetrics }) {
   const telemetry = telemetryQueries(deps.sql);
-  return createBaseApp("telemetry-service")
+  return createBaseApp("telemetry-service", deps.metrics)
     .get("/telemetry/:robotId/latest", async ({ params }) => {
       const [latest] = await telemetry.latest([checkRobotId(params.robotId)]);
       if (!latest) throw new HttpError(404, "TELEMETRY_NOT_FOUND", `no telemetry for robot ${params.robotId}`);

@@ -1,0 +1,44 @@
+/**
+ * Reads `http_requests_total` from the processes of a running case, so call counts come from
+ * the metrics every process exports (DESIGN §6), in tests and in results alike.
+ */
+import type { RunningProcess } from "./supervisor";
+
+/** Total requests received per process, excluding the scrapes and health checks themselves. */
+export type RequestCounts = Record<string, number>;
+
+const SAMPLE = /^http_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)$/;
+
+/** Parses Prometheus text exposition: the sum of `http_requests_total` for each service, minus /metrics and /health. */
+export function sumRequests(text: string): RequestCounts {
+  const counts: RequestCounts = {};
+  for (const line of text.split("\n")) {
+    const match = SAMPLE.exec(line);
+    if (!match) continue;
+    const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (labels.route === "/metrics" || labels.route === "/health") continue;
+    counts[labels.service] = (counts[labels.service] ?? 0) + Number(match[2]);
+  }
+  return counts;
+}
+
+/** Scrapes every given process that exports our metrics (all Bun roles; not the router binary). */
+export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port">[]): Promise<RequestCounts> {
+  const counts: RequestCounts = {};
+  await Promise.all(
+    processes
+      .filter((p) => p.name !== "apollo-router")
+      .map(async (p) => {
+        const response = await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(5000) });
+        if (!response.ok) throw new Error(`${p.name} /metrics answered ${response.status}`);
+        counts[p.name] = sumRequests(await response.text())[p.name] ?? 0;
+      }),
+  );
+  return counts;
+}
+
+/** after - before, per process. */
+export function delta(before: RequestCounts, after: RequestCounts): RequestCounts {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
+}
+

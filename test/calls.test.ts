@@ -1,0 +1,59 @@
+/**
+ * The internal-call contract (DESIGN §6), read from every process's /metrics: Case 1 fans out
+ * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), one request at a time and 20 at once.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { API_NAMES, type CaseName } from "../src/cases";
+import type { Sql } from "../src/db";
+import { delta, scrapeRequests } from "../src/scrape";
+import { criticalCount } from "../src/seed";
+import { down, up } from "../src/supervisor";
+import { call, config, expectedCalls, quiet, reseed, testSql, times } from "./utils";
+
+const CASES: CaseName[] = ["case1", "case2"];
+const CONCURRENT = 20;
+let sql: Sql;
+
+beforeAll(async () => {
+  sql = await testSql();
+});
+
+afterAll(async () => {
+  await reseed(sql, config.fleetSize);
+  await sql.end();
+  await down(config, quiet);
+});
+
+describe.each([15, 40])("fleet of %d robots", (n) => {
+  const k = criticalCount(n);
+  beforeAll(async () => {
+    await reseed(sql, n);
+  });
+
+  for (const caseName of CASES) {
+    for (const api of API_NAMES) {
+      test(`${caseName} ${api}: one request, then ${CONCURRENT} at once`, async () => {
+        const state = await up(config, caseName, { log: quiet });
+        const per = expectedCalls(caseName, api, n, k);
+
+        const before = await scrapeRequests(state.processes);
+        const single = await call(caseName, api, "robot-002");
+        expect(single.status).toBe(200);
+        expect(single.answer).toBeTruthy();
+        expect(delta(before, await scrapeRequests(state.processes))).toEqual(per);
+
+        const start = await scrapeRequests(state.processes);
+        const many = await Promise.all(Array.from({ length: CONCURRENT }, () => call(caseName, api, "robot-003")));
+        for (const r of many) expect(r.status).toBe(200);
+        expect(delta(start, await scrapeRequests(state.processes))).toEqual(times(per, CONCURRENT));
+      });
+    }
+  }
+});
+
+test("Case 1 at N = 15: dashboard costs 31 internal requests, critical alerts 22", () => {
+  const sum = (calls: Record<string, number>) =>
+    Object.entries(calls).filter(([name]) => name.endsWith("-service")).reduce((s, [, v]) => s + v, 0);
+  expect(sum(expectedCalls("case1", "dashboard", 15, criticalCount(15)))).toBe(31);
+  expect(sum(expectedCalls("case1", "critical", 15, criticalCount(15)))).toBe(22);
+});

@@ -1,0 +1,68 @@
+/**
+ * The client APIs answer the same data in every case, and that data is what the database says
+ * (DESIGN §5): for every robot id, at the default fleet size and a larger one.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { CaseName } from "../src/cases";
+import type { Sql } from "../src/db";
+import { down, up } from "../src/supervisor";
+import { call, config, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
+
+const CASES: CaseName[] = ["case1", "case2"];
+let sql: Sql;
+
+beforeAll(async () => {
+  sql = await testSql();
+});
+
+afterAll(async () => {
+  await reseed(sql, config.fleetSize);
+  await sql.end();
+  await down(config, quiet);
+});
+
+describe.each([15, 200])("fleet of %d robots", (n) => {
+  let expected: Awaited<ReturnType<typeof expectedAnswers>>;
+  const answers: Record<string, unknown> = {};
+
+  beforeAll(async () => {
+    await reseed(sql, n);
+    expected = await expectedAnswers(sql);
+    expect(expected.ids.length).toBe(n);
+  });
+
+  for (const caseName of CASES) {
+    test(`${caseName}: every API equals the SQL-computed answer`, async () => {
+      await up(config, caseName, { log: quiet });
+      const dashboard = await call(caseName, "dashboard");
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.answer).toEqual(plain(expected.dashboard));
+
+      const critical = await call(caseName, "critical");
+      expect(critical.status).toBe(200);
+      expect(critical.answer).toEqual(plain(expected.critical));
+
+      const monitors: unknown[] = [];
+      for (const id of expected.ids) {
+        const monitor = await call(caseName, "monitor", id);
+        expect(monitor.status).toBe(200);
+        expect(monitor.answer).toEqual(plain(expected.monitor(id)));
+        monitors.push(monitor.answer);
+      }
+      answers[caseName] = { dashboard: dashboard.answer, critical: critical.answer, monitors };
+    });
+  }
+
+  test("every case answers deep-equal to every other", () => {
+    const [first, ...rest] = CASES;
+    expect(answers[first]).toBeDefined();
+    for (const other of rest) expect(answers[other]).toEqual(answers[first]);
+  });
+});
+
+test("critical alerts at N = 15: exactly 10, on 10 distinct robots", async () => {
+  await reseed(sql, 15);
+  const expected = await expectedAnswers(sql);
+  expect(expected.critical.length).toBe(10);
+  expect(new Set(expected.critical.map((a: any) => a.robot.id)).size).toBe(10);
+});

@@ -1,0 +1,102 @@
+/**
+ * Shared helpers for the integration tests: the answers computed straight from the database
+ * (independently of the services' own SQL), client calls through a case, and metrics deltas.
+ */
+import { type ApiName, type CaseName, caseSpec, clientRequest } from "../src/cases";
+import { type Config, loadConfig } from "../src/config";
+import { createSql, type Sql } from "../src/db";
+import { clusterUp } from "../src/pg-cluster";
+import { seed } from "../src/seed";
+
+export const quiet = () => {};
+export const config = loadConfig();
+
+/** A pool for the test's own SQL; the local cluster is started if needed. */
+export async function testSql(cfg: Config = config): Promise<Sql> {
+  await clusterUp(cfg, quiet);
+  return createSql(cfg, "fleetbench-test");
+}
+
+export async function reseed(sql: Sql, n: number) {
+  await seed(sql, n);
+}
+
+const TS = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** Every client answer of DESIGN §5, computed from the tables with SQL written for the test. */
+export async function expectedAnswers(sql: Sql) {
+  const robots = await sql.unsafe(`SELECT id, name, model, location, status FROM robots ORDER BY id`);
+  const latest = await sql.unsafe(`
+    SELECT DISTINCT ON (robot_id) robot_id, battery_level, cpu_usage, temperature, ${TS("timestamp")} AS ts
+    FROM telemetry_data ORDER BY robot_id, timestamp DESC, id DESC`);
+  const alerts = await sql.unsafe(`
+    SELECT id, robot_id, severity, message, ${TS("created_at")} AS created FROM alerts ORDER BY created_at DESC, id DESC`);
+  const tel = new Map(latest.map((t: any) => [t.robot_id, t]));
+  const alertsOf = (id: string) => alerts.filter((a: any) => a.robot_id === id);
+  const reading = (t: any) => t && { batteryLevel: t.battery_level, cpuUsage: t.cpu_usage, temperature: t.temperature };
+  const byId = new Map(robots.map((r: any) => [r.id, r]));
+  return {
+    ids: robots.map((r: any) => r.id as string),
+    dashboard: {
+      robots: robots.map((r: any) => ({
+        id: r.id,
+        name: r.name,
+        latestTelemetry: reading(tel.get(r.id)),
+        activeAlerts: alertsOf(r.id).map((a: any) => ({ severity: a.severity, message: a.message })),
+      })),
+    },
+    monitor: (id: string) => {
+      const r: any = byId.get(id);
+      if (!r) return null;
+      const t: any = tel.get(id);
+      return {
+        robot: { id: r.id, name: r.name, model: r.model, location: r.location, status: r.status },
+        telemetry: t && { ...reading(t), timestamp: t.ts },
+        recentAlerts: alertsOf(id).map((a: any) => ({ id: a.id, severity: a.severity, message: a.message, createdAt: a.created })),
+      };
+    },
+    critical: alerts
+      .filter((a: any) => a.severity === "critical")
+      .map((a: any) => ({
+        id: a.id,
+        message: a.message,
+        robot: { id: a.robot_id, name: (byId.get(a.robot_id) as any).name },
+        telemetrySnapshot: reading(tel.get(a.robot_id)),
+      })),
+  };
+}
+
+/** One client request through a running case; returns the client-level answer and the status. */
+export async function call(caseName: CaseName, api: ApiName, robotId = "robot-001", cfg: Config = config) {
+  const request = clientRequest(caseSpec(caseName), cfg, api, robotId);
+  const response = await fetch(request.url, request.init);
+  const body = await response.json();
+  return { status: response.status, body, answer: request.pick(body) };
+}
+
+/** Plain JSON round trip, so class instances (postgres.js rows) compare as plain objects. */
+export const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+
+/**
+ * DESIGN §6: requests each process receives for ONE client request, at N robots and K critical
+ * alerts. Written out here as the contract the tests hold the code to.
+ */
+export function expectedCalls(caseName: CaseName, api: ApiName, n: number, k: number, gateway?: string): Record<string, number> {
+  if (caseName === "case1") {
+    const services =
+      api === "dashboard"
+        ? { "robot-service": 1, "telemetry-service": n, "alert-service": n }
+        : api === "monitor"
+          ? { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 }
+          : { "robot-service": 1 + k, "telemetry-service": k, "alert-service": 1 };
+    return { ...services, "rest-gateway": 1 };
+  }
+  const services = { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 };
+  if (caseName === "case2") return { ...services, "yoga-gateway": 1 };
+  const subgraphs = { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1 };
+  // The router binary exports no http_requests_total of ours; Hive Gateway does.
+  return { ...services, ...subgraphs, ...(gateway === "hive-gateway" ? { "hive-gateway": 1 } : {}) };
+}
+
+export const times = (calls: Record<string, number>, m: number) =>
+  Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v * m]));
