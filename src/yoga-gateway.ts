@@ -4,10 +4,11 @@
  */
 import { useDeferStream } from "@graphql-yoga/plugin-defer-stream";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
-import { createGraphQLError, createSchema, createYoga, type YogaServerOptions } from "graphql-yoga";
+import { createGraphQLError, createSchema, createYoga } from "graphql-yoga";
+import { maskUpstreamErrors, useBadRequestStatus } from "./graphql-errors";
 import type { Alert } from "./alert-service";
 import type { Config } from "./config";
-import { HttpError, callJson, createBaseApp } from "./http";
+import { callJson, createBaseApp } from "./http";
 import { type Loaders, createLoaders } from "./loaders";
 import { createMetrics, type ServiceMetrics } from "./metrics";
 import type { Robot } from "./robot-service";
@@ -58,21 +59,6 @@ type Ctx = { loaders: Loaders };
 type ClientAlert = ReturnType<typeof toAlert>;
 const ROBOT_ID = /^[A-Za-z0-9_-]{1,20}$/;
 
-/** Upstream failures keep their message (it names the service); anything else is masked. */
-export const maskUpstreamErrors: YogaServerOptions<object, object>["maskedErrors"] = {
-  maskError(error, message) {
-    const original = (error as { originalError?: unknown }).originalError;
-    if (original instanceof HttpError) {
-      return createGraphQLError(original.message, {
-        nodes: (error as { nodes?: never }).nodes,
-        path: (error as { path?: readonly (string | number)[] }).path,
-        extensions: { code: original.code },
-      });
-    }
-    return error instanceof Error && error.name === "GraphQLError" && !original ? error : createGraphQLError(message);
-  },
-};
-
 export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetrics }) {
   const { config } = deps;
   const metrics = deps.metrics ?? createMetrics("yoga-gateway");
@@ -117,10 +103,13 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
     logging: "warn",
     maskedErrors: maskUpstreamErrors,
     context: () => ({ loaders: createLoaders(config) }),
-    plugins: [useDeferStream(), usePrometheus({ registry: metrics.registry, endpoint: false })],
+    plugins: [useDeferStream(), useBadRequestStatus(), usePrometheus({ registry: metrics.registry, endpoint: false })],
   });
   const app = createBaseApp("yoga-gateway", metrics)
     .get("/graphql", ({ request }) => yoga.fetch(request))
     .post("/graphql", ({ request }) => yoga.fetch(request), { parse: "none" });
   return { app, yoga };
 }
+
+/** Kept for modules that imported it from here first. */
+export { maskUpstreamErrors } from "./graphql-errors";
