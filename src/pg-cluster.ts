@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { dirname, join } from "node:path";
 import postgres from "postgres";
 import type { Config } from "./config";
-import { portOwner } from "./ports";
+import { isAlive, portOwner } from "./ports";
 
 const REQUIRED_MAJOR = 16;
 
@@ -70,12 +70,7 @@ export function clusterPid(config: Config): number | null {
   const pidFile = join(clusterPaths(config).data, "postmaster.pid");
   if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return isAlive(pid) ? pid : null;
 }
 
 function prepareFolders(config: Config) {

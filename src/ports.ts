@@ -90,3 +90,17 @@ export async function waitForHealth(url: string, timeoutMs: number, alive: () =>
   }
   throw new Error(`${url} not healthy after ${timeoutMs} ms (${last})`);
 }
+
+/** Whether `pid` runs. A zombie (exited, not yet reaped by an init that never reaps) does not. */
+export const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false;
+  }
+};

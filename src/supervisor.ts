@@ -9,7 +9,9 @@ import { type CaseName, caseSpec } from "./cases";
 import type { Config } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterUp } from "./pg-cluster";
-import { portOwner, waitForHealth } from "./ports";
+import { isAlive, portOwner, waitForHealth } from "./ports";
+
+export { isAlive };
 import { seed } from "./seed";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -47,14 +49,6 @@ function writeState(config: Config, state: SupervisorState | null) {
   renameSync(`${path}.tmp`, path);
 }
 
-export const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function tail(path: string, lines = 20): string {
   try {

@@ -2,13 +2,16 @@
  * The internal-call contract (DESIGN §6), read from every process's /metrics: Case 1 fans out
  * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), one request at a time and 20 at once.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
 import { API_NAMES, type CaseName } from "../src/cases";
 import type { Sql } from "../src/db";
 import { delta, scrapeRequests } from "../src/scrape";
 import { criticalCount } from "../src/seed";
 import { down, up } from "../src/supervisor";
 import { call, config, expectedCalls, quiet, reseed, testSql, times } from "./utils";
+
+setDefaultTimeout(180_000);
 
 const CASES: CaseName[] = ["case1", "case2"];
 const CONCURRENT = 20;

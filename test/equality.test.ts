@@ -2,11 +2,14 @@
  * The client APIs answer the same data in every case, and that data is what the database says
  * (DESIGN §5): for every robot id, at the default fleet size and a larger one.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
 import type { CaseName } from "../src/cases";
 import type { Sql } from "../src/db";
 import { down, up } from "../src/supervisor";
 import { call, config, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
+
+setDefaultTimeout(180_000);
 
 const CASES: CaseName[] = ["case1", "case2"];
 let sql: Sql;

@@ -2,7 +2,8 @@
  * Data services, orchestration-free routes and the Yoga gateway's request handling, called
  * without sockets (`app.handle`, `yoga.fetch`) against the real database.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
 import { createAlertService } from "../src/alert-service";
 import { loadConfig } from "../src/config";
 import type { Sql } from "../src/db";
@@ -10,6 +11,8 @@ import { createRobotService } from "../src/robot-service";
 import { createTelemetryService } from "../src/telemetry-service";
 import { createYogaGateway } from "../src/yoga-gateway";
 import { config, reseed, testSql } from "./utils";
+
+setDefaultTimeout(180_000);
 
 let sql: Sql;
 let robot: ReturnType<typeof createRobotService>;

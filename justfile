@@ -1,0 +1,66 @@
+# fleetbench — what an API architecture costs. `just` lists the recipes.
+# Every recipe is a thin call into src/main.ts; the logic lives (and is tested) in src/.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bun := justfile_directory() / "node_modules/.bin/bun"
+fleet := bun + " " + justfile_directory() / "src/main.ts"
+
+default:
+    @just --list
+
+# Case 1 (REST + N+1 fan-out): up | query API [ID]
+[group('case')]
+case1 action *args: (_case "case1" action args)
+
+# Case 2 (GraphQL gateway + DataLoader): up | query API [ID]
+[group('case')]
+case2 action *args: (_case "case2" action args)
+
+# Case 3 (Apollo Federation; CASE3_GATEWAY=apollo-router|hive-gateway): up | query API [ID]
+[group('case')]
+case3 action *args: (_case "case3" action args)
+
+# One shared recipe for every case: `just case3 up` runs `src/main.ts up case3`.
+_case case action *args: _deps
+    @{{fleet}} {{action}} {{case}} {{args}}
+
+# Stop every process fleetbench started (the case and the local PostgreSQL)
+[group('case')]
+down: _deps
+    @{{fleet}} down
+
+# Show what runs: case processes, PostgreSQL, the fleet size loaded
+[group('case')]
+status: _deps
+    @{{fleet}} status
+
+# The main job: start Case 2 and print a fleet dashboard
+[group('case')]
+demo: _deps
+    @{{fleet}} up case2
+    @{{fleet}} query case2 dashboard
+
+# Local PostgreSQL 16: up | down | status (nothing to do when DATABASE_URL is set)
+[group('data')]
+db action: _deps
+    @{{fleet}} db {{action}}
+
+# (Re)create the schema and load a deterministic fleet of N robots
+[group('data')]
+seed n="": _deps
+    @{{fleet}} seed {{n}}
+
+# Remove the local database and run folders (add --results to remove results too)
+[group('dev')]
+clean *flags: _deps
+    @{{fleet}} clean {{flags}}
+
+# Run the test suite (real PostgreSQL, real processes)
+[group('dev')]
+test *args: _deps
+    @{{bun}} test --timeout 180000 {{args}}
+
+# Install the npm dependencies when they are missing
+_deps:
+    @[ -x "{{bun}}" ] || npm ci --no-audit --no-fund

@@ -1,0 +1,76 @@
+/**
+ * The native supervisor as a user drives it, through `just` (the same recipes the README shows):
+ * up, a second up, down leaving nothing behind, a taken port, a crash at start.
+ */
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { listeners } from "../src/ports";
+import { isAlive, readState, up } from "../src/supervisor";
+import { config } from "./utils";
+
+setDefaultTimeout(180_000);
+
+const ROOT = `${import.meta.dir}/..`;
+const just = (...args: string[]) => {
+  const result = Bun.spawnSync([`${ROOT}/node_modules/.bin/just`, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  return { code: result.exitCode, out: result.stdout.toString() + result.stderr.toString() };
+};
+const FLEET_PORTS = [10000, 10001, 10002, 10003, 10011, 10012, 10013, 15432];
+
+afterAll(() => {
+  just("down");
+});
+
+test("`just case1 up` then `just down` leaves no listening port and no process behind", () => {
+  const upped = just("case1", "up");
+  expect(upped.code).toBe(0);
+  expect(upped.out).toContain("case1 ready");
+  expect(upped.out).toContain("logs:");
+  const state = readState(config)!;
+  expect(state.processes.map((p) => p.name).sort()).toEqual(["alert-service", "rest-gateway", "robot-service", "telemetry-service"]);
+  for (const p of state.processes) expect(readFileSync(p.log, "utf8")).toContain("listening");
+  const pgPid = Number(readFileSync(`${config.stateDir}/pg/data/postmaster.pid`, "utf8").split("\n")[0]);
+
+  const again = just("case1", "up");
+  expect(again.code).toBe(0);
+  expect(again.out).toContain("already running");
+
+  const downed = just("down");
+  expect(downed.code).toBe(0);
+  expect(listeners().filter((l) => FLEET_PORTS.includes(l.port))).toEqual([]);
+  for (const p of state.processes) expect(isAlive(p.pid)).toBe(false);
+  expect(isAlive(pgPid)).toBe(false);
+  expect(readState(config)).toBeNull();
+});
+
+test("starting another case stops the running one first", () => {
+  expect(just("case1", "up").code).toBe(0);
+  const second = just("case2", "up");
+  expect(second.code).toBe(0);
+  expect(second.out).toContain("stopping it before starting case2");
+  expect(readState(config)!.case).toBe("case2");
+  expect(just("down").code).toBe(0);
+});
+
+test("a port taken by a foreign process is a clear error naming the port", async () => {
+  const server = createServer().listen(config.ports.telemetry, "127.0.0.1");
+  await new Promise((done) => server.once("listening", done));
+  try {
+    const result = just("case2", "up");
+    expect(result.code).not.toBe(0);
+    expect(result.out).toContain(`port ${config.ports.telemetry} (telemetry-service) is already in use by pid ${process.pid}`);
+    expect(readState(config)).toBeNull();
+  } finally {
+    server.close();
+  }
+});
+
+test("a process that dies at start makes `up` fail with its last log lines, and nothing stays up", async () => {
+  // The children get a bad variable (the supervisor itself does not), so each exits at start-up.
+  const failed = up(config, "case1", { log: () => {}, env: { FLEET_TIMEOUT_MS: "soon" } });
+  await expect(failed).rejects.toThrow(/did not become ready: process exited[\s\S]*FLEET_TIMEOUT_MS must be milliseconds/);
+  expect(readState(config)).toBeNull();
+  expect(listeners().filter((l) => FLEET_PORTS.slice(0, 4).includes(l.port))).toEqual([]);
+});
