@@ -56,9 +56,14 @@ seed n="": _deps
 clean *flags: _deps
     @{{fleet}} clean {{flags}}
 
-# Run the test suite (real PostgreSQL, real processes)
+# Build the pinned k6 and Apollo Router into the tools cache (~/.cache/fleetbench/tools), once
 [group('dev')]
-test *args: _deps
+tools *names: _deps
+    @{{fleet}} tools {{names}}
+
+# Run the test suite (real PostgreSQL, real processes; builds the tools first if missing)
+[group('dev')]
+test *args: _deps tools
     @{{bun}} test --timeout 180000 {{args}}
 
 # Install the npm dependencies when they are missing

@@ -6,6 +6,7 @@
  *   up CASE | down | status  start a case (case1, case2, case3), stop everything, show what runs
  *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
  *   clean [--results]        remove the local database and run folders (and results)
+ *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
  */
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
 import type { Config } from "./config";
@@ -13,6 +14,7 @@ import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
 import { clean, down, ensureData, isAlive, readState, up } from "./supervisor";
+import { ensureTools } from "./tools";
 
 export class UsageError extends Error {}
 
@@ -80,6 +82,9 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async clean(config, args) {
     await clean(config, { results: args.includes("--results") });
+  },
+  async tools(config, names) {
+    await ensureTools(config, names);
   },
   async "ensure-data"(config) {
     await ensureData(config, console.log);
