@@ -5,10 +5,14 @@
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
 import { createAlertService } from "./alert-service";
+import { createAlertSubgraph } from "./alert-subgraph";
+import { createHiveGateway } from "./hive-gateway";
 import { createOrchestration } from "./orchestration";
 import { createRestGateway } from "./rest-gateway";
 import { createRobotService } from "./robot-service";
+import { createRobotSubgraph } from "./robot-subgraph";
 import { createTelemetryService } from "./telemetry-service";
+import { createTelemetrySubgraph } from "./telemetry-subgraph";
 import { createYogaGateway } from "./yoga-gateway";
 import { createMetrics, instrument } from "./metrics";
 
@@ -31,12 +35,30 @@ function build(role: string, args: string[], config: Config, sql: () => Sql): Li
       return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createRestGateway({ config, metrics })) };
     case "yoga-gateway":
       return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createYogaGateway({ config, metrics }).app) };
+    case "robot-subgraph":
+      return { port: config.ports.robotSubgraph, fetch: handle(createRobotSubgraph({ config, metrics }).app) };
+    case "telemetry-subgraph":
+      return { port: config.ports.telemetrySubgraph, fetch: handle(createTelemetrySubgraph({ config, metrics }).app) };
+    case "alert-subgraph":
+      return { port: config.ports.alertSubgraph, fetch: handle(createAlertSubgraph({ config, metrics }).app) };
+    case "hive-gateway": {
+      const hive = createHiveGateway({ config, metrics });
+      // Build the supergraph now: a bad one ends the process (and `up` says so), not the first request.
+      hive.ready().catch((error) => {
+        console.error(`hive-gateway cannot load the supergraph: ${(error as Error)?.stack ?? error}`);
+        process.exit(1);
+      });
+      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(hive.app), close: hive.close };
+    }
     default:
       return null;
   }
 }
 
-export const ROLES = ["robot-service", "telemetry-service", "alert-service", "rest-gateway", "yoga-gateway"];
+export const ROLES = [
+  "robot-service", "telemetry-service", "alert-service", "rest-gateway", "yoga-gateway",
+  "robot-subgraph", "telemetry-subgraph", "alert-subgraph", "hive-gateway",
+];
 
 /** Runs `role` until told to stop. Returns false when `role` is not a role name. */
 export async function serveRole(role: string, args: string[], config: Config): Promise<boolean> {
