@@ -23,5 +23,6 @@ export function routerCommand(config: Config): string[] {
   if (!existsSync(bin)) {
     throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing): run \`just tools\` to build it (about 30-60 min on 2 cores, once), or set CASE3_GATEWAY=hive-gateway`);
   }
-  return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--no-banner"];
+  // Router 2.x has no --no-banner; this flag (env APOLLO_TELEMETRY_DISABLED) stops anonymous usage reports.
+  return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--anonymous-telemetry-disabled"];
 }
