@@ -96,6 +96,13 @@ export const GRAPHQL_QUERIES: Record<ApiName, string> = {
     "{ criticalAlerts { id message robot { id name } telemetrySnapshot { batteryLevel cpuUsage temperature } } }",
 };
 
+/** Where each API's answer is in a GraphQL response: `data.<field>`. */
+export const GRAPHQL_FIELDS: Record<ApiName, string> = {
+  dashboard: "fleetDashboard",
+  monitor: "robotMonitor",
+  critical: "criticalAlerts",
+};
+
 /** REST path of each client API (Case 1). */
 export const REST_PATHS: Record<ApiName, (robotId: string) => string> = {
   dashboard: () => "/api/fleet/dashboard",
@@ -120,7 +127,6 @@ export function clientRequest(spec: CaseSpec, config: Config, api: ApiName, robo
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ query: GRAPHQL_QUERIES[api], variables: api === "monitor" ? { id: robotId } : {} }),
     } as RequestInit,
-    pick: (body: any) =>
-      body?.errors ? undefined : api === "dashboard" ? body?.data?.fleetDashboard : api === "monitor" ? body?.data?.robotMonitor : body?.data?.criticalAlerts,
+    pick: (body: any) => (body?.errors ? undefined : body?.data?.[GRAPHQL_FIELDS[api]]),
   };
 }

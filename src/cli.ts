@@ -5,6 +5,8 @@
  *   seed [N]                 (re)create the schema and load a fleet of N robots (default FLEET_SIZE)
  *   up CASE | down | status  start a case (case1, case2, case3), stop everything, show what runs
  *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
+ *   load CASE VUS DURATION | iterations CASE VUS COUNT | rate CASE RPS DURATION
+ *                            one measured run (src/load.ts), result under results/
  *   clean [--results]        remove the local database and run folders (and results)
  *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
  */
@@ -15,6 +17,7 @@ import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
 import { clean, down, ensureData, isAlive, readState, up } from "./supervisor";
 import { ensureTools } from "./tools";
+import { type LoadParams, runLoad } from "./load";
 
 export class UsageError extends Error {}
 
@@ -22,6 +25,36 @@ function fleetSizeArg(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`fleet size must be a positive integer, got "${raw}"`);
   return Number(raw);
+}
+
+const DURATION = /^(\d+(ms|s|m|h))+$/;
+
+function positive(raw: string | undefined, what: string): number {
+  if (!raw || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`${what} must be a positive integer, got "${raw ?? ""}"`);
+  return Number(raw);
+}
+
+function duration(raw: string | undefined, what: string): string {
+  if (!raw || !DURATION.test(raw)) throw new UsageError(`${what} must be a duration like 30s, 5m or 1m30s, got "${raw ?? ""}"`);
+  return raw;
+}
+
+/** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
+export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith("--")) flags.set(args[i].slice(2), args[++i] ?? "");
+    else positional.push(args[i]);
+  }
+  for (const flag of flags.keys()) if (!["api", "warmup"].includes(flag)) throw new UsageError(`unknown option --${flag}: options are --api and --warmup`);
+  const [name, a, b] = positional;
+  const api = flags.get("api");
+  if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+  const base = { case: caseSpec(name ?? "").name, mode, api: api as ApiName | undefined, warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s" };
+  if (mode === "iterations") return { ...base, vus: positive(a, "VUS"), iterations: positive(b, "COUNT") };
+  if (mode === "rate") return { ...base, vus: 10, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
+  return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
 }
 
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -82,6 +115,15 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async clean(config, args) {
     await clean(config, { results: args.includes("--results") });
+  },
+  async load(config, args) {
+    await runLoad(config, loadParams("duration", args));
+  },
+  async iterations(config, args) {
+    await runLoad(config, loadParams("iterations", args));
+  },
+  async rate(config, args) {
+    await runLoad(config, loadParams("rate", args));
   },
   async tools(config, names) {
     await ensureTools(config, names);

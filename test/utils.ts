@@ -7,6 +7,7 @@ import { type Config, loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db";
 import { clusterUp } from "../src/pg-cluster";
 import { seed } from "../src/seed";
+import { referenceAnswers } from "../src/gate";
 
 export const quiet = () => {};
 export const config = loadConfig();
@@ -21,50 +22,8 @@ export async function reseed(sql: Sql, n: number) {
   await seed(sql, n);
 }
 
-const TS = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/** Every client answer of DESIGN §5, computed from the tables with SQL written for the test. */
-export async function expectedAnswers(sql: Sql) {
-  const robots = await sql.unsafe(`SELECT id, name, model, location, status FROM robots ORDER BY id`);
-  const latest = await sql.unsafe(`
-    SELECT DISTINCT ON (robot_id) robot_id, battery_level, cpu_usage, temperature, ${TS("timestamp")} AS ts
-    FROM telemetry_data ORDER BY robot_id, timestamp DESC, id DESC`);
-  const alerts = await sql.unsafe(`
-    SELECT id, robot_id, severity, message, ${TS("created_at")} AS created FROM alerts ORDER BY created_at DESC, id DESC`);
-  const tel = new Map(latest.map((t: any) => [t.robot_id, t]));
-  const alertsOf = (id: string) => alerts.filter((a: any) => a.robot_id === id);
-  const reading = (t: any) => t && { batteryLevel: t.battery_level, cpuUsage: t.cpu_usage, temperature: t.temperature };
-  const byId = new Map(robots.map((r: any) => [r.id, r]));
-  return {
-    ids: robots.map((r: any) => r.id as string),
-    dashboard: {
-      robots: robots.map((r: any) => ({
-        id: r.id,
-        name: r.name,
-        latestTelemetry: reading(tel.get(r.id)),
-        activeAlerts: alertsOf(r.id).map((a: any) => ({ severity: a.severity, message: a.message })),
-      })),
-    },
-    monitor: (id: string) => {
-      const r: any = byId.get(id);
-      if (!r) return null;
-      const t: any = tel.get(id);
-      return {
-        robot: { id: r.id, name: r.name, model: r.model, location: r.location, status: r.status },
-        telemetry: t && { ...reading(t), timestamp: t.ts },
-        recentAlerts: alertsOf(id).map((a: any) => ({ id: a.id, severity: a.severity, message: a.message, createdAt: a.created })),
-      };
-    },
-    critical: alerts
-      .filter((a: any) => a.severity === "critical")
-      .map((a: any) => ({
-        id: a.id,
-        message: a.message,
-        robot: { id: a.robot_id, name: (byId.get(a.robot_id) as any).name },
-        telemetrySnapshot: reading(tel.get(a.robot_id)),
-      })),
-  };
-}
+/** The SQL-computed answers (the correctness gate's reference, apart from the services' SQL). */
+export const expectedAnswers = referenceAnswers;
 
 /** One client request through a running case; returns the client-level answer and the status. */
 export async function call(caseName: CaseName, api: ApiName, robotId = "robot-001", cfg: Config = config) {

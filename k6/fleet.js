@@ -1,0 +1,84 @@
+// fleetbench load script: one script for every case. The runner (src/load.ts) writes a request
+// spec from the case table (base URL, REST paths or GraphQL queries, expected sizes) and passes
+// its path in FLEET_SPEC; everything else comes from FLEET_* variables.
+//
+//   k6 run -e FLEET_SPEC=/path/spec.json -e FLEET_MODE=duration -e FLEET_VUS=10 -e FLEET_DURATION=30s k6/fleet.js
+import http from "k6/http";
+import { check } from "k6";
+import { Rate } from "k6/metrics";
+import exec from "k6/execution";
+import { chooser, pickApi, robotId } from "./lib/pick.js";
+import { scenario } from "./lib/profiles.js";
+
+const spec = JSON.parse(open(__ENV.FLEET_SPEC));
+const tags = { case: spec.case, run: spec.runId };
+/** One sample per client request: true when any check of that response failed. */
+const errors = new Rate("fleet_errors");
+
+export const options = {
+  scenarios: { [spec.scenario || "measured"]: scenario(__ENV) },
+  tags,
+  summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  // Sub-metrics per API, so the summary has each API's latency and check rate.
+  // Thresholds that always pass: they make k6 report these sub-metrics in its summary
+  // (client requests only, without setup's health check; and each API on its own).
+  thresholds: Object.fromEntries([
+    ["http_req_duration{measured:yes}", ["max>=0"]],
+    ...Object.keys(spec.mix)
+      .filter((api) => spec.mix[api] > 0)
+      .flatMap((api) => [
+        [`http_req_duration{api:${api}}`, ["max>=0"]],
+        [`fleet_errors{api:${api}}`, ["rate>=0"]],
+      ]),
+  ]),
+  discardResponseBodies: false,
+  noConnectionReuse: false,
+};
+
+export function setup() {
+  const res = http.get(`${spec.baseUrl}/health`, { tags: { api: "setup" }, timeout: "5s" });
+  if (res.status !== 200) {
+    exec.test.abort(`${spec.case} gateway is not up at ${spec.baseUrl} (/health answered ${res.status || res.error}): start it with \`just ${spec.case} up\``);
+  }
+}
+
+function send(api, id) {
+  const request = spec.requests[api];
+  const params = { tags: { api, measured: "yes" }, headers: request.headers, timeout: spec.timeout };
+  if (request.method === "GET") return http.get(spec.baseUrl + request.path.replace("__ROBOT_ID__", encodeURIComponent(id)), params);
+  const body = request.body.replace('"__ROBOT_ID__"', JSON.stringify(id));
+  return http.post(spec.baseUrl + request.path, body, params);
+}
+
+/** The client answer inside a response body (REST body or GraphQL data field). */
+function answer(api, body) {
+  if (spec.protocol === "rest") return api === "critical" ? body && body.alerts : body;
+  if (!body || body.errors) return undefined;
+  return body.data && body.data[spec.requests[api].field];
+}
+
+export default function () {
+  const random = chooser(exec.vu.idInTest, exec.vu.iterationInInstance);
+  const api = pickApi(random, spec.mix);
+  const id = robotId(Math.floor(random() * spec.fleetSize), spec.fleetSize);
+  const res = send(api, id);
+  let body = null;
+  try {
+    body = res.json();
+  } catch (e) {
+    body = null;
+  }
+  const data = answer(api, body);
+  const ok = check(res, {
+    "status 200": (r) => r.status === 200,
+    "no GraphQL errors": () => !(body && body.errors),
+    "expected shape": () =>
+      api === "dashboard"
+        ? !!data && Array.isArray(data.robots) && data.robots.length === spec.fleetSize
+        : api === "critical"
+          ? Array.isArray(data) && data.length === spec.criticalCount
+          : !!data && !!data.robot && Array.isArray(data.recentAlerts),
+    "expected robot": () => (api === "monitor" ? !!data && !!data.robot && data.robot.id === id : !!data),
+  }, { api });
+  errors.add(!ok, { api });
+}

@@ -1,0 +1,42 @@
+/**
+ * The environment a result was measured in (DESIGN §8): code version, tool versions, machine.
+ * Two results are comparable when their fingerprints say so.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus, totalmem, release } from "node:os";
+import { join, resolve } from "node:path";
+import type { Config } from "./config";
+import { routerBinary } from "./router";
+import { k6Binary } from "./tools";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+function output(cmd: string[]): string | null {
+  try {
+    const result = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    return result.exitCode === 0 ? result.stdout.toString().trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function fingerprint(config: Config, postgresVersion: string | null) {
+  const router = routerBinary(config);
+  const lock = join(ROOT, "flake.lock");
+  return {
+    git_sha: output(["git", "rev-parse", "HEAD"]),
+    git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
+    versions: {
+      bun: Bun.version,
+      k6: output([k6Binary(config), "version"])?.split(" ")[1] ?? null,
+      apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
+      postgres: postgresVersion,
+    },
+    flake_lock_sha256: existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : null,
+    cpu_model: cpus()[0]?.model ?? null,
+    cores: cpus().length,
+    kernel: release(),
+    memory_bytes: totalmem(),
+  };
+}
