@@ -35,11 +35,20 @@ down: _deps
 status: _deps
     @{{fleet}} status
 
-# The main job: start Case 2 and print a fleet dashboard
-[group('case')]
-demo: _deps
-    @{{fleet}} up case2
-    @{{fleet}} query case2 dashboard
+# The main job: a short comparison of all three cases (10 VUs, 20 s each), ending in the report
+[group('load')]
+demo: _deps tools
+    @{{fleet}} compare 10 20s
+
+# Every case back to back under the same load, then the report (--repeat R, --gateways apollo-router,hive-gateway)
+[group('load')]
+compare vus="50" duration="60s" *flags: _deps
+    @{{fleet}} compare {{vus}} {{duration}} {{flags}}
+
+# Markdown table + HTML page from results (default: the newest comparison)
+[group('load')]
+report *files: _deps
+    @{{fleet}} report {{files}}
 
 # Local PostgreSQL 16: up | down | status (nothing to do when DATABASE_URL is set)
 [group('data')]

@@ -4,6 +4,7 @@
  * runner, the report and the tests all read it.
  */
 import type { Config } from "./config";
+import { UsageError } from "./errors";
 import { routerCommand } from "./router";
 
 export type CaseName = "case1" | "case2" | "case3";
@@ -82,7 +83,7 @@ function federationGateway(config: Config): ProcessSpec {
 
 export function caseSpec(name: string): CaseSpec {
   const spec = CASES[name as CaseName];
-  if (!spec) throw new Error(`unknown case "${name}": expected one of ${Object.keys(CASES).join(", ")}`);
+  if (!spec) throw new UsageError(`unknown case "${name}": expected one of ${Object.keys(CASES).join(", ")}`);
   return spec;
 }
 

@@ -7,6 +7,9 @@
  *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
  *   load CASE VUS DURATION | iterations CASE VUS COUNT | rate CASE RPS DURATION
  *                            one measured run (src/load.ts), result under results/
+ *   compare [VUS] [DURATION] [--repeat R] [--gateways apollo-router,hive-gateway]
+ *                            every case back to back under the same load, then the report
+ *   report [RESULT.json...]  Markdown table and HTML page from result files
  *   clean [--results]        remove the local database and run folders (and results)
  *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
  */
@@ -15,11 +18,13 @@ import type { Config } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
-import { clean, down, ensureData, isAlive, readState, up } from "./supervisor";
+import { UsageError } from "./errors";
+import { clean, down, isAlive, readState, up } from "./supervisor";
 import { ensureTools } from "./tools";
 import { type LoadParams, runLoad } from "./load";
+import { compare } from "./compare";
+import { defaultSources, writeReport } from "./report";
 
-export class UsageError extends Error {}
 
 function fleetSizeArg(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -39,15 +44,25 @@ function duration(raw: string | undefined, what: string): string {
   return raw;
 }
 
-/** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
-export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
+/** Splits `--name value` options from positional arguments, refusing options not in `known`. */
+function splitFlags(args: string[], known: string[]) {
   const flags = new Map<string, string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i].startsWith("--")) flags.set(args[i].slice(2), args[++i] ?? "");
-    else positional.push(args[i]);
+    const arg = args[i];
+    if (!arg.startsWith("--")) positional.push(arg);
+    else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
+    else flags.set(arg.slice(2), args[++i] ?? "");
   }
-  for (const flag of flags.keys()) if (!["api", "warmup"].includes(flag)) throw new UsageError(`unknown option --${flag}: options are --api and --warmup`);
+  for (const flag of flags.keys()) {
+    if (!known.includes(flag)) throw new UsageError(`unknown option --${flag}: options are ${known.map((k) => `--${k}`).join(", ")}`);
+  }
+  return { flags, positional };
+}
+
+/** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
+export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
+  const { flags, positional } = splitFlags(args, ["api", "warmup"]);
   const [name, a, b] = positional;
   const api = flags.get("api");
   if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
@@ -125,10 +140,25 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async rate(config, args) {
     await runLoad(config, loadParams("rate", args));
   },
+  async compare(config, args) {
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup"]);
+    const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
+    for (const g of gateways) if (g !== "apollo-router" && g !== "hive-gateway") throw new UsageError(`--gateways takes apollo-router and/or hive-gateway, got "${g}"`);
+    const api = flags.get("api");
+    if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+    await compare(config, {
+      vus: positional[0] ? positive(positional[0], "VUS") : 50,
+      duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
+      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
+      gateways: gateways as ("apollo-router" | "hive-gateway")[],
+      api: api as ApiName | undefined,
+      warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
+    });
+  },
+  async report(config, files) {
+    writeReport(config, files.length ? files : defaultSources(config));
+  },
   async tools(config, names) {
     await ensureTools(config, names);
-  },
-  async "ensure-data"(config) {
-    await ensureData(config, console.log);
   },
 };

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { API_NAMES, type ApiName, type CaseName, type CaseSpec, GRAPHQL_FIELDS, caseSpec, clientRequest } from "./cases";
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
+import { RefusedError } from "./errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
 import { clusterPid } from "./pg-cluster";
@@ -36,8 +37,6 @@ export interface LoadParams {
   api?: ApiName;
   warmup: string;
 }
-
-export class RefusedError extends Error {}
 
 /** The request shapes k6 sends, taken from the case table (k6 never hard-codes them). */
 function requestSpec(spec: CaseSpec, config: Config, runId: string, mix: Record<string, number>, fleetSize: number, criticalCount: number) {

@@ -5,22 +5,24 @@
  *   bun src/main.ts <role> [--orchestration]   run a role (robot-service, yoga-gateway, ...)
  *   bun src/main.ts <command> [args]           run a command (see src/cli.ts)
  */
-import { COMMANDS, UsageError } from "./cli";
 import { ConfigError, loadConfig } from "./config";
+import { RefusedError, UsageError } from "./errors";
 import { ROLES, serveRole } from "./roles";
 
 const [name, ...args] = process.argv.slice(2);
+// Commands load lazily: a role process never carries the CLI's modules (k6 runner, report).
+const cli = name && ROLES.includes(name) ? null : await import("./cli");
 try {
   const config = loadConfig();
-  if (name && ROLES.includes(name)) {
+  if (name && !cli) {
     await serveRole(name, args, config);
-  } else if (name && COMMANDS[name]) {
-    await COMMANDS[name](config, args);
+  } else if (name && cli?.COMMANDS[name]) {
+    await cli.COMMANDS[name](config, args);
   } else {
-    throw new UsageError(`unknown role or command "${name ?? ""}": roles are ${ROLES.join(", ")}; commands are ${Object.keys(COMMANDS).join(", ")}`);
+    throw new UsageError(`unknown role or command "${name ?? ""}": roles are ${ROLES.join(", ")}; commands are ${Object.keys(cli!.COMMANDS).join(", ")}`);
   }
 } catch (error) {
-  const known = error instanceof ConfigError || error instanceof UsageError;
+  const known = error instanceof ConfigError || error instanceof UsageError || error instanceof RefusedError;
   console.error(`fleetbench: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}`);
-  process.exit(known ? 2 : 1);
+  process.exit(error instanceof RefusedError ? 3 : known ? 2 : 1);
 }

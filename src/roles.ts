@@ -4,66 +4,71 @@
  */
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
-import { createAlertService } from "./alert-service";
-import { createAlertSubgraph } from "./alert-subgraph";
-import { createHiveGateway } from "./hive-gateway";
-import { createOrchestration } from "./orchestration";
-import { createRestGateway } from "./rest-gateway";
-import { createRobotService } from "./robot-service";
-import { createRobotSubgraph } from "./robot-subgraph";
-import { createTelemetryService } from "./telemetry-service";
-import { createTelemetrySubgraph } from "./telemetry-subgraph";
-import { createYogaGateway } from "./yoga-gateway";
-import { createMetrics, instrument } from "./metrics";
+import { createMetrics, instrument, type ServiceMetrics } from "./metrics";
 
 type Listening = { port: number; hostname?: string; fetch: (request: Request) => Response | Promise<Response>; close?: () => Promise<void> };
-
-function build(role: string, args: string[], config: Config, sql: () => Sql): Listening | null {
-  const metrics = createMetrics(role);
-  const handle = (app: { handle: (r: Request) => Promise<Response> }) => instrument(metrics, (request) => app.handle(request));
-  switch (role) {
-    case "robot-service": {
-      const app = createRobotService({ config, sql: sql(), metrics });
-      if (args.includes("--orchestration")) app.use(createOrchestration({ config, sql: sql() }));
-      return { port: config.ports.robot, fetch: handle(app) };
-    }
-    case "telemetry-service":
-      return { port: config.ports.telemetry, fetch: handle(createTelemetryService({ config, sql: sql(), metrics })) };
-    case "alert-service":
-      return { port: config.ports.alert, fetch: handle(createAlertService({ config, sql: sql(), metrics })) };
-    case "rest-gateway":
-      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createRestGateway({ config, metrics })) };
-    case "yoga-gateway":
-      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(createYogaGateway({ config, metrics }).app) };
-    case "robot-subgraph":
-      return { port: config.ports.robotSubgraph, fetch: handle(createRobotSubgraph({ config, metrics }).app) };
-    case "telemetry-subgraph":
-      return { port: config.ports.telemetrySubgraph, fetch: handle(createTelemetrySubgraph({ config, metrics }).app) };
-    case "alert-subgraph":
-      return { port: config.ports.alertSubgraph, fetch: handle(createAlertSubgraph({ config, metrics }).app) };
-    case "hive-gateway": {
-      const hive = createHiveGateway({ config, metrics });
-      // Build the supergraph now: a bad one ends the process (and `up` says so), not the first request.
-      hive.ready().catch((error) => {
-        console.error(`hive-gateway cannot load the supergraph: ${(error as Error)?.stack ?? error}`);
-        process.exit(1);
-      });
-      return { port: config.ports.gateway, hostname: config.gatewayHost, fetch: handle(hive.app), close: hive.close };
-    }
-    default:
-      return null;
-  }
+type App = { handle: (r: Request) => Promise<Response> };
+interface RoleContext {
+  config: Config;
+  args: string[];
+  metrics: ServiceMetrics;
+  sql: () => Sql;
 }
 
-export const ROLES = [
-  "robot-service", "telemetry-service", "alert-service", "rest-gateway", "yoga-gateway",
-  "robot-subgraph", "telemetry-subgraph", "alert-subgraph", "hive-gateway",
-];
+/**
+ * Each role imports only its own modules, so a data service does not carry the gateways'
+ * libraries in memory (peak RSS is one of the numbers the benchmark reports).
+ */
+const ROLE_TABLE: Record<string, (ctx: RoleContext) => Promise<{ port: number; app: App; gateway?: boolean; close?: () => Promise<void> }>> = {
+  "robot-service": async ({ config, args, metrics, sql }) => {
+    const app = (await import("./robot-service")).createRobotService({ config, sql: sql(), metrics });
+    if (args.includes("--orchestration")) app.use((await import("./orchestration")).createOrchestration({ config, sql: sql() }));
+    return { port: config.ports.robot, app };
+  },
+  "telemetry-service": async ({ config, metrics, sql }) =>
+    ({ port: config.ports.telemetry, app: (await import("./telemetry-service")).createTelemetryService({ config, sql: sql(), metrics }) }),
+  "alert-service": async ({ config, metrics, sql }) =>
+    ({ port: config.ports.alert, app: (await import("./alert-service")).createAlertService({ config, sql: sql(), metrics }) }),
+  "rest-gateway": async ({ config, metrics }) =>
+    ({ port: config.ports.gateway, gateway: true, app: (await import("./rest-gateway")).createRestGateway({ config, metrics }) }),
+  "yoga-gateway": async ({ config, metrics }) =>
+    ({ port: config.ports.gateway, gateway: true, app: (await import("./yoga-gateway")).createYogaGateway({ config, metrics }).app }),
+  "robot-subgraph": async ({ config, metrics }) =>
+    ({ port: config.ports.robotSubgraph, app: (await import("./robot-subgraph")).createRobotSubgraph({ config, metrics }).app }),
+  "telemetry-subgraph": async ({ config, metrics }) =>
+    ({ port: config.ports.telemetrySubgraph, app: (await import("./telemetry-subgraph")).createTelemetrySubgraph({ config, metrics }).app }),
+  "alert-subgraph": async ({ config, metrics }) =>
+    ({ port: config.ports.alertSubgraph, app: (await import("./alert-subgraph")).createAlertSubgraph({ config, metrics }).app }),
+  "hive-gateway": async ({ config, metrics }) => {
+    const hive = (await import("./hive-gateway")).createHiveGateway({ config, metrics });
+    // Build the supergraph now: a bad one ends the process (and `up` says so), not the first request.
+    await hive.ready().catch((error) => {
+      console.error(`hive-gateway cannot load the supergraph: ${(error as Error)?.stack ?? error}`);
+      process.exit(1);
+    });
+    return { port: config.ports.gateway, gateway: true, app: hive.app, close: hive.close };
+  },
+};
+
+export const ROLES = Object.keys(ROLE_TABLE);
+
+async function build(role: string, args: string[], config: Config, sql: () => Sql): Promise<Listening | null> {
+  const make = ROLE_TABLE[role];
+  if (!make) return null;
+  const metrics = createMetrics(role);
+  const built = await make({ config, args, metrics, sql });
+  return {
+    port: built.port,
+    hostname: built.gateway ? config.gatewayHost : undefined,
+    fetch: instrument(metrics, (request) => built.app.handle(request)),
+    close: built.close,
+  };
+}
 
 /** Runs `role` until told to stop. Returns false when `role` is not a role name. */
 export async function serveRole(role: string, args: string[], config: Config): Promise<boolean> {
   let pool: Sql | undefined;
-  const target = build(role, args, config, () => (pool ??= createSql(config, role)));
+  const target = await build(role, args, config, () => (pool ??= createSql(config, role)));
   if (!target) return false;
   const server = Bun.serve({
     port: target.port,

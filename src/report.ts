@@ -1,0 +1,194 @@
+/**
+ * The side-by-side report (DESIGN §8): a Markdown table and one self-contained HTML page with
+ * charts (Chart.js inlined, so it opens with no network), built from result files.
+ *
+ *   bun src/main.ts report [RESULT.json ...]   default: the newest comparison, else the newest run per case
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import type { Config } from "./config";
+import { type RunResult, readResults, writeAtomic } from "./results";
+
+const ROOT = resolve(import.meta.dir, "..");
+const GATEWAYS = new Set(["rest-gateway", "yoga-gateway", "apollo-router", "hive-gateway"]);
+
+/** One column of the report: a case (with its gateway) and its runs (several when repeated). */
+export interface Column {
+  label: string;
+  runs: RunResult[];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Median of a metric over a column's runs, and its spread (max - min) when repeated. */
+export function stat(column: Column, pick: (r: RunResult) => number | null | undefined) {
+  const values = column.runs.map(pick).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+  if (!values.length) return null;
+  return { median: median(values), spread: Math.max(...values) - Math.min(...values), n: values.length };
+}
+
+export function columnLabel(r: RunResult): string {
+  const router = r.gateway === "apollo-router" && r.fingerprint?.versions ? ` ${(r.fingerprint.versions as Record<string, string>).apollo_router ?? ""}` : "";
+  return `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}${router}`.trim();
+}
+
+/** Groups results into columns by case and gateway, in case order. */
+export function toColumns(results: RunResult[]): Column[] {
+  const columns = new Map<string, Column>();
+  for (const r of results.filter((r) => r.status === "complete")) {
+    const key = `${r.case}/${r.gateway ?? ""}`;
+    if (!columns.has(key)) columns.set(key, { label: columnLabel(r), runs: [] });
+    columns.get(key)!.runs.push(r);
+  }
+  return [...columns.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, c]) => c);
+}
+
+/** The components a run's resources are grouped into, for the charts. */
+export function componentOf(process: string): string {
+  if (GATEWAYS.has(process)) return "gateway";
+  if (process.endsWith("-subgraph")) return "subgraphs";
+  if (process.endsWith("-service")) return "data services";
+  return process; // postgres, k6
+}
+
+const fmt = (s: ReturnType<typeof stat>, digits = 1, unit = "") =>
+  s === null ? "–" : `${s.median.toFixed(digits)}${unit}${s.n > 1 ? ` ±${(s.spread / 2).toFixed(digits)}` : ""}`;
+const mib = (bytes: number) => bytes / 1048576;
+
+function processNames(columns: Column[]) {
+  const names = new Set<string>();
+  for (const c of columns) for (const r of c.runs) for (const p of Object.keys(r.resources)) names.add(p);
+  const order = (p: string) => ["gateway", "subgraphs", "data services", "postgres", "k6"].indexOf(componentOf(p));
+  return [...names].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+}
+
+function callNames(columns: Column[]) {
+  const names = new Set<string>();
+  for (const c of columns) for (const r of c.runs) for (const p of Object.keys(r.calls_per_request)) names.add(p);
+  return [...names].sort();
+}
+
+/** The Markdown table: one column per case, one row per metric; medians (± half the spread) when repeated. */
+export function markdown(columns: Column[]): string {
+  const rows: [string, string[]][] = [];
+  const row = (name: string, cell: (c: Column) => string) => rows.push([name, columns.map(cell)]);
+  row("runs", (c) => String(c.runs.length));
+  row("requests", (c) => fmt(stat(c, (r) => r.summary?.requests), 0));
+  row("throughput (req/s)", (c) => fmt(stat(c, (r) => r.summary?.rps)));
+  row("error rate", (c) => fmt(stat(c, (r) => (r.summary ? r.summary.error_rate * 100 : null)), 2, " %"));
+  for (const p of ["p50", "p90", "p95", "p99", "max"] as const) row(`latency ${p} (ms)`, (c) => fmt(stat(c, (r) => r.summary?.latency_ms[p])));
+  row("internal calls / request", (c) => fmt(stat(c, (r) => Object.values(r.calls_per_request).reduce((s, v) => s + v, 0)), 1));
+  for (const name of callNames(columns)) row(`  calls to ${name}`, (c) => fmt(stat(c, (r) => r.calls_per_request[name]), 2));
+  for (const p of processNames(columns)) row(`CPU ms / request: ${p}`, (c) => fmt(stat(c, (r) => r.resources[p]?.cpu_ms_per_request), 3));
+  row("CPU ms / request: total (without k6)", (c) =>
+    fmt(stat(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0)), 3));
+  for (const p of processNames(columns)) row(`peak RSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(r.resources[p].peak_rss_bytes) : null)), 0));
+  row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
+  const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;
+  const first = columns[0]?.runs[0];
+  const params = first
+    ? `${first.mode}: ${first.params.vus ?? "–"} VUs, ${first.params.duration ?? first.params.iterations ?? ""}${first.params.rate ? ` at ${first.params.rate} req/s` : ""}, fleet of ${first.params.fleet_size}, mix ${Object.entries(first.params.mix).map(([k, v]) => `${k} ${v}`).join(" / ")}`
+    : "";
+  return `${params ? `${params}\n\n` : ""}${head}\n${rows.map(([name, cells]) => `| ${name} | ${cells.join(" | ")} |`).join("\n")}\n`;
+}
+
+/** Data for the page's charts, kept apart from the HTML so tests can check it. */
+export function chartData(columns: Column[]) {
+  const labels = columns.map((c) => c.label + (c.runs.some((r) => r.flags.includes("generator_saturated")) ? " ⚠ generator saturated" : ""));
+  const value = (c: Column, pick: (r: RunResult) => number | null | undefined) => stat(c, pick)?.median ?? 0;
+  const components = ["gateway", "subgraphs", "data services", "postgres", "k6"];
+  const byComponent = (pick: (u: RunResult["resources"][string]) => number) =>
+    components.map((component) => ({
+      label: component,
+      data: columns.map((c) => value(c, (r) => Object.entries(r.resources).filter(([p]) => componentOf(p) === component).reduce((s, [, u]) => s + pick(u), 0))),
+    }));
+  return {
+    labels,
+    throughput: [{ label: "requests/s", data: columns.map((c) => value(c, (r) => r.summary?.rps)) }],
+    latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({ label: p, data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])) })),
+    calls: callNames(columns).map((name) => ({ label: name, data: columns.map((c) => value(c, (r) => r.calls_per_request[name])) })),
+    cpu: byComponent((u) => u.cpu_ms_per_request ?? 0),
+    rss: byComponent((u) => mib(u.peak_rss_bytes)),
+  };
+}
+
+const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+
+export function html(columns: Column[], sources: string[]): string {
+  const chartJs = readFileSync(join(ROOT, "node_modules", "chart.js", "dist", "chart.umd.min.js"), "utf8");
+  const data = JSON.stringify(chartData(columns)).replace(/</g, "\\u003c");
+  const table = markdown(columns).split("\n").filter((l) => l.startsWith("|") && !l.startsWith("|---"));
+  const cells = (line: string) => line.split("|").slice(1, -1).map((c) => escape(c.trim()));
+  const [head, ...body] = table;
+  const charts = [
+    ["throughput", "Throughput (requests/s)", false],
+    ["latency", "Latency percentiles (ms)", false],
+    ["calls", "Internal calls per client request", true],
+    ["cpu", "CPU ms per client request, by component", true],
+    ["rss", "Peak RSS (MiB), by component", true],
+  ] as const;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>fleetbench report</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}figure{margin:0}</style>
+<script>${chartJs}</script></head>
+<body>
+<h1>fleetbench report</h1>
+<p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>
+<div class="charts">${charts.map(([id, title]) => `<figure><figcaption>${title}</figcaption><canvas id="${id}" width="520" height="300"></canvas></figure>`).join("")}</div>
+<h2>All numbers</h2>
+<table><thead><tr>${cells(head).map((c) => `<th>${c}</th>`).join("")}</tr></thead>
+<tbody>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("\n")}</tbody></table>
+<p>From: ${sources.map((s) => escape(basename(s))).join(", ")}</p>
+<script>
+const data = ${data};
+const stacked = ${JSON.stringify(Object.fromEntries(charts.map(([id, , s]) => [id, s])))};
+for (const id of Object.keys(stacked)) {
+  new Chart(document.getElementById(id), {
+    type: "bar",
+    data: { labels: data.labels, datasets: data[id] },
+    options: { animation: false, responsive: false, scales: { x: { stacked: stacked[id] }, y: { stacked: stacked[id], beginAtZero: true } } },
+  });
+}
+document.body.dataset.charts = String(Chart.instances ? Object.keys(Chart.instances).length : 0);
+</script>
+</body></html>
+`;
+}
+
+/** Which result files a report covers when none are named: the newest comparison, else the newest run per case. */
+export function defaultSources(config: Config): string[] {
+  const lists = existsSync(config.resultsDir)
+    ? readdirSync(config.resultsDir).filter((f) => f.startsWith("compare-") && f.endsWith(".list")).sort()
+    : [];
+  if (lists.length) {
+    const list = readFileSync(join(config.resultsDir, lists[lists.length - 1]), "utf8").split("\n").filter(Boolean);
+    return list.map((f) => join(config.resultsDir, f));
+  }
+  const newest = new Map<string, string>();
+  for (const { path, result } of readResults(config)) if (result.status === "complete") newest.set(`${result.case}/${result.gateway ?? ""}`, path);
+  return [...newest.values()];
+}
+
+/** Writes report-<stamp>.md and .html next to the results and returns their paths. */
+export function writeReport(config: Config, sources: string[], log: (line: string) => void = console.log) {
+  if (!sources.length) throw new Error(`no complete results in ${config.resultsDir}: run \`just compare\` or \`just caseN load VUS DURATION\` first`);
+  const results = sources.map((s) => {
+    const result = JSON.parse(readFileSync(s, "utf8")) as RunResult;
+    if (result.schema_version !== 1) throw new Error(`${s} is not a fleetbench result (schema_version ${result.schema_version})`);
+    return result;
+  });
+  const columns = toColumns(results);
+  if (!columns.length) throw new Error(`none of ${sources.length} result(s) is complete: nothing to compare`);
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const md = join(config.resultsDir, `report-${stamp}.md`);
+  const page = join(config.resultsDir, `report-${stamp}.html`);
+  const table = markdown(columns);
+  writeAtomic(md, table);
+  writeAtomic(page, html(columns, sources));
+  log(table);
+  log(`report: ${md}\n        ${page}`);
+  return { markdown: md, html: page, table };
+}
