@@ -1,7 +1,7 @@
 /**
  * CPU and memory of every process of a run, read from /proc: CPU-seconds (user + system) over
  * the measured window and peak resident memory. A process counts with its descendants, so
- * PostgreSQL is its postmaster plus every backend serving the run.
+ * PostgreSQL is its postmaster plus every backend serving the run (memory as PSS there).
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -30,6 +30,16 @@ function readStat(pid: number): Stat | null {
   }
 }
 
+/** Proportional set size: shared pages split among the processes sharing them. */
+function readPss(pid: number): number | null {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 function allStats(): Stat[] {
   const stats: Stat[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -48,15 +58,17 @@ function treeTotals(roots: Map<string, number>): Map<string, { ticks: number; rs
   const byPid = new Map(stats.map((s) => [s.pid, s]));
   const totals = new Map<string, { ticks: number; rssBytes: number }>();
   for (const [name, pid] of roots) {
-    let ticks = 0;
-    let rssBytes = 0;
+    const tree: Stat[] = [];
     const stack = byPid.has(pid) ? [byPid.get(pid)!] : [];
     while (stack.length) {
       const s = stack.pop()!;
-      ticks += s.ticks;
-      rssBytes += s.rssBytes;
+      tree.push(s);
       stack.push(...(children.get(s.pid) ?? []));
     }
+    const ticks = tree.reduce((sum, s) => sum + s.ticks, 0);
+    // Backends share PostgreSQL's buffers: summing their RSS would count that memory once per
+    // backend, so a tree of several processes is measured by PSS instead.
+    const rssBytes = tree.length > 1 ? tree.reduce((sum, s) => sum + (readPss(s.pid) ?? s.rssBytes), 0) : (tree[0]?.rssBytes ?? 0);
     totals.set(name, { ticks, rssBytes });
   }
   return totals;

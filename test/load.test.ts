@@ -1,0 +1,130 @@
+/**
+ * The load runner end to end with real k6: result files whose counts match what k6 sent, the
+ * call contract measured during a run, the correctness gate refusing altered data, and Ctrl-C.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import postgres from "postgres";
+import { type CaseName } from "../src/cases";
+import { RefusedError } from "../src/errors";
+import { runLoad } from "../src/load";
+import { listeners } from "../src/ports";
+import { routerBinary } from "../src/router";
+import type { RunResult } from "../src/results";
+import { criticalCount, seed } from "../src/seed";
+import { down, readState } from "../src/supervisor";
+import { config, expectedCalls, quiet, reseed, testSql } from "./utils";
+import type { Config } from "../src/config";
+import { loadConfig } from "../src/config";
+import type { Sql } from "../src/db";
+
+setDefaultTimeout(180_000);
+
+let sql: Sql;
+beforeAll(async () => {
+  sql = await testSql();
+  await reseed(sql, 15);
+});
+afterAll(async () => {
+  await sql.end();
+  await down(config, quiet);
+});
+
+const N = 15;
+const K = criticalCount(N);
+const hive = loadConfig({ ...process.env, CASE3_GATEWAY: "hive-gateway" });
+const targets: [string, CaseName, Config][] = [
+  ["case1", "case1", config],
+  ["case2", "case2", config],
+  ["case3 hive-gateway", "case3", hive],
+  ...(existsSync(routerBinary(config)) ? ([["case3 apollo-router", "case3", config]] as [string, CaseName, Config][]) : []),
+];
+
+describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
+  for (const [label, caseName, cfg] of targets) {
+    test(label, async () => {
+      const { path, result } = await runLoad(cfg, { case: caseName, mode: "iterations", vus: 4, iterations: 40, api: "dashboard", warmup: "1s" }, quiet);
+      const onDisk = JSON.parse(readFileSync(path, "utf8")) as RunResult;
+      expect(onDisk).toEqual(JSON.parse(JSON.stringify(result)));
+      expect(Object.keys(onDisk)).toEqual(["schema_version", "run_id", "case", "gateway", "mode", "params", "started_at", "finished_at",
+        "status", "summary", "calls_per_request", "resources", "flags", "fingerprint", "extra"]);
+      expect(onDisk.status).toBe("complete");
+      expect(onDisk.gateway).toBe(caseName === "case3" ? cfg.case3Gateway : null);
+      expect(onDisk.summary!.requests).toBe(40);
+      expect(onDisk.summary!.error_rate).toBe(0);
+      // What the gateway received equals what k6 sent (metrics exist for every Bun gateway).
+      const gatewayName = caseName === "case1" ? "rest-gateway" : caseName === "case2" ? "yoga-gateway" : cfg.case3Gateway;
+      if (gatewayName !== "apollo-router") expect((onDisk.extra.requests_received as Record<string, number>)[gatewayName]).toBe(40);
+      // DESIGN §6 for a single-API run: the calls per request are exactly the contract.
+      const contract = Object.fromEntries(Object.entries(expectedCalls(caseName, "dashboard", N, K, cfg.case3Gateway)).filter(([name]) => name !== gatewayName));
+      expect(onDisk.calls_per_request).toEqual(contract);
+      // Every process of the case, PostgreSQL and k6 have CPU and memory figures.
+      for (const name of ["postgres", "k6", gatewayName, "robot-service", "telemetry-service", "alert-service"]) {
+        expect(onDisk.resources[name]?.peak_rss_bytes).toBeGreaterThan(1_000_000);
+        expect(onDisk.resources[name]?.cpu_seconds).toBeGreaterThanOrEqual(0);
+      }
+      expect(onDisk.resources.k6.cpu_seconds).toBeGreaterThan(0);
+      expect((onDisk.fingerprint.versions as Record<string, string>).k6).toContain("1.8.1");
+      expect(onDisk.fingerprint.cores).toBeGreaterThan(0);
+      // The run started the case itself, so it stopped it afterwards.
+      expect(readState(cfg)).toBeNull();
+    });
+  }
+});
+
+test("the correctness gate refuses a case serving altered data, and nothing is measured", async () => {
+  // A second database with one robot renamed; the services read it, the gate reads the real one.
+  const admin = postgres(config.db.url.replace(/\/robot_fleet$/, "/postgres"), { max: 1, onnotice: () => {} });
+  await admin.unsafe("DROP DATABASE IF EXISTS robot_fleet_altered");
+  await admin.unsafe("CREATE DATABASE robot_fleet_altered");
+  await admin.end();
+  const alteredUrl = config.db.url.replace(/\/robot_fleet$/, "/robot_fleet_altered");
+  const altered = postgres(alteredUrl, { max: 1, onnotice: () => {} });
+  await seed(altered, N);
+  await altered`UPDATE robots SET name = 'AGV-Altered' WHERE id = 'robot-004'`;
+  await altered.end();
+
+  const { up } = await import("../src/supervisor");
+  await up(config, "case2", { log: quiet, env: { DATABASE_URL: alteredUrl } });
+  const run = runLoad(config, { case: "case2", mode: "iterations", vus: 1, iterations: 5, warmup: "1s" }, quiet);
+  await expect(run).rejects.toThrow(RefusedError);
+  await expect(run).rejects.toThrow(/robot-004/);
+  const refused = JSON.parse(readFileSync(readdirNewest(), "utf8")) as RunResult;
+  expect(refused.status).toBe("refused");
+  expect(refused.summary).toBeNull();
+  expect((refused.extra.gate as { passed: boolean }).passed).toBe(false);
+  await down(config, quiet);
+});
+
+test("Ctrl-C during a run stops k6 and every process the run started, and leaves an incomplete result", async () => {
+  const child = Bun.spawn([`${import.meta.dir}/../node_modules/.bin/bun`, "src/main.ts", "load", "case2", "4", "60s", "--warmup", "1s"], {
+    cwd: `${import.meta.dir}/..`, stdout: "pipe", stderr: "pipe",
+  });
+  // Wait until k6 is measuring: its progress line names the scenario.
+  const reader = child.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("measuring:")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  await Bun.sleep(2000);
+  child.kill("SIGINT");
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seen += new TextDecoder().decode(chunk.value);
+  const exited = await child.exited;
+  expect(seen).toContain("result (incomplete)");
+  expect(exited).toBe(0);
+  const result = JSON.parse(readFileSync(readdirNewest(), "utf8")) as RunResult;
+  expect(result.status).toBe("incomplete");
+  expect(result.case).toBe("case2");
+  expect(readState(config)).toBeNull();
+  expect(listeners().filter((l) => [10000, 10001, 10002, 10003].includes(l.port))).toEqual([]);
+  const k6Left = Bun.spawnSync(["pgrep", "-f", "k6/fleet.js"]).stdout.toString().trim();
+  expect(k6Left).toBe("");
+});
+
+function readdirNewest(): string {
+  const { readdirSync, statSync } = require("node:fs") as typeof import("node:fs");
+  const files = readdirSync(config.resultsDir).filter((f: string) => f.endsWith(".json")).map((f: string) => `${config.resultsDir}/${f}`);
+  return files.sort((a: string, b: string) => statSync(a).mtimeMs - statSync(b).mtimeMs).at(-1)!;
+}

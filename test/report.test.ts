@@ -1,0 +1,86 @@
+/**
+ * The report from real result files: the Markdown table has every case, and the HTML page opens
+ * in headless Chromium with no console errors and with its charts drawn.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+import type { CaseName } from "../src/cases";
+import { loadConfig, type Config } from "../src/config";
+import { runLoad } from "../src/load";
+import { writeReport } from "../src/report";
+import { down } from "../src/supervisor";
+import { config, quiet, reseed, testSql } from "./utils";
+
+setDefaultTimeout(180_000);
+
+const CHROMIUM = "/usr/bin/chromium";
+const sources: string[] = [];
+
+beforeAll(async () => {
+  const sql = await testSql();
+  await reseed(sql, 15);
+  await sql.end();
+  const runs: [CaseName, Config][] = [["case1", config], ["case2", config], ["case3", loadConfig({ ...process.env, CASE3_GATEWAY: "hive-gateway" })]];
+  for (const [name, cfg] of runs) {
+    const { path } = await runLoad(cfg, { case: name, mode: "duration", vus: 2, duration: "2s", warmup: "1s" }, quiet);
+    sources.push(path);
+  }
+});
+
+afterAll(async () => {
+  await down(config, quiet);
+});
+
+test("the Markdown table has a column per case and the numbers of each run", () => {
+  const { table, markdown } = writeReport(config, sources, quiet);
+  expect(readFileSync(markdown, "utf8")).toBe(table);
+  const header = table.split("\n").find((l) => l.startsWith("| metric"))!;
+  expect(header).toContain("case1 · rest-gateway");
+  expect(header).toContain("case2 · yoga-gateway");
+  expect(header).toContain("case3 · hive-gateway");
+  for (const source of sources) {
+    const run = JSON.parse(readFileSync(source, "utf8"));
+    expect(table).toContain(` ${run.summary.requests} `);
+  }
+  expect(table).toMatch(/\| internal calls \/ request \| [\d.]+ \| 3\.0 \| 6\.0 \|/);
+});
+
+test("the HTML page renders its charts in headless Chromium without console errors", async () => {
+  expect(existsSync(CHROMIUM)).toBe(true);
+  const { html } = writeReport(config, sources, quiet);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+    const errors: string[] = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(e.message));
+    const requests: string[] = [];
+    page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
+    await page.goto(`file://${html}`);
+    await page.waitForFunction(() => document.body.dataset.charts === "5");
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]); // self-contained: nothing fetched
+    // Each canvas has drawn pixels, and the page lists the cases.
+    const painted = await page.$$eval("canvas", (canvases) =>
+      canvases.map((c) => {
+        const ctx = (c as HTMLCanvasElement).getContext("2d")!;
+        const { data } = ctx.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height);
+        let inked = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
+        return inked;
+      }),
+    );
+    expect(painted.length).toBe(5);
+    for (const inked of painted) expect(inked).toBeGreaterThan(1000);
+    const headers = await page.$$eval("th", (ths) => ths.map((t) => t.textContent));
+    expect(headers).toEqual(["metric", "case1 · rest-gateway", "case2 · yoga-gateway", "case3 · hive-gateway"]);
+    await page.screenshot({ path: html.replace(/\.html$/, ".png"), fullPage: true });
+    expect(existsSync(html.replace(/\.html$/, ".png"))).toBe(true);
+  } finally {
+    await browser.close();
+  }
+});
