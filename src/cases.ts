@@ -5,7 +5,7 @@
  */
 import type { Config } from "./config";
 import { UsageError } from "./errors";
-import { routerCommand } from "./router";
+import { routerCommand, routerEnv } from "./router";
 
 export type CaseName = "case1" | "case2" | "case3";
 export type ApiName = "dashboard" | "monitor" | "critical";
@@ -19,6 +19,8 @@ export interface ProcessSpec {
   /** Arguments after `bun src/main.ts` (a role), unless `command` builds the whole command. */
   args?: string[];
   command?: (config: Config) => string[];
+  /** Extra environment for a process that cannot read src/config.ts itself (the router binary). */
+  env?: (config: Config) => Record<string, string>;
   /** Where readiness is polled; defaults to http://127.0.0.1:<port>/health. */
   health?: (config: Config) => string;
 }
@@ -78,7 +80,7 @@ export const CASES: Record<CaseName, CaseSpec> = {
 /** Case 3's gateway: the Apollo Router binary, or Hive Gateway as a Bun role. */
 function federationGateway(config: Config): ProcessSpec {
   if (config.case3Gateway === "hive-gateway") return service("hive-gateway", (c) => c.ports.gateway);
-  return { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand };
+  return { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand, env: routerEnv };
 }
 
 export function caseSpec(name: string): CaseSpec {

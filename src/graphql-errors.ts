@@ -49,3 +49,24 @@ export const maskUpstreamErrors: YogaServerOptions<object, object>["maskedErrors
     return createGraphQLError(message, { nodes: located?.nodes, path: located?.path });
   },
 };
+
+/**
+ * For a federation gateway: a failed subgraph fetch keeps its message, prefixed with the subgraph
+ * it concerns, and only the code and subgraph name as extensions (never the internal request);
+ * everything else is masked as above.
+ */
+export const maskSubgraphErrors: YogaServerOptions<object, object>["maskedErrors"] = {
+  maskError(error, message, isDev) {
+    const located = error as GraphQLError;
+    const serviceName = located?.extensions?.serviceName;
+    if (error instanceof GraphQLError && typeof serviceName === "string") {
+      return createGraphQLError(`${serviceName}: ${located.message}`, {
+        nodes: located.nodes,
+        path: located.path,
+        extensions: { code: located.extensions.code ?? "SUBGRAPH_ERROR", serviceName },
+      });
+    }
+    const mask = maskUpstreamErrors as { maskError: (e: unknown, m: string, d?: boolean) => Error };
+    return mask.maskError(error, message, isDev);
+  },
+};

@@ -7,7 +7,7 @@
 import { createGatewayRuntime } from "@graphql-hive/gateway";
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "./config";
-import { useBadRequestStatus } from "./graphql-errors";
+import { maskSubgraphErrors, useBadRequestStatus } from "./graphql-errors";
 import { createBaseApp } from "./http";
 import { createMetrics, type ServiceMetrics } from "./metrics";
 import { SUPERGRAPH } from "./router";
@@ -40,6 +40,8 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
     graphiql: false,
     landingPage: false,
     logging: "warn",
+    // A subgraph that fails is named in the error, as Apollo Router does; internals stay masked.
+    maskedErrors: maskSubgraphErrors,
     // Same client capabilities as Case 2's gateway and Apollo Router (which supports @defer by default).
     deferStream: true,
     // A bad query is a 400 here too, as from Case 2's gateway and Apollo Router.

@@ -26,3 +26,18 @@ export function routerCommand(config: Config): string[] {
   // Router 2.x has no --no-banner; this flag (env APOLLO_TELEMETRY_DISABLED) stops anonymous usage reports.
   return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--anonymous-telemetry-disabled"];
 }
+
+/**
+ * The resolved addresses router.yaml reads with `${env.…}`: the router cannot compute a URL from
+ * a port variable, so it gets every value already worked out by src/config.ts.
+ */
+export function routerEnv(config: Config): Record<string, string> {
+  return {
+    FLEET_GATEWAY_HOST: config.gatewayHost,
+    FLEET_GATEWAY_PORT: String(config.ports.gateway),
+    FLEET_ROBOT_SUBGRAPH_URL: config.urls.robotSubgraph,
+    FLEET_TELEMETRY_SUBGRAPH_URL: config.urls.telemetrySubgraph,
+    FLEET_ALERT_SUBGRAPH_URL: config.urls.alertSubgraph,
+    APOLLO_TELEMETRY_DISABLED: "true",
+  };
+}

@@ -159,7 +159,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
       const fd = openSync(logPath, "a");
       const child = Bun.spawn(commands[i], {
         cwd: ROOT,
-        env: { ...process.env, ...options.env },
+        env: { ...process.env, ...p.env?.(config), ...options.env },
         stdin: "ignore",
         stdout: fd,
         stderr: fd,

@@ -111,5 +111,3 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
   return { app, yoga };
 }
 
-/** Kept for modules that imported it from here first. */
-export { maskUpstreamErrors } from "./graphql-errors";

@@ -1,19 +1,19 @@
 /**
  * The internal-call contract (DESIGN §6), read from every process's /metrics: Case 1 fans out
- * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), one request at a time and 20 at once.
+ * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), Case 3 adds one request per subgraph (through each
+ * federation gateway): one request at a time and 20 identical ones at once.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-import { API_NAMES, type CaseName } from "../src/cases";
+import { API_NAMES } from "../src/cases";
 import type { Sql } from "../src/db";
 import { delta, scrapeRequests } from "../src/scrape";
 import { criticalCount } from "../src/seed";
 import { down, up } from "../src/supervisor";
-import { call, config, expectedCalls, quiet, reseed, testSql, times } from "./utils";
+import { TARGETS, call, config, expectedCalls, quiet, reseed, testSql, times } from "./utils";
 
 setDefaultTimeout(180_000);
 
-const CASES: CaseName[] = ["case1", "case2"];
 const CONCURRENT = 20;
 let sql: Sql;
 
@@ -33,20 +33,21 @@ describe.each([15, 40])("fleet of %d robots", (n) => {
     await reseed(sql, n);
   });
 
-  for (const caseName of CASES) {
+  for (const { label, caseName, config: cfg, gateway } of TARGETS) {
     for (const api of API_NAMES) {
-      test(`${caseName} ${api}: one request, then ${CONCURRENT} at once`, async () => {
-        const state = await up(config, caseName, { log: quiet });
-        const per = expectedCalls(caseName, api, n, k);
+      test(`${label} ${api}: one request, then ${CONCURRENT} at once`, async () => {
+        const state = await up(cfg, caseName, { log: quiet });
+        const per = expectedCalls(caseName, api, n, k, gateway);
 
         const before = await scrapeRequests(state.processes);
-        const single = await call(caseName, api, "robot-002");
+        const single = await call(caseName, api, "robot-002", cfg);
         expect(single.status).toBe(200);
         expect(single.answer).toBeTruthy();
         expect(delta(before, await scrapeRequests(state.processes))).toEqual(per);
 
         const start = await scrapeRequests(state.processes);
-        const many = await Promise.all(Array.from({ length: CONCURRENT }, () => call(caseName, api, "robot-003")));
+        // Identical requests in flight together: a gateway that deduplicated them would show fewer calls.
+        const many = await Promise.all(Array.from({ length: CONCURRENT }, () => call(caseName, api, "robot-003", cfg)));
         for (const r of many) expect(r.status).toBe(200);
         expect(delta(start, await scrapeRequests(state.processes))).toEqual(times(per, CONCURRENT));
       });

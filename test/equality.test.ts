@@ -1,17 +1,16 @@
 /**
- * The client APIs answer the same data in every case, and that data is what the database says
- * (DESIGN §5): for every robot id, at the default fleet size and a larger one.
+ * The client APIs answer the same data in every case (Case 3 through each federation gateway),
+ * and that data is what the database says (DESIGN §5): for every robot id, at the default fleet
+ * size and a larger one.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-import type { CaseName } from "../src/cases";
 import type { Sql } from "../src/db";
 import { down, up } from "../src/supervisor";
-import { call, config, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
+import { TARGETS, call, config, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
 
-const CASES: CaseName[] = ["case1", "case2"];
 let sql: Sql;
 
 beforeAll(async () => {
@@ -34,30 +33,30 @@ describe.each([15, 200])("fleet of %d robots", (n) => {
     expect(expected.ids.length).toBe(n);
   });
 
-  for (const caseName of CASES) {
-    test(`${caseName}: every API equals the SQL-computed answer`, async () => {
-      await up(config, caseName, { log: quiet });
-      const dashboard = await call(caseName, "dashboard");
+  for (const { label, caseName, config: cfg } of TARGETS) {
+    test(`${label}: every API equals the SQL-computed answer`, async () => {
+      await up(cfg, caseName, { log: quiet });
+      const dashboard = await call(caseName, "dashboard", undefined, cfg);
       expect(dashboard.status).toBe(200);
       expect(dashboard.answer).toEqual(plain(expected.dashboard));
 
-      const critical = await call(caseName, "critical");
+      const critical = await call(caseName, "critical", undefined, cfg);
       expect(critical.status).toBe(200);
       expect(critical.answer).toEqual(plain(expected.critical));
 
       const monitors: unknown[] = [];
       for (const id of expected.ids) {
-        const monitor = await call(caseName, "monitor", id);
+        const monitor = await call(caseName, "monitor", id, cfg);
         expect(monitor.status).toBe(200);
         expect(monitor.answer).toEqual(plain(expected.monitor(id)));
         monitors.push(monitor.answer);
       }
-      answers[caseName] = { dashboard: dashboard.answer, critical: critical.answer, monitors };
+      answers[label] = { dashboard: dashboard.answer, critical: critical.answer, monitors };
     });
   }
 
   test("every case answers deep-equal to every other", () => {
-    const [first, ...rest] = CASES;
+    const [first, ...rest] = TARGETS.map((t) => t.label);
     expect(answers[first]).toBeDefined();
     for (const other of rest) expect(answers[other]).toEqual(answers[first]);
   });

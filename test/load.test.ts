@@ -3,13 +3,12 @@
  * call contract measured during a run, the correctness gate refusing altered data, and Ctrl-C.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { type CaseName } from "../src/cases";
 import { RefusedError } from "../src/errors";
 import { runLoad } from "../src/load";
 import { listeners } from "../src/ports";
-import { routerBinary } from "../src/router";
 import type { RunResult } from "../src/results";
 import { criticalCount, seed } from "../src/seed";
 import { down, readState } from "../src/supervisor";
@@ -37,7 +36,7 @@ const targets: [string, CaseName, Config][] = [
   ["case1", "case1", config],
   ["case2", "case2", config],
   ["case3 hive-gateway", "case3", hive],
-  ...(existsSync(routerBinary(config)) ? ([["case3 apollo-router", "case3", config]] as [string, CaseName, Config][]) : []),
+  ["case3 apollo-router", "case3", config],
 ];
 
 describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {

@@ -59,3 +59,22 @@ export function expectedCalls(caseName: CaseName, api: ApiName, n: number, k: nu
 
 export const times = (calls: Record<string, number>, m: number) =>
   Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v * m]));
+
+/** Every case and gateway a test covers: Case 3 once through each federation gateway. */
+export interface Target {
+  label: string;
+  caseName: CaseName;
+  config: Config;
+  gateway: string;
+}
+
+export const TARGETS: Target[] = [
+  { label: "case1", caseName: "case1", config, gateway: "rest-gateway" },
+  { label: "case2", caseName: "case2", config, gateway: "yoga-gateway" },
+  ...(["apollo-router", "hive-gateway"] as const).map((gateway) => ({
+    label: `case3 ${gateway}`,
+    caseName: "case3" as CaseName,
+    config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }),
+    gateway,
+  })),
+];
