@@ -65,6 +65,11 @@ seed n="": _deps
 clean *flags: _deps
     @{{fleet}} clean {{flags}}
 
+# Compose Case 3's supergraph from the subgraph schemas into compose/supergraph.graphql (--check: only compare)
+[group('dev')]
+supergraph *flags: _deps
+    @{{fleet}} supergraph {{flags}}
+
 # Build the pinned k6 and Apollo Router into the tools cache (~/.cache/fleetbench/tools), once
 [group('dev')]
 tools *names: _deps

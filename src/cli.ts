@@ -11,6 +11,7 @@
  *                            every case back to back under the same load, then the report
  *   report [RESULT.json...]  Markdown table and HTML page from result files
  *   clean [--results]        remove the local database and run folders (and results)
+ *   supergraph [--check|--api]  compose Case 3's supergraph (compose/supergraph.graphql)
  *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
  */
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
@@ -157,6 +158,17 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async report(config, files) {
     writeReport(config, files.length ? files : defaultSources(config));
+  },
+  async supergraph(_config, args) {
+    const { CompositionError, supergraphCommand } = await import("./supergraph");
+    try {
+      const code = supergraphCommand(args);
+      if (code !== 0) process.exit(code);
+    } catch (error) {
+      if (!(error instanceof CompositionError)) throw error;
+      console.error(error.message);
+      process.exit(1);
+    }
   },
   async tools(config, names) {
     await ensureTools(config, names);

@@ -16,7 +16,7 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
   const { config } = deps;
   const path = deps.supergraphPath ?? SUPERGRAPH;
   if (!existsSync(path)) {
-    throw new Error(`supergraph not found at ${path}: run \`bun src/supergraph.ts\` to compose it`);
+    throw new Error(`supergraph not found at ${path}: run \`just supergraph\` to compose it`);
   }
   const metrics = deps.metrics ?? createMetrics("hive-gateway");
   const gateway = createGatewayRuntime({

@@ -4,9 +4,9 @@
  * gateways (Apollo Router and Hive Gateway) read the result, compose/supergraph.graphql, which is
  * committed so `up case3` needs no build step; a test checks it is never stale.
  *
- *   bun src/supergraph.ts            compose and write compose/supergraph.graphql
- *   bun src/supergraph.ts --check    exit 1 if the committed file differs from a fresh composition
- *   bun src/supergraph.ts --api      print the composed client (API) schema
+ *   bun src/main.ts supergraph            compose and write compose/supergraph.graphql (just supergraph)
+ *   bun src/main.ts supergraph --check    exit 1 if the committed file differs from a fresh composition
+ *   bun src/main.ts supergraph --api      print the composed client (API) schema
  */
 import { composeServices } from "@apollo/composition";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -69,19 +69,10 @@ export function supergraphCommand(args: string[], log: (line: string) => void = 
       log(`${shown} is up to date`);
       return 0;
     }
-    log(`${shown} is ${committed === null ? "missing" : "stale"}: run \`bun src/supergraph.ts\` and commit the result`);
+    log(`${shown} is ${committed === null ? "missing" : "stale"}: run \`just supergraph\` and commit the result`);
     return 1;
   }
   writeFileSync(SUPERGRAPH, fresh);
   log(`wrote ${shown} (${SUBGRAPHS.map((s) => s.name).join(", ")})`);
   return 0;
-}
-
-if (import.meta.main) {
-  try {
-    process.exit(supergraphCommand(process.argv.slice(2)));
-  } catch (error) {
-    console.error(error instanceof CompositionError ? error.message : ((error as Error)?.stack ?? String(error)));
-    process.exit(1);
-  }
 }

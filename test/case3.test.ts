@@ -25,7 +25,7 @@ describe("composition", () => {
     expect(composedApiSchema()).toBe(printSchema(lexicographicSortSchema(buildSchema(CLIENT_SCHEMA))));
   });
 
-  test("compose/supergraph.graphql is what the subgraphs compose to now (rerun `bun src/supergraph.ts`)", () => {
+  test("compose/supergraph.graphql is what the subgraphs compose to now (rerun `just supergraph`)", () => {
     expect(readFileSync(SUPERGRAPH, "utf8")).toBe(composeSupergraph());
   });
 });
