@@ -82,4 +82,4 @@ test *args: _deps tools
 
 # Install the npm dependencies when they are missing
 _deps:
-    @[ -x "{{bun}}" ] || npm ci --no-audit --no-fund
+    @[ -x "{{bun}}" ] || npm install --no-audit --no-fund
