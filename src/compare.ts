@@ -11,6 +11,7 @@ import { type Config, loadConfig } from "./config";
 import { RefusedError } from "./errors";
 import { type LoadParams, runLoad } from "./load";
 import { writeReport } from "./report";
+import { clusterDown, clusterPid } from "./pg-cluster";
 import { writeAtomic } from "./results";
 
 export interface CompareOptions {
@@ -33,6 +34,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const done: string[] = [];
   const refused: string[] = [];
   const total = plan.length * options.repeat;
+  const dbWasUp = config.db.external || clusterPid(config) !== null;
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -47,7 +49,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         try {
           const { path, result } = await runLoad(step.config, {
             case: step.case, mode: "duration", vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup,
-          }, log);
+          }, log, { keepDatabase: true });
           if (result.status !== "complete") {
             interrupted = true;
             break;
@@ -63,6 +65,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     }
   } finally {
     process.removeListener("SIGINT", onSignal);
+    if (!dbWasUp) await clusterDown(config, log);
   }
   if (!done.length) throw new Error("no case completed a run: nothing to report");
   const report = writeReport(config, done.map((f) => join(config.resultsDir, f)), log);

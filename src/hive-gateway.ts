@@ -8,6 +8,7 @@ import { createGatewayRuntime } from "@graphql-hive/gateway";
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "./config";
 import { maskSubgraphErrors, useBadRequestStatus } from "./graphql-errors";
+import { mountGraphQL } from "./graphql-server";
 import { createBaseApp } from "./http";
 import { createMetrics, type ServiceMetrics } from "./metrics";
 import { SUPERGRAPH } from "./router";
@@ -47,9 +48,7 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
     // A bad query is a 400 here too, as from Case 2's gateway and Apollo Router.
     plugins: () => [useBadRequestStatus()],
   });
-  const app = createBaseApp("hive-gateway", metrics)
-    .get("/graphql", ({ request }) => gateway.fetch(request))
-    .post("/graphql", ({ request }) => gateway.fetch(request), { parse: "none" });
+  const app = mountGraphQL(createBaseApp("hive-gateway", metrics), (request) => gateway.fetch(request));
   return {
     app,
     gateway,

@@ -15,7 +15,7 @@ import { createSql, type Sql } from "./db";
 import { RefusedError } from "./errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
-import { clusterPid } from "./pg-cluster";
+import { clusterDown, clusterPid } from "./pg-cluster";
 import { startSampler } from "./resources";
 import { freshResultPath, type RunResult, SCHEMA_VERSION, writeResult } from "./results";
 import { delta, scrapeRequests } from "./scrape";
@@ -95,13 +95,19 @@ async function fleetFacts(sql: Sql) {
 }
 
 /** Runs one measured load run and writes its result file. Returns the path and the result. */
-export async function runLoad(config: Config, params: LoadParams, log: (line: string) => void = console.log) {
+export async function runLoad(
+  config: Config,
+  params: LoadParams,
+  log: (line: string) => void = console.log,
+  options: { keepDatabase?: boolean } = {},
+) {
   const spec = caseSpec(params.case);
   const gateway = spec.name === "case3" ? config.case3Gateway : null;
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}${gateway ? `-${gateway}` : ""}-${params.mode}`);
   const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
 
+  const dbWasUp = config.db.external || clusterPid(config) !== null;
   const running = readState(config);
   const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config));
   const state: SupervisorState = startedHere ? await up(config, spec.name, { log }) : running!;
@@ -219,7 +225,10 @@ export async function runLoad(config: Config, params: LoadParams, log: (line: st
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     await sql.end({ timeout: 2 });
+    // Leave things as they were: what this run started, it stops (the database too, unless a
+    // comparison keeps it for the next case).
     if (startedHere) await stopCase(config, log);
+    if (startedHere && !dbWasUp && !options.keepDatabase) await clusterDown(config, log);
   }
 }
 

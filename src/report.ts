@@ -86,6 +86,10 @@ export function markdown(columns: Column[]): string {
   row("CPU ms / request: total (without k6)", (c) =>
     fmt(stat(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0)), 3));
   for (const p of processNames(columns)) row(`peak RSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(r.resources[p].peak_rss_bytes) : null)), 0));
+  row("versions", (c) => {
+    const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
+    return [`bun ${v.bun}`, `k6 ${v.k6}`, v.apollo_router && c.runs[0].gateway === "apollo-router" ? `router ${v.apollo_router}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
+  });
   row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
   const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;
   const first = columns[0]?.runs[0];

@@ -7,7 +7,8 @@ import type { Config } from "./config";
 import { callJson } from "./http";
 import type { ServiceMetrics } from "./metrics";
 import type { Robot } from "./robot-service";
-import { FEDERATION_LINK, type Reference, type SubgraphContext, checkRobotIdArg, createSubgraph } from "./subgraph";
+import { checkRobotIdArg } from "./graphql-server";
+import { FEDERATION_LINK, type Reference, type SubgraphContext, createSubgraph } from "./subgraph";
 
 export const ROBOT_SUBGRAPH_SDL = /* GraphQL */ `
   ${FEDERATION_LINK}

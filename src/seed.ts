@@ -5,6 +5,9 @@
  *   bun src/main.ts seed [N]      (re)create the schema and load a fleet of N robots
  */
 import { INDEXES, SCHEMA, type Sql } from "./db";
+import { mulberry32, robotId } from "./determinism.js";
+
+export { robotId };
 
 export const BASE_TIME = Date.UTC(2026, 0, 1, 0, 0, 0);
 export const TELEMETRY_PER_ROBOT = 100;
@@ -21,32 +24,16 @@ const MESSAGES: Record<string, string[]> = {
   info: ["Firmware update available", "Scheduled maintenance due", "Route recalculated", "Docked for charging"],
 };
 
-/** mulberry32: tiny, fast and identical in every JS engine. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const oneDecimal = (x: number) => (Math.round(x * 10) / 10).toFixed(1);
 /** TIMESTAMP literal in UTC, as COPY reads it. */
 const pgTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-
-export function robotId(index: number, fleetSize: number): string {
-  return `robot-${String(index + 1).padStart(Math.max(3, String(fleetSize).length), "0")}`;
-}
 
 /** Number of critical alerts at fleet size N: round(2N/3), each on a distinct robot. */
 export const criticalCount = (n: number) => Math.round((2 * n) / 3);
 
 /** Generates the fleet as COPY text rows (tab-separated), one array per table. */
 export function generateFleet(n: number) {
-  const random = prng(SEED);
+  const random = mulberry32(SEED);
   const robots: string[] = [];
   const telemetry: string[] = [];
   const alerts: string[] = [];

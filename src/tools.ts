@@ -88,6 +88,8 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
     if (code !== 0) throw new Error(`building ${tool.name} ${tool.version} failed (exit ${code}); the output above says why`);
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(staging, finalDir);
+    // The target folder is kept only so an interrupted build resumes; once built it is gigabytes of nothing.
+    rmSync(join(config.toolsDir, "cargo-target"), { recursive: true, force: true });
     log(`built ${tool.name} ${tool.version} in ${((performance.now() - t0) / 60000).toFixed(1)} min: ${bin}`);
   }
 }

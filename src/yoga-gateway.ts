@@ -4,12 +4,12 @@
  */
 import { useDeferStream } from "@graphql-yoga/plugin-defer-stream";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
-import { createGraphQLError, createSchema, createYoga } from "graphql-yoga";
-import { maskUpstreamErrors, useBadRequestStatus } from "./graphql-errors";
+import { createSchema } from "graphql-yoga";
+import { useBadRequestStatus } from "./graphql-errors";
+import { checkRobotIdArg, createGraphQLServer, type GraphQLContext } from "./graphql-server";
 import type { Alert } from "./alert-service";
 import type { Config } from "./config";
-import { callJson, createBaseApp } from "./http";
-import { type Loaders, createLoaders } from "./loaders";
+import { callJson } from "./http";
 import { createMetrics, type ServiceMetrics } from "./metrics";
 import type { Robot } from "./robot-service";
 import { toAlert, toTelemetry } from "./shapes";
@@ -55,9 +55,8 @@ export const CLIENT_SCHEMA = /* GraphQL */ `
   }
 `;
 
-type Ctx = { loaders: Loaders };
+type Ctx = GraphQLContext;
 type ClientAlert = ReturnType<typeof toAlert>;
-const ROBOT_ID = /^[A-Za-z0-9_-]{1,20}$/;
 
 export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetrics }) {
   const { config } = deps;
@@ -71,10 +70,7 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
           robots: (await callJson<Robot[]>("robot-service", `${config.urls.robot}/robots`, config.timeoutMs)) ?? [],
         }),
         robotMonitor: async (_: unknown, { id }: { id: string }, ctx: Ctx) => {
-          if (!ROBOT_ID.test(id)) {
-            throw createGraphQLError(`robot id must be 1-20 letters, digits, "-" or "_"`, { extensions: { code: "BAD_USER_INPUT" } });
-          }
-          const robot = await ctx.loaders.robot.load(id);
+          const robot = await ctx.loaders.robot.load(checkRobotIdArg(id));
           return robot && { id, robot };
         },
         criticalAlerts: async () =>
@@ -95,19 +91,11 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
       },
     },
   });
-  const yoga = createYoga<object, Ctx>({
+  return createGraphQLServer({
+    name: "yoga-gateway",
+    config,
+    metrics,
     schema,
-    graphqlEndpoint: "/graphql",
-    graphiql: false,
-    landingPage: false,
-    logging: "warn",
-    maskedErrors: maskUpstreamErrors,
-    context: () => ({ loaders: createLoaders(config) }),
     plugins: [useDeferStream(), useBadRequestStatus(), usePrometheus({ registry: metrics.registry, endpoint: false })],
   });
-  const app = createBaseApp("yoga-gateway", metrics)
-    .get("/graphql", ({ request }) => yoga.fetch(request))
-    .post("/graphql", ({ request }) => yoga.fetch(request), { parse: "none" });
-  return { app, yoga };
 }
-
