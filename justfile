@@ -9,15 +9,15 @@ fleet := bun + " " + justfile_directory() / "src/main.ts"
 default:
     @just --list
 
-# Case 1 (REST + N+1 fan-out): up | query API [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION
+# Case 1 (REST + N+1 fan-out): up | query API [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION | chaos SERVICE SECONDS
 [group('case')]
 case1 action *args: (_case "case1" action args)
 
-# Case 2 (GraphQL gateway + DataLoader): up | query | load | iterations | rate (as case1)
+# Case 2 (GraphQL gateway + DataLoader): up | query | load | iterations | rate | chaos (as case1)
 [group('case')]
 case2 action *args: (_case "case2" action args)
 
-# Case 3 (Apollo Federation; CASE3_GATEWAY=apollo-router|hive-gateway): up | query | load | iterations | rate
+# Case 3 (Apollo Federation; CASE3_GATEWAY=apollo-router|hive-gateway): up | query | load | iterations | rate | chaos
 [group('case')]
 case3 action *args: (_case "case3" action args)
 

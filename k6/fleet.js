@@ -12,6 +12,10 @@ import { scenario } from "./lib/profiles.js";
 
 const spec = JSON.parse(open(__ENV.FLEET_SPEC));
 const tags = { case: spec.case, run: spec.runId };
+// For fault-injection runs: errors per second of the run (FLEET_TIMELINE_SECONDS long), counted
+// from the runner's clock (FLEET_T0, ms) so they line up with when the fault started and ended.
+const timelineSeconds = Number(__ENV.FLEET_TIMELINE_SECONDS || 0);
+const t0 = Number(__ENV.FLEET_T0 || 0);
 /** One sample per client request: true when any check of that response failed. */
 const errors = new Rate("fleet_errors");
 
@@ -30,6 +34,7 @@ export const options = {
         [`http_req_duration{api:${api}}`, ["max>=0"]],
         [`fleet_errors{api:${api}}`, ["rate>=0"]],
       ]),
+    ...Array.from({ length: timelineSeconds }, (_, second) => [`fleet_errors{second:${second}}`, ["rate>=0"]]),
   ]),
   discardResponseBodies: false,
   noConnectionReuse: false,
@@ -80,5 +85,5 @@ export default function () {
           : !!data && !!data.robot && Array.isArray(data.recentAlerts),
     "expected robot": () => (api === "monitor" ? !!data && !!data.robot && data.robot.id === id : !!data),
   }, { api });
-  errors.add(!ok, { api });
+  errors.add(!ok, timelineSeconds ? { api, second: String(Math.floor((Date.now() - t0) / 1000)) } : { api });
 }

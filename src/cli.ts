@@ -7,6 +7,8 @@
  *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
  *   load CASE VUS DURATION | iterations CASE VUS COUNT | rate CASE RPS DURATION
  *                            one measured run (src/load.ts), result under results/
+ *   chaos CASE SERVICE SECONDS [VUS] [DURATION] [--mode kill|pause] [--at S]
+ *                            a load run during which SERVICE is killed (or paused) for SECONDS
  *   compare [VUS] [DURATION] [--repeat R] [--gateways apollo-router,hive-gateway]
  *                            every case back to back under the same load, then the report
  *   report [RESULT.json...]  Markdown table and HTML page from result files
@@ -22,7 +24,7 @@ import { seed } from "./seed";
 import { UsageError } from "./errors";
 import { clean, down, isAlive, readState, up } from "./supervisor";
 import { ensureTools } from "./tools";
-import { type LoadParams, runLoad } from "./load";
+import { type LoadParams, durationSeconds, runLoad } from "./load";
 import { compare } from "./compare";
 import { defaultSources, writeReport } from "./report";
 
@@ -169,6 +171,21 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       console.error(error.message);
       process.exit(1);
     }
+  },
+  async chaos(config, args) {
+    const { flags, positional } = splitFlags(args, ["mode", "at", "api", "warmup"]);
+    const [name, service, seconds, vus, length] = positional;
+    if (!service) throw new UsageError("chaos takes CASE SERVICE SECONDS [VUS] [DURATION]: e.g. `just case2 chaos telemetry-service 5`");
+    const down = positive(seconds, "SECONDS");
+    const mode = flags.get("mode") ?? "kill";
+    if (mode !== "kill" && mode !== "pause") throw new UsageError(`--mode must be kill or pause, got "${mode}"`);
+    const total = length ? duration(length, "DURATION") : `${Math.max(30, down * 4)}s`;
+    const at = flags.has("at") ? positive(flags.get("at"), "--at") : Math.max(3, Math.round(durationSeconds(total) / 4));
+    if (at + down >= durationSeconds(total)) throw new UsageError(`the fault (at ${at} s, for ${down} s) must end before the run does (${total})`);
+    const base = loadParams("duration", [name ?? "", vus ?? "10", total, ...(flags.has("api") ? ["--api", flags.get("api")!] : []), "--warmup", flags.get("warmup") ?? "5s"]);
+    const names = caseSpec(base.case).processes(config).map((p) => p.name);
+    if (!names.includes(service)) throw new UsageError(`${service} is not a process of ${base.case}: choose one of ${names.join(", ")}`);
+    await runLoad(config, { ...base, chaos: { service, seconds: down, mode, atSeconds: at } });
   },
   async tools(config, names) {
     await ensureTools(config, names);

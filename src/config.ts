@@ -35,6 +35,12 @@ export const DEFAULTS = {
   batchMax: 10000,
   /** Timeout of every internal HTTP call, in milliseconds. */
   timeoutMs: 10000,
+  /** GraphQL limits of every gateway (DESIGN §5's queries: depth 5, no aliases, ~40 tokens). */
+  maxDepth: 12,
+  maxAliases: 20,
+  maxTokens: 2000,
+  /** Largest request body any process accepts; a batch of 10,000 ids is about 150 kB. */
+  maxBodyBytes: 1048576,
   /** Milliseconds `up` waits for every process to answer /health. */
   readyTimeoutMs: 60000,
 } as const;
@@ -56,6 +62,10 @@ const ENV_NAMES = {
   batchMax: "FLEET_BATCH_MAX",
   timeoutMs: "FLEET_TIMEOUT_MS",
   readyTimeoutMs: "FLEET_READY_TIMEOUT_MS",
+  maxDepth: "FLEET_MAX_DEPTH",
+  maxAliases: "FLEET_MAX_ALIASES",
+  maxTokens: "FLEET_MAX_TOKENS",
+  maxBodyBytes: "FLEET_MAX_BODY_BYTES",
 } as const;
 
 function int(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
@@ -144,6 +154,12 @@ export function loadConfig(env: Env = process.env) {
     batchMax: int(env, ENV_NAMES.batchMax, DEFAULTS.batchMax, 1, 1000000, "a batch size"),
     timeoutMs: int(env, ENV_NAMES.timeoutMs, DEFAULTS.timeoutMs, 1, 600000, "milliseconds"),
     readyTimeoutMs: int(env, ENV_NAMES.readyTimeoutMs, DEFAULTS.readyTimeoutMs, 1, 3600000, "milliseconds"),
+    limits: {
+      maxDepth: int(env, ENV_NAMES.maxDepth, DEFAULTS.maxDepth, 1, 1000, "a query depth"),
+      maxAliases: int(env, ENV_NAMES.maxAliases, DEFAULTS.maxAliases, 0, 100000, "an alias count"),
+      maxTokens: int(env, ENV_NAMES.maxTokens, DEFAULTS.maxTokens, 10, 10000000, "a token count"),
+      maxBodyBytes: int(env, ENV_NAMES.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 1073741824, "a size in bytes"),
+    },
     /** Local database folder, run folders and the supervisor's state file live here. */
     stateDir,
     resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dir, "..", "results")),

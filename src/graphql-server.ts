@@ -7,13 +7,11 @@ import { type GraphQLSchema } from "graphql";
 import { createGraphQLError, createYoga, type Plugin } from "graphql-yoga";
 import type { Config } from "./config";
 import { maskUpstreamErrors } from "./graphql-errors";
-import { createBaseApp } from "./http";
+import { ROBOT_ID, createBaseApp } from "./http";
 import { createLoaders, type Loaders } from "./loaders";
 import type { ServiceMetrics } from "./metrics";
 
 export type GraphQLContext = { loaders: Loaders };
-
-const ROBOT_ID = /^[A-Za-z0-9_-]{1,20}$/;
 
 /** A robot id argument that cannot be one is a BAD_USER_INPUT error, the same in every GraphQL process. */
 export function checkRobotIdArg(id: string): string {

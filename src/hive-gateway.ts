@@ -8,6 +8,7 @@ import { createGatewayRuntime } from "@graphql-hive/gateway";
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "./config";
 import { maskSubgraphErrors, useBadRequestStatus } from "./graphql-errors";
+import { limitPlugins } from "./hardening";
 import { mountGraphQL } from "./graphql-server";
 import { createBaseApp } from "./http";
 import { createMetrics, type ServiceMetrics } from "./metrics";
@@ -46,7 +47,7 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
     // Same client capabilities as Case 2's gateway and Apollo Router (which supports @defer by default).
     deferStream: true,
     // A bad query is a 400 here too, as from Case 2's gateway and Apollo Router.
-    plugins: () => [useBadRequestStatus()],
+    plugins: () => [...limitPlugins(config), useBadRequestStatus()],
   });
   const app = mountGraphQL(createBaseApp("hive-gateway", metrics), (request) => gateway.fetch(request));
   return {

@@ -17,7 +17,7 @@ export class HttpError extends Error {
 }
 
 /** Robot ids are short tokens (VARCHAR(20)); anything else is rejected before any SQL runs. */
-const ROBOT_ID = /^[A-Za-z0-9_-]{1,20}$/;
+export const ROBOT_ID = /^[A-Za-z0-9_-]{1,20}$/;
 
 export function checkRobotId(id: string): string {
   if (!ROBOT_ID.test(id)) {

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { API_NAMES, type ApiName, type CaseName, type CaseSpec, GRAPHQL_FIELDS, caseSpec, clientRequest } from "./cases";
 import type { Config } from "./config";
+import { type ChaosPlan, chaosReport, startChaos } from "./chaos";
 import { createSql, type Sql } from "./db";
 import { RefusedError } from "./errors";
 import { fingerprint } from "./fingerprint";
@@ -36,6 +37,14 @@ export interface LoadParams {
   rate?: number;
   api?: ApiName;
   warmup: string;
+  /** Fault injection during the measured run (src/chaos.ts). */
+  chaos?: ChaosPlan;
+}
+
+/** Seconds in a k6 duration such as 30s, 5m or 1m30s. */
+export function durationSeconds(text: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  return [...text.matchAll(/(\d+)(ms|s|m|h)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
 }
 
 /** The request shapes k6 sends, taken from the case table (k6 never hard-codes them). */
@@ -131,6 +140,7 @@ export async function runLoad(
     extra: { title: spec.title, warmup: params.warmup, result_path: path },
   };
   let k6: ReturnType<typeof Bun.spawn> | null = null;
+  let chaos: ReturnType<typeof startChaos> | null = null;
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -172,8 +182,12 @@ export async function runLoad(
     const t0 = performance.now();
     if (!interrupted) {
       log(`measuring: ${describe(params)} against ${spec.name}${gateway ? ` (${gateway})` : ""}, run ${runId}`);
-      k6 = Bun.spawn(k6Args(summaryPath), { env: { ...process.env, ...k6Env(params, specPath) }, stdout: "inherit", stderr: "inherit" });
+      const k6Start = Date.now();
+      // A fault-injection run also counts errors per second, for as long as the run can last.
+      const timeline = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
+      k6 = Bun.spawn(k6Args(summaryPath), { env: { ...process.env, ...k6Env(params, specPath), ...timeline }, stdout: "inherit", stderr: "inherit" });
       sampler.add("k6", k6.pid);
+      chaos = params.chaos ? startChaos(config, params.chaos, k6Start, log) : null;
       const code = await k6.exited;
       if (code !== 0 && !interrupted) log(`k6 exited with ${code}`);
     }
@@ -185,6 +199,8 @@ export async function runLoad(
       // maxRSS arrives in KiB (getrusage), whatever the type comment says: measured.
       usage.k6 = { cpu_seconds: Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6, peak_rss_bytes: Math.max(usage.k6?.peak_rss_bytes ?? 0, Number(ru.maxRSS) * 1024) };
     }
+    chaos?.cancel();
+    const chaosEvents = chaos ? await chaos.done : null;
     let summary: ReturnType<typeof parseSummary> | null = null;
     try {
       summary = parseSummary(summaryPath);
@@ -195,6 +211,15 @@ export async function runLoad(
     const requests = summary?.requests ?? 0;
     result.summary = summary ? (core as RunResult["summary"]) : null;
     result.extra.per_api = per_api;
+    if (params.chaos && chaosEvents) {
+      let metrics: Record<string, Record<string, number>> = {};
+      try {
+        metrics = JSON.parse(readFileSync(summaryPath, "utf8")).metrics;
+      } catch {
+        // no summary: the timeline stays empty and the run is incomplete anyway
+      }
+      result.extra.chaos = chaosReport(params.chaos, chaosEvents, metrics);
+    }
     result.extra.wall_seconds = Math.round(wallSeconds * 100) / 100;
     const received = delta(before, after);
     result.extra.requests_received = received;

@@ -76,7 +76,7 @@ export async function serveRole(role: string, args: string[], config: Config): P
     fetch: target.fetch,
     // Large fleets make large answers and long fan-outs; the client's timeout governs, not Bun's.
     idleTimeout: 0,
-    maxRequestBodySize: 16 * 1024 * 1024,
+    maxRequestBodySize: config.limits.maxBodyBytes,
   });
   console.log(`${role} listening on http://${server.hostname}:${server.port}`);
   let stopping = false;

@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, renameSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type CaseName, caseSpec } from "./cases";
+import { type CaseName, type ProcessSpec, caseSpec } from "./cases";
 import type { Config } from "./config";
 import { createSql, loadedFleetSize } from "./db";
-import { clusterDown, clusterUp } from "./pg-cluster";
+import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { isAlive, portOwner, waitForHealth } from "./ports";
 
 export { isAlive };
@@ -29,6 +29,8 @@ export interface SupervisorState {
   runDir: string;
   startedAt: string;
   processes: RunningProcess[];
+  /** Extra environment the processes were started with, so a restarted one gets the same. */
+  env?: Record<string, string>;
 }
 
 const statePath = (config: Config) => join(config.stateDir, "state.json");
@@ -45,7 +47,8 @@ function writeState(config: Config, state: SupervisorState | null) {
   const path = statePath(config);
   if (!state) return rmSync(path, { force: true });
   mkdirSync(config.stateDir, { recursive: true });
-  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2));
+  // 0600: the extra environment may hold a DATABASE_URL with its password.
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }
 
@@ -106,6 +109,64 @@ export async function ensureData(config: Config, log: (line: string) => void) {
   }
 }
 
+/** Starts one process of a case, detached, its output appended to its log in `runDir`. */
+function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<string, string> = {}): RunningProcess {
+  const command = p.command?.(config) ?? [process.execPath, join(ROOT, "src", "main.ts"), ...(p.args ?? [])];
+  const logPath = join(runDir, `${p.name}.log`);
+  const fd = openSync(logPath, "a");
+  const child = Bun.spawn(command, {
+    cwd: ROOT,
+    env: { ...process.env, ...p.env?.(config), ...env },
+    stdin: "ignore",
+    stdout: fd,
+    stderr: fd,
+    detached: true,
+  });
+  closeSync(fd);
+  child.unref();
+  return { name: p.name, pid: child.pid, port: p.port(config), log: logPath };
+}
+
+/** Polls a process's /health; a failure carries the last lines of its log. */
+async function awaitReady(config: Config, p: ProcessSpec, running: RunningProcess) {
+  const url = p.health?.(config) ?? `http://127.0.0.1:${p.port(config)}/health`;
+  try {
+    await waitForHealth(url, config.readyTimeoutMs, () => isAlive(running.pid));
+  } catch (error) {
+    throw new Error(`${p.name} did not become ready: ${(error as Error).message}\n--- last lines of ${running.log} ---\n${tail(running.log)}`);
+  }
+}
+
+/**
+ * Fault injection: takes one process of the running case away. `kill` is a crash (SIGKILL, the
+ * port closes at once); `pause` is a hang (SIGSTOP: connections are accepted, nothing answers).
+ */
+export async function faultProcess(config: Config, name: string, mode: "kill" | "pause") {
+  const state = readState(config);
+  const target = state?.processes.find((p) => p.name === name);
+  if (!state || !target) {
+    throw new Error(`${name} is not a process of the running case (${state ? state.processes.map((p) => p.name).join(", ") : "none runs"})`);
+  }
+  process.kill(-target.pid, mode === "kill" ? "SIGKILL" : "SIGSTOP");
+  if (mode === "kill") while (isAlive(target.pid)) await Bun.sleep(5);
+  return target;
+}
+
+/** Ends a fault: resumes a paused process, or starts a killed one again and waits for /health. */
+export async function recoverProcess(config: Config, name: string, mode: "kill" | "pause") {
+  const state = readState(config)!;
+  const index = state.processes.findIndex((p) => p.name === name);
+  if (mode === "pause") {
+    process.kill(-state.processes[index].pid, "SIGCONT");
+    return;
+  }
+  const spec = caseSpec(state.case).processes(config).find((p) => p.name === name)!;
+  const running = launch(config, spec, state.runDir, state.env);
+  state.processes[index] = running;
+  writeState(config, state);
+  await awaitReady(config, spec, running);
+}
+
 export interface UpOptions {
   log?: (line: string) => void;
   /** Extra environment for every process (tests use it to change timeouts, for example). */
@@ -131,20 +192,20 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   }
   const processes = spec.processes(config);
   // Resolve every command first, so a missing binary fails before anything starts.
-  const commands = processes.map((p) => p.command?.(config) ?? [process.execPath, join(ROOT, "src", "main.ts"), ...(p.args ?? [])]);
+  for (const p of processes) p.command?.(config);
   for (const p of processes) {
     const owner = await portOwner(p.port(config));
     if (owner) throw new Error(`port ${p.port(config)} (${p.name}) is already in use by ${owner}: stop it, or move ${p.name} with its FLEET_*_PORT variable`);
   }
-  await ensureData(config, log);
-
+  const dbWasUp = config.db.external || clusterPid(config) !== null;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const runDir = join(config.stateDir, "runs", `${stamp}-${spec.name}`);
-  mkdirSync(runDir, { recursive: true });
-  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [] };
+  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [], env: options.env };
+  // Whatever happens from here, a failure or Ctrl-C stops everything this call started.
   const abort = async () => {
     await stopProcesses(state.processes, log);
     writeState(config, null);
+    if (!dbWasUp) await clusterDown(config, log);
   };
   const onSignal = () => {
     log("interrupted: stopping what was started");
@@ -153,34 +214,14 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
+    await ensureData(config, log);
+    mkdirSync(runDir, { recursive: true });
     const t0 = performance.now();
-    for (const [i, p] of processes.entries()) {
-      const logPath = join(runDir, `${p.name}.log`);
-      const fd = openSync(logPath, "a");
-      const child = Bun.spawn(commands[i], {
-        cwd: ROOT,
-        env: { ...process.env, ...p.env?.(config), ...options.env },
-        stdin: "ignore",
-        stdout: fd,
-        stderr: fd,
-        detached: true,
-      });
-      closeSync(fd);
-      child.unref();
-      state.processes.push({ name: p.name, pid: child.pid, port: p.port(config), log: logPath });
+    for (const p of processes) {
+      state.processes.push(launch(config, p, runDir, options.env));
       writeState(config, state);
     }
-    await Promise.all(
-      processes.map(async (p, i) => {
-        const url = p.health?.(config) ?? `http://127.0.0.1:${p.port(config)}/health`;
-        const { pid, log: logPath } = state.processes[i];
-        try {
-          await waitForHealth(url, config.readyTimeoutMs, () => isAlive(pid));
-        } catch (error) {
-          throw new Error(`${p.name} did not become ready: ${(error as Error).message}\n--- last lines of ${logPath} ---\n${tail(logPath)}`);
-        }
-      }),
-    );
+    await Promise.all(processes.map((p, i) => awaitReady(config, p, state.processes[i])));
     log(`${spec.name} ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${spec.title}`);
     log(`  endpoint: ${config.urls.gateway}${spec.protocol === "graphql" ? "/graphql" : "/api/fleet/dashboard"}`);
     log(`  gateway:  ${state.gateway}`);

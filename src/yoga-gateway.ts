@@ -6,6 +6,7 @@ import { useDeferStream } from "@graphql-yoga/plugin-defer-stream";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createSchema } from "graphql-yoga";
 import { useBadRequestStatus } from "./graphql-errors";
+import { limitPlugins } from "./hardening";
 import { checkRobotIdArg, createGraphQLServer, type GraphQLContext } from "./graphql-server";
 import type { Alert } from "./alert-service";
 import type { Config } from "./config";
@@ -96,6 +97,6 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
     config,
     metrics,
     schema,
-    plugins: [useDeferStream(), useBadRequestStatus(), usePrometheus({ registry: metrics.registry, endpoint: false })],
+    plugins: [...limitPlugins(config), useDeferStream(), useBadRequestStatus(), usePrometheus({ registry: metrics.registry, endpoint: false })],
   });
 }
