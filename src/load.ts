@@ -18,6 +18,7 @@ import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { startSampler } from "./resources";
+import { k6PrometheusOutput } from "./prometheus";
 import { freshResultPath, type RunResult, SCHEMA_VERSION, writeResult } from "./results";
 import { delta, scrapeRequests } from "./scrape";
 import { readState, stopCase, type SupervisorState, up } from "./supervisor";
@@ -166,7 +167,9 @@ export async function runLoad(
     const specPath = join(work, "k6-spec.json");
     writeFileSync(specPath, JSON.stringify(requestSpec(spec, config, runId, mix, facts.fleetSize, facts.criticalCount), null, 2));
     const k6Path = k6Binary(config);
-    const k6Args = (summary?: string) => [k6Path, "run", "--no-usage-report", "--address", "127.0.0.1:0", ...(summary ? ["--summary-export", summary] : ["--quiet", "--summary-mode", "disabled"]), join(ROOT, "k6", "fleet.js")];
+    // Only the measured run pushes to Prometheus (when it answers): warm-up samples stay out of the dashboards.
+    const push = await k6PrometheusOutput(config, log);
+    const k6Args = (summary?: string) => [k6Path, "run", "--no-usage-report", "--address", "127.0.0.1:0", ...(summary ? ["--summary-export", summary, ...push.args] : ["--quiet", "--summary-mode", "disabled"]), join(ROOT, "k6", "fleet.js")];
 
     if (!interrupted && params.warmup !== "0s") {
       log(`warm-up: ${params.warmup} with ${Math.min(params.vus, 10)} VUs (not counted)`);
@@ -185,14 +188,16 @@ export async function runLoad(
       const k6Start = Date.now();
       // A fault-injection run also counts errors per second, for as long as the run can last.
       const timeline = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
-      k6 = Bun.spawn(k6Args(summaryPath), { env: { ...process.env, ...k6Env(params, specPath), ...timeline }, stdout: "inherit", stderr: "inherit" });
+      k6 = Bun.spawn(k6Args(summaryPath), { env: { ...process.env, ...k6Env(params, specPath), ...timeline, ...push.env }, stdout: "inherit", stderr: "inherit" });
       sampler.add("k6", k6.pid);
       chaos = params.chaos ? startChaos(config, params.chaos, k6Start, log) : null;
       const code = await k6.exited;
       if (code !== 0 && !interrupted) log(`k6 exited with ${code}`);
     }
     const wallSeconds = (performance.now() - t0) / 1000;
-    const { usage } = sampler.stop();
+    const { usage, timeline: samples } = sampler.stop();
+    // Memory over time, one sample per 10 s: what a soak run is judged by (growth between minutes).
+    result.extra.rss_timeline = samples.filter((_, i) => i % 20 === 0 || i === samples.length - 1).map((s) => ({ t_s: Math.round(s.t / 1000), rss_bytes: s.rss }));
     const after = await scrapeRequests(state.processes);
     if (k6?.resourceUsage()) {
       const ru = k6.resourceUsage()!;

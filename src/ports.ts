@@ -41,7 +41,7 @@ export function listeners(): Listener[] {
 }
 
 /** pid and command of the process holding a socket inode, when visible. */
-function socketProcess(inode: string): { pid: number; command: string } | null {
+export function socketProcess(inode: string): { pid: number; command: string } | null {
   const target = `socket:[${inode}]`;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

@@ -74,3 +74,21 @@ test("a process that dies at start makes `up` fail with its last log lines, and 
   expect(readState(config)).toBeNull();
   expect(listeners().filter((l) => FLEET_PORTS.slice(0, 4).includes(l.port))).toEqual([]);
 });
+
+test("Ctrl-C during `up` stops everything it had started, PostgreSQL included", async () => {
+  expect(just("down").code).toBe(0);
+  const child = Bun.spawn([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", "up", "case3"], {
+    cwd: ROOT, env: { ...process.env, CASE3_GATEWAY: "hive-gateway" }, stdout: "pipe", stderr: "pipe",
+  });
+  // Wait until some processes are started but the case is not ready yet.
+  const deadline = Date.now() + 60_000;
+  while ((readState(config)?.processes.length ?? 0) < 3 && Date.now() < deadline) await Bun.sleep(5);
+  const started = readState(config)!.processes;
+  expect(started.length).toBeGreaterThanOrEqual(3);
+  child.kill("SIGINT");
+  expect(await child.exited).toBe(130);
+  expect(await new Response(child.stdout).text()).toContain("interrupted: stopping what was started");
+  for (const p of started) expect(isAlive(p.pid)).toBe(false);
+  expect(readState(config)).toBeNull();
+  expect(listeners().filter((l) => FLEET_PORTS.includes(l.port))).toEqual([]);
+});
