@@ -13,7 +13,11 @@ type Env = Record<string, string | undefined>;
 
 /** Defaults from DESIGN §2; the env variable that overrides each is in `ENV_NAMES`. */
 export const DEFAULTS = {
-  /** Every internal process binds here; only the gateway can be exposed (FLEET_GATEWAY_HOST). */
+  /**
+   * Every internal process binds here; only the gateway can be exposed (FLEET_GATEWAY_HOST).
+   * FLEET_BIND_HOST moves it, for containers only (compose sets 0.0.0.0: a container's loopback
+   * is unreachable from its neighbours).
+   */
   host: "127.0.0.1",
   gatewayPort: 10000,
   robotPort: 10001,
@@ -46,6 +50,7 @@ export const DEFAULTS = {
 } as const;
 
 const ENV_NAMES = {
+  bindHost: "FLEET_BIND_HOST",
   gatewayHost: "FLEET_GATEWAY_HOST",
   gatewayPort: "FLEET_GATEWAY_PORT",
   robotPort: "FLEET_ROBOT_PORT",
@@ -96,10 +101,12 @@ export type Config = ReturnType<typeof loadConfig>;
 export function loadConfig(env: Env = process.env) {
   const port = (key: keyof typeof ENV_NAMES & `${string}Port`) =>
     int(env, ENV_NAMES[key], DEFAULTS[key], 1, 65535, "a port number");
-  const gatewayHost = env[ENV_NAMES.gatewayHost] || DEFAULTS.host;
-  if (!/^[A-Za-z0-9.:-]+$/.test(gatewayHost)) {
-    throw new ConfigError(`${ENV_NAMES.gatewayHost} must be a host name or address, got "${gatewayHost}"`);
-  }
+  const host = (name: "bindHost" | "gatewayHost") => {
+    const value = env[ENV_NAMES[name]] || DEFAULTS.host;
+    if (!/^[A-Za-z0-9.:-]+$/.test(value)) throw new ConfigError(`${ENV_NAMES[name]} must be a host name or address, got "${value}"`);
+    return value;
+  };
+  const gatewayHost = host("gatewayHost");
   const ports = {
     gateway: port("gatewayPort"),
     robot: port("robotPort"),
@@ -144,7 +151,7 @@ export function loadConfig(env: Env = process.env) {
     throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
   }
   return {
-    host: DEFAULTS.host,
+    host: host("bindHost"),
     /** The gateway's bind address: loopback unless exposed explicitly. */
     gatewayHost,
     ports,

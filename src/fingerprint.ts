@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { Config } from "./config";
 import { routerBinary } from "./router";
 import { k6Binary } from "./tools";
+import pinned from "./versions.json";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -33,6 +34,8 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
       postgres: postgresVersion,
     },
+    /** What src/versions.json pinned when this ran: a result whose `versions` differ says so itself. */
+    pinned,
     flake_lock_sha256: existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : null,
     cpu_model: cpus()[0]?.model ?? null,
     cores: cpus().length,

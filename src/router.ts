@@ -1,7 +1,8 @@
 /**
- * Apollo Router, Case 3's default gateway: the pinned binary built by `just tools` into the
- * tools cache, run with compose/router.yaml over the composed supergraph. Never substituted:
- * when the binary is missing, starting Case 3 fails with the command that builds it.
+ * Apollo Router, Case 3's default gateway: the pinned binary, `router` on PATH when it is the
+ * pinned version (the Nix shell), else built by `just tools` into the tools cache; run with
+ * compose/router.yaml over the composed supergraph. Never substituted: when the binary is
+ * missing, starting Case 3 fails with the command that builds it.
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -13,7 +14,20 @@ export const ROOT = resolve(import.meta.dir, "..");
 export const ROUTER_CONFIG = join(ROOT, "compose", "router.yaml");
 export const SUPERGRAPH = join(ROOT, "compose", "supergraph.graphql");
 
+/** `router --version` prints the bare version; asked once per binary, as the fingerprint and `up` both ask. */
+const pathVersions = new Map<string, string>();
+function versionOnPath(bin: string): string {
+  if (!pathVersions.has(bin)) {
+    const result = Bun.spawnSync([bin, "--version"], { stdout: "pipe", stderr: "pipe" });
+    pathVersions.set(bin, result.exitCode === 0 ? result.stdout.toString().trim() : "");
+  }
+  return pathVersions.get(bin)!;
+}
+
+/** The router binary: `router` on PATH when it is the pinned version, else the tools cache's. */
 export function routerBinary(config: Config): string {
+  const onPath = Bun.which("router");
+  if (onPath && versionOnPath(onPath).split(/\s+/).pop()?.replace(/^v/, "") === ROUTER_VERSION) return onPath;
   return join(config.toolsDir, `apollo-router-${ROUTER_VERSION}`, "bin", "router");
 }
 
@@ -21,7 +35,7 @@ export function routerBinary(config: Config): string {
 export function routerCommand(config: Config): string[] {
   const bin = routerBinary(config);
   if (!existsSync(bin)) {
-    throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing): run \`just tools\` to build it (about 30-60 min on 2 cores, once), or set CASE3_GATEWAY=hive-gateway`);
+    throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing, and no \`router\` ${ROUTER_VERSION} on PATH): run \`just tools\` to build it (about 30-60 min on 2 cores, once), use \`nix develop\`, or set CASE3_GATEWAY=hive-gateway`);
   }
   // Router 2.x has no --no-banner; this flag (env APOLLO_TELEMETRY_DISABLED) stops anonymous usage reports.
   return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--anonymous-telemetry-disabled"];
