@@ -3,34 +3,23 @@
  * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), Case 3 adds one request per subgraph (through each
  * federation gateway): one request at a time and 20 identical ones at once.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
 import { API_NAMES } from "../src/cases";
-import type { Sql } from "../src/db";
 import { delta, scrapeRequests } from "../src/scrape";
 import { criticalCount } from "../src/seed";
-import { down, up } from "../src/supervisor";
-import { TARGETS, call, config, expectedCalls, quiet, reseed, testSql, times } from "./utils";
+import { up } from "../src/supervisor";
+import { TARGETS, call, config, expectedCalls, quiet, reseed, times, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
 const CONCURRENT = 20;
-let sql: Sql;
-
-beforeAll(async () => {
-  sql = await testSql();
-});
-
-afterAll(async () => {
-  await reseed(sql, config.fleetSize);
-  await sql.end();
-  await down(config, quiet);
-});
+const db = useFleetDatabase();
 
 describe.each([15, 40])("fleet of %d robots", (n) => {
   const k = criticalCount(n);
   beforeAll(async () => {
-    await reseed(sql, n);
+    await reseed(db.sql, n);
   });
 
   for (const { label, caseName, config: cfg, gateway } of TARGETS) {

@@ -3,33 +3,22 @@
  * and that data is what the database says (DESIGN §5): for every robot id, at the default fleet
  * size and a larger one.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-import type { Sql } from "../src/db";
-import { down, up } from "../src/supervisor";
-import { TARGETS, call, config, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
+import { up } from "../src/supervisor";
+import { TARGETS, call, config, expectedAnswers, plain, quiet, reseed, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
-let sql: Sql;
-
-beforeAll(async () => {
-  sql = await testSql();
-});
-
-afterAll(async () => {
-  await reseed(sql, config.fleetSize);
-  await sql.end();
-  await down(config, quiet);
-});
+const db = useFleetDatabase();
 
 describe.each([15, 200])("fleet of %d robots", (n) => {
   let expected: Awaited<ReturnType<typeof expectedAnswers>>;
   const answers: Record<string, unknown> = {};
 
   beforeAll(async () => {
-    await reseed(sql, n);
-    expected = await expectedAnswers(sql);
+    await reseed(db.sql, n);
+    expected = await expectedAnswers(db.sql);
     expect(expected.ids.length).toBe(n);
   });
 
@@ -63,8 +52,8 @@ describe.each([15, 200])("fleet of %d robots", (n) => {
 });
 
 test("critical alerts at N = 15: exactly 10, on 10 distinct robots", async () => {
-  await reseed(sql, 15);
-  const expected = await expectedAnswers(sql);
+  await reseed(db.sql, 15);
+  const expected = await expectedAnswers(db.sql);
   expect(expected.critical.length).toBe(10);
   expect(new Set(expected.critical.map((a: any) => a.robot.id)).size).toBe(10);
 });

@@ -1,29 +1,22 @@
 /** Seed determinism (DESIGN §3) and configuration validation. */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 
 import { ConfigError, loadConfig } from "../src/config";
-import { contentHash, type Sql } from "../src/db";
+import { contentHash } from "../src/db";
 import { criticalCount, generateFleet, robotId } from "../src/seed";
-import { config, reseed, testSql } from "./utils";
+import { reseed, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
-let sql: Sql;
-beforeAll(async () => {
-  sql = await testSql();
-});
-afterAll(async () => {
-  await reseed(sql, config.fleetSize);
-  await sql.end();
-});
+const db = useFleetDatabase();
 
 test("the same fleet size gives the same rows twice (content hash)", async () => {
-  await reseed(sql, 15);
-  const first = await contentHash(sql);
-  await reseed(sql, 40);
-  const other = await contentHash(sql);
-  await reseed(sql, 15);
-  expect(await contentHash(sql)).toBe(first);
+  await reseed(db.sql, 15);
+  const first = await contentHash(db.sql);
+  await reseed(db.sql, 40);
+  const other = await contentHash(db.sql);
+  await reseed(db.sql, 15);
+  expect(await contentHash(db.sql)).toBe(first);
   expect(other).not.toBe(first);
 });
 
@@ -52,8 +45,8 @@ test("fleet shape: ids, telemetry per robot, critical alerts on distinct robots,
 });
 
 test("a fleet of 10,000 loads (bulk COPY) and answers", async () => {
-  await reseed(sql, 10000);
-  const [row] = await sql`SELECT count(*)::int AS robots, (SELECT count(*)::int FROM telemetry_data) AS telemetry FROM robots`;
+  await reseed(db.sql, 10000);
+  const [row] = await db.sql`SELECT count(*)::int AS robots, (SELECT count(*)::int FROM telemetry_data) AS telemetry FROM robots`;
   expect(row).toEqual({ robots: 10000, telemetry: 1_000_000 });
 });
 

@@ -2,11 +2,13 @@
  * Shared helpers for the integration tests: the answers computed straight from the database
  * (independently of the services' own SQL), client calls through a case, and metrics deltas.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { type ApiName, type CaseName, caseSpec, clientRequest } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db";
 import { clusterUp } from "../src/pg-cluster";
 import { seed } from "../src/seed";
+import { down } from "../src/supervisor";
 import { referenceAnswers } from "../src/gate";
 
 export const quiet = () => {};
@@ -78,3 +80,20 @@ export const TARGETS: Target[] = [
     gateway,
   })),
 ];
+
+/**
+ * The test file's own database connection, for its SQL: opened before its tests; afterwards the
+ * default fleet is loaded again and every process is stopped. Use `db.sql` inside tests.
+ */
+export function useFleetDatabase() {
+  const db = {} as { sql: Sql };
+  beforeAll(async () => {
+    db.sql = await testSql();
+  });
+  afterAll(async () => {
+    await reseed(db.sql, config.fleetSize);
+    await db.sql.end();
+    await down(config, quiet);
+  });
+  return db;
+}
