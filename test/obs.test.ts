@@ -1,0 +1,139 @@
+/**
+ * Observability against a live Prometheus, started natively by the same code as `just obs up`:
+ * its generated configuration is valid, every target of a running case is up, k6 pushes each
+ * run's metrics, and every panel query of every Grafana dashboard returns data for every case.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CASES, type CaseName } from "../src/cases";
+import { checkDashboards, panelQueries, queryRange, variableQueries } from "../src/dashboards";
+import { runLoad } from "../src/load";
+import { obsDown, obsUp, prometheusPid, targets } from "../src/obs";
+import { prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/prometheus";
+import { down, stopCase, up } from "../src/supervisor";
+import type { Sql } from "../src/db";
+import { config, quiet, reseed, testSql } from "./utils";
+
+setDefaultTimeout(180_000);
+
+const now = () => Math.floor(Date.now() / 1000);
+const startedAt = now();
+let obsWasRunning = false;
+let sql: Sql;
+/** The run of each case: what the dashboards are then queried with. */
+const runs: { caseName: CaseName; runId: string }[] = [];
+
+beforeAll(async () => {
+  sql = await testSql();
+  await reseed(sql, 15);
+  obsWasRunning = prometheusPid(config) !== null;
+  await obsUp(config, quiet);
+});
+afterAll(async () => {
+  await sql.end();
+  await down(config, quiet);
+  // Leave Prometheus as it was found: a user's `just obs up` keeps running.
+  if (!obsWasRunning) await obsDown(config, quiet);
+});
+
+/** Prometheus' instant answer to `query`. */
+async function instant(query: string) {
+  const response = await fetch(`${prometheusUrl(config)}/api/v1/query?${new URLSearchParams({ query })}`);
+  return (await response.json()).data.result as { metric: Record<string, string>; value: [number, string] }[];
+}
+
+/** The metric names in a PromQL expression: identifiers left once label matchers, ranges, grouping clauses and function calls are taken out. */
+function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/\{[^}]*\}/g, " ")
+    .replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]);
+}
+
+/** Polls until `done()` holds, failing with `what` after `ms`: readiness is polled, never slept for. */
+async function until(what: string, done: () => Promise<boolean>, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(250);
+  }
+}
+
+test("the generated configuration passes promtool and scrapes every process of every case", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "fleetbench-prom-")), "prometheus.yml");
+  writeFileSync(file, prometheusYaml(config, "native"));
+  const check = Bun.spawnSync(["promtool", "check", "config", file], { stdout: "pipe", stderr: "pipe" });
+  expect({ code: check.exitCode, out: `${check.stdout}${check.stderr}` }).toMatchObject({ code: 0 });
+  const addresses = scrapeTargets(config, "native").map((t) => t.address);
+  for (const spec of Object.values(CASES)) {
+    for (const gateway of ["apollo-router", "hive-gateway"] as const) {
+      for (const p of spec.processes({ ...config, case3Gateway: gateway })) expect(addresses).toContain(`127.0.0.1:${p.port(config)}`);
+    }
+  }
+  // The running Prometheus scrapes exactly those targets.
+  expect((await targets(config)).map((t) => new URL(t.scrapeUrl).host).sort()).toEqual([...addresses].sort());
+});
+
+describe("a short k6 run of each case, pushed to Prometheus while it scrapes the case", () => {
+  for (const caseName of Object.keys(CASES) as CaseName[]) {
+    test(caseName, async () => {
+      const state = await up(config, caseName, { log: quiet });
+      const ports = new Set(state.processes.map((p) => `127.0.0.1:${p.port}`));
+      // Every target of the running case becomes up; the other cases' targets stay down.
+      await until(`every ${caseName} target up`, async () => (await targets(config)).filter((t) => ports.has(new URL(t.scrapeUrl).host)).every((t) => t.health === "up"));
+      for (const t of await targets(config)) {
+        expect({ target: t.scrapeUrl, health: t.health }).toEqual({ target: t.scrapeUrl, health: ports.has(new URL(t.scrapeUrl).host) ? "up" : "down" });
+      }
+      const lines: string[] = [];
+      const { result } = await runLoad(config, { case: caseName, mode: "duration", vus: 2, duration: "12s", warmup: "1s" }, (l) => lines.push(l));
+      expect(result.status).toBe("complete");
+      expect(lines).toContain(`k6 metrics pushed to Prometheus at ${prometheusUrl(config)} (remote write, tagged case, run and api)`);
+      runs.push({ caseName, runId: result.run_id });
+      // One scrape after k6 ended, so the processes' counters include the whole run.
+      const ended = Date.parse(result.finished_at!) / 1000;
+      await until("a scrape after the run", async () => Number((await instant(`min(timestamp(up{instance=~"${[...ports].join("|")}"}))`))[0]?.value[1]) > ended);
+      const pushed = await instant(`sum(k6_http_reqs_total{run="${result.run_id}", measured="yes"})`);
+      expect(Number(pushed[0]?.value[1])).toBe(result.summary!.requests);
+      await stopCase(config, quiet);
+    });
+  }
+});
+
+describe("every Grafana panel returns data", () => {
+  test("every panel query, with case and run set to each case's run, returns at least one series with values", async () => {
+    expect(runs.map((r) => r.caseName)).toEqual(Object.keys(CASES) as CaseName[]);
+    const empty: string[] = [];
+    for (const run of runs) {
+      const report = await checkDashboards(config, { case: run.caseName, run: run.runId, rateInterval: RATE_INTERVAL }, startedAt, now(), () => {});
+      for (const { query, series } of report) {
+        if (!series.some((s) => s.values.some(([, v]) => Number.isFinite(Number(v))))) empty.push(`${run.caseName}: ${query.dashboard} / ${query.panel} [${query.refId}]: ${query.expr}`);
+      }
+    }
+    expect(empty).toEqual([]);
+    expect(panelQueries().length).toBeGreaterThanOrEqual(15);
+  });
+
+  test("every metric a panel names is one Prometheus holds, and a metric nobody exports returns nothing", async () => {
+    const names = new Set<string>((await (await fetch(`${prometheusUrl(config)}/api/v1/label/__name__/values`)).json()).data);
+    for (const { expr } of panelQueries()) {
+      const metrics = metricNames(expr);
+      expect(metrics.length).toBeGreaterThan(0);
+      for (const metric of metrics) expect({ metric, held: names.has(metric) }).toEqual({ metric, held: true });
+    }
+    // The check above would catch a panel querying a metric nobody exports: it has no series.
+    expect(await queryRange(config, `rate(fleetbench_nobody_exports_this_total[${RATE_INTERVAL}])`, startedAt, now())).toEqual([]);
+  });
+
+  test("the case and run variables offer every case and run", async () => {
+    for (const v of variableQueries()) {
+      const [, selector, label] = /^label_values\((.+),\s*(\w+)\)$/.exec(v.query)!;
+      const match = selector.replace(/\$case/g, ".*");
+      const response = await fetch(`${prometheusUrl(config)}/api/v1/label/${label}/values?${new URLSearchParams({ "match[]": match, start: String(startedAt) })}`);
+      const values: string[] = (await response.json()).data;
+      for (const run of runs) expect(values).toContain(label === "case" ? run.caseName : run.runId);
+    }
+  });
+});
