@@ -80,6 +80,16 @@ tools *names: _deps
 test *args: _deps tools
     @{{bun}} test --timeout 180000 {{args}}
 
+# Prometheus on :19090 (Grafana on :13000 when on PATH), natively: up | down | status | config [--compose] | check [RUN_ID]
+[group('obs')]
+obs action *args: _deps
+    @{{fleet}} obs {{action}} {{args}}
+
+# A case under Docker Compose (where a Docker engine runs): just compose case2 up | down | ps | logs
+[group('obs')]
+compose case action: _deps
+    @{{fleet}} compose {{case}} {{action}}
+
 # Install the npm dependencies when they are missing
 _deps:
     @[ -x "{{bun}}" ] || npm install --no-audit --no-fund

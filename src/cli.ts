@@ -15,9 +15,13 @@
  *   clean [--results]        remove the local database and run folders (and results)
  *   supergraph [--check|--api]  compose Case 3's supergraph (compose/supergraph.graphql)
  *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
+ *   obs up|down|status       Prometheus (and Grafana when on PATH) natively (src/obs.ts)
+ *   obs config [--compose]   print the generated Prometheus config (--compose: write compose/prometheus.yml)
+ *   obs check [RUN_ID]       every dashboard panel's query over a run (default: the newest), series and last values
+ *   compose CASE up|down|ps|logs  the case under Docker Compose, where a Docker engine runs
  */
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
-import type { Config } from "./config";
+import { type Config, loadConfig } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
@@ -27,6 +31,10 @@ import { ensureTools } from "./tools";
 import { type LoadParams, durationSeconds, runLoad } from "./load";
 import { compare } from "./compare";
 import { defaultSources, writeReport } from "./report";
+import { obsDown, obsStatus, obsUp } from "./obs";
+import { prometheusYaml, RATE_INTERVAL } from "./prometheus";
+import { checkDashboards, runSpan } from "./dashboards";
+import { composeAction, COMPOSE_DIR } from "./compose";
 
 
 function fleetSizeArg(raw: string | undefined, fallback: number): number {
@@ -189,5 +197,27 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async tools(config, names) {
     await ensureTools(config, names);
+  },
+  async obs(config, [action, ...rest]) {
+    if (action === "up") return obsUp(config);
+    if (action === "down") return obsDown(config);
+    if (action === "status") return obsStatus(config);
+    if (action === "config" && rest.includes("--compose")) {
+      // Compose publishes DESIGN §2's defaults, so its file never depends on this shell's overrides.
+      const path = `${COMPOSE_DIR}/prometheus.yml`;
+      await Bun.write(path, prometheusYaml(loadConfig({}), "compose"));
+      return console.log(`wrote ${path}`);
+    }
+    if (action === "config") return void process.stdout.write(prometheusYaml(config, "native"));
+    if (action === "check") {
+      const span = runSpan(config, rest[0]);
+      console.log(`dashboard queries over run ${span.runId} (${span.case}), variables case=${span.case} run=${span.runId}:`);
+      await checkDashboards(config, { case: span.case, run: span.runId, rateInterval: RATE_INTERVAL }, span.start, span.end);
+      return;
+    }
+    throw new UsageError(`obs takes up, down, status, config [--compose] or check [RUN_ID], got "${action ?? ""}"`);
+  },
+  async compose(_config, [name, action]) {
+    await composeAction(name ?? "", action ?? "");
   },
 };
