@@ -9,8 +9,9 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config";
+import { UsageError } from "./errors";
 import { isAlive, portOwner, waitForHealth } from "./ports";
-import { prometheusUrl, prometheusYaml } from "./prometheus";
+import { prometheusUrl, prometheusYaml, scrapeTargets } from "./prometheus";
 
 const ROOT = resolve(import.meta.dir, "..");
 type Log = (line: string) => void;
@@ -99,7 +100,7 @@ function grafanaCommand(): { command: string[]; home: string } | null {
   // The home holds conf/defaults.ini and the web assets: beside the binary (Nix), or the Debian package's.
   const homes = [join(dirname(realpathSync(bin)), "..", "share", "grafana"), "/usr/share/grafana"];
   const home = homes.find((h) => existsSync(join(h, "conf", "defaults.ini")));
-  if (!home) throw new Error(`Grafana found at ${bin}, but not its home folder (conf/defaults.ini) in ${homes.join(" or ")}`);
+  if (!home) throw new UsageError(`Grafana found at ${bin}, but not its home folder (conf/defaults.ini) in ${homes.join(" or ")}`);
   return { command: modern ? [modern, "server", "--homepath", home] : [legacy!, "--homepath", home], home };
 }
 
@@ -128,7 +129,7 @@ export function grafanaEnv(config: Config, dataDir: string): Record<string, stri
 export async function obsUp(config: Config, log: Log = console.log) {
   const bin = Bun.which("prometheus");
   if (!bin) {
-    throw new Error("Prometheus not found on PATH: install it (Debian/Ubuntu: apt-get install prometheus), use `nix develop`, or run the compose stack (`just compose case2 up`)");
+    throw new UsageError("Prometheus not found on PATH: install it (Debian/Ubuntu: apt-get install prometheus), use `nix develop`, or run the compose stack (`just compose case2 up`)");
   }
   const prom = daemon(config, "prometheus");
   mkdirSync(prom.dir, { recursive: true });
@@ -142,6 +143,14 @@ export async function obsUp(config: Config, log: Log = console.log) {
     await start(prom, [bin, `--config.file=${configFile}`, `--storage.tsdb.path=${join(prom.dir, "data")}`,
       `--web.listen-address=127.0.0.1:${config.ports.prometheus}`, "--web.enable-remote-write-receiver"], {},
       `${prometheusUrl(config)}/-/ready`, config.ports.prometheus);
+    // Ready comes before the scrape manager has loaded the targets: wait for them too, so
+    // whatever follows `up` (a status, a test) sees every target.
+    const expected = scrapeTargets(config, "native").length;
+    const deadline = Date.now() + 30_000;
+    while ((await targets(config)).length < expected) {
+      if (Date.now() > deadline) throw new Error(`Prometheus is ready but has not loaded its ${expected} targets after 30 s: see ${prom.logFile}`);
+      await Bun.sleep(100);
+    }
     log(`Prometheus ready: ${prometheusUrl(config)} (config ${configFile}, log ${prom.logFile})`);
   }
 

@@ -4,7 +4,7 @@
  * dev shell evaluated against a stub nixpkgs, and every pinned version equal to src/versions.json.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2019 from "ajv/dist/2019";
@@ -158,6 +158,17 @@ describe("compose", () => {
     const datasource = Bun.YAML.parse(read("grafana/provisioning/datasources/prometheus.yaml")) as any;
     expect(datasource.datasources[0].url).toBe("${PROMETHEUS_URL}");
     expect((Bun.YAML.parse(read("grafana/provisioning/dashboards/fleetbench.yaml")) as any).providers[0].options.path).toBe("${DASHBOARDS_DIR}");
+    // Every panel, target and variable names the provisioned datasource by its fixed uid.
+    const uid = datasource.datasources[0].uid;
+    const dir = join(ROOT, "grafana", "dashboards");
+    const dashboards = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
+    expect(dashboards.length).toBe(3);
+    expect(new Set(dashboards.map((d) => d.uid)).size).toBe(3);
+    for (const d of dashboards) {
+      expect(d.templating.list.map((v: any) => v.name)).toEqual(["case", "run"]);
+      const refs = [...d.templating.list, ...d.panels, ...d.panels.flatMap((p: any) => p.targets)].map((x: any) => x.datasource.uid);
+      expect(new Set(refs)).toEqual(new Set([uid]));
+    }
   });
 
   test.skipIf(composeUnavailable() === null)("`just compose case2 up` with no Docker engine says so and starts nothing", () => {
