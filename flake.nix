@@ -14,7 +14,8 @@
   description = "fleetbench: what an API architecture costs, measured";
 
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/517dd30cf792b6af5f191d1f6116b547d7aa889e";
+    # nixos-25.11 as of 2026-05-10: a revision seen locked in public flake.lock files, so it exists.
+    nixpkgs.url = "github:NixOS/nixpkgs/8fd9daa3db09ced9700431c5b7ad0e8ba199b575";
     k6-release = {
       url = "https://github.com/grafana/k6/releases/download/v1.8.1/k6-v1.8.1-linux-amd64.tar.gz";
       flake = false;
