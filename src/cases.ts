@@ -10,7 +10,6 @@ import { routerCommand, routerEnv } from "./router";
 export type CaseName = "case1" | "case2" | "case3";
 export type ApiName = "dashboard" | "monitor" | "critical";
 export const API_NAMES: ApiName[] = ["dashboard", "monitor", "critical"];
-export const DATA_SERVICES = ["robot-service", "telemetry-service", "alert-service"] as const;
 
 export interface ProcessSpec {
   /** The process name used everywhere: metrics `service` label, results, log files. */
