@@ -10,7 +10,8 @@ import type { Sql } from "../src/db";
 import { createRobotService } from "../src/robot-service";
 import { createTelemetryService } from "../src/telemetry-service";
 import { createYogaGateway } from "../src/yoga-gateway";
-import { config, reseed, testSql } from "./utils";
+import { down } from "../src/supervisor";
+import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
 
@@ -29,6 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sql.end();
+  await down(config, quiet); // the database testSql started
 });
 
 const get = (app: { handle: (r: Request) => Promise<Response> }, path: string) => app.handle(new Request(`http://local${path}`));
