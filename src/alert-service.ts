@@ -16,12 +16,13 @@ const COLUMNS = `id, robot_id, severity, message, ${iso("created_at")} AS create
 /** Newest first, ties by id (DESIGN §3). */
 const NEWEST_FIRST = "ORDER BY created_at DESC, id DESC";
 
+/** Every statement prepared (parity, DESIGN §12): the text is fixed, only the ids vary. */
 export function alertQueries(sql: Sql) {
   return {
-    critical: () => sql.unsafe<Alert[]>(`SELECT ${COLUMNS} FROM alerts WHERE severity = 'critical' ${NEWEST_FIRST}`),
+    critical: () => sql.unsafe<Alert[]>(`SELECT ${COLUMNS} FROM alerts WHERE severity = 'critical' ${NEWEST_FIRST}`, [], { prepare: true }),
     /** One query for any number of robots. */
     forRobots: (ids: string[]) =>
-      sql.unsafe<Alert[]>(`SELECT ${COLUMNS} FROM alerts WHERE robot_id = ANY($1::varchar[]) ${NEWEST_FIRST}`, [ids as never]),
+      sql.unsafe<Alert[]>(`SELECT ${COLUMNS} FROM alerts WHERE robot_id = ANY($1::varchar[]) ${NEWEST_FIRST}`, [ids as never], { prepare: true }),
   };
 }
 

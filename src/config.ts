@@ -146,6 +146,10 @@ export function loadConfig(env: Env = process.env) {
     pool: int(env, ENV_NAMES.dbPool, DEFAULTS.dbPool, 1, 1000, "a pool size"),
   };
   const stateDir = resolve(env.FLEET_STATE_DIR || resolve(import.meta.dir, "..", ".fleetbench"));
+  const passEnv = (env.FLEET_PASS_ENV ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+  for (const name of passEnv) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`FLEET_PASS_ENV must list variable names separated by commas, got "${name}"`);
+  }
   const gateway = env.CASE3_GATEWAY || "apollo-router";
   if (gateway !== "apollo-router" && gateway !== "hive-gateway") {
     throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
@@ -172,5 +176,10 @@ export function loadConfig(env: Env = process.env) {
     resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dir, "..", "results")),
     toolsDir: resolve(env.FLEET_TOOLS_DIR || resolve(env.HOME || "/tmp", ".cache", "fleetbench", "tools")),
     case3Gateway: gateway as "apollo-router" | "hive-gateway",
+    /**
+     * Variables of the user's shell passed on to measured processes on purpose (FLEET_PASS_ENV,
+     * e.g. RUST_BACKTRACE for an A/B run); recorded in every result's parity. Default: none.
+     */
+    passEnv,
   };
 }

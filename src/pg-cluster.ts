@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import postgres from "postgres";
 import type { Config } from "./config";
 import { isAlive, portOwner } from "./ports";
+import { measuredEnv } from "./environment";
 
 const REQUIRED_MAJOR = 16;
 
@@ -21,8 +22,8 @@ export interface PgBinaries {
   source: string;
 }
 
-function run(cmd: string[], opts: { allowFail?: boolean } = {}) {
-  const result = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+function run(cmd: string[], opts: { allowFail?: boolean; env?: Record<string, string> } = {}) {
+  const result = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", env: opts.env });
   const out = `${result.stdout.toString()}${result.stderr.toString()}`.trim();
   if (result.exitCode !== 0 && !opts.allowFail) {
     throw new Error(`${cmd.slice(0, 4).join(" ")} failed (exit ${result.exitCode}):\n${out}`);
@@ -121,7 +122,7 @@ export async function clusterUp(config: Config, log: (line: string) => void = co
   }
   log(`starting PostgreSQL on 127.0.0.1:${config.db.port} (log ${paths.log})`);
   const options = `-p ${config.db.port} -c listen_addresses=127.0.0.1 -k ${paths.socket} -c max_connections=200 -c fsync=off`;
-  const started = run(asOwner([bin.pg_ctl, "start", "-D", paths.data, "-l", paths.log, "-w", "-t", "60", "-o", options]), { allowFail: true });
+  const started = run(asOwner([bin.pg_ctl, "start", "-D", paths.data, "-l", paths.log, "-w", "-t", "60", "-o", options]), { allowFail: true, env: measuredEnv(config) });
   if (started.code !== 0) {
     const tail = existsSync(paths.log) ? readFileSync(paths.log, "utf8").split("\n").slice(-15).join("\n") : "";
     throw new Error(`PostgreSQL did not start:\n${started.out}\n--- ${paths.log} ---\n${tail}`);

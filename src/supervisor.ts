@@ -10,6 +10,7 @@ import type { Config } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { isAlive, portOwner, waitForHealth } from "./ports";
+import { measuredEnv } from "./environment";
 
 export { isAlive };
 import { seed } from "./seed";
@@ -116,7 +117,8 @@ function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<stri
   const fd = openSync(logPath, "a");
   const child = Bun.spawn(command, {
     cwd: ROOT,
-    env: { ...process.env, ...p.env?.(config), ...env },
+    // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
+    env: measuredEnv(config, { ...p.env?.(config), ...env }),
     stdin: "ignore",
     stdout: fd,
     stderr: fd,

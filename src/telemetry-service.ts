@@ -21,7 +21,9 @@ const LATEST = `
     WHERE robot_id = r.robot_id ORDER BY timestamp DESC, id DESC LIMIT 1) t`;
 
 export function telemetryQueries(sql: Sql) {
-  return { latest: (ids: string[]) => sql.unsafe<Telemetry[]>(LATEST, [ids as never]) };
+  // Prepared, like every statement of every service (parity, DESIGN §12): Case 1 runs this once
+  // per robot, so an unprepared statement would charge Case 1 a parse and plan per call.
+  return { latest: (ids: string[]) => sql.unsafe<Telemetry[]>(LATEST, [ids as never], { prepare: true }) };
 }
 
 export function createTelemetryService(deps: { config: Config; sql: Sql; metrics?: ServiceMetrics }) {

@@ -1,9 +1,9 @@
 /**
  * Case 2's GraphQL gateway (:10000 /graphql): graphql-yoga with DataLoader batching into the
- * data services' batch endpoints, @defer/@stream, and Yoga's Prometheus metrics on /metrics.
+ * data services' batch endpoints and @defer/@stream. Its /metrics are the same as every Bun
+ * process's (DESIGN §12: no GraphQL-level instrumentation in one gateway only).
  */
 import { useDeferStream } from "@graphql-yoga/plugin-defer-stream";
-import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createSchema } from "graphql-yoga";
 import { useBadRequestStatus } from "./graphql-errors";
 import { limitPlugins } from "./hardening";
@@ -97,6 +97,6 @@ export function createYogaGateway(deps: { config: Config; metrics?: ServiceMetri
     config,
     metrics,
     schema,
-    plugins: [...limitPlugins(config), useDeferStream(), useBadRequestStatus(), usePrometheus({ registry: metrics.registry, endpoint: false })],
+    plugins: [...limitPlugins(config), useDeferStream(), useBadRequestStatus()],
   });
 }
