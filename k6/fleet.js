@@ -16,6 +16,10 @@ const tags = { case: spec.case, run: spec.runId };
 // from the runner's clock (FLEET_T0, ms) so they line up with when the fault started and ended.
 const timelineSeconds = Number(__ENV.FLEET_TIMELINE_SECONDS || 0);
 const t0 = Number(__ENV.FLEET_T0 || 0);
+// Stability within the run (DESIGN §13): every request's outcome is also counted in the
+// FLEET_WINDOW_SECONDS-long window of the scenario it ended in, FLEET_WINDOWS windows at most.
+const windowSeconds = Number(__ENV.FLEET_WINDOW_SECONDS || 5);
+const windows = Number(__ENV.FLEET_WINDOWS || 0);
 /** One sample per client request: true when any check of that response failed. */
 const errors = new Rate("fleet_errors");
 
@@ -35,6 +39,7 @@ export const options = {
         [`fleet_errors{api:${api}}`, ["rate>=0"]],
       ]),
     ...Array.from({ length: timelineSeconds }, (_, second) => [`fleet_errors{second:${second}}`, ["rate>=0"]]),
+    ...Array.from({ length: windows }, (_, w) => [`fleet_errors{window:${w}}`, ["rate>=0"]]),
   ]),
   discardResponseBodies: false,
   noConnectionReuse: false,
@@ -85,5 +90,8 @@ export default function () {
           : !!data && !!data.robot && Array.isArray(data.recentAlerts),
     "expected robot": () => (api === "monitor" ? !!data && !!data.robot && data.robot.id === id : !!data),
   }, { api });
-  errors.add(!ok, timelineSeconds ? { api, second: String(Math.floor((Date.now() - t0) / 1000)) } : { api });
+  const outcome = { api };
+  if (timelineSeconds) outcome.second = String(Math.floor((Date.now() - t0) / 1000));
+  if (windows) outcome.window = String(Math.floor((Date.now() - exec.scenario.startTime) / (windowSeconds * 1000)));
+  errors.add(!ok, outcome);
 }

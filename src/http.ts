@@ -102,13 +102,25 @@ export async function callJson<T>(
   init?: { method?: string; body?: unknown },
 ): Promise<T | null> {
   const response = await upstream(service, url, timeoutMs, init);
+  // The body arrives after the headers: a service that dies, hangs or sends garbage mid-body
+  // fails the same way as one that never answered (502/504 naming it), never as a 500.
+  const body = async (read: () => Promise<unknown>) => {
+    try {
+      return await read();
+    } catch (error) {
+      if ((error as Error)?.name === "TimeoutError") {
+        throw new HttpError(504, "UPSTREAM_TIMEOUT", `${service} did not finish its answer within ${timeoutMs} ms`);
+      }
+      throw new HttpError(502, "UPSTREAM_UNAVAILABLE", `${service} sent an unreadable answer: ${(error as Error)?.message ?? error}`);
+    }
+  };
   if (response.status === 404) {
-    await response.arrayBuffer();
+    await body(() => response.arrayBuffer());
     return null;
   }
   if (!response.ok) {
-    const text = await response.text();
+    const text = (await body(() => response.text())) as string;
     throw new HttpError(502, "UPSTREAM_ERROR", `${service} answered ${response.status}: ${text.slice(0, 200)}`);
   }
-  return (await response.json()) as T;
+  return (await body(() => response.json())) as T;
 }

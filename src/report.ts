@@ -7,10 +7,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Config } from "./config";
+import { paritySignature } from "./parity";
 import { type RunResult, readResults, writeAtomic } from "./results";
+import { componentOf } from "./run-result";
 
+export { componentOf };
 const ROOT = resolve(import.meta.dir, "..");
-const GATEWAYS = new Set(["rest-gateway", "yoga-gateway", "apollo-router", "hive-gateway"]);
 
 /** One column of the report: a case (with its gateway) and its runs (several when repeated). */
 export interface Column {
@@ -46,13 +48,21 @@ export function toColumns(results: RunResult[]): Column[] {
   return [...columns.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, c]) => c);
 }
 
-/** The components a run's resources are grouped into, for the charts. */
-export function componentOf(process: string): string {
-  if (GATEWAYS.has(process)) return "gateway";
-  if (process.endsWith("-subgraph")) return "subgraphs";
-  if (process.endsWith("-service")) return "data services";
-  return process; // postgres, k6
-}
+/** Successful requests per second; a file written before `ok_rps` existed gives it from its error rate. */
+export const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
+/** Peak memory of a process as PSS; older files have only `peak_rss_bytes`. */
+const pss = (u: RunResult["resources"][string]) => u.peak_pss_bytes ?? u.peak_rss_bytes;
+type Stability = { drift: number | null; cv: number } | undefined;
+const stabilityOf = (r: RunResult) => (r.extra?.stability as Stability)?.cv === undefined ? undefined : (r.extra.stability as Stability);
+type Memory = { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> } | undefined;
+
+/** What each flag means, said in words wherever a flag is shown. */
+export const FLAG_MEANINGS: Record<string, string> = {
+  generator_saturated: "k6 used more than 80 % of a core: the load generator may have limited these numbers",
+  sut_overloaded: "k6 dropped iterations at the requested arrival rate: the case could not keep up with the offered load",
+  errors: "more than 0.1 % of the requests failed: throughput counts successful requests only",
+  unstable: "throughput drifted by more than 5 % between the first and the last third of the run",
+};
 
 const fmt = (s: ReturnType<typeof stat>, digits = 1, unit = "") =>
   s === null ? "–" : `${s.median.toFixed(digits)}${unit}${s.n > 1 ? ` ±${(s.spread / 2).toFixed(digits)}` : ""}`;
@@ -77,15 +87,19 @@ export function markdown(columns: Column[]): string {
   const row = (name: string, cell: (c: Column) => string) => rows.push([name, columns.map(cell)]);
   row("runs", (c) => String(c.runs.length));
   row("requests", (c) => fmt(stat(c, (r) => r.summary?.requests), 0));
-  row("throughput (req/s)", (c) => fmt(stat(c, (r) => r.summary?.rps)));
+  row("throughput, successful (req/s)", (c) => fmt(stat(c, okRps)));
+  row("throughput, all responses (req/s)", (c) => fmt(stat(c, (r) => r.summary?.rps)));
   row("error rate", (c) => fmt(stat(c, (r) => (r.summary ? r.summary.error_rate * 100 : null)), 2, " %"));
   for (const p of ["p50", "p90", "p95", "p99", "max"] as const) row(`latency ${p} (ms)`, (c) => fmt(stat(c, (r) => r.summary?.latency_ms[p])));
+  row("drift within the run (%)", (c) => fmt(stat(c, (r) => { const d = stabilityOf(r)?.drift; return typeof d === "number" ? d * 100 : null; }), 1));
+  row("CV of 5 s windows (%)", (c) => fmt(stat(c, (r) => { const v = stabilityOf(r)?.cv; return typeof v === "number" ? v * 100 : null; }), 1));
   row("internal calls / request", (c) => fmt(stat(c, (r) => Object.values(r.calls_per_request).reduce((s, v) => s + v, 0)), 1));
   for (const name of callNames(columns)) row(`  calls to ${name}`, (c) => fmt(stat(c, (r) => r.calls_per_request[name]), 2));
   for (const p of processNames(columns)) row(`CPU ms / request: ${p}`, (c) => fmt(stat(c, (r) => r.resources[p]?.cpu_ms_per_request), 3));
   row("CPU ms / request: total (without k6)", (c) =>
     fmt(stat(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0)), 3));
-  for (const p of processNames(columns)) row(`peak RSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(r.resources[p].peak_rss_bytes) : null)), 0));
+  for (const p of processNames(columns)) row(`peak memory, PSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(pss(r.resources[p])) : null)), 0));
+  row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
     const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
     return [`bun ${v.bun}`, `k6 ${v.k6}`, v.apollo_router && c.runs[0].gateway === "apollo-router" ? `router ${v.apollo_router}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
@@ -101,7 +115,10 @@ export function markdown(columns: Column[]): string {
 
 /** Data for the page's charts, kept apart from the HTML so tests can check it. */
 export function chartData(columns: Column[]) {
-  const labels = columns.map((c) => c.label + (c.runs.some((r) => r.flags.includes("generator_saturated")) ? " ⚠ generator saturated" : ""));
+  const labels = columns.map((c) => {
+    const flags = [...new Set(c.runs.flatMap((r) => r.flags))];
+    return c.label + (flags.length ? ` ⚠ ${flags.join(", ")}` : "");
+  });
   const value = (c: Column, pick: (r: RunResult) => number | null | undefined) => stat(c, pick)?.median ?? 0;
   const components = ["gateway", "subgraphs", "data services", "postgres", "k6"];
   const byComponent = (pick: (u: RunResult["resources"][string]) => number) =>
@@ -111,12 +128,87 @@ export function chartData(columns: Column[]) {
     }));
   return {
     labels,
-    throughput: [{ label: "requests/s", data: columns.map((c) => value(c, (r) => r.summary?.rps)) }],
+    throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)) }],
     latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({ label: p, data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])) })),
     calls: callNames(columns).map((name) => ({ label: name, data: columns.map((c) => value(c, (r) => r.calls_per_request[name])) })),
     cpu: byComponent((u) => u.cpu_ms_per_request ?? 0),
-    rss: byComponent((u) => mib(u.peak_rss_bytes)),
+    // Memory held at one moment per component (peak of the per-sample sum); older files: sum of peaks.
+    rss: components.filter((c) => c !== "k6").map((component) => ({
+      label: component,
+      data: columns.map((c) => value(c, (r) => {
+        const m = r.extra?.memory as Memory;
+        if (m) return mib(m.peak_by_component_bytes[component] ?? 0);
+        return Object.entries(r.resources).filter(([p]) => componentOf(p) === component).reduce((sum, [, u]) => sum + mib(pss(u)), 0);
+      })),
+    })),
   };
+}
+
+/**
+ * What the runs side by side do not share, said before any number: parameters, fleet size, code
+ * version, parity (runtimes, variables passed on purpose, pool, timeouts, limits). Empty when
+ * they share everything.
+ */
+export function differences(columns: Column[]): string[] {
+  const runs = columns.flatMap((c) => c.runs);
+  const differ = (what: string, key: (r: RunResult) => string) => {
+    const values = [...new Set(runs.map(key))];
+    return values.length > 1 ? [`the runs differ in ${what}: ${values.join(" | ")}`] : [];
+  };
+  return [
+    ...differ("parameters", (r) => `${r.mode} ${r.params.vus ?? "–"} VUs ${r.params.duration ?? r.params.iterations ?? ""}${r.params.rate ? ` at ${r.params.rate}/s` : ""} mix ${JSON.stringify(r.params.mix)}`),
+    ...differ("fleet size", (r) => String(r.params.fleet_size)),
+    ...differ("git SHA", (r) => `${String(r.fingerprint?.git_sha ?? "unknown").slice(0, 12)}${r.fingerprint?.git_dirty ? " (dirty)" : ""}`),
+    ...differ("parity (runtime versions, variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity)),
+  ];
+}
+
+/** One cell of the parity table: a process's runtime and the settings that change its work per request. */
+function parityCell(settings: Record<string, unknown> | undefined): string {
+  if (!settings) return "–";
+  const value = (v: unknown): string =>
+    Array.isArray(v) ? (v.length ? v.join(" + ") : "none") : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${k} ${value(x)}`).join(", ") : String(v);
+  const { runtime, version, instrumentation: _, ...rest } = settings;
+  return [`${runtime} ${version ?? ""}`.trim(), ...Object.entries(rest).map(([k, v]) => `${k.replace(/_/g, " ")}: ${value(v)}`)].join("; ");
+}
+
+/** The parity table (DESIGN §12): every process of every column with its settings, and the environment. */
+export function parityTable(columns: Column[]): string {
+  type Parity = { processes: Record<string, Record<string, unknown>>; environment: { passed_on_purpose: string[]; withheld: string[] } };
+  const parity = (c: Column) => c.runs[0]?.extra?.parity as Parity | undefined;
+  if (!columns.some(parity)) return "No parity recorded (results written before fleetbench recorded it).\n";
+  const names = [...new Set(columns.flatMap((c) => Object.keys(parity(c)?.processes ?? {})))];
+  const order = (p: string) => ["gateway", "subgraphs", "data services", "postgres", "k6"].indexOf(componentOf(p));
+  names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const rows = names.map((name) => `| ${name} | ${columns.map((c) => parityCell(parity(c)?.processes[name])).join(" | ")} |`);
+  const env = (c: Column) => {
+    const e = parity(c)?.environment;
+    return e ? `passed on purpose: ${e.passed_on_purpose.join(", ") || "none"}; withheld from the shell: ${e.withheld.join(", ") || "none"}` : "–";
+  };
+  rows.push(`| environment | ${columns.map(env).join(" | ")} |`);
+  return `| process | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---").join("|")}|\n${rows.join("\n")}\n`;
+}
+
+/** The flags present, each with what it means. */
+export function flagNotes(columns: Column[]): string[] {
+  const flags = [...new Set(columns.flatMap((c) => c.runs.flatMap((r) => r.flags)))].sort();
+  return flags.map((f) => {
+    const where = columns.filter((c) => c.runs.some((r) => r.flags.includes(f))).map((c) => c.label).join(", ");
+    return `${f} (${where}): ${FLAG_MEANINGS[f] ?? "see the result file"}`;
+  });
+}
+
+/** The whole Markdown report: what differs, the numbers, what the flags mean, the parity table. */
+export function markdownReport(columns: Column[]): string {
+  const warn = differences(columns);
+  const flags = flagNotes(columns);
+  return [
+    "# fleetbench report\n",
+    warn.length ? `${warn.map((w) => `> ⚠ ${w}`).join("\n>\n")}\n` : "",
+    markdown(columns),
+    flags.length ? `## Flags\n\n${flags.map((f) => `- ${f}`).join("\n")}\n` : "",
+    `## Parity\n\n${parityTable(columns)}`,
+  ].filter(Boolean).join("\n");
 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
@@ -124,27 +216,34 @@ const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<":
 export function html(columns: Column[], sources: string[]): string {
   const chartJs = readFileSync(join(ROOT, "node_modules", "chart.js", "dist", "chart.umd.min.js"), "utf8");
   const data = JSON.stringify(chartData(columns)).replace(/</g, "\\u003c");
-  const table = markdown(columns).split("\n").filter((l) => l.startsWith("|") && !l.startsWith("|---"));
   const cells = (line: string) => line.split("|").slice(1, -1).map((c) => escape(c.trim()));
-  const [head, ...body] = table;
+  const htmlTable = (md: string) => {
+    const [head, ...body] = md.split("\n").filter((l) => l.startsWith("|") && !l.startsWith("|---"));
+    return `<table><thead><tr>${cells(head).map((c) => `<th>${c}</th>`).join("")}</tr></thead>\n<tbody>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("\n")}</tbody></table>`;
+  };
+  const warn = differences(columns);
+  const flags = flagNotes(columns);
   const charts = [
     ["throughput", "Throughput (requests/s)", false],
     ["latency", "Latency percentiles (ms)", false],
     ["calls", "Internal calls per client request", true],
     ["cpu", "CPU ms per client request, by component", true],
-    ["rss", "Peak RSS (MiB), by component", true],
+    ["rss", "Peak memory (PSS, MiB) at one moment, by component", true],
   ] as const;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fleetbench report</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}figure{margin:0}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}figure{margin:0}.warn{background:#fff4d6;border-left:4px solid #e0a000;padding:6px 10px}.parity td{text-align:left;font-size:12px}</style>
 <script>${chartJs}</script></head>
 <body>
 <h1>fleetbench report</h1>
+${warn.map((w) => `<p class="warn">⚠ ${escape(w)}</p>`).join("\n")}
 <p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>
 <div class="charts">${charts.map(([id, title]) => `<figure><figcaption>${title}</figcaption><canvas id="${id}" width="520" height="300"></canvas></figure>`).join("")}</div>
 <h2>All numbers</h2>
-<table><thead><tr>${cells(head).map((c) => `<th>${c}</th>`).join("")}</tr></thead>
-<tbody>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("\n")}</tbody></table>
+${htmlTable(markdown(columns))}
+${flags.length ? `<h2>Flags</h2>\n<ul class="flags">${flags.map((f) => `<li>${escape(f)}</li>`).join("")}</ul>` : ""}
+<h2>Parity</h2>
+${columns.some((c) => c.runs[0]?.extra?.parity) ? `<div class="parity">${htmlTable(parityTable(columns))}</div>` : `<p>${escape(parityTable(columns))}</p>`}
 <p>From: ${sources.map((s) => escape(basename(s))).join(", ")}</p>
 <script>
 const data = ${data};
@@ -189,7 +288,7 @@ export function writeReport(config: Config, sources: string[], log: (line: strin
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const md = join(config.resultsDir, `report-${stamp}.md`);
   const page = join(config.resultsDir, `report-${stamp}.html`);
-  const table = markdown(columns);
+  const table = markdownReport(columns);
   writeAtomic(md, table);
   writeAtomic(page, html(columns, sources));
   log(table);

@@ -1,36 +1,60 @@
 /**
- * CPU and memory of every process of a run, read from /proc: CPU-seconds (user + system) over
- * the measured window and peak resident memory. A process counts with its descendants, so
- * PostgreSQL is its postmaster plus every backend serving the run (memory as PSS there).
+ * CPU and memory of every process of a run, read from /proc. A process counts with its
+ * descendants, so PostgreSQL is its postmaster plus every backend serving the run.
+ *
+ * - CPU: user + system time of every live process of the tree, plus the time of children that
+ *   already exited and were reaped (`cutime` + `cstime`): a backend that ends during the run is
+ *   still counted, by its parent. CPU-seconds of a run = last sample - first sample.
+ * - Memory: PSS (proportional set size) for every process: a page shared by k processes counts
+ *   1/k in each, so the Bun binary mapped by six processes and PostgreSQL's shared buffers are
+ *   counted once in a sum. RSS is kept beside it (it counts shared pages in every process).
+ * - Clock ticks per second and the page size come from the OS (`getconf`), not assumed.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** A `getconf` value; these are fixed for the life of the machine, so read once. */
+const systemValues = new Map<string, number>();
+export function getconf(name: "CLK_TCK" | "PAGESIZE"): number {
+  if (!systemValues.has(name)) {
+    const result = Bun.spawnSync(["getconf", name], { stdout: "pipe", stderr: "pipe" });
+    const value = Number(result.stdout.toString().trim());
+    if (result.exitCode !== 0 || !Number.isInteger(value) || value <= 0) {
+      throw new Error(`getconf ${name} failed (exit ${result.exitCode}): ${result.stderr.toString().trim() || result.stdout.toString().trim()}; CPU and memory cannot be measured`);
+    }
+    systemValues.set(name, value);
+  }
+  return systemValues.get(name)!;
+}
 
 interface Stat {
   pid: number;
   ppid: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
   ticks: number;
   rssBytes: number;
 }
 
-function readStat(pid: number): Stat | null {
+/** Parses /proc/<pid>/stat text (fields after the command name, which may hold spaces). */
+export function parseStat(pid: number, raw: string, pageSize: number): Stat {
+  const fields = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17, rss (pages) 24.
+  return {
+    pid,
+    ppid: Number(fields[1]),
+    ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+    rssBytes: Number(fields[21]) * pageSize,
+  };
+}
+
+function readStat(pid: number, pageSize: number): Stat | null {
   try {
-    const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
-    // fields[0] is state (field 3); utime/stime are fields 14/15, rss (pages) field 24.
-    return {
-      pid,
-      ppid: Number(fields[1]),
-      ticks: Number(fields[11]) + Number(fields[12]),
-      rssBytes: Number(fields[21]) * 4096,
-    };
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"), pageSize);
   } catch {
     return null;
   }
 }
 
-/** Proportional set size: shared pages split among the processes sharing them. */
+/** Proportional set size in bytes, or null when the process is gone. */
 function readPss(pid: number): number | null {
   try {
     const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
@@ -40,23 +64,29 @@ function readPss(pid: number): number | null {
   }
 }
 
-function allStats(): Stat[] {
+function allStats(pageSize: number): Stat[] {
   const stats: Stat[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
+    const stat = readStat(Number(entry), pageSize);
     if (stat) stats.push(stat);
   }
   return stats;
 }
 
-/** Sum of CPU ticks and RSS of `root` and all its descendants, per root. */
-function treeTotals(roots: Map<string, number>): Map<string, { ticks: number; rssBytes: number }> {
-  const stats = allStats();
+export interface TreeTotal {
+  ticks: number;
+  rssBytes: number;
+  pssBytes: number;
+}
+
+/** CPU ticks, RSS and PSS of `root` and all its descendants, per root. */
+function treeTotals(roots: Map<string, number>, pageSize: number): Map<string, TreeTotal> {
+  const stats = allStats(pageSize);
   const children = new Map<number, Stat[]>();
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   const byPid = new Map(stats.map((s) => [s.pid, s]));
-  const totals = new Map<string, { ticks: number; rssBytes: number }>();
+  const totals = new Map<string, TreeTotal>();
   for (const [name, pid] of roots) {
     const tree: Stat[] = [];
     const stack = byPid.has(pid) ? [byPid.get(pid)!] : [];
@@ -65,18 +95,27 @@ function treeTotals(roots: Map<string, number>): Map<string, { ticks: number; rs
       tree.push(s);
       stack.push(...(children.get(s.pid) ?? []));
     }
-    const ticks = tree.reduce((sum, s) => sum + s.ticks, 0);
-    // Backends share PostgreSQL's buffers: summing their RSS would count that memory once per
-    // backend, so a tree of several processes is measured by PSS instead.
-    const rssBytes = tree.length > 1 ? tree.reduce((sum, s) => sum + (readPss(s.pid) ?? s.rssBytes), 0) : (tree[0]?.rssBytes ?? 0);
-    totals.set(name, { ticks, rssBytes });
+    totals.set(name, {
+      ticks: tree.reduce((sum, s) => sum + s.ticks, 0),
+      rssBytes: tree.reduce((sum, s) => sum + s.rssBytes, 0),
+      pssBytes: tree.reduce((sum, s) => sum + (readPss(s.pid) ?? 0), 0),
+    });
   }
   return totals;
 }
 
 export interface ProcessUsage {
   cpu_seconds: number;
+  /** Largest RSS sum of the process tree (shared pages counted in every process). */
   peak_rss_bytes: number;
+  /** Largest PSS sum of the process tree: the memory number the report uses. */
+  peak_pss_bytes: number;
+}
+
+/** One sample: milliseconds since the sampler started, and PSS per process at that moment. */
+export interface MemorySample {
+  t: number;
+  pss: Record<string, number>;
 }
 
 /**
@@ -84,23 +123,27 @@ export interface ProcessUsage {
  * later (k6) join. CPU is the difference between the first and last sample of each process.
  */
 export function startSampler(roots: Record<string, number>, intervalMs = 500) {
+  const ticksPerSecond = getconf("CLK_TCK");
+  const pageSize = getconf("PAGESIZE");
   const pids = new Map(Object.entries(roots));
   const first = new Map<string, number>();
   const last = new Map<string, number>();
-  const peak = new Map<string, number>();
-  const timeline: { t: number; rss: Record<string, number> }[] = [];
+  const peakRss = new Map<string, number>();
+  const peakPss = new Map<string, number>();
+  const timeline: MemorySample[] = [];
   const t0 = Date.now();
   const sample = () => {
-    const totals = treeTotals(pids);
-    const rss: Record<string, number> = {};
+    const totals = treeTotals(pids, pageSize);
+    const pss: Record<string, number> = {};
     for (const [name, total] of totals) {
       if (total.ticks === 0 && total.rssBytes === 0) continue;
       if (!first.has(name)) first.set(name, total.ticks);
       last.set(name, Math.max(last.get(name) ?? 0, total.ticks));
-      peak.set(name, Math.max(peak.get(name) ?? 0, total.rssBytes));
-      rss[name] = total.rssBytes;
+      peakRss.set(name, Math.max(peakRss.get(name) ?? 0, total.rssBytes));
+      peakPss.set(name, Math.max(peakPss.get(name) ?? 0, total.pssBytes));
+      pss[name] = total.pssBytes;
     }
-    timeline.push({ t: Date.now() - t0, rss });
+    timeline.push({ t: Date.now() - t0, pss });
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -109,19 +152,20 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
       pids.set(name, pid);
       sample();
     },
-    /** Takes a final sample and returns usage per process. */
-    stop(): { usage: Record<string, ProcessUsage>; timeline: typeof timeline } {
+    /** Takes a final sample and returns usage per process, and the memory samples. */
+    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksPerSecond: number; pageSize: number } {
       clearInterval(timer);
       sample();
       const usage: Record<string, ProcessUsage> = {};
       for (const name of pids.keys()) {
         if (!first.has(name)) continue;
         usage[name] = {
-          cpu_seconds: (last.get(name)! - first.get(name)!) / TICKS_PER_SECOND,
-          peak_rss_bytes: peak.get(name) ?? 0,
+          cpu_seconds: (last.get(name)! - first.get(name)!) / ticksPerSecond,
+          peak_rss_bytes: peakRss.get(name) ?? 0,
+          peak_pss_bytes: peakPss.get(name) ?? 0,
         };
       }
-      return { usage, timeline };
+      return { usage, timeline, ticksPerSecond, pageSize };
     },
   };
 }

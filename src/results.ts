@@ -26,9 +26,11 @@ export interface RunResult {
   started_at: string;
   finished_at: string | null;
   status: "complete" | "incomplete" | "refused";
-  summary: { requests: number; rps: number; error_rate: number; dropped_iterations: number; latency_ms: Latency } | null;
+  /** `ok_rps` (successful requests only) and `window_seconds` are absent from files written before them. */
+  summary: { requests: number; rps: number; ok_rps?: number; error_rate: number; dropped_iterations: number; latency_ms: Latency; window_seconds?: number } | null;
   calls_per_request: Record<string, number>;
-  resources: Record<string, { cpu_seconds: number; peak_rss_bytes: number; cpu_ms_per_request: number | null }>;
+  /** `peak_pss_bytes` is absent from files written before it (their PostgreSQL `peak_rss_bytes` was PSS). */
+  resources: Record<string, { cpu_seconds: number; peak_rss_bytes: number; peak_pss_bytes?: number; cpu_ms_per_request: number | null }>;
   flags: string[];
   fingerprint: Record<string, unknown>;
   extra: Record<string, unknown>;

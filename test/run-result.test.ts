@@ -1,0 +1,191 @@
+/**
+ * From measurements to a result, without processes: status, flags, stability, per-request
+ * costs, memory totals (src/run-result.ts); k6's summary (src/k6-run.ts); the curated environment
+ * (src/environment.ts); and the report of a result written before these fields existed.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config";
+import { measuredEnv, withheldSwitches } from "../src/environment";
+import { k6Env, parseSummary, windowCount } from "../src/k6-run";
+import { warmupParams } from "../src/load";
+import { differences, markdownReport, toColumns } from "../src/report";
+import { getconf, parseStat } from "../src/resources";
+import type { RunResult } from "../src/results";
+import { type Measured, assembleResult, cv, peakSum, stability } from "../src/run-result";
+
+const base = (): RunResult => ({
+  schema_version: 1, run_id: "r", case: "case2", gateway: null, mode: "duration",
+  params: { vus: 10, duration: "30s", iterations: null, rate: null, fleet_size: 15, mix: { dashboard: 100 } },
+  started_at: "2026-11-21T00:00:00.000Z", finished_at: null, status: "incomplete", summary: null,
+  calls_per_request: {}, resources: {}, flags: [], fingerprint: {}, extra: {},
+});
+
+const summary = (over: Partial<NonNullable<Measured["summary"]>> = {}): NonNullable<Measured["summary"]> => ({
+  requests: 3000, rps: 100, ok_rps: 100, error_rate: 0, dropped_iterations: 0,
+  latency_ms: { p50: 10, p90: 20, p95: 25, p99: 40, max: 90 }, per_api: {}, window_seconds: 5,
+  windows: [500, 500, 500, 500, 500, 500], ...over,
+});
+
+const measured = (over: Partial<Measured> = {}): Measured => ({
+  summary: summary(), k6Exit: 0, interrupted: false, wallSeconds: 30,
+  received: { "yoga-gateway": 3000, "robot-service": 3000, "telemetry-service": 3000, "alert-service": 3000 },
+  gatewayName: "yoga-gateway",
+  usage: {
+    "yoga-gateway": { cpu_seconds: 6, peak_rss_bytes: 200, peak_pss_bytes: 150 },
+    "robot-service": { cpu_seconds: 3, peak_rss_bytes: 100, peak_pss_bytes: 60 },
+    postgres: { cpu_seconds: 1.5, peak_rss_bytes: 900, peak_pss_bytes: 80 },
+    k6: { cpu_seconds: 9, peak_rss_bytes: 70, peak_pss_bytes: 50 },
+  },
+  memory: [
+    { t: 0, pss: { "yoga-gateway": 150, "robot-service": 10, postgres: 10, k6: 50 } },
+    { t: 500, pss: { "yoga-gateway": 10, "robot-service": 60, postgres: 80, k6: 10 } },
+  ],
+  ...over,
+});
+
+describe("assembleResult", () => {
+  test("a clean run is complete, unflagged, with calls and CPU per request", () => {
+    const r = assembleResult(base(), measured());
+    expect(r.status).toBe("complete");
+    expect(r.flags).toEqual([]);
+    expect(r.calls_per_request).toEqual({ "robot-service": 1, "telemetry-service": 1, "alert-service": 1 });
+    expect(r.resources["yoga-gateway"].cpu_ms_per_request).toBe(2);
+    expect(r.resources.postgres.cpu_ms_per_request).toBe(0.5);
+    expect(r.summary!.ok_rps).toBe(100);
+    expect(r.extra.k6_cpu_share).toBe(0.3);
+    expect((r.extra.stability as { drift: number }).drift).toBe(0);
+  });
+
+  test("memory totals are the peak of the per-sample sum, not the sum of peaks", () => {
+    const r = assembleResult(base(), measured());
+    const memory = r.extra.memory as { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> };
+    // Samples without k6: 170 and 150; the sum of the per-process peaks would be 290.
+    expect(memory.peak_total_bytes).toBe(170);
+    expect(memory.peak_by_component_bytes).toEqual({ gateway: 150, "data services": 60, postgres: 80 });
+    expect(peakSum(measured().memory, () => true)).toBe(220);
+  });
+
+  test("errors above 0.1 % flag `errors`; at or below do not", () => {
+    expect(assembleResult(base(), measured({ summary: summary({ error_rate: 0.0011 }) })).flags).toEqual(["errors"]);
+    expect(assembleResult(base(), measured({ summary: summary({ error_rate: 0.001 }) })).flags).toEqual([]);
+  });
+
+  test("dropped iterations mean the case could not keep up (`sut_overloaded`), k6 above 80 % of a core means `generator_saturated`", () => {
+    expect(assembleResult(base(), measured({ summary: summary({ dropped_iterations: 3 }) })).flags).toEqual(["sut_overloaded"]);
+    const busy = measured();
+    busy.usage.k6.cpu_seconds = 25; // 25 s of CPU in 30 s
+    expect(assembleResult(base(), busy).flags).toEqual(["generator_saturated"]);
+  });
+
+  test("a drift above 5 % flags `unstable`", () => {
+    const r = assembleResult(base(), measured({ summary: summary({ windows: [500, 500, 480, 470, 450, 450] }) }));
+    expect((r.extra.stability as { drift: number }).drift).toBe(-0.1);
+    expect(r.flags).toEqual(["unstable"]);
+    const flat = assembleResult(base(), measured({ summary: summary({ windows: [500, 490, 510, 495, 505, 490] }) }));
+    expect(flat.flags).toEqual([]);
+  });
+
+  test("k6 failing (not interrupted) leaves the result incomplete and says why", () => {
+    const r = assembleResult(base(), measured({ k6Exit: 107 }));
+    expect(r.status).toBe("incomplete");
+    expect(r.extra.k6_failure).toBe("k6 exited with code 107: script error");
+    const interrupted = assembleResult(base(), measured({ k6Exit: 105, interrupted: true }));
+    expect(interrupted.status).toBe("incomplete");
+    expect(interrupted.extra.k6_failure).toBeUndefined();
+    const noSummary = assembleResult(base(), measured({ summary: null }));
+    expect(noSummary.status).toBe("incomplete");
+    expect(noSummary.extra.k6_failure).toBe("k6 wrote no summary");
+  });
+});
+
+describe("stability", () => {
+  test("drift compares the last third with the first; CV of a constant series is 0", () => {
+    expect(stability([100, 100, 100, 200, 200, 200], 5)!.drift).toBe(1);
+    expect(stability([100, 100, 100], 5)!.cv).toBe(0);
+    expect(stability([100, 100], 5)).toBeNull();
+    expect(cv([1, 3])).toBe(0.5);
+  });
+});
+
+describe("k6 summary", () => {
+  const write = (metrics: Record<string, unknown>) => {
+    const path = join(mkdtempSync(join(tmpdir(), "fleet-summary-")), "s.json");
+    writeFileSync(path, JSON.stringify({ metrics }));
+    return path;
+  };
+
+  test("ok_rps counts successful requests only; windows are whole windows of successes", () => {
+    const path = write({
+      iterations: { count: 1000, rate: 100 },
+      fleet_errors: { passes: 10, fails: 990, value: 0.01 },
+      "fleet_errors{window:0}": { passes: 0, fails: 490 },
+      "fleet_errors{window:1}": { passes: 10, fails: 480 },
+      "fleet_errors{window:2}": { passes: 0, fails: 20 }, // requests that ended after the last whole window
+    });
+    const s = parseSummary(path, 2);
+    expect(s.rps).toBe(100);
+    expect(s.ok_rps).toBe(99);
+    expect(s.error_rate).toBe(0.01);
+    expect(s.windows).toEqual([490, 480]);
+  });
+
+  test("window counts follow the mode; the warm-up runs at the measured load", () => {
+    expect(windowCount({ mode: "duration", vus: 5, duration: "5m" })).toBe(60);
+    expect(windowCount({ mode: "rate", vus: 5, rate: 100, duration: "32s" })).toBe(6);
+    expect(k6Env({ mode: "duration", vus: 5, duration: "30s" }, "/spec", 6).FLEET_WINDOWS).toBe("7");
+    expect(warmupParams({ mode: "duration", vus: 50, duration: "5m" }, "5s")).toEqual({ mode: "duration", vus: 50, duration: "5s" });
+    expect(warmupParams({ mode: "rate", vus: 10, rate: 300, duration: "2m" }, "5s")).toEqual({ mode: "rate", vus: 10, rate: 300, duration: "5s" });
+    expect(warmupParams({ mode: "iterations", vus: 20, iterations: 1000 }, "5s")).toEqual({ mode: "duration", vus: 20, duration: "5s" });
+  });
+});
+
+describe("the environment of measured processes", () => {
+  const shell = { PATH: "/bin", HOME: "/root", LANG: "C.UTF-8", LC_ALL: "C", TZ: "UTC", FLEET_SIZE: "40", CASE3_GATEWAY: "hive-gateway",
+    RUST_BACKTRACE: "1", RUST_LOG: "debug", NODE_OPTIONS: "--inspect", BUN_CONFIG_VERBOSE_FETCH: "curl", DEBUG: "*", K6_NO_CONNECTION_REUSE: "true", SECRET_TOKEN: "x" };
+
+  test("only the allow-list and fleetbench's variables pass; debugging switches never do", () => {
+    const env = measuredEnv(loadConfig({}), { FLEET_TIMEOUT_MS: "500" }, shell);
+    expect(Object.keys(env).sort()).toEqual(["CASE3_GATEWAY", "FLEET_SIZE", "FLEET_TIMEOUT_MS", "HOME", "LANG", "LC_ALL", "PATH", "TZ"]);
+    expect(withheldSwitches(loadConfig({}), shell)).toEqual(["BUN_CONFIG_VERBOSE_FETCH", "DEBUG", "K6_NO_CONNECTION_REUSE", "NODE_OPTIONS", "RUST_BACKTRACE", "RUST_LOG"]);
+  });
+
+  test("FLEET_PASS_ENV passes a variable on purpose, and a bad name is refused", () => {
+    const config = loadConfig({ FLEET_PASS_ENV: "RUST_BACKTRACE" });
+    expect(measuredEnv(config, {}, shell).RUST_BACKTRACE).toBe("1");
+    expect(withheldSwitches(config, shell)).not.toContain("RUST_BACKTRACE");
+    expect(() => loadConfig({ FLEET_PASS_ENV: "A=B" })).toThrow('FLEET_PASS_ENV must list variable names separated by commas, got "A=B"');
+  });
+});
+
+describe("/proc accounting", () => {
+  test("clock ticks and page size come from the OS; a stat line counts reaped children's CPU", () => {
+    expect(getconf("CLK_TCK")).toBeGreaterThan(0);
+    expect(getconf("PAGESIZE") % 1024).toBe(0);
+    // pid (comm with spaces) state ppid ... utime=14 stime=15 cutime=16 cstime=17 ... rss=24
+    const line = "42 (postgres: a b) S 1 42 42 0 -1 4194560 0 0 0 0 100 20 300 40 20 0 1 0 5 1000 7 0 0";
+    expect(parseStat(42, line, 4096)).toEqual({ pid: 42, ppid: 1, ticks: 460, rssBytes: 7 * 4096 });
+  });
+});
+
+describe("report", () => {
+  const old = JSON.parse(readFileSync(join(import.meta.dir, "fixtures", "result-before-parity.json"), "utf8")) as RunResult;
+
+  test("a result written before ok_rps, stability, PSS and parity still renders", () => {
+    const md = markdownReport(toColumns([old]));
+    expect(md).toContain("| throughput, successful (req/s) | 634.4 |");
+    expect(md).toContain("| peak memory, PSS (MiB): yoga-gateway | 185 |");
+    expect(md).toContain("| drift within the run (%) | – |");
+    expect(md).toContain("No parity recorded");
+  });
+
+  test("runs that differ in parameters, fleet size or git SHA are said to differ before any number", () => {
+    const other = { ...structuredClone(old), case: "case1", params: { ...old.params, vus: 20, fleet_size: 40 }, fingerprint: { ...old.fingerprint, git_sha: "abc" } };
+    const said = differences(toColumns([old, other as RunResult]));
+    expect(said.map((s) => s.split(":")[0])).toEqual(["the runs differ in parameters", "the runs differ in fleet size", "the runs differ in git SHA"]);
+    expect(differences(toColumns([old, { ...structuredClone(old), case: "case1" }]))).toEqual([]);
+    expect(markdownReport(toColumns([old, other as RunResult]))).toMatch(/^# fleetbench report\n\n> ⚠ the runs differ in parameters/);
+  });
+});
