@@ -95,3 +95,22 @@ export default function () {
   if (windows) outcome.window = String(Math.floor((Date.now() - exec.scenario.startTime) / (windowSeconds * 1000)));
   errors.add(!ok, outcome);
 }
+
+/**
+ * The summary: JSON for the runner at FLEET_SUMMARY (each metric's values, as --summary-export
+ * would write them), and one line for the console instead of k6's table, which would list every
+ * window's and second's sub-metric.
+ */
+export function handleSummary(data) {
+  if (!__ENV.FLEET_SUMMARY) return {};
+  const metrics = Object.fromEntries(Object.entries(data.metrics).map(([name, m]) => [name, m.values]));
+  const it = metrics.iterations || { count: 0, rate: 0 };
+  const failed = (metrics.fleet_errors && metrics.fleet_errors.passes) || 0;
+  const lat = metrics["http_req_duration{measured:yes}"] || {};
+  const ms = (v) => (typeof v === "number" ? v.toFixed(1) : "–");
+  const dropped = (metrics.dropped_iterations && metrics.dropped_iterations.count) || 0;
+  return {
+    [__ENV.FLEET_SUMMARY]: JSON.stringify({ metrics }),
+    stdout: `\nk6: ${it.count} requests (${it.rate.toFixed(1)}/s), ${failed} failed${dropped ? `, ${dropped} dropped` : ""}; latency p50 ${ms(lat.med)} / p95 ${ms(lat["p(95)"])} / p99 ${ms(lat["p(99)"])} / max ${ms(lat.max)} ms\n`,
+  };
+}

@@ -19,6 +19,8 @@
  *   obs config [--compose]   print the generated Prometheus config (--compose: write compose/prometheus.yml)
  *   obs check [RUN_ID]       every dashboard panel's query over a run (default: the newest), series and last values
  *   compose CASE up|down|ps|logs  the case under Docker Compose, where a Docker engine runs
+ *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
+ *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
 import { type Config, loadConfig } from "./config";
@@ -29,6 +31,17 @@ import { UsageError } from "./errors";
 import { clean, down, isAlive, readState, up } from "./supervisor";
 import { ensureTools } from "./tools";
 import { type LoadParams, durationSeconds, runLoad } from "./load";
+
+/**
+ * A measured run from the command line: exit 0 only for a complete result; 130 after Ctrl-C (as
+ * `up` does); an error saying why when k6 failed.
+ */
+async function measuredRun(config: Config, params: LoadParams) {
+  const { path, result } = await runLoad(config, params);
+  if (result.status === "complete") return;
+  if (result.extra.interrupted) process.exit(130);
+  throw new Error(`the run is not complete (${path}): ${result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
+}
 import { compare } from "./compare";
 import { defaultSources, writeReport } from "./report";
 import { obsDown, obsStatus, obsUp } from "./obs";
@@ -143,13 +156,13 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await clean(config, { results: args.includes("--results") });
   },
   async load(config, args) {
-    await runLoad(config, loadParams("duration", args));
+    await measuredRun(config, loadParams("duration", args));
   },
   async iterations(config, args) {
-    await runLoad(config, loadParams("iterations", args));
+    await measuredRun(config, loadParams("iterations", args));
   },
   async rate(config, args) {
-    await runLoad(config, loadParams("rate", args));
+    await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
     const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup"]);
@@ -193,7 +206,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const base = loadParams("duration", [name ?? "", vus ?? "10", total, ...(flags.has("api") ? ["--api", flags.get("api")!] : []), "--warmup", flags.get("warmup") ?? "5s"]);
     const names = caseSpec(base.case).processes(config).map((p) => p.name);
     if (!names.includes(service)) throw new UsageError(`${service} is not a process of ${base.case}: choose one of ${names.join(", ")}`);
-    await runLoad(config, { ...base, chaos: { service, seconds: down, mode, atSeconds: at } });
+    await measuredRun(config, { ...base, chaos: { service, seconds: down, mode, atSeconds: at } });
   },
   async tools(config, names) {
     await ensureTools(config, names);
@@ -219,5 +232,19 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async compose(_config, [name, action]) {
     await composeAction(name ?? "", action ?? "");
+  },
+  async "bench-driver"(config, args) {
+    const { flags, positional } = splitFlags(args, ["concurrency", "windows", "window", "warmup"]);
+    if (positional.length) throw new UsageError(`bench-driver takes only options (--concurrency, --windows, --window, --warmup), got "${positional.join(" ")}"`);
+    const windowSeconds = durationSeconds(flags.has("window") ? duration(flags.get("window"), "--window") : "10s");
+    if (windowSeconds <= 0) throw new UsageError(`--window must be longer than 0 s, got "${flags.get("window")}"`);
+    // Loaded on demand: it brings the robot service's modules, which no other command needs.
+    const { driverBench } = await import("./driver-bench");
+    await driverBench(config, {
+      concurrency: flags.has("concurrency") ? positive(flags.get("concurrency"), "--concurrency") : 50,
+      windows: flags.has("windows") ? positive(flags.get("windows"), "--windows") : 5,
+      windowSeconds,
+      warmupSeconds: durationSeconds(flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "1s"),
+    });
   },
 };

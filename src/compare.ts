@@ -36,6 +36,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const total = plan.length * options.repeat;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   let interrupted = false;
+  let failure: string | null = null;
   const onSignal = () => {
     interrupted = true;
   };
@@ -51,6 +52,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
             case: step.case, mode: "duration", vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup,
           }, log, { keepDatabase: true });
           if (result.status !== "complete") {
+            // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
+            if (!result.extra.interrupted) failure = `${label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
             interrupted = true;
             break;
           }
@@ -67,9 +70,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     process.removeListener("SIGINT", onSignal);
     if (!dbWasUp) await clusterDown(config, log);
   }
-  if (!done.length) throw new Error("no case completed a run: nothing to report");
+  if (failure) log(`a run failed, so the comparison stopped: ${failure}`);
+  if (!done.length) throw new Error(`no case completed a run: nothing to report${failure ? ` (${failure})` : ""}`);
   const report = writeReport(config, done.map((f) => join(config.resultsDir, f)), log);
-  if (interrupted) log("comparison interrupted: the report covers the runs that completed");
+  if (interrupted) log(`comparison ${failure ? "stopped" : "interrupted"}: the report covers the runs that completed`);
+  if (failure) throw new Error(`a run failed: ${failure}`);
   if (refused.length) throw new RefusedError(`not measured (failed the correctness gate): ${refused.join(", ")}`);
   return report;
 }

@@ -56,9 +56,10 @@ export function windowCount(params: K6Params): number {
   return Math.floor(durationSeconds(params.duration ?? "0s") / WINDOW_SECONDS);
 }
 
-/** The variables fleet.js reads for one run (with `windows`, the stability counts). */
-export function k6Env(params: K6Params, specPath: string, windows = 0): Record<string, string> {
+/** The variables fleet.js reads for one run (with `windows`, the stability counts; with `summaryPath`, where its summary goes). */
+export function k6Env(params: K6Params, specPath: string, windows = 0, summaryPath = ""): Record<string, string> {
   return {
+    FLEET_SUMMARY: summaryPath,
     FLEET_SPEC: specPath,
     FLEET_MODE: params.mode,
     FLEET_VUS: String(params.vus),
@@ -71,10 +72,13 @@ export function k6Env(params: K6Params, specPath: string, windows = 0): Record<s
   };
 }
 
-/** `k6 run` arguments: the measured run writes a summary (and pushes when `push` is given); the warm-up is quiet. */
-export function k6Args(k6Path: string, summaryPath?: string, push: string[] = []) {
+/**
+ * `k6 run` arguments: the measured run pushes when `push` is given (its summary goes where
+ * FLEET_SUMMARY says, written by the script's handleSummary); the warm-up is quiet.
+ */
+export function k6Args(k6Path: string, measured = false, push: string[] = []) {
   return [k6Path, "run", "--no-usage-report", "--address", "127.0.0.1:0",
-    ...(summaryPath ? ["--summary-export", summaryPath, ...push] : ["--quiet", "--summary-mode", "disabled"]),
+    ...(measured ? push : ["--quiet", "--summary-mode", "disabled"]),
     join(ROOT, "k6", "fleet.js")];
 }
 
@@ -92,7 +96,8 @@ const ms = (v: unknown) => (typeof v === "number" ? Math.round(v * 1000) / 1000 
 export type K6Summary = ReturnType<typeof parseSummary>;
 
 /**
- * Reads k6's --summary-export JSON. `fleet_errors` is a Rate with one sample per client request
+ * Reads the summary JSON fleet.js's handleSummary wrote (metric name → values, as k6's
+ * --summary-export has them). `fleet_errors` is a Rate with one sample per client request
  * (true = some check failed): its `fails` are the successful requests. `windows` are successful
  * requests per whole window (null when the run counted none).
  */

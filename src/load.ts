@@ -139,7 +139,7 @@ export async function runLoad(
       const k6Start = Date.now();
       // A fault-injection run also counts errors per second, for as long as the run can last.
       const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
-      k6 = spawnK6(config, k6Args(k6Path, summaryPath, push.args), { ...k6Env(params, specPath, windows), ...timeline, ...push.env }, "inherit");
+      k6 = spawnK6(config, k6Args(k6Path, true, push.args), { ...k6Env(params, specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit");
       measurement.add("k6", k6.pid);
       chaos = params.chaos ? startChaos(config, params.chaos, k6Start, log) : null;
       k6Exit = await k6.exited;

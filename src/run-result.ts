@@ -148,6 +148,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   const k6Failed = m.k6Exit !== null && m.k6Exit !== 0 && !m.interrupted;
   if (k6Failed) result.extra.k6_failure = `k6 exited with code ${m.k6Exit}: ${k6ExitMeaning(m.k6Exit!)}`;
   else if (!m.summary && !m.interrupted) result.extra.k6_failure = "k6 wrote no summary";
+  if (m.interrupted) result.extra.interrupted = true;
   result.status = m.interrupted || !m.summary || k6Failed ? "incomplete" : "complete";
   return result;
 }

@@ -57,12 +57,26 @@ describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
       // DESIGN §6 for a single-API run: the calls per request are exactly the contract.
       const contract = Object.fromEntries(Object.entries(expectedCalls(caseName, "dashboard", N, K, cfg.case3Gateway)).filter(([name]) => name !== gatewayName));
       expect(onDisk.calls_per_request).toEqual(contract);
-      // Every process of the case, PostgreSQL and k6 have CPU and memory figures.
+      // Every process of the case, PostgreSQL and k6 worked for these 40 dashboards, and their
+      // memory is PSS (never above RSS) and RSS.
       for (const name of ["postgres", "k6", gatewayName, "robot-service", "telemetry-service", "alert-service"]) {
-        expect(onDisk.resources[name]?.peak_rss_bytes).toBeGreaterThan(1_000_000);
-        expect(onDisk.resources[name]?.cpu_seconds).toBeGreaterThanOrEqual(0);
+        const u = onDisk.resources[name]!;
+        expect(u.peak_pss_bytes!).toBeGreaterThan(1_000_000);
+        expect(u.peak_pss_bytes!).toBeLessThanOrEqual(u.peak_rss_bytes);
+        expect(u.cpu_seconds).toBeGreaterThan(0);
       }
-      expect(onDisk.resources.k6.cpu_seconds).toBeGreaterThan(0);
+      const memory = onDisk.extra.memory as { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> };
+      expect(memory.peak_total_bytes).toBeGreaterThan(onDisk.resources.postgres.peak_pss_bytes!);
+      expect(memory.peak_total_bytes).toBeLessThanOrEqual(Object.entries(onDisk.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + u.peak_pss_bytes!, 0));
+      // Successful throughput, and the flags a clean short run can carry (never `errors` or `sut_overloaded`).
+      expect(onDisk.summary!.ok_rps).toBe(onDisk.summary!.rps);
+      expect(onDisk.flags.filter((f) => f === "errors" || f === "sut_overloaded")).toEqual([]);
+      // Parity: every process of the case with its runtime; nothing passed from the shell.
+      const parity = onDisk.extra.parity as { processes: Record<string, { runtime: string }>; environment: { passed_on_purpose: string[] }; started_case: boolean };
+      expect(Object.keys(parity.processes).sort()).toEqual([...Object.keys(contract), gatewayName, "postgres"].sort());
+      expect(parity.processes[gatewayName].runtime).toBe(gatewayName === "apollo-router" ? "native" : "bun");
+      expect(parity.environment.passed_on_purpose).toEqual([]);
+      expect(parity.started_case).toBe(true);
       expect((onDisk.fingerprint.versions as Record<string, string>).k6).toContain("1.8.1");
       expect(onDisk.fingerprint.cores).toBeGreaterThan(0);
       // The run started the case itself, so it stopped it afterwards.
@@ -112,14 +126,65 @@ test("Ctrl-C during a run stops k6 and every process the run started, and leaves
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seen += new TextDecoder().decode(chunk.value);
   const exited = await child.exited;
   expect(seen).toContain("result (incomplete)");
-  expect(exited).toBe(0);
+  expect(exited).toBe(130); // as `up` interrupted by Ctrl-C
   const result = JSON.parse(readFileSync(readdirNewest(), "utf8")) as RunResult;
   expect(result.status).toBe("incomplete");
   expect(result.case).toBe("case2");
   expect(readState(config)).toBeNull();
   expect(listeners().filter((l) => [10000, 10001, 10002, 10003].includes(l.port))).toEqual([]);
-  const k6Left = Bun.spawnSync(["pgrep", "-f", "k6/fleet.js"]).stdout.toString().trim();
-  expect(k6Left).toBe("");
+  expect(ourK6()).toEqual([]);
+});
+
+/** k6 processes this checkout started (their spec is under this state folder), not anyone else's. */
+function ourK6(): number[] {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  return readdirSync("/proc").filter((e: string) => /^\d+$/.test(e)).map(Number).filter((pid: number) => {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("k6/fleet.js") && environ.some((v) => v.startsWith("FLEET_SPEC=") && v.includes(config.stateDir));
+    } catch {
+      return false;
+    }
+  });
+}
+
+test("a measured run's k6 and every process of a case get fleetbench's variables and the allow-list, never the shell's switches", async () => {
+  const shell = { RUST_BACKTRACE: "1", RUST_LOG: "trace", DEBUG: "*", K6_NO_CONNECTION_REUSE: "true", BUN_CONFIG_VERBOSE_FETCH: "curl", SECRET_SHELL_THING: "x" };
+  Object.assign(process.env, shell);
+  try {
+    const { up } = await import("../src/supervisor");
+    const { clusterPid } = await import("../src/pg-cluster");
+    const state = await up(hive, "case3", { log: quiet });
+    // k6 of a measured run against it: caught while it runs.
+    const run = runLoad(hive, { case: "case3", mode: "duration", vus: 2, duration: "4s", warmup: "0s" }, quiet);
+    let k6: number[] = [];
+    for (let i = 0; i < 400 && !k6.length; i++) {
+      await Bun.sleep(25);
+      k6 = ourK6();
+    }
+    expect(k6.length).toBe(1);
+    const k6Env = readFileSync(`/proc/${k6[0]}/environ`, "utf8").split("\0").map((v) => v.split("=")[0]);
+    await run;
+    const pids = [...state.processes.map((p) => p.pid), clusterPid(hive)!];
+    for (const name of Object.keys(shell)) expect(k6Env).not.toContain(name);
+    expect(k6Env).toContain("FLEET_SPEC");
+    for (const pid of pids) {
+      const names = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((v) => v.split("=")[0]);
+      for (const name of Object.keys(shell)) expect(names).not.toContain(name);
+      expect(names).toContain("PATH");
+    }
+    // The router is the process RUST_BACKTRACE would slow down: when it is built, check it too.
+    if ((await import("node:fs")).existsSync((await import("../src/router")).routerBinary(config))) {
+      const router = await up(config, "case3", { log: quiet });
+      const pid = router.processes.find((p) => p.name === "apollo-router")!.pid;
+      const names = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").map((v) => v.split("=")[0]);
+      expect(names).not.toContain("RUST_BACKTRACE");
+      expect(names).toContain("FLEET_ROBOT_SUBGRAPH_URL");
+    }
+  } finally {
+    for (const name of Object.keys(shell)) delete process.env[name];
+    await down(config, quiet);
+  }
 });
 
 function readdirNewest(): string {
