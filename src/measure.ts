@@ -5,12 +5,14 @@
 import type { Config } from "./config";
 import { clusterPid } from "./pg-cluster";
 import { type MemorySample, type ProcessUsage, startSampler } from "./resources";
-import { delta, scrapeRequests } from "./scrape";
-import type { SupervisorState } from "./supervisor";
+import { scrapeRequests } from "./scrape";
+import { readState, type SupervisorState } from "./supervisor";
 
 export interface WindowMeasures {
   wallSeconds: number;
   received: Record<string, number>;
+  /** Processes whose requests could not be counted over the window, and why. */
+  uncounted: Record<string, string>;
   usage: Record<string, ProcessUsage>;
   memory: MemorySample[];
 }
@@ -26,7 +28,19 @@ export async function openWindow(config: Config, state: SupervisorState) {
     async close(k6: ReturnType<typeof Bun.spawn> | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
       const { usage, timeline } = sampler.stop();
-      const after = await scrapeRequests(state.processes);
+      // A process killed or restarted during the run (fault injection, a crash) has no counter
+      // that spans the window: it is left out of the calls and said so, not counted wrong.
+      const now = readState(config)?.processes ?? [];
+      const received: Record<string, number> = {};
+      const uncounted: Record<string, string> = {};
+      await Promise.all(state.processes.filter((p) => p.name in before).map(async (p) => {
+        if (now.find((q) => q.name === p.name)?.pid !== p.pid) return void (uncounted[p.name] = "restarted during the run");
+        try {
+          received[p.name] = (await scrapeRequests([p]))[p.name] - before[p.name];
+        } catch (error) {
+          uncounted[p.name] = `not reachable after the run: ${(error as Error).message}`;
+        }
+      }));
       const ru = k6?.resourceUsage();
       if (ru) {
         // maxRSS arrives in KiB (getrusage), whatever the type comment says: measured.
@@ -36,7 +50,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
           peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
         };
       }
-      return { wallSeconds, received: delta(before, after), usage, memory: timeline };
+      return { wallSeconds, received, uncounted, usage, memory: timeline };
     },
   };
 }

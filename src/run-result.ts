@@ -89,6 +89,8 @@ export interface Measured {
   wallSeconds: number;
   /** Requests each process received during the window (metrics deltas). */
   received: Record<string, number>;
+  /** Processes whose requests could not be counted (killed or restarted during the run). */
+  uncounted?: Record<string, string>;
   /** The process that receives client requests: not an internal call. */
   gatewayName: string;
   usage: Record<string, ProcessUsage>;
@@ -110,6 +112,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   }
   result.extra.wall_seconds = round(m.wallSeconds, 2);
   result.extra.requests_received = m.received;
+  if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
   result.calls_per_request = Object.fromEntries(
     Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, requests ? round(n / requests, 3) : 0]),
   );

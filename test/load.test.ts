@@ -109,9 +109,30 @@ test("the correctness gate refuses a case serving altered data, and nothing is m
   await down(config, quiet);
 });
 
+test("a run whose k6 fails is not complete, and the result and the console say why", async () => {
+  const { up } = await import("../src/supervisor");
+  const state = await up(config, "case2", { log: quiet });
+  const gateway = state.processes.find((p) => p.name === "yoga-gateway")!;
+  const lines: string[] = [];
+  // The gateway dies just as k6 starts: k6's setup() finds it down and aborts the test (exit 108).
+  const log = (line: string) => {
+    lines.push(line);
+    if (line.startsWith("measuring:")) process.kill(gateway.pid, "SIGKILL");
+  };
+  try {
+    const { result } = await runLoad(config, { case: "case2", mode: "duration", vus: 2, duration: "5s", warmup: "0s" }, log);
+    expect(result.status).toBe("incomplete");
+    expect(result.extra.k6_failure).toBe("k6 exited with code 108: aborted by the script (the gateway was not up)");
+    expect(lines.some((l) => l.startsWith("k6 failed: exit code 108"))).toBe(true);
+    expect(lines.at(-1)).toContain("result (incomplete: k6 exited with code 108");
+  } finally {
+    await down(config, quiet);
+  }
+});
+
 test("Ctrl-C during a run stops k6 and every process the run started, and leaves an incomplete result", async () => {
   const child = Bun.spawn([`${import.meta.dir}/../node_modules/.bin/bun`, "src/main.ts", "load", "case2", "4", "60s", "--warmup", "1s"], {
-    cwd: `${import.meta.dir}/..`, stdout: "pipe", stderr: "pipe",
+    cwd: `${import.meta.dir}/..`, env: process.env, stdout: "pipe", stderr: "pipe",
   });
   // Wait until k6 is measuring: its progress line names the scenario.
   const reader = child.stdout.getReader();
@@ -149,7 +170,7 @@ function ourK6(): number[] {
 }
 
 test("a measured run's k6 and every process of a case get fleetbench's variables and the allow-list, never the shell's switches", async () => {
-  const shell = { RUST_BACKTRACE: "1", RUST_LOG: "trace", DEBUG: "*", K6_NO_CONNECTION_REUSE: "true", BUN_CONFIG_VERBOSE_FETCH: "curl", SECRET_SHELL_THING: "x" };
+  const shell = { RUST_BACKTRACE: "1", RUST_LOG: "trace", DEBUG: "*", K6_NO_CONNECTION_REUSE: "true", BUN_FLEET_PROBE: "1", SECRET_SHELL_THING: "x" };
   Object.assign(process.env, shell);
   try {
     const { up } = await import("../src/supervisor");
