@@ -8,7 +8,7 @@
  *   options: --api dashboard|monitor|critical (default: the 50/30/20 mix), --warmup 5s
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type ApiName, type CaseName, caseSpec } from "./cases";
 import type { Config } from "./config";
 import { type ChaosPlan, chaosReport, startChaos } from "./chaos";
@@ -21,8 +21,8 @@ import { openWindow } from "./measure";
 import { parityOf } from "./parity";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { k6PrometheusOutput } from "./prometheus";
-import { freshResultPath, type RunResult, SCHEMA_VERSION, writeResult } from "./results";
-import { assembleResult, k6ExitMeaning } from "./run-result";
+import { freshResultPath, type RunResult, writeResult } from "./results";
+import { type Measured, assembleResult, baseResult, k6ExitMeaning } from "./run-result";
 import { readState, stopCase, type SupervisorState, up } from "./supervisor";
 import { k6Binary } from "./tools";
 
@@ -51,6 +51,86 @@ export function warmupParams(params: K6Params, warmup: string): K6Params {
   return { mode: "duration", vus: params.vus, duration: warmup };
 }
 
+/** What a signal handler needs to reach: the k6 that runs now, and whether Ctrl-C came. */
+interface RunControl {
+  k6: ReturnType<typeof Bun.spawn> | null;
+  interrupted: boolean;
+}
+
+interface RunContext {
+  config: Config;
+  params: LoadParams;
+  spec: ReturnType<typeof caseSpec>;
+  state: SupervisorState;
+  runId: string;
+  specPath: string;
+  log: (line: string) => void;
+  control: RunControl;
+}
+
+/** The correctness gate (DESIGN §7): a case that does not answer as the database is refused, not measured. */
+async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: string, fleetSize: number) {
+  ctx.log(`correctness gate: every API of ${ctx.spec.name} against the database (fleet of ${fleetSize})`);
+  const gate = await runGate(ctx.spec, ctx.config, sql);
+  result.extra.gate = gate;
+  if (!gate.passed) {
+    result.status = "refused";
+    result.finished_at = new Date().toISOString();
+    writeResult(path, result);
+    throw new RefusedError(`${ctx.spec.name} failed the correctness gate, not measured (${path}):\n  ${gate.failures.join("\n  ")}`);
+  }
+  ctx.log(`gate passed: ${gate.checked} answers equal the database`);
+}
+
+async function warmUp(ctx: RunContext) {
+  const { params, control } = ctx;
+  if (control.interrupted || params.warmup === "0s") return;
+  const warm = warmupParams(params, params.warmup);
+  ctx.log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
+  control.k6 = spawnK6(ctx.config, k6Args(k6Binary(ctx.config)), k6Env(warm, ctx.specPath), "quiet");
+  const code = await control.k6.exited;
+  if (code !== 0 && !control.interrupted) {
+    throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(control.k6.stderr as ReadableStream).text()).trim()}`);
+  }
+}
+
+/** The measured window: k6 runs (and a fault, when asked) while every process is sampled. */
+async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }> {
+  const { config, params, spec, control } = ctx;
+  // Only the measured run pushes to Prometheus (when it answers): warm-up samples stay out of the dashboards.
+  const push = await k6PrometheusOutput(config, ctx.log);
+  const summaryPath = join(dirname(ctx.specPath), "k6-summary.json");
+  const windows = windowCount(params);
+  const window = await openWindow(config, ctx.state);
+  let k6Exit: number | null = null;
+  let chaos: ReturnType<typeof startChaos> | null = null;
+  if (!control.interrupted) {
+    const gateway = spec.gateway(config);
+    ctx.log(`measuring: ${describe(params)} against ${spec.name}${spec.name === "case3" ? ` (${gateway})` : ""}, run ${ctx.runId}`);
+    const k6Start = Date.now();
+    // A fault-injection run also counts errors per second, for as long as the run can last.
+    const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
+    control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit");
+    window.add("k6", control.k6.pid);
+    chaos = params.chaos ? startChaos(config, params.chaos, k6Start, ctx.log) : null;
+    k6Exit = await control.k6.exited;
+    if (k6Exit !== 0 && !control.interrupted) ctx.log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
+  }
+  const measured = await window.close(control.k6);
+  chaos?.cancel();
+  const chaosEvents = chaos ? await chaos.done : null;
+  let summary: K6Summary | null = null;
+  try {
+    summary = parseSummary(summaryPath, windows);
+  } catch {
+    summary = null;
+  }
+  return {
+    ...measured, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config),
+    chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {}) : undefined,
+  };
+}
+
 /** Runs one measured load run and writes its result file. Returns the path and the result. */
 export async function runLoad(
   config: Config,
@@ -70,20 +150,8 @@ export async function runLoad(
   const state: SupervisorState = startedHere ? await up(config, spec.name, { log }) : running!;
   const sql = createSql(config, "fleetbench-load");
   const facts = await fleetFacts(sql);
-  let result: RunResult = {
-    schema_version: SCHEMA_VERSION,
-    run_id: runId,
-    case: spec.name,
-    gateway,
-    mode: params.mode,
-    params: { vus: params.vus, duration: params.duration ?? null, iterations: params.iterations ?? null, rate: params.rate ?? null, fleet_size: facts.fleetSize, mix },
-    started_at: new Date().toISOString(),
-    finished_at: null,
-    status: "incomplete",
-    summary: null,
-    calls_per_request: {},
-    resources: {},
-    flags: [],
+  let result = baseResult({
+    runId, case: spec.name, gateway, params: { ...params, mix, fleetSize: facts.fleetSize },
     fingerprint: await fingerprint(config, facts.postgresVersion),
     extra: {
       title: spec.title,
@@ -91,71 +159,24 @@ export async function runLoad(
       result_path: path,
       parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion }),
     },
-  };
-  let k6: ReturnType<typeof Bun.spawn> | null = null;
-  let interrupted = false;
+  });
+  const specPath = join(state.runDir, runId, "k6-spec.json");
+  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false } };
   const onSignal = () => {
-    interrupted = true;
+    ctx.control.interrupted = true;
     log("interrupted: stopping k6, then writing an incomplete result");
-    if (k6) k6.kill("SIGINT");
+    ctx.control.k6?.kill("SIGINT");
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    log(`correctness gate: every API of ${spec.name} against the database (fleet of ${facts.fleetSize})`);
-    const gate = await runGate(spec, config, sql);
-    result.extra.gate = gate;
-    if (!gate.passed) {
-      result.status = "refused";
-      result.finished_at = new Date().toISOString();
-      writeResult(path, result);
-      throw new RefusedError(`${spec.name} failed the correctness gate, not measured (${path}):\n  ${gate.failures.join("\n  ")}`);
-    }
-    log(`gate passed: ${gate.checked} answers equal the database`);
-
-    const work = join(state.runDir, runId);
-    mkdirSync(work, { recursive: true });
-    const specPath = join(work, "k6-spec.json");
+    await passGate(ctx, sql, result, path, facts.fleetSize);
+    mkdirSync(dirname(specPath), { recursive: true });
     writeFileSync(specPath, JSON.stringify(requestSpec(spec, config, runId, mix, facts.fleetSize, facts.criticalCount), null, 2));
-    const k6Path = k6Binary(config);
-
-    if (!interrupted && params.warmup !== "0s") {
-      const warm = warmupParams(params, params.warmup);
-      log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
-      k6 = spawnK6(config, k6Args(k6Path), k6Env(warm, specPath), "quiet");
-      const code = await k6.exited;
-      if (code !== 0 && !interrupted) throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(k6.stderr as ReadableStream).text()).trim()}`);
-    }
-
-    // Only the measured run pushes to Prometheus (when it answers): warm-up samples stay out of the dashboards.
-    const push = await k6PrometheusOutput(config, log);
-    const summaryPath = join(work, "k6-summary.json");
-    const windows = windowCount(params);
-    const measurement = await openWindow(config, state);
-    let k6Exit: number | null = null;
-    let chaos: ReturnType<typeof startChaos> | null = null;
-    if (!interrupted) {
-      log(`measuring: ${describe(params)} against ${spec.name}${gateway ? ` (${gateway})` : ""}, run ${runId}`);
-      const k6Start = Date.now();
-      // A fault-injection run also counts errors per second, for as long as the run can last.
-      const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
-      k6 = spawnK6(config, k6Args(k6Path, true, push.args), { ...k6Env(params, specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit");
-      measurement.add("k6", k6.pid);
-      chaos = params.chaos ? startChaos(config, params.chaos, k6Start, log) : null;
-      k6Exit = await k6.exited;
-      if (k6Exit !== 0 && !interrupted) log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
-    }
-    const measured = await measurement.close(k6);
-    chaos?.cancel();
-    const chaosEvents = chaos ? await chaos.done : null;
-    let summary: K6Summary | null = null;
-    try {
-      summary = parseSummary(summaryPath, windows);
-    } catch {
-      summary = null;
-    }
-    result = assembleResult(result, { ...measured, summary, k6Exit, interrupted, gatewayName: spec.gateway(config) });
-    if (params.chaos && chaosEvents) result.extra.chaos = chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {});
+    await warmUp(ctx);
+    const { chaos, ...measured } = await measure(ctx);
+    result = assembleResult(result, measured);
+    if (chaos) result.extra.chaos = chaos;
     if (config.db.external) result.extra.postgres_not_measured = "DATABASE_URL points at a server fleetbench does not run";
     result.finished_at = new Date().toISOString();
     writeResult(path, result);

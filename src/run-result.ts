@@ -4,7 +4,7 @@
  * is tested without starting a process.
  */
 import type { MemorySample, ProcessUsage } from "./resources";
-import type { RunResult } from "./results";
+import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
@@ -79,6 +79,35 @@ export function peakSum(timeline: MemorySample[], include: (process: string) => 
     peak = Math.max(peak, sum);
   }
   return peak;
+}
+
+/** A run's result before anything is measured: parameters, fingerprint, status `incomplete`. */
+export function baseResult(r: {
+  runId: string;
+  case: string;
+  gateway: string | null;
+  params: { mode: RunResult["mode"]; vus: number; duration?: string; iterations?: number; rate?: number; mix: Record<string, number>; fleetSize: number };
+  fingerprint: Record<string, unknown>;
+  extra: Record<string, unknown>;
+}): RunResult {
+  const p = r.params;
+  return {
+    schema_version: SCHEMA_VERSION,
+    run_id: r.runId,
+    case: r.case,
+    gateway: r.gateway,
+    mode: p.mode,
+    params: { vus: p.vus, duration: p.duration ?? null, iterations: p.iterations ?? null, rate: p.rate ?? null, fleet_size: p.fleetSize, mix: p.mix },
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    status: "incomplete",
+    summary: null,
+    calls_per_request: {},
+    resources: {},
+    flags: [],
+    fingerprint: r.fingerprint,
+    extra: r.extra,
+  };
 }
 
 export interface Measured {
