@@ -75,6 +75,11 @@ supergraph *flags: _deps
 tools *names: _deps
     @{{fleet}} tools {{names}}
 
+# robot-service's GET /robots/:id against postgres.js with the same query, pool and concurrency, windows interleaved (--concurrency 50 --windows 5 --window 10s)
+[group('dev')]
+bench-driver *args: _deps
+    @{{fleet}} bench-driver {{args}}
+
 # Run the test suite (real PostgreSQL, real processes; builds the tools first if missing)
 [group('dev')]
 test *args: _deps tools
