@@ -22,6 +22,20 @@ const packageVersion = (name: string) => {
   }
 };
 
+/** postgres.js as installed: with fleetbench's queue fix (patches/postgres-queue.js), or not. */
+export function postgresDriver(): string {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return null;
+    }
+  };
+  const installed = read(join(ROOT, "node_modules", "postgres", "src", "queue.js"));
+  const patched = installed !== null && installed === read(join(ROOT, "patches", "postgres-queue.js"));
+  return `postgres.js ${packageVersion("postgres")} (${patched ? "queue patched" : "queue NOT patched: run npm install"})`;
+}
+
 /** The per-request instrumentation of every Bun process: these two metrics and nothing else. */
 export const INSTRUMENTATION = ["http_requests_total", "http_request_duration_seconds"];
 
@@ -63,7 +77,7 @@ function processSettings(name: string, spec: CaseSpec, config: Config): Record<s
         ...bun,
         pool: config.db.pool,
         prepared_statements: true,
-        driver: `postgres.js ${packageVersion("postgres")} (queue patched)`,
+        driver: postgresDriver(),
         batch_max: config.batchMax,
         ...(name === "robot-service" && spec.name === "case1" ? { orchestration: "N+1 fan-out", ...upstream } : {}),
       };
@@ -126,6 +140,7 @@ export function paritySignature(parity: unknown): string {
   const c = p.config ?? ({} as ReturnType<typeof effectiveConfig>);
   return JSON.stringify({
     bun: (p.processes?.["telemetry-service"] as { version?: string } | undefined)?.version ?? null,
+    driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],
     pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax,

@@ -61,7 +61,8 @@ export function writeResult(path: string, result: RunResult) {
 export function readResults(config: Config, warn: (line: string) => void = console.warn): { path: string; result: RunResult }[] {
   if (!existsSync(config.resultsDir)) return [];
   const found: { path: string; result: RunResult }[] = [];
-  for (const file of readdirSync(config.resultsDir).filter((f) => f.endsWith(".json")).sort()) {
+  // Other files live beside the runs (compare lists, driver benchmarks): only run results are read.
+  for (const file of readdirSync(config.resultsDir).filter((f) => f.endsWith(".json") && !/^(compare|driver-bench|report)-/.test(f)).sort()) {
     const path = join(config.resultsDir, file);
     try {
       const result = JSON.parse(readFileSync(path, "utf8")) as RunResult;
