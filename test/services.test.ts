@@ -94,22 +94,21 @@ describe("telemetry and alert services", () => {
 });
 
 describe("bad input: a clear 4xx, never a 500", () => {
-  const cases: [string, string, string, number, string][] = [
-    ["not JSON", "{robot_ids:", "application/json", 400, ""],
-    ["not an object", "[1,2]", "application/json", 400, "robot_ids"],
-    ["robot_ids not an array", '{"robot_ids":"robot-001"}', "application/json", 400, "robot_ids"],
-    ["ids that are not strings", '{"robot_ids":[1]}', "application/json", 400, "strings"],
-    ["an implausible id", '{"robot_ids":["robot-001\' OR 1=1 --"]}', "application/json", 400, "robot id"],
-    ["wrong content type", "robot_ids=robot-001", "text/plain", 400, "robot_ids"],
+  // [what, body, content type, status, error code, what the message must say]
+  const cases: [string, string, string, number, string, string][] = [
+    ["not JSON", "{robot_ids:", "application/json", 400, "INVALID_JSON", "request body is not valid JSON"],
+    ["not an object", "[1,2]", "application/json", 400, "INVALID_BATCH", 'body must be a JSON object {"robot_ids": [string, ...]}'],
+    ["robot_ids not an array", '{"robot_ids":"robot-001"}', "application/json", 400, "INVALID_BATCH", 'body must be a JSON object {"robot_ids": [string, ...]}'],
+    ["ids that are not strings", '{"robot_ids":[1]}', "application/json", 400, "INVALID_BATCH", "robot_ids must hold strings, got 1"],
+    ["an implausible id", '{"robot_ids":["robot-001\' OR 1=1 --"]}', "application/json", 400, "INVALID_ROBOT_ID", `robot id must be 1-20 letters, digits, "-" or "_", got "robot-001' OR 1=1 --"`],
+    ["wrong content type", "robot_ids=robot-001", "text/plain", 400, "INVALID_BATCH", 'body must be a JSON object {"robot_ids": [string, ...]}'],
   ];
-  for (const [what, body, type, status, mentions] of cases) {
-    test(`batch with ${what} → ${status}`, async () => {
+  for (const [what, body, type, status, code, message] of cases) {
+    test(`batch with ${what} → ${status} ${code}`, async () => {
       for (const [app, path] of [[robot, "/robots/batch"], [telemetry, "/telemetry/batch"], [alert, "/alerts/batch"]] as const) {
         const response = await post(app, path, body, type);
         expect(response.status).toBe(status);
-        const error = await response.json();
-        expect(typeof error.error).toBe("string");
-        expect(error.error).toContain(mentions);
+        expect(await response.json()).toEqual({ error: message, code });
       }
     });
   }
@@ -119,7 +118,7 @@ describe("bad input: a clear 4xx, never a 500", () => {
     const ids = Array.from({ length: 6 }, (_, i) => `robot-00${i + 1}`);
     const response = await post(app, "/telemetry/batch", JSON.stringify({ robot_ids: ids }));
     expect(response.status).toBe(413);
-    expect((await response.json()).error).toContain("at most 5");
+    expect(await response.json()).toEqual({ error: "robot_ids may hold at most 5 ids, got 6", code: "BATCH_TOO_LARGE" });
   });
   test("implausible ids in paths → 400; unknown routes → 404", async () => {
     for (const path of ["/robots/%27%3B%20DROP%20TABLE%20robots", "/telemetry/robot-%E2%9C%93/latest", "/alerts/" + "x".repeat(40)]) {

@@ -3,6 +3,7 @@
  * (independently of the services' own SQL), client calls through a case, and metrics deltas.
  */
 import { afterAll, beforeAll } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { type ApiName, type CaseName, caseSpec, clientRequest } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db";
@@ -96,4 +97,66 @@ export function useFleetDatabase() {
     await down(config, quiet);
   });
   return db;
+}
+
+/** Every process of the machine as pid → parent pid, from /proc/<pid>/stat; zombies left out. */
+function liveParents(): Map<number, number> {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name (2nd field) may hold spaces and parentheses: fields resume after the last ")".
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state !== "Z" && state !== "X") parents.set(Number(entry), Number(ppid));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return parents;
+}
+
+/** All live descendants of `rootPid` (children, their children, ...), found through their ppid links. */
+export function descendantPids(rootPid = process.pid): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of liveParents()) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  const found: number[] = [];
+  for (let queue = [...(children.get(rootPid) ?? [])]; queue.length > 0; ) {
+    const pid = queue.shift()!;
+    found.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
+/** Whether a process carries this test run's marker (test/setup.ts) in its environment. */
+function startedByThisRun(pid: number): boolean {
+  const marker = process.env.FLEET_TEST_RUN;
+  if (!marker) return false;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`FLEET_TEST_RUN=${marker}`);
+  } catch {
+    return false; // another user's process, or it ended
+  }
+}
+
+/**
+ * Command lines of the live processes this test run started that match `pattern`: descendants of
+ * the test process, and processes carrying the run's marker in their environment (a grandchild
+ * whose parent exited is re-parented to init, so the ppid walk alone would miss exactly the orphan
+ * a test looks for). Never another user's or another run's processes, unlike a global `pgrep -f`.
+ */
+export function strayProcesses(pattern: RegExp): string[] {
+  const descendants = new Set(descendantPids());
+  const stray: string[] = [];
+  for (const pid of liveParents().keys()) {
+    if (pid === process.pid || !(descendants.has(pid) || startedByThisRun(pid))) continue;
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+      if (pattern.test(command)) stray.push(command);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return stray;
 }
