@@ -150,6 +150,7 @@ export function loadConfig(env: Env = process.env) {
   for (const name of passEnv) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`FLEET_PASS_ENV must list variable names separated by commas, got "${name}"`);
   }
+  const timeoutMs = int(env, ENV_NAMES.timeoutMs, DEFAULTS.timeoutMs, 1, 600000, "milliseconds");
   const gateway = env.CASE3_GATEWAY || "apollo-router";
   if (gateway !== "apollo-router" && gateway !== "hive-gateway") {
     throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
@@ -163,7 +164,14 @@ export function loadConfig(env: Env = process.env) {
     db,
     fleetSize: int(env, ENV_NAMES.fleetSize, DEFAULTS.fleetSize, 1, 100000, "a fleet size"),
     batchMax: int(env, ENV_NAMES.batchMax, DEFAULTS.batchMax, 1, 1000000, "a batch size"),
-    timeoutMs: int(env, ENV_NAMES.timeoutMs, DEFAULTS.timeoutMs, 1, 600000, "milliseconds"),
+    timeoutMs,
+    /**
+     * A gateway's timeout for the hop behind it: FLEET_TIMEOUT_MS + 1 s (at most twice it). That
+     * hop (Case 1's orchestration, Case 3's subgraphs) calls on with FLEET_TIMEOUT_MS, so when the
+     * service at the end hangs, the hop next to it gives up first and the error names the service
+     * that hung, not the hop in between.
+     */
+    gatewayTimeoutMs: timeoutMs + Math.min(1000, timeoutMs),
     readyTimeoutMs: int(env, ENV_NAMES.readyTimeoutMs, DEFAULTS.readyTimeoutMs, 1, 3600000, "milliseconds"),
     limits: {
       maxDepth: int(env, ENV_NAMES.maxDepth, DEFAULTS.maxDepth, 1, 1000, "a query depth"),

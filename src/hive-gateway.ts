@@ -31,8 +31,9 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
           // `deduplicateInflightRequests`, default true). Under load that would hide calls the
           // benchmark counts, so it is off, like Apollo Router's `deduplicate_query` (DESIGN §7).
           deduplicateInflightRequests: false,
-          // Every gateway -> subgraph call gives up after FLEET_TIMEOUT_MS, like every internal call.
-          timeout: config.timeoutMs,
+          // A gateway -> subgraph call waits a little longer than the subgraph's own calls
+          // (gatewayTimeoutMs, src/config.ts): a hang behind a subgraph is named by the subgraph.
+          timeout: config.gatewayTimeoutMs,
         },
       },
       // The supergraph holds the default URLs; the configuration (FLEET_*_SUBGRAPH_URL) wins.

@@ -82,7 +82,7 @@ function processSettings(name: string, spec: CaseSpec, config: Config): Record<s
         ...(name === "robot-service" && spec.name === "case1" ? { orchestration: "N+1 fan-out", ...upstream } : {}),
       };
     case "rest-gateway":
-      return { ...bun, ...upstream, proxy: "streaming, no parsing" };
+      return { ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: true, proxy: "streaming, no parsing" };
     case "yoga-gateway":
       return {
         ...bun, ...upstream, executor: yoga, batching: `dataloader ${packageVersion("dataloader")}, per request`,
@@ -95,7 +95,7 @@ function processSettings(name: string, spec: CaseSpec, config: Config): Record<s
       return { ...bun, ...upstream, executor: yoga, batching: `dataloader ${packageVersion("dataloader")}, per request`, introspection: true, plugins: [] };
     case "hive-gateway":
       return {
-        ...bun, upstream_timeout_ms: config.timeoutMs, executor: `@graphql-hive/gateway ${packageVersion("@graphql-hive/gateway")}`,
+        ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, executor: `@graphql-hive/gateway ${packageVersion("@graphql-hive/gateway")}`,
         introspection: true, deduplication: false, limits: graphqlLimits(config),
         plugins: ["max-tokens", "max-depth", "max-aliases", "robot-id guard", "bad-request status"], defer_stream: true,
       };

@@ -7,9 +7,10 @@ import type { ServiceMetrics } from "./metrics";
 import { createBaseApp, upstream } from "./http";
 
 export function createRestGateway(deps: { config: Config; metrics?: ServiceMetrics }) {
-  const { urls, timeoutMs } = deps.config;
+  const { urls, gatewayTimeoutMs } = deps.config;
   const proxy = async (path: string) => {
-    const response = await upstream("robot-service", `${urls.robot}${path}`, timeoutMs);
+    // Longer than the robot service's own calls: a hang behind it is named by it (src/config.ts).
+    const response = await upstream("robot-service", `${urls.robot}${path}`, gatewayTimeoutMs);
     return new Response(response.body, {
       status: response.status,
       headers: { "content-type": response.headers.get("content-type") ?? "application/json" },

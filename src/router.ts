@@ -52,7 +52,7 @@ export function routerEnv(config: Config): Record<string, string> {
     FLEET_ROBOT_SUBGRAPH_URL: config.urls.robotSubgraph,
     FLEET_TELEMETRY_SUBGRAPH_URL: config.urls.telemetrySubgraph,
     FLEET_ALERT_SUBGRAPH_URL: config.urls.alertSubgraph,
-    FLEET_TIMEOUT_MS: String(config.timeoutMs),
+    FLEET_GATEWAY_TIMEOUT_MS: String(config.gatewayTimeoutMs),
     FLEET_MAX_BODY_BYTES: String(config.limits.maxBodyBytes),
     FLEET_MAX_TOKENS: String(config.limits.maxTokens),
     FLEET_ROUTER_MAX_RECURSION: String(config.limits.maxDepth),
