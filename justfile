@@ -35,12 +35,12 @@ down: _deps
 status: _deps
     @{{fleet}} status
 
-# The main job: a short comparison of all three cases (10 VUs, 20 s each), ending in the report
+# The main job: a short comparison of all three cases (4 shuffled rounds of 6 s at 10 VUs), ending in the report with its verdicts
 [group('load')]
 demo: _deps tools
-    @{{fleet}} compare 10 20s
+    @{{fleet}} compare 10 6s --repeat 4 --warmup 2s
 
-# Every case back to back under the same load, then the report (--repeat R, --gateways apollo-router,hive-gateway)
+# Every case under the same load in R shuffled rounds (--repeat R, default 5; --seed S), then verdicts and the report (--gateways apollo-router,hive-gateway)
 [group('load')]
 compare vus="50" duration="60s" *flags: _deps
     @{{fleet}} compare {{vus}} {{duration}} {{flags}}

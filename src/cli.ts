@@ -43,7 +43,7 @@ async function measuredRun(config: Config, params: LoadParams) {
   throw new Error(`the run is not complete (${path}): ${result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
 }
 import { compare } from "./compare";
-import { defaultSources, writeReport } from "./report";
+import { reportSources, writeReport } from "./report";
 import { obsDown, obsStatus, obsUp } from "./obs";
 import { prometheusYaml, RATE_INTERVAL } from "./prometheus";
 import { checkDashboards, runSpan } from "./dashboards";
@@ -165,22 +165,25 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup"]);
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed"]);
     const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
     for (const g of gateways) if (g !== "apollo-router" && g !== "hive-gateway") throw new UsageError(`--gateways takes apollo-router and/or hive-gateway, got "${g}"`);
     const api = flags.get("api");
     if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
-    await compare(config, {
+    const { interrupted } = await compare(config, {
       vus: positional[0] ? positive(positional[0], "VUS") : 50,
       duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
-      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
+      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 5,
+      seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
       gateways: gateways as ("apollo-router" | "hive-gateway")[],
       api: api as ApiName | undefined,
       warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
     });
+    if (interrupted) process.exit(130); // as every command after Ctrl-C
   },
   async report(config, files) {
-    writeReport(config, files.length ? files : defaultSources(config));
+    const { sources, comparison } = reportSources(config, files);
+    writeReport(config, sources, console.log, comparison);
   },
   async supergraph(_config, args) {
     const { CompositionError, supergraphCommand } = await import("./supergraph");

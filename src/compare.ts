@@ -1,9 +1,10 @@
 /**
- * All cases under the same parameters, back to back, then the report (DESIGN §8). With
- * `--repeat R` the cases interleave (1, 2, 3, 1, 2, 3, ...) so drift on a noisy machine spreads
- * over every case, and the report shows medians with their spread.
+ * All cases under the same parameters in R interleaved rounds (DESIGN §13), then the verdicts and
+ * the report. Each round runs the cases in its own order, shuffled from a recorded seed, so a
+ * machine that drifts does not line up with one case. The verdicts (src/verdicts.ts) go to
+ * results/compare-<time>.json, and the report is rendered from it.
  *
- *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--gateways apollo-router,hive-gateway] [--api NAME]
+ *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
 import { type CaseName, CASES } from "./cases";
@@ -12,7 +13,9 @@ import { RefusedError } from "./errors";
 import { type LoadParams, runLoad } from "./load";
 import { writeReport } from "./report";
 import { clusterDown, clusterPid } from "./pg-cluster";
-import { writeAtomic } from "./results";
+import { mulberry32 } from "./determinism.js";
+import { type RunResult, writeAtomic } from "./results";
+import { analyse, targetOf } from "./verdicts";
 
 export interface CompareOptions {
   vus: number;
@@ -21,17 +24,38 @@ export interface CompareOptions {
   gateways: ("apollo-router" | "hive-gateway")[];
   api?: LoadParams["api"];
   warmup: string;
+  /** Seeds the order of the rounds; random (and recorded) when not given. */
+  seed?: number;
+}
+
+/** Fisher–Yates with a seeded generator: the same seed gives the same order on every machine. */
+export function shuffled<T>(items: T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The orders of `rounds` rounds of `labels`, shuffled anew in each round from `seed`. */
+export function roundOrders(labels: string[], rounds: number, seed: number): string[][] {
+  const random = mulberry32(seed);
+  return Array.from({ length: rounds }, () => shuffled(labels, random));
 }
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
-  const plan: { case: CaseName; config: Config }[] = [];
+  const plan: { case: CaseName; config: Config; label: string }[] = [];
   for (const name of Object.keys(CASES) as CaseName[]) {
-    if (name !== "case3") plan.push({ case: name, config });
-    else for (const gateway of options.gateways) plan.push({ case: name, config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }) });
+    if (name !== "case3") plan.push({ case: name, config, label: name });
+    else for (const gateway of options.gateways) plan.push({ case: name, config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }), label: `case3 (${gateway})` });
   }
+  // A recorded seed: the order of every round can be reproduced with --seed.
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const listPath = join(config.resultsDir, `compare-${stamp}.list`);
-  const done: string[] = [];
+  const done: { file: string; round: number; result: RunResult }[] = [];
   const refused: string[] = [];
   const total = plan.length * options.repeat;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
@@ -41,11 +65,12 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     interrupted = true;
   };
   process.on("SIGINT", onSignal);
+  log(`comparison: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
   try {
     for (let round = 1; round <= options.repeat && !interrupted; round++) {
-      for (const step of plan) {
+      for (const label of orders[round - 1]) {
         if (interrupted) break;
-        const label = `${step.case}${step.case === "case3" ? ` (${step.config.case3Gateway})` : ""}`;
+        const step = plan.find((p) => p.label === label)!;
         log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${label} ===`);
         try {
           const { path, result } = await runLoad(step.config, {
@@ -57,8 +82,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
             interrupted = true;
             break;
           }
-          done.push(basename(path));
-          writeAtomic(listPath, `${done.join("\n")}\n`);
+          done.push({ file: basename(path), round, result });
+          writeAtomic(listPath, `${done.map((d) => d.file).join("\n")}\n`);
         } catch (error) {
           if (!(error instanceof RefusedError)) throw error;
           log((error as Error).message);
@@ -72,9 +97,18 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   }
   if (failure) log(`a run failed, so the comparison stopped: ${failure}`);
   if (!done.length) throw new Error(`no case completed a run: nothing to report${failure ? ` (${failure})` : ""}`);
-  const report = writeReport(config, done.map((f) => join(config.resultsDir, f)), log);
+  const comparison = analyse(done, {
+    seed,
+    params: { mode: "duration", vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways },
+    rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
+    targets: [...new Set(done.map((d) => targetOf(d.result)))].sort(),
+  });
+  const comparePath = join(config.resultsDir, `compare-${stamp}.json`);
+  writeAtomic(comparePath, `${JSON.stringify(comparison, null, 2)}\n`);
+  log(`comparison: ${comparePath}`);
+  const report = writeReport(config, done.map((d) => join(config.resultsDir, d.file)), log, comparison);
   if (interrupted) log(`comparison ${failure ? "stopped" : "interrupted"}: the report covers the runs that completed`);
   if (failure) throw new Error(`a run failed: ${failure}`);
   if (refused.length) throw new RefusedError(`not measured (failed the correctness gate): ${refused.join(", ")}`);
-  return report;
+  return { ...report, compare: comparePath, comparison, interrupted };
 }

@@ -17,6 +17,7 @@ import { RefusedError } from "./errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
 import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount } from "./k6-run";
+import { type Canary, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
 import { clusterDown, clusterPid } from "./pg-cluster";
@@ -66,6 +67,7 @@ interface RunContext {
   specPath: string;
   log: (line: string) => void;
   control: RunControl;
+  canary: Canary;
 }
 
 /** The correctness gate (DESIGN §7): a case that does not answer as the database is refused, not measured. */
@@ -126,7 +128,7 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
     summary = null;
   }
   return {
-    ...measured, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config),
+    ...measured, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
     chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {}) : undefined,
   };
 }
@@ -144,6 +146,9 @@ export async function runLoad(
   const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}${gateway ? `-${gateway}` : ""}-${params.mode}`);
   const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
 
+  // The machine's speed (src/canary.ts), taken before this run starts anything: right after a
+  // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
+  const canary = runCanary();
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   const running = readState(config);
   const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config));
@@ -161,7 +166,7 @@ export async function runLoad(
     },
   });
   const specPath = join(state.runDir, runId, "k6-spec.json");
-  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false } };
+  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false }, canary };
   const onSignal = () => {
     ctx.control.interrupted = true;
     log("interrupted: stopping k6, then writing an incomplete result");

@@ -12,6 +12,12 @@ import { ROLES, serveRole } from "./roles";
 const [name, ...args] = process.argv.slice(2);
 // Commands load lazily: a role process never carries the CLI's modules (k6 runner, report).
 const cli = name && ROLES.includes(name) ? null : await import("./cli");
+// `COMMAND --help` (anywhere among its arguments; the recipes put the case first) or no command at all.
+if (cli && (!name || name === "--help" || name === "-h" || args.includes("--help") || args.includes("-h"))) {
+  const { helpText } = await import("./help");
+  console.log(helpText(name && !name.startsWith("-") ? name : undefined));
+  process.exit(name ? 0 : 2);
+}
 try {
   const config = loadConfig();
   if (name && !cli) {
@@ -23,6 +29,8 @@ try {
   }
 } catch (error) {
   const known = error instanceof ConfigError || error instanceof UsageError || error instanceof RefusedError;
-  console.error(`fleetbench: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}`);
+  // One line saying what went wrong and what to do; the stack only when asked for (FLEET_DEBUG=1).
+  const message = (error as Error)?.message ?? String(error);
+  console.error(`fleetbench: ${known || process.env.FLEET_DEBUG !== "1" ? message : ((error as Error)?.stack ?? message)}`);
   process.exit(error instanceof RefusedError ? 3 : known ? 2 : 1);
 }

@@ -5,11 +5,13 @@
  *   bun src/main.ts report [RESULT.json ...]   default: the newest comparison, else the newest run per case
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "./config";
 import { paritySignature } from "./parity";
 import { type RunResult, readResults, writeAtomic } from "./results";
 import { componentOf } from "./run-result";
+import { intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
+import { type Comparison, targetOf } from "./verdicts";
 
 export { componentOf };
 const ROOT = resolve(import.meta.dir, "..");
@@ -114,7 +116,9 @@ export function markdown(columns: Column[]): string {
 }
 
 /** Data for the page's charts, kept apart from the HTML so tests can check it. */
-export function chartData(columns: Column[]) {
+export function chartData(columns: Column[], comparison?: Comparison) {
+  const targets = columns.map((c) => targetOf(c.runs[0]));
+  const ci = (key: string) => intervals(comparison, key, targets);
   const labels = columns.map((c) => {
     const flags = [...new Set(c.runs.flatMap((r) => r.flags))];
     return c.label + (flags.length ? ` ⚠ ${flags.join(", ")}` : "");
@@ -128,8 +132,18 @@ export function chartData(columns: Column[]) {
     }));
   return {
     labels,
-    throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)) }],
-    latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({ label: p, data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])) })),
+    // errorBars: each column's 95 % interval of the median (drawn as whiskers), when the comparison has one.
+    throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
+    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0))), errorBars: ci("cpu_ms_total") }],
+    latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({
+      label: p,
+      data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])),
+      errorBars: p === "p50" ? ci("latency_p50") : p === "p99" ? ci("latency_p99") : undefined,
+    })),
+    perApi: ["dashboard", "monitor", "critical"].flatMap((api) => (["p50", "p99"] as const).map((p) => ({
+      label: `${api} ${p}`,
+      data: columns.map((c) => value(c, (r) => (r.extra?.per_api as Record<string, Record<string, number>> | undefined)?.[api]?.[p])),
+    }))).filter((d) => d.data.some((v) => v > 0)),
     calls: callNames(columns).map((name) => ({ label: name, data: columns.map((c) => value(c, (r) => r.calls_per_request[name])) })),
     cpu: byComponent((u) => u.cpu_ms_per_request ?? 0),
     // Memory held at one moment per component (peak of the per-sample sum); older files: sum of peaks.
@@ -199,23 +213,37 @@ export function flagNotes(columns: Column[]): string[] {
 }
 
 /** The whole Markdown report: what differs, the numbers, what the flags mean, the parity table. */
-export function markdownReport(columns: Column[]): string {
+export function markdownReport(columns: Column[], comparison?: Comparison): string {
   const warn = differences(columns);
   const flags = flagNotes(columns);
   return [
     "# fleetbench report\n",
     warn.length ? `${warn.map((w) => `> ⚠ ${w}`).join("\n>\n")}\n` : "",
+    comparison ? verdictMarkdown(comparison) : "",
+    comparison ? "## All numbers (medians over rounds)\n" : "",
     markdown(columns),
     flags.length ? `## Flags\n\n${flags.map((f) => `- ${f}`).join("\n")}\n` : "",
     `## Parity\n\n${parityTable(columns)}`,
+    `## Fingerprint of every run\n\n${fingerprintTable(columns)}`,
   ].filter(Boolean).join("\n");
+}
+
+/** Where and with what each run was measured, and the machine's speed just before it. */
+export function fingerprintTable(columns: Column[]): string {
+  const rows = columns.flatMap((c) => c.runs.map((r) => {
+    const f = r.fingerprint ?? {};
+    const v = (f.versions ?? {}) as Record<string, string | null>;
+    const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
+    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${r.gateway === "apollo-router" ? `, router ${v.apollo_router}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
+  }));
+  return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
-export function html(columns: Column[], sources: string[]): string {
+export function html(columns: Column[], sources: string[], comparison?: Comparison): string {
   const chartJs = readFileSync(join(ROOT, "node_modules", "chart.js", "dist", "chart.umd.min.js"), "utf8");
-  const data = JSON.stringify(chartData(columns)).replace(/</g, "\\u003c");
+  const data = JSON.stringify(chartData(columns, comparison)).replace(/</g, "\\u003c");
   const cells = (line: string) => line.split("|").slice(1, -1).map((c) => escape(c.trim()));
   const htmlTable = (md: string) => {
     const [head, ...body] = md.split("\n").filter((l) => l.startsWith("|") && !l.startsWith("|---"));
@@ -224,59 +252,108 @@ export function html(columns: Column[], sources: string[]): string {
   const warn = differences(columns);
   const flags = flagNotes(columns);
   const charts = [
-    ["throughput", "Throughput (requests/s)", false],
-    ["latency", "Latency percentiles (ms)", false],
-    ["calls", "Internal calls per client request", true],
+    ["throughput", "Throughput, successful requests/s (whiskers: 95 % interval)", false],
+    ["cpuTotal", "CPU ms per client request, total without k6 (whiskers: 95 % interval)", false],
     ["cpu", "CPU ms per client request, by component", true],
+    ["latency", "Latency percentiles, ms (whiskers on p50 and p99: 95 % interval)", false],
+    ["perApi", "Latency by API, p50 and p99 (ms)", false],
+    ["calls", "Internal calls per client request", true],
     ["rss", "Peak memory (PSS, MiB) at one moment, by component", true],
   ] as const;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fleetbench report</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}figure{margin:0}.warn{background:#fff4d6;border-left:4px solid #e0a000;padding:6px 10px}.parity td{text-align:left;font-size:12px}</style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>fleetbench report</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:grid;grid-template-columns:1fr 1fr;gap:24px}figure{margin:0}.verdict{font-size:15px;margin:4px 0}#verdict{border:1px solid #9bc;background:#f3f8fc;padding:8px 14px}@media (max-width:700px){body{margin:1em}.charts{grid-template-columns:1fr}canvas{max-width:100%;height:auto!important}table{display:block;overflow-x:auto}}.warn{background:#fff4d6;border-left:4px solid #e0a000;padding:6px 10px}.parity td{text-align:left;font-size:12px}</style>
 <script>${chartJs}</script></head>
 <body>
 <h1>fleetbench report</h1>
 ${warn.map((w) => `<p class="warn">⚠ ${escape(w)}</p>`).join("\n")}
 <p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>
+${comparison ? `<section id="verdict"><h2>What it found</h2>\n${verdictLines(comparison).map((l) => `<p class="verdict">${escape(l)}</p>`).join("\n")}\n${htmlTable(summaryTable(comparison))}</section>` : ""}
 <div class="charts">${charts.map(([id, title]) => `<figure><figcaption>${title}</figcaption><canvas id="${id}" width="520" height="300"></canvas></figure>`).join("")}</div>
 <h2>All numbers</h2>
 ${htmlTable(markdown(columns))}
 ${flags.length ? `<h2>Flags</h2>\n<ul class="flags">${flags.map((f) => `<li>${escape(f)}</li>`).join("")}</ul>` : ""}
 <h2>Parity</h2>
 ${columns.some((c) => c.runs[0]?.extra?.parity) ? `<div class="parity">${htmlTable(parityTable(columns))}</div>` : `<p>${escape(parityTable(columns))}</p>`}
+${comparison ? `<h2>Rounds</h2>\n<p>Orders shuffled from seed ${comparison.seed}; canary median ${comparison.canary_median ?? "–"}.</p>\n${htmlTable(roundsTable(comparison))}` : ""}
+<h2>Fingerprint of every run</h2>
+${htmlTable(fingerprintTable(columns))}
 <p>From: ${sources.map((s) => escape(basename(s))).join(", ")}</p>
 <script>
 const data = ${data};
 const stacked = ${JSON.stringify(Object.fromEntries(charts.map(([id, , s]) => [id, s])))};
+let whiskers = 0;
+// Error bars: a dataset's errorBars[i] = [lo, hi] is drawn as a whisker over bar i.
+const errorBars = {
+  id: "errorBars",
+  afterDatasetsDraw(chart) {
+    const { ctx, scales: { y } } = chart;
+    chart.data.datasets.forEach((ds, d) => {
+      if (!ds.errorBars) return;
+      chart.getDatasetMeta(d).data.forEach((bar, i) => {
+        const ci = ds.errorBars[i];
+        if (!ci) return;
+        const [top, bottom] = [y.getPixelForValue(ci[1]), y.getPixelForValue(ci[0])];
+        ctx.save();
+        ctx.strokeStyle = "#222";
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(bar.x, top); ctx.lineTo(bar.x, bottom);
+        ctx.moveTo(bar.x - 6, top); ctx.lineTo(bar.x + 6, top);
+        ctx.moveTo(bar.x - 6, bottom); ctx.lineTo(bar.x + 6, bottom);
+        ctx.stroke();
+        ctx.restore();
+        whiskers++;
+      });
+    });
+  },
+};
 for (const id of Object.keys(stacked)) {
+  const datasets = data[id];
+  // The axis reaches the top of every whisker.
+  const top = Math.max(0, ...datasets.flatMap((ds) => (ds.errorBars || []).map((ci) => (ci ? ci[1] : 0))));
   new Chart(document.getElementById(id), {
     type: "bar",
-    data: { labels: data.labels, datasets: data[id] },
-    options: { animation: false, responsive: false, scales: { x: { stacked: stacked[id] }, y: { stacked: stacked[id], beginAtZero: true } } },
+    data: { labels: data.labels, datasets },
+    options: { animation: false, responsive: false, scales: { x: { stacked: stacked[id] }, y: { stacked: stacked[id], beginAtZero: true, suggestedMax: top * 1.05 } } },
+    plugins: [errorBars],
   });
 }
 document.body.dataset.charts = String(Chart.instances ? Object.keys(Chart.instances).length : 0);
+document.body.dataset.errorbars = String(whiskers);
 </script>
 </body></html>
 `;
 }
 
-/** Which result files a report covers when none are named: the newest comparison, else the newest run per case. */
-export function defaultSources(config: Config): string[] {
-  const lists = existsSync(config.resultsDir)
-    ? readdirSync(config.resultsDir).filter((f) => f.startsWith("compare-") && f.endsWith(".list")).sort()
-    : [];
-  if (lists.length) {
-    const list = readFileSync(join(config.resultsDir, lists[lists.length - 1]), "utf8").split("\n").filter(Boolean);
-    return list.map((f) => join(config.resultsDir, f));
+/**
+ * What a report covers: a comparison (compare-*.json: its runs and verdicts), result files, or,
+ * when nothing is named, the newest comparison (an older compare-*.list is read too), else the
+ * newest complete run per case.
+ */
+export function reportSources(config: Config, named: string[] = []): { sources: string[]; comparison?: Comparison } {
+  const fromComparison = (path: string) => {
+    const comparison = JSON.parse(readFileSync(path, "utf8")) as Comparison;
+    if (comparison.schema_version !== 1 || !Array.isArray(comparison.runs)) throw new Error(`${path} is not a fleetbench comparison`);
+    return { sources: comparison.runs.map((r) => join(dirname(path), r.file)), comparison };
+  };
+  const comparisons = named.filter((f) => /compare-[^/]*\.json$/.test(f));
+  if (comparisons.length > 1) throw new Error(`name one comparison at a time, got ${comparisons.length}`);
+  if (comparisons.length) return fromComparison(comparisons[0]);
+  if (named.length) return { sources: named };
+  const files = existsSync(config.resultsDir) ? readdirSync(config.resultsDir).filter((f) => f.startsWith("compare-")).sort() : [];
+  const newest = files.at(-1);
+  if (newest?.endsWith(".json")) return fromComparison(join(config.resultsDir, newest));
+  if (newest?.endsWith(".list")) {
+    return { sources: readFileSync(join(config.resultsDir, newest), "utf8").split("\n").filter(Boolean).map((f) => join(config.resultsDir, f)) };
   }
-  const newest = new Map<string, string>();
-  for (const { path, result } of readResults(config)) if (result.status === "complete") newest.set(`${result.case}/${result.gateway ?? ""}`, path);
-  return [...newest.values()];
+  const perCase = new Map<string, string>();
+  for (const { path, result } of readResults(config)) if (result.status === "complete") perCase.set(`${result.case}/${result.gateway ?? ""}`, path);
+  return { sources: [...perCase.values()] };
 }
 
 /** Writes report-<stamp>.md and .html next to the results and returns their paths. */
-export function writeReport(config: Config, sources: string[], log: (line: string) => void = console.log) {
+export function writeReport(config: Config, sources: string[], log: (line: string) => void = console.log, comparison?: Comparison) {
   if (!sources.length) throw new Error(`no complete results in ${config.resultsDir}: run \`just compare\` or \`just caseN load VUS DURATION\` first`);
   const results = sources.map((s) => {
     const result = JSON.parse(readFileSync(s, "utf8")) as RunResult;
@@ -288,9 +365,9 @@ export function writeReport(config: Config, sources: string[], log: (line: strin
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const md = join(config.resultsDir, `report-${stamp}.md`);
   const page = join(config.resultsDir, `report-${stamp}.html`);
-  const table = markdownReport(columns);
+  const table = markdownReport(columns, comparison);
   writeAtomic(md, table);
-  writeAtomic(page, html(columns, sources));
+  writeAtomic(page, html(columns, sources, comparison));
   log(table);
   log(`report: ${md}\n        ${page}`);
   return { markdown: md, html: page, table };

@@ -124,6 +124,8 @@ export interface Measured {
   gatewayName: string;
   usage: Record<string, ProcessUsage>;
   memory: MemorySample[];
+  /** The machine-speed canary timed just before the window (src/canary.ts). */
+  canary?: unknown;
 }
 
 /** Fills `base` (parameters, fingerprint, extra so far) with what was measured. Pure. */
@@ -141,6 +143,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   }
   result.extra.wall_seconds = round(m.wallSeconds, 2);
   result.extra.requests_received = m.received;
+  if (m.canary) result.extra.canary = m.canary;
   if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
   result.calls_per_request = Object.fromEntries(
     Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, requests ? round(n / requests, 3) : 0]),

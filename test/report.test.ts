@@ -8,7 +8,10 @@ import { chromium } from "playwright-core";
 import type { CaseName } from "../src/cases";
 import { loadConfig, type Config } from "../src/config";
 import { runLoad } from "../src/load";
+import { compare, roundOrders } from "../src/compare";
 import { writeReport } from "../src/report";
+import type { RunResult } from "../src/results";
+import { type Comparison, analyse } from "../src/verdicts";
 import { down } from "../src/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
@@ -77,7 +80,7 @@ test("the HTML page renders its charts in headless Chromium without console erro
     const requests: string[] = [];
     page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
     await page.goto(`file://${html}`);
-    await page.waitForFunction(() => document.body.dataset.charts === "5");
+    await page.waitForFunction(() => document.body.dataset.charts === "7");
     expect(errors).toEqual([]);
     expect(requests).toEqual([]); // self-contained: nothing fetched
     // Each canvas has drawn pixels, and the page lists the cases.
@@ -90,8 +93,11 @@ test("the HTML page renders its charts in headless Chromium without console erro
         return inked;
       }),
     );
-    expect(painted.length).toBe(5);
+    expect(painted.length).toBe(7);
     for (const inked of painted) expect(inked).toBeGreaterThan(1000);
+    // Single runs have no intervals: no whiskers, and no verdict section.
+    expect(await page.evaluate(() => document.body.dataset.errorbars)).toBe("0");
+    expect(await page.$$("#verdict")).toHaveLength(0);
     const headers = await page.$$eval("table", (tables) => [...tables[0].querySelectorAll("th")].map((t) => t.textContent));
     expect(headers).toEqual(["metric", "case1 · rest-gateway", "case2 · yoga-gateway", "case3 · hive-gateway"]);
     // What a reader sees: successful throughput and stability rows, and the parity table with
@@ -110,5 +116,68 @@ test("the HTML page renders its charts in headless Chromium without console erro
     await page.screenshot({ path: html.replace(/\.html$/, ".png"), fullPage: true });
   } finally {
     await browser.close();
+  }
+});
+
+/** Opens a report page at a width; returns what a reader sees, with console errors and requests. */
+async function open(htmlPath: string, width: number) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
+  await page.goto(`file://${htmlPath}`);
+  await page.waitForFunction(() => document.body.dataset.charts === "7");
+  return { browser, page, errors, requests };
+}
+
+test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, intervals and p-values, and its report opens with what it found", async () => {
+  const seed = 11;
+  const { compare: comparePath, html } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed }, quiet);
+  const onDisk = JSON.parse(readFileSync(comparePath, "utf8")) as Comparison;
+  expect(onDisk.seed).toBe(seed);
+  expect(onDisk.rounds.map((r) => r.order)).toEqual(roundOrders(["case1", "case2"], 4, seed));
+  expect(onDisk.runs).toHaveLength(8);
+  for (const run of onDisk.runs) expect(run.canary_index).toBeGreaterThan(0);
+  // Which runs the canary leaves out depends on the machine's moments; analysed again without
+  // it, all eight count, and every interval holds its median and every ratio.
+  const runs = onDisk.runs.map((r) => {
+    const result = JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult;
+    delete result.extra.canary;
+    return { file: r.file, round: r.round, result };
+  });
+  const again = analyse(runs, { seed, params: {}, rounds: onDisk.rounds, targets: onDisk.targets });
+  const cpu = again.metrics.cpu_ms_total;
+  for (const t of ["case1 · rest-gateway", "case2 · yoga-gateway"]) {
+    expect(cpu.cases[t]!.n).toBe(4);
+    expect(cpu.cases[t]!.ci[0]).toBeLessThanOrEqual(cpu.cases[t]!.median);
+    expect(cpu.cases[t]!.ci[1]).toBeGreaterThanOrEqual(cpu.cases[t]!.median);
+  }
+  const [pair] = cpu.pairs;
+  expect(pair.ci[0]).toBeLessThanOrEqual(pair.ratio);
+  expect(pair.ci[1]).toBeGreaterThanOrEqual(pair.ratio);
+  expect(pair.p_value).toBeGreaterThan(0);
+  expect(pair.p_value).toBeLessThanOrEqual(1);
+  expect(["lower", "higher", "no clear difference"]).toContain(pair.verdict);
+  for (const [width, name] of [[1280, "desktop"], [390, "phone"]] as const) {
+    const { browser, page, errors, requests } = await open(html, width);
+    try {
+      const verdicts = await page.$$eval("#verdict .verdict", (ps) => ps.map((p) => p.textContent ?? ""));
+      expect(verdicts.length).toBeGreaterThan(0);
+      for (const v of verdicts) expect(v).toMatch(/ is (higher|lower) than | no clear difference between |usable run|no difference can reach/);
+      // What it found comes before the charts; whiskers are drawn where there are intervals.
+      expect(await page.evaluate(() => Boolean(document.querySelector("#verdict")!.compareDocumentPosition(document.querySelector(".charts")!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
+      expect(Number(await page.evaluate(() => document.body.dataset.errorbars))).toBeGreaterThan(0);
+      const text = await page.evaluate(() => document.body.innerText);
+      expect(text).toContain("canary index");
+      expect(text).toContain(`seed ${seed}`);
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      await page.screenshot({ path: html.replace(/\.html$/, `-${name}.png`), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   }
 });

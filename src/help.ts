@@ -1,0 +1,48 @@
+/**
+ * What every command answers to `--help` (or `-h`): its usage, its options and the exit codes,
+ * which are the same for every command. `bun src/main.ts --help` lists them all.
+ */
+export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error,
+3 refused by the correctness gate, 130 interrupted (Ctrl-C)`;
+
+const LOAD_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix
+  --warmup DURATION                   warm-up at the measured load, not counted (default 5s; 0s for none)`;
+
+export const HELP: Record<string, string> = {
+  db: `db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
+  seed: `seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
+  up: `up CASE\n  start CASE (case1, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health`,
+  down: `down\n  stop every process fleetbench started, PostgreSQL included`,
+  status: `status\n  what runs, with pids, and the fleet size loaded`,
+  query: `query CASE [API] [ID]\n  one client request through the running case (API: dashboard, monitor, critical; ID: a robot for monitor)`,
+  load: `load CASE VUS DURATION [options]\n  one measured run at constant VUs (e.g. load case3 50 5m); the result goes to results/\n${LOAD_OPTIONS}`,
+  iterations: `iterations CASE VUS COUNT [options]\n  one measured run: VUS share COUNT requests\n${LOAD_OPTIONS}`,
+  rate: `rate CASE RPS DURATION [options]\n  one measured run at a constant arrival rate (the open model)\n${LOAD_OPTIONS}`,
+  chaos: `chaos CASE SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS
+  --mode kill|pause   a crash (default) or a hang
+  --at S              when the fault starts (default: a quarter into the run)
+${LOAD_OPTIONS}`,
+  compare: `compare [VUS] [DURATION] [options]\n  every case in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report
+  --repeat R                          rounds (default 5; at least 4 for a verdict to be possible)
+  --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
+  --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
+  --api NAME                          one API instead of the mix
+  --warmup DURATION                   warm-up of every run (default 5s)`,
+  report: `report [compare-TIME.json | RESULT.json ...]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)`,
+  clean: `clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
+  supergraph: `supergraph [--check]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare)`,
+  tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once`,
+  obs: `obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively`,
+  compose: `compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs`,
+  "bench-driver": `bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
+  --concurrency N     requests in flight (default 50)
+  --windows N         windows of each (default 5), interleaved
+  --window DURATION   length of a window (default 10s)
+  --warmup DURATION   warm-up of each (default 1s)`,
+};
+
+/** The help of one command, or of all of them. */
+export function helpText(command?: string): string {
+  if (command && HELP[command]) return `usage: bun src/main.ts ${HELP[command]}\n\n${EXIT_CODES}\n`;
+  return `usage: bun src/main.ts COMMAND [args]   (or a role: robot-service, yoga-gateway, ...)\n\n${Object.values(HELP).map((h) => h.split("\n")[0]).map((l) => `  ${l}`).join("\n")}\n\n\`COMMAND --help\` for its options.\n${EXIT_CODES}\n`;
+}

@@ -1,0 +1,145 @@
+/**
+ * From a comparison's runs to its verdicts (DESIGN §13): per target and headline metric the
+ * median, its bootstrap interval and CV; per pair of targets the ratio of medians with its
+ * interval, a Mann–Whitney p-value and the verdict. Runs flagged `errors` or `unstable`, and
+ * runs whose machine-speed canary is more than 10 % slower than the comparison's median
+ * (`machine_slow`), are left out and listed. Pure: the same runs and seed give the same JSON.
+ */
+import { slowRuns } from "./canary";
+import type { RunResult } from "./results";
+import { componentOf } from "./run-result";
+import { compare as comparePair, summarize } from "./stats";
+
+/** Flags that keep a run out of verdicts: its numbers do not describe the case at steady state. */
+export const EXCLUDING_FLAGS = ["errors", "unstable", "machine_slow"];
+
+export interface Metric {
+  label: string;
+  unit: string;
+  pick: (r: RunResult) => number | null;
+}
+
+const cpu = (r: RunResult, include: (process: string) => boolean) => {
+  const entries = Object.entries(r.resources).filter(([p]) => include(p));
+  return entries.length ? entries.reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0) : null;
+};
+const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
+
+/** The headline metrics, in the order the report states them. */
+export const METRICS: Record<string, Metric> = {
+  cpu_ms_total: { label: "CPU ms per request (total, without k6)", unit: "ms", pick: (r) => cpu(r, (p) => p !== "k6") },
+  cpu_ms_gateway: { label: "CPU ms per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway") },
+  cpu_ms_subgraphs: { label: "CPU ms per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs") },
+  cpu_ms_data_services: { label: "CPU ms per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services") },
+  cpu_ms_postgres: { label: "CPU ms per request: PostgreSQL", unit: "ms", pick: (r) => cpu(r, (p) => p === "postgres") },
+  ok_rps: { label: "throughput (successful requests/s)", unit: "req/s", pick: okRps },
+  latency_p50: { label: "latency p50", unit: "ms", pick: (r) => r.summary?.latency_ms.p50 ?? null },
+  latency_p99: { label: "latency p99", unit: "ms", pick: (r) => r.summary?.latency_ms.p99 ?? null },
+};
+
+/** A target of a comparison: a case through one gateway (the column of the report). */
+export const targetOf = (r: RunResult) => `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}`;
+
+export interface RunEntry {
+  file: string;
+  target: string;
+  round: number;
+  canary_index: number | null;
+  flags: string[];
+  excluded: string | null;
+}
+
+export interface Comparison {
+  schema_version: 1;
+  created_at: string;
+  seed: number;
+  params: Record<string, unknown>;
+  rounds: { round: number; order: string[] }[];
+  targets: string[];
+  canary_median: number | null;
+  runs: RunEntry[];
+  metrics: Record<string, {
+    label: string;
+    unit: string;
+    cases: Record<string, { median: number; ci: [number, number]; cv: number | null; n: number } | null>;
+    pairs: { a: string; b: string; ratio: number; ci: [number, number]; p_value: number; verdict: string }[];
+  }>;
+}
+
+/**
+ * Analyses the runs of a comparison. `runs` carry their file name and round; `targets` fixes the
+ * order of the columns (the plan's order, not the shuffled one).
+ */
+export function analyse(
+  runs: { file: string; round: number; result: RunResult }[],
+  options: {
+    seed: number;
+    params: Record<string, unknown>;
+    rounds: { round: number; order: string[] }[];
+    targets: string[];
+    /** Which column a run belongs to; by default its case and gateway (two identical configurations can be told apart). */
+    label?: (run: { file: string; round: number; result: RunResult }) => string;
+  },
+): Comparison {
+  const label = options.label ?? ((r: { result: RunResult }) => targetOf(r.result));
+  const canaries = runs.filter((r) => typeof (r.result.extra.canary as { index?: number })?.index === "number")
+    .map((r) => ({ id: r.file, index: (r.result.extra.canary as { index: number }).index }));
+  const { median: canaryMedian, slow } = slowRuns(canaries);
+  const entries: RunEntry[] = runs.map((r) => {
+    const flags = [...r.result.flags, ...(slow.includes(r.file) ? ["machine_slow"] : [])];
+    const excluding = flags.filter((f) => EXCLUDING_FLAGS.includes(f));
+    return {
+      file: r.file,
+      target: label(r),
+      round: r.round,
+      canary_index: canaries.find((c) => c.id === r.file)?.index ?? null,
+      flags,
+      excluded: excluding.length ? excluding.join(", ") : null,
+    };
+  });
+  const included = (target: string) => runs.filter((r, i) => entries[i].target === target && !entries[i].excluded).map((r) => r.result);
+  const metrics: Comparison["metrics"] = {};
+  for (const [key, metric] of Object.entries(METRICS)) {
+    const values = Object.fromEntries(options.targets.map((t) => [t, included(t).map(metric.pick).filter((v): v is number => typeof v === "number" && Number.isFinite(v))]));
+    // A component absent from a target (Case 1 and 2 have no subgraphs) has no value there.
+    const present = options.targets.filter((t) => values[t].length > 0);
+    if (present.length === 0) continue;
+    const cases = Object.fromEntries(options.targets.map((t) => [t, values[t].length ? summarize(values[t], options.seed) : null]));
+    const pairs: Comparison["metrics"][string]["pairs"] = [];
+    for (let i = 0; i < present.length; i++) {
+      for (let j = i + 1; j < present.length; j++) {
+        const [a, b] = [present[i], present[j]];
+        if (values[a].length < 2 || values[b].length < 2) continue;
+        const c = comparePair(values[a], values[b], { seed: options.seed });
+        pairs.push({ a, b, ratio: c.ratio, ci: c.ci, p_value: c.p_value, verdict: c.verdict });
+      }
+    }
+    metrics[key] = { label: metric.label, unit: metric.unit, cases, pairs };
+  }
+  return {
+    schema_version: 1,
+    created_at: new Date().toISOString(),
+    seed: options.seed,
+    params: options.params,
+    rounds: options.rounds,
+    targets: options.targets,
+    canary_median: canaryMedian,
+    runs: entries,
+    metrics,
+  };
+}
+
+const fixed = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
+
+/** One sentence per pair: which target is lower, by what ratio and interval, or no clear difference. */
+export function verdictSentences(c: Comparison, key: string): string[] {
+  const m = c.metrics[key];
+  if (!m) return [];
+  return m.pairs.map((pair) => {
+    const interval = `ratio ${fixed(pair.ratio)}, 95 % CI ${fixed(pair.ci[0])}–${fixed(pair.ci[1])}, ${p(pair.p_value)}`;
+    if (pair.verdict === "lower") return `${m.label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
+    if (pair.verdict === "higher") return `${m.label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
+    return `${m.label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
+  });
+}
