@@ -134,19 +134,31 @@ test("Ctrl-C during a run stops k6 and every process the run started, and leaves
   const child = Bun.spawn([`${import.meta.dir}/../node_modules/.bin/bun`, "src/main.ts", "load", "case2", "4", "60s", "--warmup", "1s"], {
     cwd: `${import.meta.dir}/..`, env: process.env, stdout: "pipe", stderr: "pipe",
   });
-  // Wait until k6 is measuring: its progress line names the scenario.
-  const reader = child.stdout.getReader();
+  // Both streams are drained as they come (a full pipe would stall the child), and the test
+  // waits for the child's exit, not for the end of its output: a process it started could
+  // keep the pipe open.
   let seen = "";
-  while (!seen.includes("measuring:")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += new TextDecoder().decode(value);
-  }
+  let errors = "";
+  const decoder = new TextDecoder();
+  void (async () => { for await (const chunk of child.stdout) seen += decoder.decode(chunk); })();
+  void (async () => { for await (const chunk of child.stderr) errors += decoder.decode(chunk); })();
+  const until = async (done: () => boolean, seconds: number, what: string) => {
+    const deadline = Date.now() + seconds * 1000;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s; output so far:\n${seen}\n${errors}`);
+      await Bun.sleep(50);
+    }
+  };
+  // Ctrl-C once k6 measures: the runner said so and our k6 process exists.
+  await until(() => seen.includes("measuring:") && ourK6().length > 0, 120, "the run did not start measuring");
   await Bun.sleep(2000);
   child.kill("SIGINT");
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seen += new TextDecoder().decode(chunk.value);
-  const exited = await child.exited;
-  expect(seen).toContain("result (incomplete)");
+  const exited = await Promise.race([child.exited, Bun.sleep(90_000).then(() => null)]);
+  if (exited === null) {
+    child.kill("SIGKILL");
+    throw new Error(`the run did not exit within 90 s of Ctrl-C; output:\n${seen}\n${errors}`);
+  }
+  await until(() => seen.includes("result (incomplete"), 5, "the run did not report its incomplete result");
   expect(exited).toBe(130); // as `up` interrupted by Ctrl-C
   const result = JSON.parse(readFileSync(readdirNewest(), "utf8")) as RunResult;
   expect(result.status).toBe("incomplete");
