@@ -94,6 +94,14 @@ export async function upstream(
   }
 }
 
+/** A failure while reading an upstream body: the same 502/504 naming the service as a failed call. */
+function bodyFailure(service: string, timeoutMs: number, error: unknown): HttpError {
+  if ((error as Error)?.name === "TimeoutError") {
+    return new HttpError(504, "UPSTREAM_TIMEOUT", `${service} did not finish its answer within ${timeoutMs} ms`);
+  }
+  return new HttpError(502, "UPSTREAM_UNAVAILABLE", `${service} sent an unreadable answer: ${(error as Error)?.message ?? error}`);
+}
+
 /** `upstream` for JSON: the parsed body, or `null` for a 404 ("no such robot" is not a failure). */
 export async function callJson<T>(
   service: string,
@@ -104,23 +112,16 @@ export async function callJson<T>(
   const response = await upstream(service, url, timeoutMs, init);
   // The body arrives after the headers: a service that dies, hangs or sends garbage mid-body
   // fails the same way as one that never answered (502/504 naming it), never as a 500.
-  const body = async (read: () => Promise<unknown>) => {
-    try {
-      return await read();
-    } catch (error) {
-      if ((error as Error)?.name === "TimeoutError") {
-        throw new HttpError(504, "UPSTREAM_TIMEOUT", `${service} did not finish its answer within ${timeoutMs} ms`);
-      }
-      throw new HttpError(502, "UPSTREAM_UNAVAILABLE", `${service} sent an unreadable answer: ${(error as Error)?.message ?? error}`);
+  let text: string;
+  try {
+    if (response.status === 404) {
+      await response.arrayBuffer();
+      return null;
     }
-  };
-  if (response.status === 404) {
-    await body(() => response.arrayBuffer());
-    return null;
+    if (response.ok) return (await response.json()) as T;
+    text = await response.text();
+  } catch (error) {
+    throw bodyFailure(service, timeoutMs, error);
   }
-  if (!response.ok) {
-    const text = (await body(() => response.text())) as string;
-    throw new HttpError(502, "UPSTREAM_ERROR", `${service} answered ${response.status}: ${text.slice(0, 200)}`);
-  }
-  return (await body(() => response.json())) as T;
+  throw new HttpError(502, "UPSTREAM_ERROR", `${service} answered ${response.status}: ${text.slice(0, 200)}`);
 }
