@@ -5,6 +5,7 @@
  * flagged `machine_slow` and left out of verdicts instead of being read as the case's fault.
  */
 import { mulberry32 } from "./determinism.js";
+import { median } from "./stats";
 
 /** Iterations of one timing: about 9 ms on the machine fleetbench was written on. */
 const ITERATIONS = 1_000_000;
@@ -71,9 +72,8 @@ function perfNote(): string {
  * a run measured on a faster moment is not `machine_slow`.
  */
 export function slowRuns(indexes: { id: string; index: number }[], limit = 0.1) {
-  const sorted = indexes.map((x) => x.index).sort((a, b) => a - b);
-  if (!sorted.length) return { median: null, slow: [] as string[] };
-  const mid = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  if (!indexes.length) return { median: null, slow: [] as string[] };
+  const mid = median(indexes.map((x) => x.index));
   // The epsilon keeps "exactly 10 % off" on the right side of floating point (110 / 100 - 1 > 0.1).
   return { median: mid, slow: indexes.filter((x) => 1 - x.index / mid > limit + 1e-9).map((x) => x.id) };
 }

@@ -27,11 +27,6 @@ export function measuredEnv(config: Config, extra: Record<string, string> = {}, 
   return { ...env, ...extra };
 }
 
-/** The names of the variables a measured process got (values stay out of results: DATABASE_URL holds a password). */
-export function envNames(env: Record<string, string>): string[] {
-  return Object.keys(env).sort();
-}
-
 /** Variables of `source` that were withheld from measured processes and would have changed them. */
 export function withheldSwitches(config: Config, source: Env = process.env): string[] {
   const switches = /^(RUST_|NODE_|BUN_|DEBUG$|K6_|PG|UV_|MALLOC_|LD_)/;

@@ -4,12 +4,26 @@
  * and CV; the runs left out and why; the rounds' orders and every run's canary index.
  */
 import { NOISY_CV } from "./stats";
-import { type Comparison, verdictSentences } from "./verdicts";
+import type { Comparison } from "./verdicts";
 
 /** The metrics the report opens with, in this order (DESIGN §13's headline metrics). */
 export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99"];
 
-const fixed = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3));
+/** A number at a readable precision: whole above 100, one decimal above 10, else `small` decimals. */
+const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
+const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
+
+/** One sentence per pair: which target is lower, by what ratio and interval, or no clear difference. */
+export function verdictSentences(c: Comparison, key: string): string[] {
+  const m = c.metrics[key];
+  if (!m) return [];
+  return m.pairs.map((pair) => {
+    const interval = `ratio ${fixed(pair.ratio, 2)}, 95 % CI ${fixed(pair.ci[0], 2)}–${fixed(pair.ci[1], 2)}, ${p(pair.p_value)}`;
+    if (pair.verdict === "lower") return `${m.label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
+    if (pair.verdict === "higher") return `${m.label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
+    return `${m.label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
+  });
+}
 
 /** "What it found": one sentence per pair of targets and headline metric, or why there are none. */
 export function verdictLines(c: Comparison): string[] {

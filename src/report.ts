@@ -7,13 +7,13 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "./config";
-import { paritySignature } from "./parity";
+import { differences, fingerprintTable, flagNotes, parityTable } from "./report-context";
 import { type RunResult, readResults, writeAtomic } from "./results";
-import { componentOf } from "./run-result";
+import { COMPONENTS, componentOf, cpuMsPerRequest, okRps } from "./run-result";
+import { median } from "./stats";
 import { intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
 import { type Comparison, targetOf } from "./verdicts";
 
-export { componentOf };
 const ROOT = resolve(import.meta.dir, "..");
 
 /** One column of the report: a case (with its gateway) and its runs (several when repeated). */
@@ -21,11 +21,6 @@ export interface Column {
   label: string;
   runs: RunResult[];
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Median of a metric over a column's runs, and its spread (max - min) when repeated. */
 export function stat(column: Column, pick: (r: RunResult) => number | null | undefined) {
@@ -50,21 +45,11 @@ export function toColumns(results: RunResult[]): Column[] {
   return [...columns.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, c]) => c);
 }
 
-/** Successful requests per second; a file written before `ok_rps` existed gives it from its error rate. */
-export const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
 /** Peak memory of a process as PSS; older files have only `peak_rss_bytes`. */
 const pss = (u: RunResult["resources"][string]) => u.peak_pss_bytes ?? u.peak_rss_bytes;
 type Stability = { drift: number | null; cv: number } | undefined;
 const stabilityOf = (r: RunResult) => (r.extra?.stability as Stability)?.cv === undefined ? undefined : (r.extra.stability as Stability);
 type Memory = { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> } | undefined;
-
-/** What each flag means, said in words wherever a flag is shown. */
-export const FLAG_MEANINGS: Record<string, string> = {
-  generator_saturated: "k6 used more than 80 % of a core: the load generator may have limited these numbers",
-  sut_overloaded: "k6 dropped iterations at the requested arrival rate: the case could not keep up with the offered load",
-  errors: "more than 0.1 % of the requests failed: throughput counts successful requests only",
-  unstable: "throughput drifted by more than 5 % between the first and the last third of the run",
-};
 
 const fmt = (s: ReturnType<typeof stat>, digits = 1, unit = "") =>
   s === null ? "–" : `${s.median.toFixed(digits)}${unit}${s.n > 1 ? ` ±${(s.spread / 2).toFixed(digits)}` : ""}`;
@@ -73,7 +58,7 @@ const mib = (bytes: number) => bytes / 1048576;
 function processNames(columns: Column[]) {
   const names = new Set<string>();
   for (const c of columns) for (const r of c.runs) for (const p of Object.keys(r.resources)) names.add(p);
-  const order = (p: string) => ["gateway", "subgraphs", "data services", "postgres", "k6"].indexOf(componentOf(p));
+  const order = (p: string) => COMPONENTS.indexOf(componentOf(p));
   return [...names].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
 }
 
@@ -99,7 +84,7 @@ export function markdown(columns: Column[]): string {
   for (const name of callNames(columns)) row(`  calls to ${name}`, (c) => fmt(stat(c, (r) => r.calls_per_request[name]), 2));
   for (const p of processNames(columns)) row(`CPU ms / request: ${p}`, (c) => fmt(stat(c, (r) => r.resources[p]?.cpu_ms_per_request), 3));
   row("CPU ms / request: total (without k6)", (c) =>
-    fmt(stat(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0)), 3));
+    fmt(stat(c, (r) => cpuMsPerRequest(r, (p) => p !== "k6") ?? 0), 3));
   for (const p of processNames(columns)) row(`peak memory, PSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(pss(r.resources[p])) : null)), 0));
   row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
@@ -124,17 +109,12 @@ export function chartData(columns: Column[], comparison?: Comparison) {
     return c.label + (flags.length ? ` ⚠ ${flags.join(", ")}` : "");
   });
   const value = (c: Column, pick: (r: RunResult) => number | null | undefined) => stat(c, pick)?.median ?? 0;
-  const components = ["gateway", "subgraphs", "data services", "postgres", "k6"];
-  const byComponent = (pick: (u: RunResult["resources"][string]) => number) =>
-    components.map((component) => ({
-      label: component,
-      data: columns.map((c) => value(c, (r) => Object.entries(r.resources).filter(([p]) => componentOf(p) === component).reduce((s, [, u]) => s + pick(u), 0))),
-    }));
+  const components = COMPONENTS;
   return {
     labels,
     // errorBars: each column's 95 % interval of the median (drawn as whiskers), when the comparison has one.
     throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
-    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => Object.entries(r.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0))), errorBars: ci("cpu_ms_total") }],
+    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => p !== "k6") ?? 0)), errorBars: ci("cpu_ms_total") }],
     latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({
       label: p,
       data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])),
@@ -145,7 +125,10 @@ export function chartData(columns: Column[], comparison?: Comparison) {
       data: columns.map((c) => value(c, (r) => (r.extra?.per_api as Record<string, Record<string, number>> | undefined)?.[api]?.[p])),
     }))).filter((d) => d.data.some((v) => v > 0)),
     calls: callNames(columns).map((name) => ({ label: name, data: columns.map((c) => value(c, (r) => r.calls_per_request[name])) })),
-    cpu: byComponent((u) => u.cpu_ms_per_request ?? 0),
+    cpu: components.map((component) => ({
+      label: component,
+      data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => componentOf(p) === component) ?? 0)),
+    })),
     // Memory held at one moment per component (peak of the per-sample sum); older files: sum of peaks.
     rss: components.filter((c) => c !== "k6").map((component) => ({
       label: component,
@@ -156,60 +139,6 @@ export function chartData(columns: Column[], comparison?: Comparison) {
       })),
     })),
   };
-}
-
-/**
- * What the runs side by side do not share, said before any number: parameters, fleet size, code
- * version, parity (runtimes, variables passed on purpose, pool, timeouts, limits). Empty when
- * they share everything.
- */
-export function differences(columns: Column[]): string[] {
-  const runs = columns.flatMap((c) => c.runs);
-  const differ = (what: string, key: (r: RunResult) => string) => {
-    const values = [...new Set(runs.map(key))];
-    return values.length > 1 ? [`the runs differ in ${what}: ${values.join(" | ")}`] : [];
-  };
-  return [
-    ...differ("parameters", (r) => `${r.mode} ${r.params.vus ?? "–"} VUs ${r.params.duration ?? r.params.iterations ?? ""}${r.params.rate ? ` at ${r.params.rate}/s` : ""} mix ${JSON.stringify(r.params.mix)}`),
-    ...differ("fleet size", (r) => String(r.params.fleet_size)),
-    ...differ("git SHA", (r) => `${String(r.fingerprint?.git_sha ?? "unknown").slice(0, 12)}${r.fingerprint?.git_dirty ? " (dirty)" : ""}`),
-    ...differ("parity (runtime versions, variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity)),
-  ];
-}
-
-/** One cell of the parity table: a process's runtime and the settings that change its work per request. */
-function parityCell(settings: Record<string, unknown> | undefined): string {
-  if (!settings) return "–";
-  const value = (v: unknown): string =>
-    Array.isArray(v) ? (v.length ? v.join(" + ") : "none") : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${k} ${value(x)}`).join(", ") : String(v);
-  const { runtime, version, instrumentation: _, ...rest } = settings;
-  return [`${runtime} ${version ?? ""}`.trim(), ...Object.entries(rest).map(([k, v]) => `${k.replace(/_/g, " ")}: ${value(v)}`)].join("; ");
-}
-
-/** The parity table (DESIGN §12): every process of every column with its settings, and the environment. */
-export function parityTable(columns: Column[]): string {
-  type Parity = { processes: Record<string, Record<string, unknown>>; environment: { passed_on_purpose: string[]; withheld: string[] } };
-  const parity = (c: Column) => c.runs[0]?.extra?.parity as Parity | undefined;
-  if (!columns.some(parity)) return "No parity recorded (results written before fleetbench recorded it).\n";
-  const names = [...new Set(columns.flatMap((c) => Object.keys(parity(c)?.processes ?? {})))];
-  const order = (p: string) => ["gateway", "subgraphs", "data services", "postgres", "k6"].indexOf(componentOf(p));
-  names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
-  const rows = names.map((name) => `| ${name} | ${columns.map((c) => parityCell(parity(c)?.processes[name])).join(" | ")} |`);
-  const env = (c: Column) => {
-    const e = parity(c)?.environment;
-    return e ? `passed on purpose: ${e.passed_on_purpose.join(", ") || "none"}; withheld from the shell: ${e.withheld.join(", ") || "none"}` : "–";
-  };
-  rows.push(`| environment | ${columns.map(env).join(" | ")} |`);
-  return `| process | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---").join("|")}|\n${rows.join("\n")}\n`;
-}
-
-/** The flags present, each with what it means. */
-export function flagNotes(columns: Column[]): string[] {
-  const flags = [...new Set(columns.flatMap((c) => c.runs.flatMap((r) => r.flags)))].sort();
-  return flags.map((f) => {
-    const where = columns.filter((c) => c.runs.some((r) => r.flags.includes(f))).map((c) => c.label).join(", ");
-    return `${f} (${where}): ${FLAG_MEANINGS[f] ?? "see the result file"}`;
-  });
 }
 
 /** The whole Markdown report: what differs, the numbers, what the flags mean, the parity table. */
@@ -226,17 +155,6 @@ export function markdownReport(columns: Column[], comparison?: Comparison): stri
     `## Parity\n\n${parityTable(columns)}`,
     `## Fingerprint of every run\n\n${fingerprintTable(columns)}`,
   ].filter(Boolean).join("\n");
-}
-
-/** Where and with what each run was measured, and the machine's speed just before it. */
-export function fingerprintTable(columns: Column[]): string {
-  const rows = columns.flatMap((c) => c.runs.map((r) => {
-    const f = r.fingerprint ?? {};
-    const v = (f.versions ?? {}) as Record<string, string | null>;
-    const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
-    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${r.gateway === "apollo-router" ? `, router ${v.apollo_router}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
-  }));
-  return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);

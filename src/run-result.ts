@@ -32,12 +32,24 @@ export const k6ExitMeaning = (code: number) => K6_EXIT[code] ?? "unexpected exit
 
 const GATEWAYS = new Set(["rest-gateway", "yoga-gateway", "apollo-router", "hive-gateway"]);
 
+/** The components, in the order the report lists them. */
+export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "k6"];
+
 /** The component a process belongs to, for totals and charts. */
 export function componentOf(process: string): string {
   if (GATEWAYS.has(process)) return "gateway";
   if (process.endsWith("-subgraph")) return "subgraphs";
   if (process.endsWith("-service")) return "data services";
   return process; // postgres, k6
+}
+
+/** Successful requests per second; a file written before `ok_rps` existed gives it from its error rate. */
+export const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
+
+/** CPU ms per request summed over the processes `include` picks; null when the run has none of them. */
+export function cpuMsPerRequest(r: RunResult, include: (process: string) => boolean): number | null {
+  const entries = Object.entries(r.resources).filter(([p]) => include(p));
+  return entries.length ? entries.reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0) : null;
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

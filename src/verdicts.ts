@@ -7,7 +7,7 @@
  */
 import { slowRuns } from "./canary";
 import type { RunResult } from "./results";
-import { componentOf } from "./run-result";
+import { componentOf, cpuMsPerRequest, okRps } from "./run-result";
 import { compare as comparePair, summarize } from "./stats";
 
 /** Flags that keep a run out of verdicts: its numbers do not describe the case at steady state. */
@@ -19,11 +19,7 @@ export interface Metric {
   pick: (r: RunResult) => number | null;
 }
 
-const cpu = (r: RunResult, include: (process: string) => boolean) => {
-  const entries = Object.entries(r.resources).filter(([p]) => include(p));
-  return entries.length ? entries.reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0) : null;
-};
-const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
+const cpu = cpuMsPerRequest;
 
 /** The headline metrics, in the order the report states them. */
 export const METRICS: Record<string, Metric> = {
@@ -127,19 +123,4 @@ export function analyse(
     runs: entries,
     metrics,
   };
-}
-
-const fixed = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
-const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
-
-/** One sentence per pair: which target is lower, by what ratio and interval, or no clear difference. */
-export function verdictSentences(c: Comparison, key: string): string[] {
-  const m = c.metrics[key];
-  if (!m) return [];
-  return m.pairs.map((pair) => {
-    const interval = `ratio ${fixed(pair.ratio)}, 95 % CI ${fixed(pair.ci[0])}–${fixed(pair.ci[1])}, ${p(pair.p_value)}`;
-    if (pair.verdict === "lower") return `${m.label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
-    if (pair.verdict === "higher") return `${m.label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
-    return `${m.label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
-  });
 }

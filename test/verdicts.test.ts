@@ -8,7 +8,8 @@ import { slowRuns } from "../src/canary";
 import { roundOrders } from "../src/compare";
 import { markdownReport, toColumns } from "../src/report";
 import type { RunResult } from "../src/results";
-import { analyse, verdictSentences } from "../src/verdicts";
+import { verdictSentences } from "../src/report-verdicts";
+import { analyse } from "../src/verdicts";
 
 describe("rounds", () => {
   test("every round is a permutation; the same seed gives the same orders, another seed others", () => {
