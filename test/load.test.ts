@@ -184,14 +184,19 @@ function ourK6(): number[] {
 test("a measured run's k6 and every process of a case get fleetbench's variables and the allow-list, never the shell's switches", async () => {
   const shell = { RUST_BACKTRACE: "1", RUST_LOG: "trace", DEBUG: "*", K6_NO_CONNECTION_REUSE: "true", BUN_FLEET_PROBE: "1", SECRET_SHELL_THING: "x" };
   Object.assign(process.env, shell);
+  let run: Promise<unknown> | undefined;
   try {
     const { up } = await import("../src/supervisor");
     const { clusterPid } = await import("../src/pg-cluster");
     const state = await up(hive, "case3", { log: quiet });
     // k6 of a measured run against it: caught while it runs.
-    const run = runLoad(hive, { case: "case3", mode: "duration", vus: 2, duration: "4s", warmup: "0s" }, quiet);
+    // Awaited whatever happens (finally, below): a run left behind would outlive this test.
+    let settled = false;
+    run = runLoad(hive, { case: "case3", mode: "duration", vus: 2, duration: "8s", warmup: "0s" }, quiet).finally(() => {
+      settled = true;
+    });
     let k6: number[] = [];
-    for (let i = 0; i < 400 && !k6.length; i++) {
+    for (let i = 0; i < 2400 && !k6.length && !settled; i++) {
       await Bun.sleep(25);
       k6 = ourK6();
     }
@@ -215,6 +220,7 @@ test("a measured run's k6 and every process of a case get fleetbench's variables
       expect(names).toContain("FLEET_ROBOT_SUBGRAPH_URL");
     }
   } finally {
+    await run?.catch(() => {});
     for (const name of Object.keys(shell)) delete process.env[name];
     await down(config, quiet);
   }
