@@ -82,8 +82,12 @@ describe("a short k6 run of each case, pushed to Prometheus while it scrapes the
     test(caseName, async () => {
       const state = await up(config, caseName, { log: quiet });
       const ports = new Set(state.processes.map((p) => `127.0.0.1:${p.port}`));
-      // Every target of the running case becomes up; the other cases' targets stay down.
-      await until(`every ${caseName} target up`, async () => (await targets(config)).filter((t) => ports.has(new URL(t.scrapeUrl).host)).every((t) => t.health === "up"));
+      // Every target of the running case becomes up; the other cases' targets stay down. A target
+      // Prometheus has not scraped yet is "unknown" (the first scrape of each target comes at its
+      // own offset within the scrape interval), so wait until each has been scraped once.
+      await until(`every ${caseName} target up and every target scraped`, async () =>
+        (await targets(config)).every((t) => (ports.has(new URL(t.scrapeUrl).host) ? t.health === "up" : t.health !== "unknown")),
+      );
       for (const t of await targets(config)) {
         expect({ target: t.scrapeUrl, health: t.health }).toEqual({ target: t.scrapeUrl, health: ports.has(new URL(t.scrapeUrl).host) ? "up" : "down" });
       }
