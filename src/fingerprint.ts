@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { cpus, totalmem, release } from "node:os";
 import { join, resolve } from "node:path";
 import type { Config } from "./config";
+import type { PinPlan } from "./pin";
 import { routerBinary } from "./router";
 import { k6Binary } from "./tools";
 import pinned from "./versions.json";
@@ -22,7 +23,7 @@ function output(cmd: string[]): string | null {
   }
 }
 
-export async function fingerprint(config: Config, postgresVersion: string | null) {
+export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null) {
   const router = routerBinary(config);
   const lock = join(ROOT, "flake.lock");
   return {
@@ -41,5 +42,7 @@ export async function fingerprint(config: Config, postgresVersion: string | null
     cores: cpus().length,
     kernel: release(),
     memory_bytes: totalmem(),
+    /** --pin: the CPUs of k6 and of the case (null: nothing pinned, every process may use every CPU). */
+    pin: pin ? { k6: pin.k6, case: pin.case, available: pin.available } : null,
   };
 }

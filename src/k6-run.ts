@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { API_NAMES, type CaseSpec, GRAPHQL_FIELDS, clientRequest } from "./cases";
 import type { Config } from "./config";
 import { measuredEnv } from "./environment";
+import { pinnedCommand } from "./pin";
 
 const ROOT = resolve(import.meta.dir, "..");
 /** Throughput is counted per window of this many seconds (DESIGN §13). */
@@ -82,9 +83,12 @@ export function k6Args(k6Path: string, measured = false, push: string[] = []) {
     join(ROOT, "k6", "fleet.js")];
 }
 
-/** Starts k6 with a curated environment: the user's K6_* settings never reach it (DESIGN §12). */
-export function spawnK6(config: Config, args: string[], env: Record<string, string>, output: "inherit" | "quiet") {
-  return Bun.spawn(args, {
+/**
+ * Starts k6 with a curated environment: the user's K6_* settings never reach it (DESIGN §12).
+ * With `cpus` (--pin) it runs on those CPUs only.
+ */
+export function spawnK6(config: Config, args: string[], env: Record<string, string>, output: "inherit" | "quiet", cpus?: string) {
+  return Bun.spawn(cpus ? pinnedCommand(cpus, args) : args, {
     env: measuredEnv(config, env),
     stdout: output === "inherit" ? "inherit" : "ignore",
     stderr: output === "inherit" ? "inherit" : "pipe",

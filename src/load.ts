@@ -20,6 +20,7 @@ import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSum
 import { type Canary, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
+import { affinityOf, type PinPlan, pinPlan, pinTrees } from "./pin";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { k6PrometheusOutput } from "./prometheus";
 import { freshResultPath, type RunResult, writeResult } from "./results";
@@ -36,6 +37,8 @@ export interface LoadParams extends K6Params {
   warmup: string;
   /** Fault injection during the measured run (src/chaos.ts). */
   chaos?: ChaosPlan;
+  /** k6 on a CPU of its own, the case on the others (src/pin.ts). */
+  pin?: boolean;
 }
 
 async function fleetFacts(sql: Sql) {
@@ -68,6 +71,9 @@ interface RunContext {
   log: (line: string) => void;
   control: RunControl;
   canary: Canary;
+  pin: PinPlan | null;
+  /** The CPUs each process may use, read back from /proc (k6's once it runs). */
+  affinity: Record<string, string | null>;
 }
 
 /** The correctness gate (DESIGN §7): a case that does not answer as the database is refused, not measured. */
@@ -89,7 +95,7 @@ async function warmUp(ctx: RunContext) {
   if (control.interrupted || params.warmup === "0s") return;
   const warm = warmupParams(params, params.warmup);
   ctx.log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
-  control.k6 = spawnK6(ctx.config, k6Args(k6Binary(ctx.config)), k6Env(warm, ctx.specPath), "quiet");
+  control.k6 = spawnK6(ctx.config, k6Args(k6Binary(ctx.config)), k6Env(warm, ctx.specPath), "quiet", ctx.pin?.k6);
   const code = await control.k6.exited;
   if (code !== 0 && !control.interrupted) {
     throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(control.k6.stderr as ReadableStream).text()).trim()}`);
@@ -112,8 +118,9 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
     const k6Start = Date.now();
     // A fault-injection run also counts errors per second, for as long as the run can last.
     const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
-    control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit");
+    control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit", ctx.pin?.k6);
     window.add("k6", control.k6.pid);
+    ctx.affinity.k6 = affinityOf(control.k6.pid);
     chaos = params.chaos ? startChaos(config, params.chaos, k6Start, ctx.log) : null;
     k6Exit = await control.k6.exited;
     if (k6Exit !== 0 && !control.interrupted) ctx.log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
@@ -138,7 +145,8 @@ export async function runLoad(
   config: Config,
   params: LoadParams,
   log: (line: string) => void = console.log,
-  options: { keepDatabase?: boolean } = {},
+  /** `column`: the report's column for this run when a comparison runs one case twice (`--cases case2,case2`). */
+  options: { keepDatabase?: boolean; column?: string } = {},
 ) {
   const spec = caseSpec(params.case);
   const gateway = spec.name === "case3" ? config.case3Gateway : null;
@@ -149,6 +157,8 @@ export async function runLoad(
   // The machine's speed (src/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
   const canary = runCanary();
+  // Refused before anything starts when the machine cannot be split.
+  const pin = params.pin ? pinPlan() : null;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   const running = readState(config);
   const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config));
@@ -157,16 +167,24 @@ export async function runLoad(
   const facts = await fleetFacts(sql);
   let result = baseResult({
     runId, case: spec.name, gateway, params: { ...params, mix, fleetSize: facts.fleetSize },
-    fingerprint: await fingerprint(config, facts.postgresVersion),
+    fingerprint: await fingerprint(config, facts.postgresVersion, pin),
     extra: {
       title: spec.title,
       warmup: params.warmup,
       result_path: path,
+      ...(options.column ? { column: options.column } : {}),
       parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion }),
     },
   });
   const specPath = join(state.runDir, runId, "k6-spec.json");
-  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false }, canary };
+  // Every process of the case, PostgreSQL included: pinned to the case's CPUs with --pin, and
+  // their affinity recorded either way (a set left narrowed by someone else shows in the result).
+  const roots: Record<string, number> = Object.fromEntries(state.processes.map((p) => [p.name, p.pid]));
+  const postmaster = config.db.external ? null : clusterPid(config);
+  if (postmaster) roots.postgres = postmaster;
+  const affinity = pin ? pinTrees(roots, pin.case) : Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, affinityOf(pid)]));
+  if (pin) log(`pinned: k6 on CPU ${pin.k6}, the case (${Object.keys(roots).length} processes with their threads and children) on CPU ${pin.case}`);
+  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false }, canary, pin, affinity };
   const onSignal = () => {
     ctx.control.interrupted = true;
     log("interrupted: stopping k6, then writing an incomplete result");
@@ -181,6 +199,7 @@ export async function runLoad(
     await warmUp(ctx);
     const { chaos, ...measured } = await measure(ctx);
     result = assembleResult(result, measured);
+    result.extra.affinity = ctx.affinity;
     if (chaos) result.extra.chaos = chaos;
     if (config.db.external) result.extra.postgres_not_measured = "DATABASE_URL points at a server fleetbench does not run";
     result.finished_at = new Date().toISOString();
@@ -199,6 +218,14 @@ export async function runLoad(
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     await sql.end({ timeout: 2 });
+    // What stays running (a case started before, the database a comparison keeps) gets every CPU back.
+    if (pin) {
+      try {
+        pinTrees(roots, pin.available);
+      } catch (error) {
+        log(`could not give the case every CPU back: ${(error as Error).message}`);
+      }
+    }
     // Leave things as they were: what this run started, it stops (the database too, unless a
     // comparison keeps it for the next case).
     if (startedHere) await stopCase(config, log);

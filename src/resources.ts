@@ -64,7 +64,7 @@ function readPss(pid: number): number | null {
   }
 }
 
-function allStats(pageSize: number): Stat[] {
+export function allStats(pageSize: number): Stat[] {
   const stats: Stat[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

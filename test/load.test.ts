@@ -231,3 +231,96 @@ function readdirNewest(): string {
   const files = readdirSync(config.resultsDir).filter((f: string) => f.endsWith(".json")).map((f: string) => `${config.resultsDir}/${f}`);
   return files.sort((a: string, b: string) => statSync(a).mtimeMs - statSync(b).mtimeMs).at(-1)!;
 }
+
+/** The CPUs a task may use, from /proc (null once it is gone). */
+function cpusOf(path: string): string | null {
+  try {
+    return /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(`${path}/status`, "utf8"))?.[1].trim() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every thread of every process in the trees under `roots`, with its CPU list. */
+function treeThreads(roots: number[]): { task: string; cpus: string | null }[] {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const parent = new Map<number, number>();
+  for (const e of readdirSync("/proc").filter((x: string) => /^\d+$/.test(x))) {
+    try {
+      parent.set(Number(e), Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1].split(" ")[1]));
+    } catch {}
+  }
+  const inTree = (pid: number): boolean => roots.includes(pid) || (parent.has(pid) && parent.get(pid) !== pid && pid > 1 && inTree(parent.get(pid)!));
+  const out: { task: string; cpus: string | null }[] = [];
+  for (const pid of [...parent.keys()].filter(inTree)) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) out.push({ task: `${pid}/${tid}`, cpus: cpusOf(`/proc/${pid}/task/${tid}`) });
+    } catch {}
+  }
+  return out.filter((t) => t.cpus !== null);
+}
+
+test("--pin: k6 runs on the last CPU, every thread of the case and of PostgreSQL on the others, recorded in the result, and the case gets every CPU back", async () => {
+  const all = cpusOf("/proc/self")!;
+  const cpus = (await import("../src/pin")).parseCpuList(all);
+  expect(cpus.length).toBeGreaterThanOrEqual(2);
+  const k6Cpu = String(cpus.at(-1));
+  const caseCpus = cpus.slice(0, -1).join(",");
+  let run: Promise<{ result: RunResult }> | undefined;
+  try {
+    const { up } = await import("../src/supervisor");
+    const { clusterPid } = await import("../src/pg-cluster");
+    const state = await up(config, "case2", { log: quiet });
+    const roots = [...state.processes.map((p) => p.pid), clusterPid(config)!];
+    let settled = false;
+    run = runLoad(config, { case: "case2", mode: "duration", vus: 4, duration: "4s", warmup: "1s", pin: true }, quiet).finally(() => {
+      settled = true;
+    });
+    // Every k6 of the run (the warm-up's, then the measured one), caught while it runs; the case's threads once k6 runs.
+    const k6Cpus = new Map<number, string | null>();
+    let during: { task: string; cpus: string | null }[] = [];
+    while (!settled) {
+      await Bun.sleep(25);
+      for (const pid of ourK6()) {
+        // Until taskset has exec'd k6, the process is taskset itself, not yet moved: caught on the next poll.
+        const argv0 = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        if (!k6Cpus.has(pid) && !argv0.endsWith("taskset")) k6Cpus.set(pid, cpusOf(`/proc/${pid}`));
+      }
+      if (k6Cpus.size && !during.length) during = treeThreads(roots);
+    }
+    expect(k6Cpus.size).toBeGreaterThanOrEqual(1);
+    expect([...k6Cpus.values()].filter((c) => c !== k6Cpu)).toEqual([]);
+    // Many threads each: Bun's, PostgreSQL's backends (forked after the pinning too).
+    expect(during.length).toBeGreaterThan(roots.length);
+    expect(during.filter((t) => t.cpus !== caseCpus)).toEqual([]);
+    const { result } = await run;
+    expect(result.status).toBe("complete");
+    expect(result.fingerprint.pin).toEqual({ k6: k6Cpu, case: caseCpus, available: cpus.join(",") });
+    expect((result.extra.affinity as Record<string, string>).k6).toBe(k6Cpu);
+    for (const p of [...state.processes.map((p) => p.name), "postgres"]) expect((result.extra.affinity as Record<string, string>)[p]).toBe(caseCpus);
+    // The case was running before, so it stays, on every CPU again.
+    expect(treeThreads(roots).filter((t) => t.cpus !== all)).toEqual([]);
+  } finally {
+    await run?.catch(() => {});
+    await down(config, quiet);
+  }
+});
+
+test("--pin on fewer than 2 CPUs is refused with one line (exit 2) before anything starts; without --pin the result records no pin", async () => {
+  const { splitCpus } = await import("../src/pin");
+  expect(() => splitCpus([3])).toThrow(/--pin needs at least 2 CPUs .*this process may use 1: 3/);
+  const first = String((await import("../src/pin")).parseCpuList(cpusOf("/proc/self")!)[0]);
+  const cli = Bun.spawn(["taskset", "--cpu-list", first, process.execPath, "src/main.ts", "load", "case2", "2", "2s", "--pin"], { env: process.env, stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([cli.exited, new Response(cli.stdout).text(), new Response(cli.stderr).text()]);
+  expect({ code, err: err.trim() }).toEqual({ code: 2, err: `fleetbench: --pin needs at least 2 CPUs to give k6 and the case their own (this process may use 1: ${first}); run without --pin` });
+  expect(out).not.toContain("measuring");
+  expect(readState(config)).toBeNull();
+  const { result } = await runLoad(config, { case: "case1", mode: "iterations", vus: 2, iterations: 10, warmup: "0s" }, quiet);
+  expect(result.fingerprint.pin).toBeNull();
+  expect(Object.keys(result.extra.affinity as object).sort()).toEqual([...readStateNames("case1"), "postgres"].sort());
+});
+
+function readStateNames(caseName: CaseName): string[] {
+  const { caseSpec } = require("../src/cases") as typeof import("../src/cases");
+  return caseSpec(caseName).processes(config).map((p) => p.name);
+}
