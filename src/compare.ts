@@ -14,6 +14,7 @@ import { type LoadParams, runLoad } from "./load";
 import { writeReport } from "./report";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { mulberry32 } from "./determinism.js";
+import { pinPlan } from "./pin";
 import { type RunResult, writeAtomic } from "./results";
 import { analyse, targetOf } from "./verdicts";
 
@@ -26,6 +27,15 @@ export interface CompareOptions {
   warmup: string;
   /** Seeds the order of the rounds; random (and recorded) when not given. */
   seed?: number;
+  /** k6 on a CPU of its own, the case on the others, in every run (src/pin.ts). */
+  pin?: boolean;
+  /**
+   * The cases to compare (default: all). A case named twice runs as two columns, "#1" and "#2":
+   * an A/A comparison, which shows what "no clear difference" looks like on this machine.
+   */
+  cases?: CaseName[];
+  /** Printed above everything in the report (src/demo.ts says why Case 3 has one gateway only). */
+  notes?: string[];
 }
 
 /** Fisher–Yates with a seeded generator: the same seed gives the same order on every machine. */
@@ -45,11 +55,23 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
 }
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
-  const plan: { case: CaseName; config: Config; label: string }[] = [];
-  for (const name of Object.keys(CASES) as CaseName[]) {
+  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = [];
+  for (const name of options.cases ?? (Object.keys(CASES) as CaseName[])) {
     if (name !== "case3") plan.push({ case: name, config, label: name });
     else for (const gateway of options.gateways) plan.push({ case: name, config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }), label: `case3 (${gateway})` });
   }
+  // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
+  for (const label of new Set(plan.map((p) => p.label))) {
+    const same = plan.filter((p) => p.label === label);
+    if (same.length < 2) continue;
+    same.forEach((p, i) => {
+      const target = p.case === "case1" ? "case1 · rest-gateway" : p.case === "case2" ? "case2 · yoga-gateway" : `case3 · ${p.config.case3Gateway}`;
+      p.label = `${label} #${i + 1}`;
+      p.column = `${target} #${i + 1}`;
+    });
+  }
+  // Refused before anything runs when the machine cannot be split.
+  if (options.pin) pinPlan();
   // A recorded seed: the order of every round can be reproduced with --seed.
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
@@ -74,8 +96,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${label} ===`);
         try {
           const { path, result } = await runLoad(step.config, {
-            case: step.case, mode: "duration", vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup,
-          }, log, { keepDatabase: true });
+            case: step.case, mode: "duration", vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
+          }, log, { keepDatabase: true, column: step.column });
           if (result.status !== "complete") {
             // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
             if (!result.extra.interrupted) failure = `${label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
@@ -99,10 +121,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (!done.length) throw new Error(`no case completed a run: nothing to report${failure ? ` (${failure})` : ""}`);
   const comparison = analyse(done, {
     seed,
-    params: { mode: "duration", vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways },
+    params: { mode: "duration", vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false, ...(options.cases ? { cases: options.cases } : {}) },
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
     targets: [...new Set(done.map((d) => targetOf(d.result)))].sort(),
   });
+  if (options.notes?.length) comparison.notes = options.notes;
   const comparePath = join(config.resultsDir, `compare-${stamp}.json`);
   writeAtomic(comparePath, `${JSON.stringify(comparison, null, 2)}\n`);
   log(`comparison: ${comparePath}`);

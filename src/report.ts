@@ -30,6 +30,7 @@ export function stat(column: Column, pick: (r: RunResult) => number | null | und
 }
 
 export function columnLabel(r: RunResult): string {
+  if (typeof r.extra?.column === "string") return r.extra.column;
   const router = r.gateway === "apollo-router" && r.fingerprint?.versions ? ` ${(r.fingerprint.versions as Record<string, string>).apollo_router ?? ""}` : "";
   return `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}${router}`.trim();
 }
@@ -38,7 +39,7 @@ export function columnLabel(r: RunResult): string {
 export function toColumns(results: RunResult[]): Column[] {
   const columns = new Map<string, Column>();
   for (const r of results.filter((r) => r.status === "complete")) {
-    const key = `${r.case}/${r.gateway ?? ""}`;
+    const key = typeof r.extra?.column === "string" ? `${r.case}/${r.gateway ?? ""}/${r.extra.column}` : `${r.case}/${r.gateway ?? ""}`;
     if (!columns.has(key)) columns.set(key, { label: columnLabel(r), runs: [] });
     columns.get(key)!.runs.push(r);
   }
@@ -143,7 +144,7 @@ export function chartData(columns: Column[], comparison?: Comparison) {
 
 /** The whole Markdown report: what differs, the numbers, what the flags mean, the parity table. */
 export function markdownReport(columns: Column[], comparison?: Comparison): string {
-  const warn = differences(columns);
+  const warn = [...(comparison?.notes ?? []), ...differences(columns)];
   const flags = flagNotes(columns);
   return [
     "# fleetbench report\n",
@@ -167,7 +168,7 @@ export function html(columns: Column[], sources: string[], comparison?: Comparis
     const [head, ...body] = md.split("\n").filter((l) => l.startsWith("|") && !l.startsWith("|---"));
     return `<table><thead><tr>${cells(head).map((c) => `<th>${c}</th>`).join("")}</tr></thead>\n<tbody>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("\n")}</tbody></table>`;
   };
-  const warn = differences(columns);
+  const warn = [...(comparison?.notes ?? []), ...differences(columns)];
   const flags = flagNotes(columns);
   const charts = [
     ["throughput", "Throughput, successful requests/s (whiskers: 95 % interval)", false],

@@ -138,6 +138,34 @@ export function ratioCI(a: readonly number[], b: readonly number[], { resamples 
   return { ratio: libMedian(a) / libMedian(b), ci: percentileInterval(ratios, level) };
 }
 
+/**
+ * How a ratio of medians changed between two comparisons: (median(a1) / median(b1)) /
+ * (median(a2) / median(b2)), with a percentile bootstrap interval from resampling all four samples
+ * independently (two comparisons, possibly on two machines, share no rounds). 1 is no change.
+ */
+export function ratioChangeCI(
+  now: { a: readonly number[]; b: readonly number[] },
+  before: { a: readonly number[]; b: readonly number[] },
+  { resamples = RESAMPLES, seed, level = LEVEL }: BootstrapOptions,
+): { change: number; ci: Interval } {
+  const samples = [now.a, now.b, before.a, before.b];
+  samples.forEach((xs, i) => checkSample("ratioChangeCI", ["now.a", "now.b", "before.a", "before.b"][i], xs));
+  for (const [i, xs] of samples.entries()) {
+    const bad = xs.findIndex((x) => x <= 0);
+    if (bad >= 0) throw new Error(`ratioChangeCI needs positive values: ${["now.a", "now.b", "before.a", "before.b"][i]} has ${xs[bad]} at index ${bad}`);
+  }
+  checkOptions("ratioChangeCI", resamples, seed, level);
+  const random = mulberry32(seed);
+  const buffers = samples.map((xs) => new Array<number>(xs.length));
+  const changes = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    const [a1, b1, a2, b2] = samples.map((xs, i) => resampledMedian(xs, random, buffers[i]));
+    changes[r] = a1 / b1 / (a2 / b2);
+  }
+  const [a1, b1, a2, b2] = samples.map((xs) => libMedian(xs as number[]));
+  return { change: a1 / b1 / (a2 / b2), ci: percentileInterval(changes, level) };
+}
+
 const exactCounts = new Map<string, Float64Array>();
 
 /**

@@ -8,7 +8,24 @@
 import { slowRuns } from "./canary";
 import type { RunResult } from "./results";
 import { componentOf, cpuMsPerRequest, okRps } from "./run-result";
+import { paritySignature } from "./parity";
 import { compare as comparePair, summarize } from "./stats";
+
+/** `{a: {b: 1}}` → `{"a.b": 1}`: fingerprints compared field by field. */
+export function flatten(value: unknown, prefix = ""): Record<string, unknown> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return { [prefix]: value };
+  return Object.assign({}, ...Object.entries(value).map(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k)));
+}
+
+/** The runs' fingerprints as one: a field's value when every run has it, else `{ varies: [the values] }`. */
+export function commonFingerprint(fingerprints: Record<string, unknown>[]): Record<string, unknown> {
+  const flat = fingerprints.map((f) => flatten(f ?? {}));
+  const keys = [...new Set(flat.flatMap(Object.keys))].sort();
+  return Object.fromEntries(keys.map((k) => {
+    const seen = [...new Set(flat.map((f) => JSON.stringify(f[k] ?? null)))].map((v) => JSON.parse(v));
+    return [k, seen.length === 1 ? seen[0] : { varies: seen }];
+  }));
+}
 
 /** Flags that keep a run out of verdicts: its numbers do not describe the case at steady state. */
 export const EXCLUDING_FLAGS = ["errors", "unstable", "machine_slow"];
@@ -34,7 +51,7 @@ export const METRICS: Record<string, Metric> = {
 };
 
 /** A target of a comparison: a case through one gateway (the column of the report). */
-export const targetOf = (r: RunResult) => `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}`;
+export const targetOf = (r: RunResult) => (r.extra?.column as string | undefined) ?? `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}`;
 
 export interface RunEntry {
   file: string;
@@ -53,11 +70,18 @@ export interface Comparison {
   rounds: { round: number; order: string[] }[];
   targets: string[];
   canary_median: number | null;
+  /** What every run was measured on: one value per field, or `{ varies: [...] }` when the runs differ. */
+  fingerprint?: Record<string, unknown>;
+  /** Per target, what its processes paid for (src/parity.ts's signature). */
+  parity?: Record<string, string>;
+  /** What a reader must know first (the demo's Case 3 through Hive Gateway while the Router builds). */
+  notes?: string[];
   runs: RunEntry[];
   metrics: Record<string, {
     label: string;
     unit: string;
-    cases: Record<string, { median: number; ci: [number, number]; cv: number | null; n: number } | null>;
+    /** `values`: the usable runs' numbers the median and interval come from (a --baseline resamples them). */
+    cases: Record<string, { median: number; ci: [number, number]; cv: number | null; n: number; values?: number[] } | null>;
     pairs: { a: string; b: string; ratio: number; ci: [number, number]; p_value: number; verdict: string }[];
   }>;
 }
@@ -100,7 +124,7 @@ export function analyse(
     // A component absent from a target (Case 1 and 2 have no subgraphs) has no value there.
     const present = options.targets.filter((t) => values[t].length > 0);
     if (present.length === 0) continue;
-    const cases = Object.fromEntries(options.targets.map((t) => [t, values[t].length ? summarize(values[t], options.seed) : null]));
+    const cases = Object.fromEntries(options.targets.map((t) => [t, values[t].length ? { ...summarize(values[t], options.seed), values: values[t] } : null]));
     const pairs: Comparison["metrics"][string]["pairs"] = [];
     for (let i = 0; i < present.length; i++) {
       for (let j = i + 1; j < present.length; j++) {
@@ -120,6 +144,11 @@ export function analyse(
     rounds: options.rounds,
     targets: options.targets,
     canary_median: canaryMedian,
+    fingerprint: commonFingerprint(runs.map((r) => r.result.fingerprint)),
+    parity: Object.fromEntries(options.targets.flatMap((t) => {
+      const first = runs.find((r, i) => entries[i].target === t);
+      return first ? [[t, paritySignature(first.result.extra.parity)]] : [];
+    })),
     runs: entries,
     metrics,
   };
