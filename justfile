@@ -35,17 +35,17 @@ down: _deps
 status: _deps
     @{{fleet}} status
 
-# The main job: a short comparison of all three cases (4 shuffled rounds of 6 s at 10 VUs), ending in the report with its verdicts
+# The main job: a short comparison of all three cases (4 shuffled rounds of 6 s at 10 VUs), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
 [group('load')]
-demo: _deps tools
-    @{{fleet}} compare 10 6s --repeat 4 --warmup 2s
+demo: _deps
+    @{{fleet}} demo
 
 # Every case under the same load in R shuffled rounds (--repeat R, default 5; --seed S), then verdicts and the report (--gateways apollo-router,hive-gateway)
 [group('load')]
 compare vus="50" duration="60s" *flags: _deps
     @{{fleet}} compare {{vus}} {{duration}} {{flags}}
 
-# Markdown table + HTML page from results (default: the newest comparison)
+# Markdown table + HTML page from results (default: the newest comparison); --baseline OTHER: against another comparison
 [group('load')]
 report *files: _deps
     @{{fleet}} report {{files}}

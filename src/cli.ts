@@ -69,28 +69,29 @@ function duration(raw: string | undefined, what: string): string {
 }
 
 /** Splits `--name value` options from positional arguments, refusing options not in `known`. */
-function splitFlags(args: string[], known: string[]) {
+function splitFlags(args: string[], known: string[], switches: string[] = []) {
   const flags = new Map<string, string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("--")) positional.push(arg);
+    else if (switches.includes(arg.slice(2))) flags.set(arg.slice(2), "");
     else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
     else flags.set(arg.slice(2), args[++i] ?? "");
   }
   for (const flag of flags.keys()) {
-    if (!known.includes(flag)) throw new UsageError(`unknown option --${flag}: options are ${known.map((k) => `--${k}`).join(", ")}`);
+    if (!known.includes(flag) && !switches.includes(flag)) throw new UsageError(`unknown option --${flag}: options are ${[...known, ...switches].map((k) => `--${k}`).join(", ")}`);
   }
   return { flags, positional };
 }
 
 /** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
 export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
-  const { flags, positional } = splitFlags(args, ["api", "warmup"]);
+  const { flags, positional } = splitFlags(args, ["api", "warmup"], ["pin"]);
   const [name, a, b] = positional;
   const api = flags.get("api");
   if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
-  const base = { case: caseSpec(name ?? "").name, mode, api: api as ApiName | undefined, warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s" };
+  const base = { case: caseSpec(name ?? "").name, mode, api: api as ApiName | undefined, warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s", pin: flags.has("pin") };
   if (mode === "iterations") return { ...base, vus: positive(a, "VUS"), iterations: positive(b, "COUNT") };
   if (mode === "rate") return { ...base, vus: 10, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
   return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
@@ -165,7 +166,9 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed"]);
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed", "cases"], ["pin"]);
+    const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+    if (cases && cases.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), got "${flags.get("cases")}"`);
     const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
     for (const g of gateways) if (g !== "apollo-router" && g !== "hive-gateway") throw new UsageError(`--gateways takes apollo-router and/or hive-gateway, got "${g}"`);
     const api = flags.get("api");
@@ -178,10 +181,26 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       gateways: gateways as ("apollo-router" | "hive-gateway")[],
       api: api as ApiName | undefined,
       warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
+      pin: flags.has("pin"),
+      cases,
     });
     if (interrupted) process.exit(130); // as every command after Ctrl-C
   },
-  async report(config, files) {
+  async demo(config, args) {
+    if (args.length) throw new UsageError(`demo takes no arguments, got "${args.join(" ")}": for other parameters use \`just compare VUS DURATION\``);
+    const { demo } = await import("./demo");
+    const { interrupted } = await demo(config);
+    if (interrupted) process.exit(130);
+  },
+  async report(config, args) {
+    const { flags, positional: files } = splitFlags(args, ["baseline"]);
+    if (flags.has("baseline")) {
+      const other = flags.get("baseline")!;
+      if (!other) throw new UsageError("--baseline takes a comparison: report [compare-NOW.json] --baseline compare-BEFORE.json");
+      const { writeBaselineReport } = await import("./baseline-report");
+      writeBaselineReport(config, files, other);
+      return;
+    }
     const { sources, comparison } = reportSources(config, files);
     writeReport(config, sources, console.log, comparison);
   },

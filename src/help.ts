@@ -5,8 +5,10 @@
 export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error,
 3 refused by the correctness gate, 130 interrupted (Ctrl-C)`;
 
-const LOAD_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix
+const RUN_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix
   --warmup DURATION                   warm-up at the measured load, not counted (default 5s; 0s for none)`;
+const LOAD_OPTIONS = `${RUN_OPTIONS}
+  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
 
 export const HELP: Record<string, string> = {
   db: `db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
@@ -21,14 +23,22 @@ export const HELP: Record<string, string> = {
   chaos: `chaos CASE SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS
   --mode kill|pause   a crash (default) or a hang
   --at S              when the fault starts (default: a quarter into the run)
-${LOAD_OPTIONS}`,
+${RUN_OPTIONS}`,
   compare: `compare [VUS] [DURATION] [options]\n  every case in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report
   --repeat R                          rounds (default 5; at least 4 for a verdict to be possible)
   --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
   --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
+  --cases LIST                        which cases (default case1,case2,case3); one named twice (case2,case2)
+                                      runs as two columns: an A/A check of what "no difference" looks like here
   --api NAME                          one API instead of the mix
-  --warmup DURATION                   warm-up of every run (default 5s)`,
-  report: `report [compare-TIME.json | RESULT.json ...]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)`,
+  --warmup DURATION                   warm-up of every run (default 5s)
+  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others, in every run (needs 2 CPUs)`,
+  demo: `demo\n  the README's first command: every case in 4 shuffled rounds of 6 s at 10 VUs (about 2 min), then the report.
+  Builds k6 first if needed (a few minutes, once). Without Apollo Router it starts the Router's build in the
+  background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
+  report: `report [compare-TIME.json | RESULT.json ...] [--baseline compare-OTHER.json]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
+  --baseline FILE   this comparison against another (another machine, another commit): what differs
+                    first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,
   clean: `clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
   supergraph: `supergraph [--check]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare)`,
   tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once`,

@@ -5,13 +5,14 @@
  *
  *   bun src/main.ts tools [k6|apollo-router]...
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Config } from "./config";
 import { routerBinary, ROUTER_VERSION } from "./router";
 import versions from "./versions.json";
 
 export const K6_VERSION = versions.k6;
+const ROOT = resolve(import.meta.dir, "..");
 
 function versionOf(bin: string, args: string[]): string {
   const result = Bun.spawnSync([bin, ...args], { stdout: "pipe", stderr: "pipe" });
@@ -57,6 +58,122 @@ const TOOLS: Tool[] = [
   },
 ];
 
+/** A build running on its own (started by `just demo`), so that `just tools` and the next demo find it. */
+export interface BackgroundBuild {
+  pid: number;
+  started_at: string;
+  log: string;
+}
+
+const buildStatePath = (config: Config, tool: Tool) => join(config.toolsDir, `${tool.name}-${tool.version}.building.json`);
+const buildLogPath = (config: Config, tool: Tool) => join(config.toolsDir, `${tool.name}-${tool.version}.build.log`);
+
+function toolNamed(name: string): Tool {
+  const tool = TOOLS.find((t) => t.name === name);
+  if (!tool) throw new Error(`unknown tool ${name}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
+  return tool;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The build of `name` running in the background, if one is. */
+export function runningBuild(config: Config, name: string): BackgroundBuild | null {
+  try {
+    const state = JSON.parse(readFileSync(buildStatePath(config, toolNamed(name)), "utf8")) as BackgroundBuild;
+    return alive(state.pid) ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
+export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
+  Bun.spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`], { stdout: "ignore", stderr: "ignore" });
+}
+
+/** How many crates a Rust build has compiled, of how many its lock file lists (when downloaded). */
+function crateProgress(tool: Tool, logText: string): string {
+  if (tool.name !== "apollo-router") return "";
+  const done = logText.match(/^\s*Compiling /gm)?.length ?? 0;
+  const home = process.env.CARGO_HOME ?? join(process.env.HOME ?? "/root", ".cargo");
+  let total = 0;
+  try {
+    for (const registry of readdirSync(join(home, "registry", "src"))) {
+      const lock = join(home, "registry", "src", registry, `apollo-router-${tool.version}`, "Cargo.lock");
+      if (existsSync(lock)) total = readFileSync(lock, "utf8").match(/^\[\[package\]\]/gm)?.length ?? 0;
+    }
+  } catch {}
+  return `, ${done}${total ? ` of about ${total}` : ""} crates compiled`;
+}
+
+/** "apollo-router 2.17.0: building for 12.3 min (expected about 30-45 minutes …), 412 of about 790 crates compiled". */
+export function buildProgress(config: Config, name: string, startedAt: number, logText = ""): string {
+  const tool = toolNamed(name);
+  const minutes = ((Date.now() - startedAt) / 60000).toFixed(1);
+  return `${tool.name} ${tool.version}: building for ${minutes} min (expected ${tool.expected})${crateProgress(tool, logText)}`;
+}
+
+/**
+ * Starts building `name` on its own, niced, in its own process group, its output to a log in the
+ * tools cache; or finds the build already running. Returns null when the tool is there already.
+ * The build goes on after this process ends; `just tools` waits for it.
+ */
+export function startBackgroundBuild(config: Config, name: string, log: (line: string) => void = console.log): BackgroundBuild | null {
+  const tool = toolNamed(name);
+  if (existsSync(tool.binary(config))) return null;
+  const running = runningBuild(config, name);
+  if (running) {
+    signalBuild(running, "CONT");
+    log(buildProgress(config, name, Date.parse(running.started_at), readFileSync(running.log, "utf8")));
+    return running;
+  }
+  const missing = tool.needs.filter((n) => !Bun.which(n.command));
+  if (missing.length) throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
+  mkdirSync(config.toolsDir, { recursive: true });
+  const logPath = buildLogPath(config, tool);
+  const out = openSync(logPath, "w");
+  // setsid: a process group of its own, so the demo can pause the whole build (cargo and every
+  // rustc) while it measures; nice: what runs besides it comes first.
+  const child = Bun.spawn(["setsid", "nice", "-n", "19", process.execPath, join(ROOT, "src", "main.ts"), "tools", name], {
+    cwd: ROOT,
+    env: process.env,
+    stdin: "ignore",
+    stdout: out,
+    stderr: out,
+  });
+  closeSync(out);
+  child.unref();
+  const state: BackgroundBuild = { pid: child.pid, started_at: new Date().toISOString(), log: logPath };
+  writeFileSync(buildStatePath(config, tool), `${JSON.stringify(state)}\n`);
+  log(`building ${tool.name} ${tool.version} in the background (pid ${child.pid}, expected ${tool.expected}); its output: ${logPath}; \`just tools\` shows its progress and waits for it`);
+  return state;
+}
+
+/** Waits for a background build, with a progress line every `everyMs`; fails with the log's end if it fails. */
+async function awaitBackgroundBuild(config: Config, tool: Tool, build: BackgroundBuild, log: (line: string) => void, everyMs = 30_000) {
+  signalBuild(build, "CONT");
+  log(`${tool.name} ${tool.version} is building in the background (pid ${build.pid}); waiting for it (Ctrl-C leaves it running). Output: ${build.log}`);
+  let last = 0;
+  while (alive(build.pid)) {
+    if (Date.now() - last >= everyMs) {
+      log(buildProgress(config, tool.name, Date.parse(build.started_at), readFileSync(build.log, "utf8")));
+      last = Date.now();
+    }
+    await Bun.sleep(1000);
+  }
+  if (!existsSync(tool.binary(config))) {
+    const tail = readFileSync(build.log, "utf8").trim().split("\n").slice(-15).join("\n");
+    throw new Error(`the background build of ${tool.name} ${tool.version} ended without the tool; the end of ${build.log}:\n${tail}`);
+  }
+}
+
 /** Builds each named tool (all by default) unless it is already there. */
 export async function ensureTools(config: Config, names: string[] = [], log: (line: string) => void = console.log) {
   const wanted = names.length ? TOOLS.filter((t) => names.includes(t.name)) : TOOLS;
@@ -64,6 +181,9 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
   if (unknown.length) throw new Error(`unknown tool ${unknown.join(", ")}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
   for (const tool of wanted) {
     const bin = tool.binary(config);
+    const background = runningBuild(config, tool.name);
+    // This process is the background build itself when its pid is the recorded one.
+    if (background && background.pid !== process.pid && !existsSync(bin)) await awaitBackgroundBuild(config, tool, background, log);
     if (existsSync(bin)) {
       log(`${tool.name} ${tool.version}: ${bin}`);
       continue;
@@ -78,18 +198,31 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
     const staging = `${finalDir}.partial`;
     mkdirSync(join(staging, "bin"), { recursive: true });
     log(`building ${tool.name} ${tool.version} into ${finalDir} (${tool.expected}); its build output follows`);
-    const t0 = performance.now();
+    const t0 = Date.now();
     const child = Bun.spawn(tool.build(config, staging), {
       env: { ...process.env, GOBIN: join(staging, "bin"), CARGO_TARGET_DIR: join(config.toolsDir, "cargo-target") },
       stdout: "inherit",
-      stderr: "inherit",
+      stderr: "pipe",
     });
+    // The build's own output passes through; its "Compiling" lines also count the progress.
+    let seen = "";
+    const relay = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
+        const text = decoder.decode(chunk, { stream: true });
+        process.stderr.write(text);
+        seen += text.replace(/^(?!\s*Compiling ).*$/gm, "");
+      }
+    })();
+    const ticker = setInterval(() => log(buildProgress(config, tool.name, t0, seen)), 60_000);
     const code = await child.exited;
+    clearInterval(ticker);
+    await relay;
     if (code !== 0) throw new Error(`building ${tool.name} ${tool.version} failed (exit ${code}); the output above says why`);
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(staging, finalDir);
     // The target folder is kept only so an interrupted build resumes; once built it is gigabytes of nothing.
     rmSync(join(config.toolsDir, "cargo-target"), { recursive: true, force: true });
-    log(`built ${tool.name} ${tool.version} in ${((performance.now() - t0) / 60000).toFixed(1)} min: ${bin}`);
+    log(`built ${tool.name} ${tool.version} in ${((Date.now() - t0) / 60000).toFixed(1)} min: ${bin}`);
   }
 }
