@@ -17,10 +17,11 @@ import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from ".
 /** The demo's comparison: 4 shuffled rounds of 6 s at 10 VUs, 2 s warm-up, about two minutes. */
 export const DEMO = { vus: 10, duration: "6s", repeat: 4, warmup: "2s" };
 
-export async function demo(config: Config, log: (line: string) => void = console.log) {
+/** `params`: the test's shorter rounds; a user's demo always has DEMO's. */
+export async function demo(config: Config, log: (line: string) => void = console.log, params: typeof DEMO = DEMO) {
   await ensureTools(config, ["k6"], log);
   if (existsSync(routerBinary(config))) {
-    return compare(config, { ...DEMO, gateways: ["apollo-router"] }, log);
+    return compare(config, { ...params, gateways: ["apollo-router"] }, log);
   }
   let build: ReturnType<typeof startBackgroundBuild> = null;
   let why: string;
@@ -35,7 +36,7 @@ export async function demo(config: Config, log: (line: string) => void = console
   log(`\n${note}\n`);
   if (build) signalBuild(build, "STOP");
   try {
-    return await compare(config, { ...DEMO, gateways: ["hive-gateway"], notes: [note] }, log);
+    return await compare(config, { ...params, gateways: ["hive-gateway"], notes: [note] }, log);
   } finally {
     if (build) {
       signalBuild(build, "CONT");

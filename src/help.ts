@@ -41,7 +41,8 @@ ${RUN_OPTIONS}`,
                     first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,
   clean: `clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
   supergraph: `supergraph [--check]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare)`,
-  tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once`,
+  tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once, with progress (minutes elapsed of those
+  expected; crates compiled); a build \`demo\` left running in the background is waited for instead (Ctrl-C leaves it)`,
   obs: `obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively`,
   compose: `compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs`,
   "bench-driver": `bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency

@@ -93,6 +93,15 @@ export function runningBuild(config: Config, name: string): BackgroundBuild | nu
   }
 }
 
+/** The process group of `pid` (field 5 of /proc/PID/stat), or null once it is gone. */
+function processGroup(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[2]);
+  } catch {
+    return null;
+  }
+}
+
 /** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
 export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
   Bun.spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`], { stdout: "ignore", stderr: "ignore" });
@@ -143,13 +152,17 @@ export function startBackgroundBuild(config: Config, name: string, log: (line: s
   // rustc) while it measures; nice: what runs besides it comes first.
   const child = Bun.spawn(["setsid", "nice", "-n", "19", process.execPath, join(ROOT, "src", "main.ts"), "tools", name], {
     cwd: ROOT,
-    env: process.env,
+    // The same tools cache as this process's configuration, whatever the environment says.
+    env: { ...process.env, FLEET_TOOLS_DIR: config.toolsDir },
     stdin: "ignore",
     stdout: out,
     stderr: out,
   });
   closeSync(out);
   child.unref();
+  // Until setsid has run, the group does not exist and could be neither paused nor found.
+  for (let i = 0; i < 500 && processGroup(child.pid) !== child.pid; i++) Bun.sleepSync(10);
+  if (processGroup(child.pid) !== child.pid) throw new Error(`the background build of ${tool.name} (pid ${child.pid}) did not start its own process group; see ${logPath}`);
   const state: BackgroundBuild = { pid: child.pid, started_at: new Date().toISOString(), log: logPath };
   writeFileSync(buildStatePath(config, tool), `${JSON.stringify(state)}\n`);
   log(`building ${tool.name} ${tool.version} in the background (pid ${child.pid}, expected ${tool.expected}); its output: ${logPath}; \`just tools\` shows its progress and waits for it`);
