@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { RunResult } from "./results";
-import { HEADLINE } from "./report-verdicts";
-import { compare as comparePair, type Interval, ratioChangeCI } from "./stats";
+import { EVERY_RUN_INTRO, HEADLINE } from "./report-verdicts";
+import { compare as comparePair, type Interval, median, ratioChangeCI, ratioCI } from "./stats";
 import { type Comparison, commonFingerprint, flatten, METRICS } from "./verdicts";
 import { paritySignature } from "./parity";
 
@@ -46,6 +46,8 @@ export interface BaselineComparison {
   differences: string[];
   cases: CaseChange[];
   ratios: RatioChange[];
+  /** When either comparison left runs out: the same with every run counted, as a check. */
+  every_run?: { cases: CaseChange[]; ratios: RatioChange[] };
 }
 
 type Values = Record<string, Record<string, number[]>>;
@@ -55,7 +57,7 @@ type Values = Record<string, Record<string, number[]>>;
  * common fingerprint and the parity per target. Comparisons written before these were kept get
  * them from their run files, which must then lie beside them.
  */
-export function loadComparison(path: string): { comparison: Comparison; values: Values } {
+export function loadComparison(path: string): { comparison: Comparison; values: Values; allValues: Values | null } {
   if (!existsSync(path)) throw new Error(`${path} does not exist`);
   const comparison = JSON.parse(readFileSync(path, "utf8")) as Comparison;
   if (comparison.schema_version !== 1 || !comparison.metrics || !Array.isArray(comparison.runs)) throw new Error(`${path} is not a fleetbench comparison (compare-*.json)`);
@@ -69,13 +71,20 @@ export function loadComparison(path: string): { comparison: Comparison; values: 
     });
     return runs;
   };
+  const fromRuns = (key: string, target: string, all: boolean) =>
+    readRuns().filter((r) => r.target === target && (all || !r.excluded)).map((r) => METRICS[key]?.pick(r.result)).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
   const values: Values = {};
   for (const [key, m] of Object.entries(comparison.metrics)) {
     values[key] = {};
-    for (const target of Object.keys(m.cases)) {
-      values[key][target] = kept
-        ? (m.cases[target]?.values ?? [])
-        : readRuns().filter((r) => r.target === target && !r.excluded).map((r) => METRICS[key]?.pick(r.result)).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+    for (const target of Object.keys(m.cases)) values[key][target] = kept ? (m.cases[target]?.values ?? []) : fromRuns(key, target, false);
+  }
+  // With runs left out, the values of every run too: kept in the comparison, else from its run files when they lie beside it.
+  let allValues: Values | null = null;
+  if (comparison.runs.some((r) => r.excluded)) {
+    if (comparison.with_every_run) {
+      allValues = Object.fromEntries(Object.entries(comparison.with_every_run).map(([key, m]) => [key, Object.fromEntries(Object.entries(m.cases).map(([t, c]) => [t, c?.values ?? []]))]));
+    } else if (comparison.runs.every((r) => existsSync(join(dirname(path), r.file)))) {
+      allValues = Object.fromEntries(Object.keys(comparison.metrics).map((key) => [key, Object.fromEntries(comparison.targets.map((t) => [t, fromRuns(key, t, true)]))]));
     }
   }
   comparison.fingerprint ??= commonFingerprint(readRuns().map((r) => r.result.fingerprint));
@@ -83,7 +92,7 @@ export function loadComparison(path: string): { comparison: Comparison; values: 
     const first = readRuns().find((r) => r.target === t);
     return first ? [[t, paritySignature(first.result.extra.parity)]] : [];
   }));
-  return { comparison, values };
+  return { comparison, values, allValues };
 }
 
 const show = (v: unknown) => (v !== null && typeof v === "object" && "varies" in (v as object) ? `varies (${(v as { varies: unknown[] }).varies.map((x) => JSON.stringify(x)).join(", ")})` : JSON.stringify(v ?? null));
@@ -107,44 +116,54 @@ export function baselineDifferences(now: Comparison, before: Comparison): string
   return lines;
 }
 
-/** This comparison against a baseline: differences first, then every change with its interval. */
-export function againstBaseline(nowPath: string, beforePath: string): BaselineComparison {
-  const now = loadComparison(nowPath);
-  const before = loadComparison(beforePath);
-  const seed = now.comparison.seed;
+/** Each target's and each pair's change between two sets of values, for the headline metrics. */
+function changesOf(targets: string[], labels: Record<string, { label: string; unit: string }>, now: Values, before: Values, seed: number): { cases: CaseChange[]; ratios: RatioChange[] } {
   const cases: CaseChange[] = [];
   const ratios: RatioChange[] = [];
-  const shared = now.comparison.targets.filter((t) => before.comparison.targets.includes(t));
   for (const key of HEADLINE) {
-    const [m, mb] = [now.comparison.metrics[key], before.comparison.metrics[key]];
-    if (!m || !mb) continue;
-    const usable = (v: Values, t: string) => v[key]?.[t]?.length >= 2;
-    const present = shared.filter((t) => usable(now.values, t) && usable(before.values, t));
+    if (!labels[key] || !now[key] || !before[key]) continue;
+    const { label, unit } = labels[key];
+    const present = targets.filter((t) => now[key][t]?.length >= 2 && before[key][t]?.length >= 2);
     for (const t of present) {
-      const [a, b] = [now.values[key][t], before.values[key][t]];
-      const c = comparePair(a, b, { seed });
-      cases.push({ metric: key, label: m.label, unit: m.unit, target: t, now: m.cases[t]!.median, before: mb.cases[t]!.median, change: c.ratio, ci: c.ci, p_value: c.p_value, verdict: c.verdict });
+      const c = comparePair(now[key][t], before[key][t], { seed });
+      cases.push({ metric: key, label, unit, target: t, now: median(now[key][t]), before: median(before[key][t]), change: c.ratio, ci: c.ci, p_value: c.p_value, verdict: c.verdict });
     }
     for (let i = 0; i < present.length; i++) {
       for (let j = i + 1; j < present.length; j++) {
         const [a, b] = [present[i], present[j]];
-        const nowPair = m.pairs.find((p) => p.a === a && p.b === b);
-        const beforePair = mb.pairs.find((p) => p.a === a && p.b === b);
-        if (!nowPair || !beforePair) continue;
-        const positive = [now.values[key][a], now.values[key][b], before.values[key][a], before.values[key][b]].every((xs) => xs.every((x) => x > 0));
-        if (!positive) continue;
-        const { change, ci } = ratioChangeCI({ a: now.values[key][a], b: now.values[key][b] }, { a: before.values[key][a], b: before.values[key][b] }, { seed });
+        const samples = { now: { a: now[key][a], b: now[key][b] }, before: { a: before[key][a], b: before[key][b] } };
+        // A ratio needs a positive denominator; a metric at 0 somewhere (no PostgreSQL measured) has none.
+        if (![samples.now.b, samples.before.b, samples.now.a, samples.before.a].every((xs) => xs.every((x) => x > 0))) continue;
+        const { change, ci } = ratioChangeCI(samples.now, samples.before, { seed });
         ratios.push({
-          metric: key, label: m.label, a, b,
-          now: { ratio: nowPair.ratio, ci: nowPair.ci },
-          before: { ratio: beforePair.ratio, ci: beforePair.ci },
+          metric: key, label, a, b,
+          // The same seed and function as the comparisons' own verdicts: the same ratios and intervals.
+          now: ratioCI(samples.now.a, samples.now.b, { seed }),
+          before: ratioCI(samples.before.a, samples.before.b, { seed }),
           change, ci,
           verdict: ci[0] > 1 ? "larger" : ci[1] < 1 ? "smaller" : "no clear change",
         });
       }
     }
   }
-  return { now: basename(nowPath), before: basename(beforePath), differences: baselineDifferences(now.comparison, before.comparison), cases, ratios };
+  return { cases, ratios };
+}
+
+/** This comparison against a baseline: differences first, then every change with its interval. */
+export function againstBaseline(nowPath: string, beforePath: string): BaselineComparison {
+  const now = loadComparison(nowPath);
+  const before = loadComparison(beforePath);
+  const seed = now.comparison.seed;
+  const targets = now.comparison.targets.filter((t) => before.comparison.targets.includes(t));
+  const labels = Object.fromEntries(Object.entries(now.comparison.metrics).map(([k, m]) => [k, { label: m.label, unit: m.unit }]));
+  const checked = now.allValues || before.allValues;
+  return {
+    now: basename(nowPath),
+    before: basename(beforePath),
+    differences: baselineDifferences(now.comparison, before.comparison),
+    ...changesOf(targets, labels, now.values, before.values, seed),
+    ...(checked ? { every_run: changesOf(targets, labels, now.allValues ?? now.values, before.allValues ?? before.values, seed) } : {}),
+  };
 }
 
 const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
@@ -169,6 +188,7 @@ export function baselineMarkdown(b: BaselineComparison): string {
     "| metric | target | median now | median baseline | now / baseline [95 % CI] | Mann–Whitney p | verdict |\n|---|---|---:|---:|---:|---:|---|",
     `${caseRows.join("\n")}\n`,
     "On two machines the medians differ with the machines; the ratios above are what carries over.\n",
+    b.every_run ? `## ${EVERY_RUN_INTRO.replace(/:$/, "")}\n\n${b.every_run.ratios.map((r) => `- ${ratioSentence(r)}`).join("\n") || "No pair of targets has 2 or more runs in both comparisons."}\n` : "",
   ].join("\n");
 }
 
@@ -188,6 +208,7 @@ export function baselineHtml(b: BaselineComparison): string {
 ${b.differences.length ? b.differences.map((d) => `<p class="warn">${escape(d)}</p>`).join("\n") : "<p>Nothing: the same parameters, fingerprint and parity.</p>"}</section>
 <section id="ratios"><h2>How the ratios between the targets changed</h2>
 ${b.ratios.map((r) => `<p class="change">${escape(ratioSentence(r))}</p>`).join("\n") || "<p>No pair of targets has 2 or more usable runs in both comparisons.</p>"}</section>
+${b.every_run ? `<section id="every-run"><h2>${escape(EVERY_RUN_INTRO.replace(/:$/, ""))}</h2>\n${b.every_run.ratios.map((r) => `<p class="check">${escape(ratioSentence(r))}</p>`).join("\n")}</section>` : ""}
 <h2>Each target now against the baseline</h2>
 <table><thead><tr>${cells(table[0]).map((c) => `<th>${c}</th>`).join("")}</tr></thead>
 <tbody>${table.slice(1).map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("\n")}</tbody></table>

@@ -54,6 +54,18 @@ export function summaryTable(c: Comparison): string {
   return `${head}\n${rows.join("\n")}\n`;
 }
 
+/**
+ * When runs were left out: the same sentences with every run counted, so a reader sees how much
+ * the exclusions decide (on a noisy machine they can leave too few runs for any verdict).
+ */
+export function everyRunLines(c: Comparison): string[] {
+  if (!c.with_every_run) return [];
+  const all = { ...c, metrics: c.with_every_run };
+  return HEADLINE.flatMap((key) => verdictSentences(all, key));
+}
+
+export const EVERY_RUN_INTRO = "As a check, with every run counted (the left-out ones too; not the verdict, which stands above):";
+
 /** Runs left out of the verdicts, with the reason. */
 export function excludedLines(c: Comparison): string[] {
   return c.runs.filter((r) => r.excluded).map((r) => `${r.file} (${r.target}, round ${r.round}): left out, ${r.excluded}`);
@@ -78,6 +90,7 @@ export function verdictMarkdown(c: Comparison): string {
     `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.\n`,
     summaryTable(c),
     excluded.length ? `Left out of the verdicts:\n\n${excluded.map((l) => `- ${l}`).join("\n")}\n` : "",
+    everyRunLines(c).length ? `${EVERY_RUN_INTRO}\n\n${everyRunLines(c).map((l) => `- ${l}`).join("\n")}\n` : "",
     `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow).\n`,
     roundsTable(c),
   ].filter(Boolean).join("\n");

@@ -11,7 +11,7 @@ import { differences, fingerprintTable, flagNotes, parityTable } from "./report-
 import { type RunResult, readResults, writeAtomic } from "./results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, okRps } from "./run-result";
 import { median } from "./stats";
-import { intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
+import { EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
 import { type Comparison, targetOf } from "./verdicts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -187,7 +187,7 @@ export function html(columns: Column[], sources: string[], comparison?: Comparis
 <h1>fleetbench report</h1>
 ${warn.map((w) => `<p class="warn">⚠ ${escape(w)}</p>`).join("\n")}
 <p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>
-${comparison ? `<section id="verdict"><h2>What it found</h2>\n${verdictLines(comparison).map((l) => `<p class="verdict">${escape(l)}</p>`).join("\n")}\n${htmlTable(summaryTable(comparison))}</section>` : ""}
+${comparison ? `<section id="verdict"><h2>What it found</h2>\n${verdictLines(comparison).map((l) => `<p class="verdict">${escape(l)}</p>`).join("\n")}\n${htmlTable(summaryTable(comparison))}${everyRunLines(comparison).length ? `\n<p>${escape(EVERY_RUN_INTRO)}</p>\n<ul class="every-run">${everyRunLines(comparison).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : ""}</section>` : ""}
 <div class="charts">${charts.map(([id, title]) => `<figure><figcaption>${title}</figcaption><canvas id="${id}" width="520" height="300"></canvas></figure>`).join("")}</div>
 <h2>All numbers</h2>
 ${htmlTable(markdown(columns))}

@@ -74,6 +74,8 @@ export interface Comparison {
   fingerprint?: Record<string, unknown>;
   /** Per target, what its processes paid for (src/parity.ts's signature). */
   parity?: Record<string, string>;
+  /** The metrics with no run left out, when some were: a check of the exclusions, never the verdict. */
+  with_every_run?: Comparison["metrics"];
   /** What a reader must know first (the demo's Case 3 through Hive Gateway while the Router builds). */
   notes?: string[];
   runs: RunEntry[];
@@ -117,25 +119,30 @@ export function analyse(
       excluded: excluding.length ? excluding.join(", ") : null,
     };
   });
-  const included = (target: string) => runs.filter((r, i) => entries[i].target === target && !entries[i].excluded).map((r) => r.result);
-  const metrics: Comparison["metrics"] = {};
-  for (const [key, metric] of Object.entries(METRICS)) {
-    const values = Object.fromEntries(options.targets.map((t) => [t, included(t).map(metric.pick).filter((v): v is number => typeof v === "number" && Number.isFinite(v))]));
-    // A component absent from a target (Case 1 and 2 have no subgraphs) has no value there.
-    const present = options.targets.filter((t) => values[t].length > 0);
-    if (present.length === 0) continue;
-    const cases = Object.fromEntries(options.targets.map((t) => [t, values[t].length ? { ...summarize(values[t], options.seed), values: values[t] } : null]));
-    const pairs: Comparison["metrics"][string]["pairs"] = [];
-    for (let i = 0; i < present.length; i++) {
-      for (let j = i + 1; j < present.length; j++) {
-        const [a, b] = [present[i], present[j]];
-        if (values[a].length < 2 || values[b].length < 2) continue;
-        const c = comparePair(values[a], values[b], { seed: options.seed });
-        pairs.push({ a, b, ratio: c.ratio, ci: c.ci, p_value: c.p_value, verdict: c.verdict });
+  const metricsOf = (counted: (i: number) => boolean) => {
+    const included = (target: string) => runs.filter((r, i) => entries[i].target === target && counted(i)).map((r) => r.result);
+    const metrics: Comparison["metrics"] = {};
+    for (const [key, metric] of Object.entries(METRICS)) {
+      const values = Object.fromEntries(options.targets.map((t) => [t, included(t).map(metric.pick).filter((v): v is number => typeof v === "number" && Number.isFinite(v))]));
+      // A component absent from a target (Case 1 and 2 have no subgraphs) has no value there.
+      const present = options.targets.filter((t) => values[t].length > 0);
+      if (present.length === 0) continue;
+      const cases = Object.fromEntries(options.targets.map((t) => [t, values[t].length ? { ...summarize(values[t], options.seed), values: values[t] } : null]));
+      const pairs: Comparison["metrics"][string]["pairs"] = [];
+      for (let i = 0; i < present.length; i++) {
+        for (let j = i + 1; j < present.length; j++) {
+          const [a, b] = [present[i], present[j]];
+          if (values[a].length < 2 || values[b].length < 2) continue;
+          const c = comparePair(values[a], values[b], { seed: options.seed });
+          pairs.push({ a, b, ratio: c.ratio, ci: c.ci, p_value: c.p_value, verdict: c.verdict });
+        }
       }
+      metrics[key] = { label: metric.label, unit: metric.unit, cases, pairs };
     }
-    metrics[key] = { label: metric.label, unit: metric.unit, cases, pairs };
-  }
+    return metrics;
+  };
+  const metrics = metricsOf((i) => !entries[i].excluded);
+
   return {
     schema_version: 1,
     created_at: new Date().toISOString(),
@@ -151,5 +158,7 @@ export function analyse(
     })),
     runs: entries,
     metrics,
+    // How much the exclusions matter: the same analysis with every run counted (only when some run was left out).
+    ...(entries.some((e) => e.excluded) ? { with_every_run: metricsOf(() => true) } : {}),
   };
 }

@@ -8,7 +8,7 @@ import { slowRuns } from "../src/canary";
 import { roundOrders } from "../src/compare";
 import { markdownReport, toColumns } from "../src/report";
 import type { RunResult } from "../src/results";
-import { verdictSentences } from "../src/report-verdicts";
+import { everyRunLines, verdictMarkdown, verdictSentences } from "../src/report-verdicts";
 import { analyse } from "../src/verdicts";
 
 describe("rounds", () => {
@@ -56,6 +56,18 @@ describe("analyse", () => {
   test("runs flagged errors or machine_slow are left out and listed with the reason", () => {
     expect(c.runs.filter((r) => r.excluded).map((r) => [r.file, r.excluded])).toEqual([["c2-err.json", "errors"], ["c2-slow.json", "machine_slow"]]);
     expect(c.metrics.cpu_ms_total.cases["case2 · yoga-gateway"]!.n).toBe(5);
+  });
+
+  test("with runs left out, the same analysis with every run counted is kept beside it and said as a check, not as the verdict", () => {
+    expect(c.with_every_run!.cpu_ms_total.cases["case2 · yoga-gateway"]!.n).toBe(7);
+    expect(c.with_every_run!.cpu_ms_total.cases["case2 · yoga-gateway"]!.values).toContain(9.9);
+    const md = verdictMarkdown(c);
+    expect(md.indexOf("As a check, with every run counted")).toBeGreaterThan(md.indexOf("Left out of the verdicts"));
+    expect(everyRunLines(c)[0]).toStartWith("CPU ms per request (total, without k6): ");
+    // Nothing left out: no check to show.
+    const clean = analyse(runs.slice(0, 10), { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
+    expect(clean.with_every_run).toBeUndefined();
+    expect(verdictMarkdown(clean)).not.toContain("As a check");
   });
 
   test("a 3× difference in CPU per request at R = 5 (no ties: the exact test) is a clear verdict, said in words", () => {
