@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { RunResult } from "./results";
-import { EVERY_RUN_INTRO, HEADLINE } from "./report-verdicts";
+import { escape, EVERY_RUN_INTRO, fixed, HEADLINE } from "./report-verdicts";
 import { compare as comparePair, type Interval, median, ratioChangeCI, ratioCI } from "./stats";
 import { type Comparison, commonFingerprint, flatten, METRICS } from "./verdicts";
 import { paritySignature } from "./parity";
@@ -166,7 +166,6 @@ export function againstBaseline(nowPath: string, beforePath: string): BaselineCo
   };
 }
 
-const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
 const range = (ci: Interval) => `${fixed(ci[0], 2)}–${fixed(ci[1], 2)}`;
 
 /** One sentence per ratio: how the pair's ratio moved, with the interval of the move. */
@@ -192,7 +191,6 @@ export function baselineMarkdown(b: BaselineComparison): string {
   ].join("\n");
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
 /** The same as a page: no script, no request. */
 export function baselineHtml(b: BaselineComparison): string {

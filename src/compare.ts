@@ -109,7 +109,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         } catch (error) {
           if (!(error instanceof RefusedError)) throw error;
           log((error as Error).message);
-          refused.push(label);
+          // The first difference goes into the final message too: a quiet caller still learns why.
+          refused.push(`${label} (${(error as Error).message.split("\n")[1]?.trim() ?? "see above"})`);
         }
       }
     }

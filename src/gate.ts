@@ -62,21 +62,39 @@ export interface GateResult {
   checked: number;
   /** The first differences found, each naming the API (and robot). */
   failures: string[];
+  /** Requests that failed in transport (no HTTP answer) and were sent once more, with the error. */
+  retried: string[];
 }
 
 /** Calls every API of a running case (monitor for every robot) and compares with the database. */
 export async function runGate(spec: CaseSpec, config: Config, sql: Sql, concurrency = 8): Promise<GateResult> {
   const reference = await referenceAnswers(sql);
   const failures: string[] = [];
+  const retried: string[] = [];
   let checked = 0;
   const verify = async (api: ApiName, robotId: string | undefined, expected: unknown) => {
     const request = clientRequest(spec, config, api, robotId);
+    const send = () => fetch(request.url, { ...request.init, signal: AbortSignal.timeout(config.timeoutMs * 3) });
     let got: unknown;
+    let response: Response | null = null;
     try {
-      const response = await fetch(request.url, { ...request.init, signal: AbortSignal.timeout(config.timeoutMs * 3) });
-      got = request.pick(await response.json());
-    } catch (error) {
-      got = `request failed: ${(error as Error).message}`;
+      response = await send();
+    } catch (first) {
+      // No HTTP answer at all (a reset socket, say) says nothing about the answer: asked once
+      // more, and recorded. A wrong answer, or an HTTP error, is never asked again.
+      retried.push(`${api}${robotId ? ` ${robotId}` : ""}: ${(first as Error).message}`);
+      try {
+        response = await send();
+      } catch (error) {
+        got = `request failed twice: ${(error as Error).message}`;
+      }
+    }
+    if (response) {
+      try {
+        got = request.pick(await response.json());
+      } catch (error) {
+        got = `unreadable answer (HTTP ${response.status}): ${(error as Error).message}`;
+      }
     }
     checked++;
     if (plain(got) !== plain(expected) && failures.length < 10) {
@@ -91,5 +109,5 @@ export async function runGate(spec: CaseSpec, config: Config, sql: Sql, concurre
       for (let id = ids.shift(); id !== undefined; id = ids.shift()) await verify("monitor", id, reference.monitor(id));
     }),
   );
-  return { passed: failures.length === 0, checked, failures };
+  return { passed: failures.length === 0, checked, failures, retried };
 }

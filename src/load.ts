@@ -87,7 +87,7 @@ async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: stri
     writeResult(path, result);
     throw new RefusedError(`${ctx.spec.name} failed the correctness gate, not measured (${path}):\n  ${gate.failures.join("\n  ")}`);
   }
-  ctx.log(`gate passed: ${gate.checked} answers equal the database`);
+  ctx.log(`gate passed: ${gate.checked} answers equal the database${gate.retried.length ? ` (${gate.retried.length} request(s) without an HTTP answer sent again: ${gate.retried.join("; ")})` : ""}`);
 }
 
 async function warmUp(ctx: RunContext) {

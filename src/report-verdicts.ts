@@ -10,8 +10,11 @@ import type { Comparison } from "./verdicts";
 export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99"];
 
 /** A number at a readable precision: whole above 100, one decimal above 10, else `small` decimals. */
-const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
+export const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
 const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
+
+/** Text for an HTML page. */
+export const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
 /** One sentence per pair: which target is lower, by what ratio and interval, or no clear difference. */
 export function verdictSentences(c: Comparison, key: string): string[] {

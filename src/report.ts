@@ -11,7 +11,7 @@ import { differences, fingerprintTable, flagNotes, parityTable } from "./report-
 import { type RunResult, readResults, writeAtomic } from "./results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, okRps } from "./run-result";
 import { median } from "./stats";
-import { EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
+import { escape, EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
 import { type Comparison, targetOf } from "./verdicts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -158,7 +158,6 @@ export function markdownReport(columns: Column[], comparison?: Comparison): stri
   ].filter(Boolean).join("\n");
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
 export function html(columns: Column[], sources: string[], comparison?: Comparison): string {
   const chartJs = readFileSync(join(ROOT, "node_modules", "chart.js", "dist", "chart.umd.min.js"), "utf8");

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
-import { type CaseName } from "../src/cases";
+import { type CaseName, caseSpec } from "../src/cases";
 import { RefusedError } from "../src/errors";
 import { runLoad } from "../src/load";
 import { listeners } from "../src/ports";
@@ -106,7 +106,27 @@ test("the correctness gate refuses a case serving altered data, and nothing is m
   expect(refused.status).toBe("refused");
   expect(refused.summary).toBeNull();
   expect((refused.extra.gate as { passed: boolean }).passed).toBe(false);
+  // Wrong answers are HTTP answers: none was sent again.
+  expect((refused.extra.gate as { retried: string[] }).retried).toEqual([]);
   await down(config, quiet);
+});
+
+test("the gate sends a request with no HTTP answer once more, and refuses when the second gets none either; a wrong answer is never asked again", async () => {
+  const { up, faultProcess } = await import("../src/supervisor");
+  const { runGate } = await import("../src/gate");
+  await up(config, "case1", { log: quiet });
+  try {
+    const passed = await runGate(caseSpec("case1"), config, sql);
+    expect({ passed: passed.passed, retried: passed.retried }).toEqual({ passed: true, retried: [] });
+    // Nothing listens on the gateway's port: every request fails in transport, twice.
+    await faultProcess(config, "rest-gateway", "kill");
+    const refused = await runGate(caseSpec("case1"), config, sql);
+    expect(refused.passed).toBe(false);
+    expect(refused.retried).toHaveLength(refused.checked);
+    expect(refused.failures[0]).toStartWith("dashboard: answer differs from the database (got \"request failed twice: ");
+  } finally {
+    await down(config, quiet);
+  }
 });
 
 test("a run whose k6 fails is not complete, and the result and the console say why", async () => {
@@ -317,7 +337,7 @@ test("--pin on fewer than 2 CPUs is refused with one line (exit 2) before anythi
   expect(readState(config)).toBeNull();
   const { result } = await runLoad(config, { case: "case1", mode: "iterations", vus: 2, iterations: 10, warmup: "0s" }, quiet);
   expect(result.fingerprint.pin).toBeNull();
-  expect(Object.keys(result.extra.affinity as object).sort()).toEqual([...readStateNames("case1"), "postgres"].sort());
+  expect(Object.keys(result.extra.affinity as object).sort()).toEqual([...readStateNames("case1"), "k6", "postgres"].sort());
 });
 
 function readStateNames(caseName: CaseName): string[] {
