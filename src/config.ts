@@ -71,6 +71,7 @@ const ENV_NAMES = {
   maxAliases: "FLEET_MAX_ALIASES",
   maxTokens: "FLEET_MAX_TOKENS",
   maxBodyBytes: "FLEET_MAX_BODY_BYTES",
+  fanout: "FLEET_FANOUT",
 } as const;
 
 function int(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
@@ -164,6 +165,14 @@ export function loadConfig(env: Env = process.env) {
     db,
     fleetSize: int(env, ENV_NAMES.fleetSize, DEFAULTS.fleetSize, 1, 100000, "a fleet size"),
     batchMax: int(env, ENV_NAMES.batchMax, DEFAULTS.batchMax, 1, 1000000, "a batch size"),
+    /**
+     * Case 1's fan-out: how many robots (or alerts) one client request works on at once, each
+     * with its calls. null (FLEET_FANOUT unset or "unbounded", the default): all at once. The
+     * calls per request are the same either way; only how many are in flight at a time differs.
+     */
+    fanout: (env[ENV_NAMES.fanout] ?? "").trim() === "" || env[ENV_NAMES.fanout]!.trim() === "unbounded"
+      ? null
+      : int(env, ENV_NAMES.fanout, 0, 1, 100000, 'a number of robots at once, or "unbounded"'),
     timeoutMs,
     /**
      * A gateway's timeout for the hop behind it: FLEET_TIMEOUT_MS + 1 s (at most twice it). That

@@ -14,8 +14,26 @@ import type { Telemetry } from "./telemetry-service";
 const reading = (t: Telemetry | null) =>
   t && { batteryLevel: t.battery_level, cpuUsage: t.cpu_usage, temperature: t.temperature };
 
+/**
+ * `work` over every item, its answers in the items' order: all at once when `limit` is null (the
+ * original design), else at most `limit` at a time, each next item started as one finishes.
+ */
+export async function fanOut<T, R>(items: readonly T[], limit: number | null, work: (item: T) => Promise<R>): Promise<R[]> {
+  if (limit === null || limit >= items.length) return Promise.all(items.map(work));
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return out;
+}
+
 export function createOrchestration(deps: { config: Config; sql: Sql }) {
-  const { urls, timeoutMs } = deps.config;
+  const { urls, timeoutMs, fanout } = deps.config;
   const robots = robotQueries(deps.sql);
   const latest = (id: string) =>
     callJson<Telemetry>("telemetry-service", `${urls.telemetry}/telemetry/${encodeURIComponent(id)}/latest`, timeoutMs);
@@ -24,8 +42,10 @@ export function createOrchestration(deps: { config: Config; sql: Sql }) {
 
   return new Elysia({ name: "orchestration" })
     .get("/robots/dashboard", async () => ({
-      robots: await Promise.all(
-        (await robots.all()).map(async (robot) => {
+      robots: await fanOut(
+        await robots.all(),
+        fanout,
+        async (robot) => {
           const [telemetry, alerts] = await Promise.all([latest(robot.id), alertsOf(robot.id)]);
           return {
             id: robot.id,
@@ -33,7 +53,7 @@ export function createOrchestration(deps: { config: Config; sql: Sql }) {
             latestTelemetry: reading(telemetry),
             activeAlerts: alerts.map((a) => ({ severity: a.severity, message: a.message })),
           };
-        }),
+        },
       ),
     }))
     .get("/robots/:id/monitor", async ({ params }) => {
@@ -49,8 +69,10 @@ export function createOrchestration(deps: { config: Config; sql: Sql }) {
     .get("/robots/alerts/critical", async () => {
       const critical = (await callJson<Alert[]>("alert-service", `${urls.alert}/alerts/critical`, timeoutMs)) ?? [];
       return {
-        alerts: await Promise.all(
-          critical.map(async (alert) => {
+        alerts: await fanOut(
+          critical,
+          fanout,
+          async (alert) => {
             // The self-call over HTTP is the point: it is what the original design measured.
             const [robot, telemetry] = await Promise.all([
               callJson<Robot>("robot-service", `${urls.robot}/robots/${encodeURIComponent(alert.robot_id)}`, timeoutMs),
@@ -62,7 +84,7 @@ export function createOrchestration(deps: { config: Config; sql: Sql }) {
               robot: robot && { id: robot.id, name: robot.name },
               telemetrySnapshot: reading(telemetry),
             };
-          }),
+          },
         ),
       };
     });

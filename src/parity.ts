@@ -79,7 +79,9 @@ function processSettings(name: string, spec: CaseSpec, config: Config): Record<s
         prepared_statements: true,
         driver: postgresDriver(),
         batch_max: config.batchMax,
-        ...(name === "robot-service" && spec.name === "case1" ? { orchestration: "N+1 fan-out", ...upstream } : {}),
+        ...(name === "robot-service" && spec.name === "case1"
+          ? { orchestration: "N+1 fan-out", fan_out: config.fanout === null ? "unbounded (every robot at once)" : `at most ${config.fanout} robots at once`, ...upstream }
+          : {}),
       };
     case "rest-gateway":
       return { ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: true, proxy: "streaming, no parsing" };
@@ -143,6 +145,6 @@ export function paritySignature(parity: unknown): string {
     driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],
-    pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax,
+    pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null,
   });
 }

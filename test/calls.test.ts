@@ -117,3 +117,44 @@ test("Case 1 at N = 15 (README): dashboard costs 31 internal requests, critical 
   expect(services(CONTRACT[15].case1.dashboard)).toBe(31);
   expect(services(CONTRACT[15].case1.critical)).toBe(22);
 });
+
+describe("Case 1's fan-out policy (FLEET_FANOUT)", () => {
+  test("fanOut keeps the items' order and never has more than the limit in flight; unbounded starts them all", async () => {
+    const { fanOut } = await import("../src/orchestration");
+    for (const limit of [1, 3, null]) {
+      let inFlight = 0;
+      let most = 0;
+      const answers = await fanOut([...Array(10).keys()], limit, async (i) => {
+        most = Math.max(most, ++inFlight);
+        await Bun.sleep(10 - i);
+        inFlight--;
+        return i * 2;
+      });
+      expect({ limit, answers, most }).toEqual({ limit, answers: [...Array(10).keys()].map((i) => i * 2), most: limit ?? 10 });
+    }
+  });
+
+  test("bounded to 3 robots at once, Case 1 answers as the database with exactly the same calls, and the result's parity says so", async () => {
+    const { loadConfig } = await import("../src/config");
+    const { caseSpec } = await import("../src/cases");
+    const { runGate } = await import("../src/gate");
+    const { parityOf } = await import("../src/parity");
+    await reseed(db.sql, 15);
+    const bounded = loadConfig({ ...process.env, FLEET_FANOUT: "3" });
+    const state = await up(bounded, "case1", { log: quiet, env: { FLEET_FANOUT: "3" } });
+    // The robot service, which does the fan-out, runs with the setting.
+    const robotPid = state.processes.find((p) => p.name === "robot-service")!.pid;
+    expect(require("node:fs").readFileSync(`/proc/${robotPid}/environ`, "utf8").split("\0")).toContain("FLEET_FANOUT=3");
+    expect(await runGate(caseSpec("case1"), bounded, db.sql)).toMatchObject({ passed: true, failures: [] });
+    for (const api of ["dashboard", "critical"] as const) {
+      const before = await scrapeRequests(state.processes);
+      expect((await call("case1", api, "robot-002", bounded)).status).toBe(200);
+      expect(delta(before, await scrapeRequests(state.processes))).toEqual(CONTRACT[15].case1[api]);
+    }
+    const robot = (p: ReturnType<typeof parityOf>) => p.processes["robot-service"] as { fan_out?: string };
+    expect(robot(parityOf(bounded, caseSpec("case1"), { startedCase: true, postgresVersion: null })).fan_out).toBe("at most 3 robots at once");
+    expect(robot(parityOf(loadConfig({}), caseSpec("case1"), { startedCase: true, postgresVersion: null })).fan_out).toBe("unbounded (every robot at once)");
+    expect(loadConfig({ FLEET_FANOUT: "unbounded" }).fanout).toBeNull();
+    for (const bad of ["0", "abc", "-2"]) expect(() => loadConfig({ FLEET_FANOUT: bad })).toThrow(`FLEET_FANOUT must be a number of robots at once, or "unbounded" (1-100000), got "${bad}"`);
+  });
+});
