@@ -65,9 +65,9 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     const same = plan.filter((p) => p.label === label);
     if (same.length < 2) continue;
     same.forEach((p, i) => {
-      const target = p.case === "case1" ? "case1 · rest-gateway" : p.case === "case2" ? "case2 · yoga-gateway" : `case3 · ${p.config.case3Gateway}`;
       p.label = `${label} #${i + 1}`;
-      p.column = `${target} #${i + 1}`;
+      // The target's name as targetOf gives it (case · gateway), numbered.
+      p.column = `${p.case} · ${CASES[p.case].gateway(p.config)} #${i + 1}`;
     });
   }
   // Refused before anything runs when the machine cannot be split.

@@ -170,9 +170,7 @@ export function loadConfig(env: Env = process.env) {
      * with its calls. null (FLEET_FANOUT unset or "unbounded", the default): all at once. The
      * calls per request are the same either way; only how many are in flight at a time differs.
      */
-    fanout: (env[ENV_NAMES.fanout] ?? "").trim() === "" || env[ENV_NAMES.fanout]!.trim() === "unbounded"
-      ? null
-      : int(env, ENV_NAMES.fanout, 0, 1, 100000, 'a number of robots at once, or "unbounded"'),
+    fanout: env[ENV_NAMES.fanout]?.trim() === "unbounded" ? null : int(env, ENV_NAMES.fanout, 0, 1, 100000, 'a number of robots at once, or "unbounded"') || null,
     timeoutMs,
     /**
      * A gateway's timeout for the hop behind it: FLEET_TIMEOUT_MS + 1 s (at most twice it). That

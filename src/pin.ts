@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "./errors";
-import { allStats, getconf } from "./resources";
+import { allStats, getconf, treeOf } from "./resources";
 
 export interface PinPlan {
   /** Every CPU this process may use, as taskset writes a list ("0-3,6"). */
@@ -58,18 +58,8 @@ export function pinnedCommand(cpus: string, command: string[]): string[] {
 
 /** Every pid in the trees under `roots` (the roots included). */
 export function descendants(roots: number[]): number[] {
-  const stats = allStats(getconf("PAGESIZE"));
-  const children = new Map<number, number[]>();
-  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s.pid]);
-  const alive = new Set(stats.map((s) => s.pid));
-  const out: number[] = [];
-  const stack = roots.filter((pid) => alive.has(pid));
-  while (stack.length) {
-    const pid = stack.pop()!;
-    out.push(pid);
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return out;
+  const tree = treeOf(allStats(getconf("PAGESIZE")));
+  return roots.flatMap((root) => tree(root).map((s) => s.pid));
 }
 
 /**

@@ -26,7 +26,7 @@ export function getconf(name: "CLK_TCK" | "PAGESIZE"): number {
   return systemValues.get(name)!;
 }
 
-interface Stat {
+export interface Stat {
   pid: number;
   ppid: number;
   /** utime + stime + cutime + cstime, in clock ticks. */
@@ -80,25 +80,33 @@ export interface TreeTotal {
   pssBytes: number;
 }
 
-/** CPU ticks, RSS and PSS of `root` and all its descendants, per root. */
-function treeTotals(roots: Map<string, number>, pageSize: number): Map<string, TreeTotal> {
-  const stats = allStats(pageSize);
+/** From one listing of /proc: the processes of the tree under a pid (itself included; none once it is gone). */
+export function treeOf(stats: Stat[]): (root: number) => Stat[] {
   const children = new Map<number, Stat[]>();
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   const byPid = new Map(stats.map((s) => [s.pid, s]));
-  const totals = new Map<string, TreeTotal>();
-  for (const [name, pid] of roots) {
+  return (root) => {
     const tree: Stat[] = [];
-    const stack = byPid.has(pid) ? [byPid.get(pid)!] : [];
+    const stack = byPid.has(root) ? [byPid.get(root)!] : [];
     while (stack.length) {
       const s = stack.pop()!;
       tree.push(s);
       stack.push(...(children.get(s.pid) ?? []));
     }
+    return tree;
+  };
+}
+
+/** CPU ticks, RSS and PSS of `root` and all its descendants, per root. */
+function treeTotals(roots: Map<string, number>, pageSize: number): Map<string, TreeTotal> {
+  const tree = treeOf(allStats(pageSize));
+  const totals = new Map<string, TreeTotal>();
+  for (const [name, pid] of roots) {
+    const members = tree(pid);
     totals.set(name, {
-      ticks: tree.reduce((sum, s) => sum + s.ticks, 0),
-      rssBytes: tree.reduce((sum, s) => sum + s.rssBytes, 0),
-      pssBytes: tree.reduce((sum, s) => sum + (readPss(s.pid) ?? 0), 0),
+      ticks: members.reduce((sum, s) => sum + s.ticks, 0),
+      rssBytes: members.reduce((sum, s) => sum + s.rssBytes, 0),
+      pssBytes: members.reduce((sum, s) => sum + (readPss(s.pid) ?? 0), 0),
     });
   }
   return totals;

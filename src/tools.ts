@@ -8,6 +8,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "./config";
+import { isAlive } from "./ports";
 import { routerBinary, ROUTER_VERSION } from "./router";
 import versions from "./versions.json";
 
@@ -74,20 +75,11 @@ function toolNamed(name: string): Tool {
   return tool;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** The build of `name` running in the background, if one is. */
 export function runningBuild(config: Config, name: string): BackgroundBuild | null {
   try {
     const state = JSON.parse(readFileSync(buildStatePath(config, toolNamed(name)), "utf8")) as BackgroundBuild;
-    return alive(state.pid) ? state : null;
+    return isAlive(state.pid) ? state : null;
   } catch {
     return null;
   }
@@ -174,7 +166,7 @@ async function awaitBackgroundBuild(config: Config, tool: Tool, build: Backgroun
   signalBuild(build, "CONT");
   log(`${tool.name} ${tool.version} is building in the background (pid ${build.pid}); waiting for it (Ctrl-C leaves it running). Output: ${build.log}`);
   let last = 0;
-  while (alive(build.pid)) {
+  while (isAlive(build.pid)) {
     if (Date.now() - last >= everyMs) {
       log(buildProgress(config, tool.name, Date.parse(build.started_at), readFileSync(build.log, "utf8")));
       last = Date.now();
