@@ -57,14 +57,17 @@ describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
       // DESIGN §6 for a single-API run: the calls per request are exactly the contract.
       const contract = Object.fromEntries(Object.entries(expectedCalls(caseName, "dashboard", N, K, cfg.case3Gateway)).filter(([name]) => name !== gatewayName));
       expect(onDisk.calls_per_request).toEqual(contract);
-      // Every process of the case, PostgreSQL and k6 worked for these 40 dashboards, and their
-      // memory is PSS (never above RSS) and RSS.
+      // Every process of the case, PostgreSQL and k6 is measured for these 40 dashboards, and their
+      // memory is PSS (never above RSS) and RSS. CPU comes in clock ticks (10 ms): a data service
+      // answering 40 small batches can stay under one tick (it happened in CI for Case 2), so each
+      // process's CPU is at least 0 and the case's total is above 0.
       for (const name of ["postgres", "k6", gatewayName, "robot-service", "telemetry-service", "alert-service"]) {
         const u = onDisk.resources[name]!;
         expect(u.peak_pss_bytes!).toBeGreaterThan(1_000_000);
         expect(u.peak_pss_bytes!).toBeLessThanOrEqual(u.peak_rss_bytes);
-        expect(u.cpu_seconds).toBeGreaterThan(0);
+        expect(u.cpu_seconds).toBeGreaterThanOrEqual(0);
       }
+      expect(Object.entries(onDisk.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + u.cpu_seconds, 0)).toBeGreaterThan(0);
       const memory = onDisk.extra.memory as { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> };
       expect(memory.peak_total_bytes).toBeGreaterThan(onDisk.resources.postgres.peak_pss_bytes!);
       expect(memory.peak_total_bytes).toBeLessThanOrEqual(Object.entries(onDisk.resources).filter(([p]) => p !== "k6").reduce((s, [, u]) => s + u.peak_pss_bytes!, 0));
