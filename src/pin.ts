@@ -70,9 +70,14 @@ export function descendants(roots: number[]): number[] {
  */
 export function pinTrees(roots: Record<string, number>, cpus: string): Record<string, string | null> {
   for (const pid of descendants(Object.values(roots))) {
-    const moved = Bun.spawnSync(["taskset", "--all-tasks", "--cpu-list", "--pid", cpus, String(pid)], { stdout: "ignore", stderr: "pipe" });
-    // A process may end between the listing and taskset (a PostgreSQL backend closing): only a live one that refused counts.
-    if (moved.exitCode !== 0 && affinityOf(pid) !== null) throw new Error(`taskset could not move pid ${pid} to CPUs ${cpus}: ${moved.stderr.toString().trim()}`);
+    // A process may end between the listing and taskset (a PostgreSQL backend closing), and so may
+    // one of its threads (taskset lists them, then moves each): a failure is tried again, with the
+    // threads listed anew, and only a live process that still refuses stops the run.
+    for (let attempt = 1; ; attempt++) {
+      const moved = Bun.spawnSync(["taskset", "--all-tasks", "--cpu-list", "--pid", cpus, String(pid)], { stdout: "ignore", stderr: "pipe" });
+      if (moved.exitCode === 0 || affinityOf(pid) === null) break;
+      if (attempt === 3) throw new Error(`taskset could not move pid ${pid} to CPUs ${cpus}: ${moved.stderr.toString().trim()}`);
+    }
   }
   return Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, affinityOf(pid)]));
 }
