@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchBrowser } from "./browser";
 import type { CaseName } from "../src/cases";
 import { loadConfig, type Config } from "../src/config";
 import { runLoad } from "../src/load";
@@ -19,7 +19,6 @@ import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
 
-const CHROMIUM = "/usr/bin/chromium";
 const sources: string[] = [];
 /** The comparison of the first comparison test: the baseline of the --baseline test. */
 let firstComparison = "";
@@ -43,7 +42,7 @@ test("a report mixing runs of other parameters says so above the numbers, in the
   const old = `${import.meta.dir}/fixtures/result-before-parity.json`;
   const { html, table } = writeReport(config, [sources[1], old], quiet);
   expect(table).toContain("> ⚠ the runs differ in parameters");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone's width
     await page.goto(`file://${html}`);
@@ -72,10 +71,7 @@ test("the Markdown table has a column per case and the numbers of each run", () 
 test("the HTML page renders its charts in headless Chromium without console errors", async () => {
   expect(existsSync(CHROMIUM)).toBe(true);
   const { html } = writeReport(config, sources, quiet);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
     const errors: string[] = [];
@@ -125,7 +121,7 @@ test("the HTML page renders its charts in headless Chromium without console erro
 
 /** Opens a report page at a width; returns what a reader sees, with console errors and requests. */
 async function open(htmlPath: string, width: number, charts = 7) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width, height: 900 } });
   const errors: string[] = [];
   const requests: string[] = [];
@@ -139,7 +135,7 @@ async function open(htmlPath: string, width: number, charts = 7) {
 
 test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, intervals and p-values, and its report opens with what it found", async () => {
   const seed = 11;
-  const { compare: comparePath, html } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed }, quiet);
+  const { compare: comparePath, html } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed, cases: ["case1", "case2"] }, quiet);
   firstComparison = comparePath;
   const onDisk = JSON.parse(readFileSync(comparePath, "utf8")) as Comparison;
   expect(onDisk.seed).toBe(seed);
@@ -201,7 +197,7 @@ test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, interv
 
 test("--baseline on two real comparisons (the second pinned): what differs is listed first, then every ratio's change with its interval, on a page as on paper", async () => {
   expect(firstComparison).not.toBe("");
-  const { compare: second } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed: 12, pin: true }, quiet);
+  const { compare: second } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed: 12, pin: true, cases: ["case1", "case2"] }, quiet);
   const { markdown, html, result } = writeBaselineReport(config, [second], firstComparison, quiet);
   // The pin is the difference a reader must see before any number.
   expect(result.differences).toContain("parameter pin: true (baseline false)");
