@@ -9,9 +9,13 @@ fleet := bun + " " + justfile_directory() / "src/main.ts"
 default:
     @just --list
 
-# Case 1 (REST + N+1 fan-out): up | query API [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION | chaos SERVICE SECONDS
+# Case 1 (REST + N+1 fan-out): up | query API [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION | capacity [--slo p99=200ms] | chaos SERVICE SECONDS
 [group('case')]
 case1 action *args: (_case "case1" action args)
+
+# case1b (Case 1's REST gateway and API, the orchestration over batch endpoints): as case1
+[group('case')]
+case1b action *args: (_case "case1b" action args)
 
 # Case 2 (GraphQL gateway + DataLoader): up | query | load | iterations | rate | chaos (as case1)
 [group('case')]
@@ -40,10 +44,15 @@ status: _deps
 demo: _deps
     @{{fleet}} demo
 
-# Every case under the same load in R shuffled rounds (--repeat R, default 5; --seed S), then verdicts and the report (--gateways apollo-router,hive-gateway)
+# Every target under the same load in R shuffled rounds, then verdicts and the report: compare [VUS] [DURATION] (default 50 60s) | --rate R [DURATION] (equal offered load) | --capacity [--slo p99=200ms]; --repeat R, --seed S, --gateways, --cases
 [group('load')]
-compare vus="50" duration="60s" *flags: _deps
-    @{{fleet}} compare {{vus}} {{duration}} {{flags}}
+compare *args: _deps
+    @{{fleet}} compare {{args}}
+
+# Curves: every target at each fleet size (sweep fleet 15,150,1500 [DURATION] [--vus V | --rate R | --capacity]) or offered rate (sweep rate 50,100,200,400 [DURATION]), then the report
+[group('load')]
+sweep axis list *args: _deps
+    @{{fleet}} sweep {{axis}} {{list}} {{args}}
 
 # Markdown table + HTML page from results (default: the newest comparison); --baseline OTHER: against another comparison
 [group('load')]

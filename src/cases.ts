@@ -1,13 +1,15 @@
 /**
- * The one table of cases (STYLE: "One table of cases drives everything"): which processes each
- * case runs, on which ports, and how a client calls its three APIs. The supervisor, the load
- * runner, the report and the tests all read it.
+ * The one table of targets (DESIGN §15, STYLE: "One table of cases drives everything"): every
+ * runnable target, a case × its gateway × its runtime, is a row with its processes, ports and
+ * client protocol. The supervisor, the load runner, comparisons, the report, the Prometheus
+ * configuration, the compose checks and the tests iterate it; adding a case or a gateway is a
+ * row here and the new role's own module.
  */
 import type { Config } from "./config";
 import { UsageError } from "./errors";
 import { routerCommand, routerEnv } from "./router";
 
-export type CaseName = "case1" | "case2" | "case3";
+export type CaseName = "case1" | "case1b" | "case2" | "case3";
 export type ApiName = "dashboard" | "monitor" | "critical";
 export const API_NAMES: ApiName[] = ["dashboard", "monitor", "critical"];
 
@@ -22,16 +24,29 @@ export interface ProcessSpec {
   env?: (config: Config) => Record<string, string>;
   /** Where readiness is polled; defaults to http://127.0.0.1:<port>/health. */
   health?: (config: Config) => string;
+  /** false for a process that exports no `http_requests_total` of fleetbench's (the router binary). */
+  requestMetrics?: boolean;
 }
 
-export interface CaseSpec {
-  name: CaseName;
+/** One runnable target: a row of the table. */
+export interface TargetSpec {
+  case: CaseName;
+  /** The process that receives client requests. */
+  gateway: string;
+  /** What runs the TypeScript roles. */
+  runtime: "bun";
+  /** "case1 · rest-gateway": the target's name in results, comparisons, reports and tests. */
+  label: string;
   title: string;
   /** How the client talks to the gateway. */
   protocol: "rest" | "graphql";
-  processes: (config: Config) => ProcessSpec[];
-  /** Name of the process that receives client requests. */
-  gateway: (config: Config) => string;
+  processes: ProcessSpec[];
+  /** When a case has several gateways: the one this row is, as CASE3_GATEWAY names it. */
+  choice?: Config["case3Gateway"];
+  /** Docker Compose runs it (compose/<case>.yml); Hive Gateway is native only. */
+  compose: boolean;
+  /** A binary from the tools cache it needs, with its key in the fingerprint's versions. */
+  tool?: { name: string; versionKey: string };
 }
 
 const service = (name: string, port: ProcessSpec["port"], args: string[] = []): ProcessSpec => ({
@@ -40,51 +55,101 @@ const service = (name: string, port: ProcessSpec["port"], args: string[] = []): 
   args: [name, ...args],
 });
 
-const dataServices = (orchestration: boolean): ProcessSpec[] => [
-  service("robot-service", (c) => c.ports.robot, orchestration ? ["--orchestration"] : []),
+const dataServices = (orchestration: string[] = []): ProcessSpec[] => [
+  service("robot-service", (c) => c.ports.robot, orchestration),
   service("telemetry-service", (c) => c.ports.telemetry),
   service("alert-service", (c) => c.ports.alert),
 ];
 
-export const CASES: Record<CaseName, CaseSpec> = {
-  case1: {
-    name: "case1",
-    title: "REST gateway + service fan-out (N+1)",
-    protocol: "rest",
-    processes: () => [...dataServices(true), service("rest-gateway", (c) => c.ports.gateway)],
-    gateway: () => "rest-gateway",
-  },
-  case2: {
-    name: "case2",
-    title: "GraphQL gateway (Yoga + DataLoader)",
-    protocol: "graphql",
-    processes: () => [...dataServices(false), service("yoga-gateway", (c) => c.ports.gateway)],
-    gateway: () => "yoga-gateway",
-  },
-  case3: {
-    name: "case3",
-    title: "Apollo Federation (gateway + 3 subgraphs)",
-    protocol: "graphql",
-    processes: (config) => [
-      ...dataServices(false),
-      service("robot-subgraph", (c) => c.ports.robotSubgraph),
-      service("telemetry-subgraph", (c) => c.ports.telemetrySubgraph),
-      service("alert-subgraph", (c) => c.ports.alertSubgraph),
-      federationGateway(config),
-    ],
-    gateway: (config) => config.case3Gateway,
-  },
-};
+const subgraphs = [
+  service("robot-subgraph", (c) => c.ports.robotSubgraph),
+  service("telemetry-subgraph", (c) => c.ports.telemetrySubgraph),
+  service("alert-subgraph", (c) => c.ports.alertSubgraph),
+];
 
-/** Case 3's gateway: the Apollo Router binary, or Hive Gateway as a Bun role. */
-function federationGateway(config: Config): ProcessSpec {
-  if (config.case3Gateway === "hive-gateway") return service("hive-gateway", (c) => c.ports.gateway);
-  return { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand, env: routerEnv };
+const row = (r: Omit<TargetSpec, "label" | "runtime" | "compose"> & { compose?: boolean }): TargetSpec => ({
+  runtime: "bun",
+  compose: true,
+  ...r,
+  label: `${r.case} · ${r.gateway}`,
+});
+
+export const TARGETS: TargetSpec[] = [
+  row({
+    case: "case1", gateway: "rest-gateway", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
+    processes: [...dataServices(["--orchestration"]), service("rest-gateway", (c) => c.ports.gateway)],
+  }),
+  row({
+    case: "case1b", gateway: "rest-gateway", title: "REST gateway + batch endpoints (REST without N+1)", protocol: "rest",
+    processes: [...dataServices(["--orchestration=batch"]), service("rest-gateway", (c) => c.ports.gateway)],
+  }),
+  row({
+    case: "case2", gateway: "yoga-gateway", title: "GraphQL gateway (Yoga + DataLoader)", protocol: "graphql",
+    processes: [...dataServices(), service("yoga-gateway", (c) => c.ports.gateway)],
+  }),
+  row({
+    case: "case3", gateway: "apollo-router", choice: "apollo-router", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
+    processes: [...dataServices(), ...subgraphs, { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand, env: routerEnv, requestMetrics: false }],
+    tool: { name: "apollo-router", versionKey: "apollo_router" },
+  }),
+  row({
+    case: "case3", gateway: "hive-gateway", choice: "hive-gateway", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
+    processes: [...dataServices(), ...subgraphs, service("hive-gateway", (c) => c.ports.gateway)],
+    compose: false,
+  }),
+];
+
+/** The cases, in the table's order. */
+export const CASE_NAMES = [...new Set(TARGETS.map((t) => t.case))];
+
+/** The gateways a case can run with (CASE3_GATEWAY's values for Case 3). */
+export const gatewayChoices = (caseName: CaseName) => TARGETS.filter((t) => t.case === caseName && t.choice).map((t) => t.choice!);
+
+/** The row `config` selects for a case: its only one, or the gateway CASE3_GATEWAY names. */
+export function targetFor(caseName: CaseName, config: Config): TargetSpec {
+  const rows = TARGETS.filter((t) => t.case === caseName);
+  return rows.length === 1 ? rows[0] : rows.find((t) => t.choice === config.case3Gateway)!;
 }
+
+/** The configuration that selects `target` (the same one otherwise). */
+export const configFor = (target: TargetSpec, config: Config): Config => (target.choice ? { ...config, case3Gateway: target.choice } : config);
+
+/** A target by its label, or by its case and gateway as a result records them. */
+export const targetByLabel = (label: string) => TARGETS.find((t) => t.label === label);
+
+/** The row a result was measured on: results before the table recorded no gateway for Cases 1 and 2. */
+export const targetOfRun = (r: { case: string; gateway?: string | null }) =>
+  TARGETS.find((t) => t.case === r.case && (r.gateway ? t.gateway === r.gateway : TARGETS.filter((u) => u.case === r.case).length === 1));
+
+/** "case1 · rest-gateway" for a result (its row's label; older results of Cases 1 and 2 recorded no gateway). */
+export const labelOfRun = (r: { case: string; gateway?: string | null }) => targetOfRun(r)?.label ?? `${r.case} · ${r.gateway ?? "?"}`;
+
+/** A case as the commands see it: the row `config` selects. */
+export interface CaseSpec {
+  name: CaseName;
+  title: string;
+  protocol: "rest" | "graphql";
+  processes: (config: Config) => ProcessSpec[];
+  gateway: (config: Config) => string;
+  target: (config: Config) => TargetSpec;
+}
+
+export const CASES = Object.fromEntries(CASE_NAMES.map((name) => {
+  const first = TARGETS.find((t) => t.case === name)!;
+  const spec: CaseSpec = {
+    name,
+    title: first.title,
+    protocol: first.protocol,
+    processes: (config) => targetFor(name, config).processes,
+    gateway: (config) => targetFor(name, config).gateway,
+    target: (config) => targetFor(name, config),
+  };
+  return [name, spec];
+})) as Record<CaseName, CaseSpec>;
 
 export function caseSpec(name: string): CaseSpec {
   const spec = CASES[name as CaseName];
-  if (!spec) throw new UsageError(`unknown case "${name}": expected one of ${Object.keys(CASES).join(", ")}`);
+  if (!spec) throw new UsageError(`unknown case "${name}": expected one of ${CASE_NAMES.join(", ")}`);
   return spec;
 }
 

@@ -3,7 +3,7 @@
  *
  *   db up|down|status        local PostgreSQL 16 (nothing to do when DATABASE_URL is set)
  *   seed [N]                 (re)create the schema and load a fleet of N robots (default FLEET_SIZE)
- *   up CASE | down | status  start a case (case1, case2, case3), stop everything, show what runs
+ *   up CASE | down | status  start a case (case1, case1b, case2, case3), stop everything, show what runs
  *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
  *   load CASE VUS DURATION | iterations CASE VUS COUNT | rate CASE RPS DURATION
  *                            one measured run (src/load.ts), result under results/
@@ -22,7 +22,10 @@
  *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
-import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
+import { checkStep, parseSlo } from "./capacity";
+import { API_NAMES, type ApiName, caseSpec, clientRequest, gatewayChoices } from "./cases";
+import { writeCurveReport } from "./curve-report";
+import { capacityCurves, parseList, sweep, targetPlan, writeCurve } from "./curves";
 import { type Config, loadConfig } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
@@ -97,6 +100,39 @@ export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams
   return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
 }
 
+/** --api, checked. */
+function apiFlag(flags: Map<string, string>) {
+  const api = flags.get("api");
+  if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+  return api as ApiName | undefined;
+}
+
+/** The capacity search's options: --slo, --start, --max, --step, --warmup, --repeat, --seed, --api. */
+function capacityOptions(flags: Map<string, string>) {
+  const step = flags.has("step") ? duration(flags.get("step"), "--step") : "10s";
+  checkStep(step);
+  const start = flags.has("start") ? positive(flags.get("start"), "--start") : 20;
+  const max = flags.has("max") ? positive(flags.get("max"), "--max") : 5000;
+  if (start > max) throw new UsageError(`--start (${start}) must not be above --max (${max})`);
+  return {
+    slo: parseSlo(flags.get("slo") ?? "p99=200ms"),
+    start, max, step,
+    warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "3s",
+    repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
+    seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
+    api: apiFlag(flags),
+  };
+}
+
+/** The targets of --cases and --gateways (as compare reads them). */
+function comparePlanOf(config: Config, flags: Map<string, string>) {
+  const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+  const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
+  const choices: string[] = gatewayChoices("case3");
+  for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
+  return targetPlan(config, cases, gateways as Config["case3Gateway"][]);
+}
+
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
   async db(config, [action]) {
     if (action === "up") return clusterUp(config);
@@ -165,12 +201,59 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async rate(config, args) {
     await measuredRun(config, loadParams("rate", args));
   },
+  async capacity(config, args) {
+    const { flags, positional } = splitFlags(args, ["slo", "start", "max", "step", "warmup", "repeat", "seed", "api"]);
+    if (positional.length !== 1) throw new UsageError(`capacity takes one CASE (e.g. \`just case2 capacity --slo p99=200ms\`), got "${positional.join(" ")}"`);
+    const spec = caseSpec(positional[0]);
+    const options = capacityOptions(flags);
+    const { doc, interrupted } = await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], options);
+    writeCurveReport(config, writeCurve(config, doc));
+    if (interrupted) process.exit(130);
+  },
+  async sweep(config, args) {
+    const { flags, positional } = splitFlags(args, ["vus", "rate", "slo", "start", "max", "step", "warmup", "repeat", "seed", "api", "cases", "gateways"], ["capacity"]);
+    const [axis, list, length] = positional;
+    if (axis !== "fleet" && axis !== "rate") throw new UsageError(`sweep takes fleet or rate, then a list (e.g. \`just sweep fleet 15,150,1500\`), got "${axis ?? ""}"`);
+    const values = parseList(list, `sweep ${axis}`);
+    if (axis === "fleet") for (const n of values) fleetSizeArg(String(n), config.fleetSize);
+    const kinds = ["vus", "rate", "capacity"].filter((k) => flags.has(k));
+    if (kinds.length > 1) throw new UsageError(`sweep takes one of --vus, --rate and --capacity, got ${kinds.map((k) => `--${k}`).join(" and ")}`);
+    if (axis === "rate" && kinds.length) throw new UsageError(`sweep rate sets the rate of every point itself: --${kinds[0]} is for sweep fleet`);
+    const load = flags.has("capacity") ? { kind: "capacity" as const, capacity: capacityOptions(flags) }
+      : flags.has("rate") ? { kind: "rate" as const, rate: positive(flags.get("rate"), "--rate") }
+      : { kind: "vus" as const, vus: flags.has("vus") ? positive(flags.get("vus"), "--vus") : 10 };
+    const { doc, interrupted } = await sweep(config, comparePlanOf(config, flags), {
+      axis, values, load,
+      duration: length ? duration(length, "DURATION") : "10s",
+      warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "3s",
+      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
+      seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
+      api: apiFlag(flags),
+    });
+    writeCurveReport(config, writeCurve(config, doc));
+    if (interrupted) process.exit(130);
+  },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed", "cases"], ["pin"]);
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step"], ["pin", "capacity"]);
+    if (flags.has("capacity")) {
+      if (flags.has("rate") || flags.has("pin") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate or --pin`);
+      const options = capacityOptions(flags);
+      const { doc, interrupted } = await capacityCurves(config, comparePlanOf(config, flags), { ...options, repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1 });
+      writeCurveReport(config, writeCurve(config, doc));
+      if (interrupted) process.exit(130);
+      return;
+    }
+    const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
+    if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
+    if (flags.has("rate") && positional.length > 1) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`), got "${positional.join(" ")}"`);
+    const rate = flags.has("rate") ? positive(flags.get("rate"), "--rate") : undefined;
+    // In the open model the one positional argument is the duration.
+    if (rate !== undefined) positional.unshift("10");
     const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
     if (cases && cases.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), got "${flags.get("cases")}"`);
     const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
-    for (const g of gateways) if (g !== "apollo-router" && g !== "hive-gateway") throw new UsageError(`--gateways takes apollo-router and/or hive-gateway, got "${g}"`);
+    const choices: string[] = gatewayChoices("case3");
+    for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
     const api = flags.get("api");
     if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
     const { interrupted } = await compare(config, {
@@ -178,11 +261,12 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
       repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 5,
       seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
-      gateways: gateways as ("apollo-router" | "hive-gateway")[],
+      gateways: gateways as Config["case3Gateway"][],
       api: api as ApiName | undefined,
       warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
       pin: flags.has("pin"),
       cases,
+      rate,
     });
     if (interrupted) process.exit(130); // as every command after Ctrl-C
   },

@@ -7,8 +7,8 @@
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { type CaseName, CASES } from "./cases";
-import { type Config, loadConfig } from "./config";
+import { CASE_NAMES, type CaseName, CASES, configFor, TARGETS } from "./cases";
+import type { Config } from "./config";
 import { RefusedError } from "./errors";
 import { type LoadParams, runLoad } from "./load";
 import { writeReport } from "./report";
@@ -22,7 +22,8 @@ export interface CompareOptions {
   vus: number;
   duration: string;
   repeat: number;
-  gateways: ("apollo-router" | "hive-gateway")[];
+  /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
+  gateways: Config["case3Gateway"][];
   api?: LoadParams["api"];
   warmup: string;
   /** Seeds the order of the rounds; random (and recorded) when not given. */
@@ -34,6 +35,11 @@ export interface CompareOptions {
    * an A/A comparison, which shows what "no clear difference" looks like on this machine.
    */
   cases?: CaseName[];
+  /**
+   * Equal offered load (DESIGN §14): every run in the open model at this arrival rate (requests/s)
+   * instead of `vus` looping VUs. A target that cannot keep up is flagged `sut_overloaded` and said.
+   */
+  rate?: number;
   /** Printed above everything in the report (src/demo.ts says why Case 3 has one gateway only). */
   notes?: string[];
 }
@@ -55,10 +61,13 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
 }
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
+  // The rows of the target table: every case (or those asked for), a case with several gateways
+  // once per gateway asked for.
   const plan: { case: CaseName; config: Config; label: string; column?: string }[] = [];
-  for (const name of options.cases ?? (Object.keys(CASES) as CaseName[])) {
-    if (name !== "case3") plan.push({ case: name, config, label: name });
-    else for (const gateway of options.gateways) plan.push({ case: name, config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }), label: `case3 (${gateway})` });
+  for (const name of options.cases ?? CASE_NAMES) {
+    for (const target of TARGETS.filter((t) => t.case === name && (!t.choice || options.gateways.includes(t.choice)))) {
+      plan.push({ case: name, config: configFor(target, config), label: target.choice ? `${name} (${target.gateway})` : name });
+    }
   }
   // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
   for (const label of new Set(plan.map((p) => p.label))) {
@@ -67,7 +76,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     same.forEach((p, i) => {
       p.label = `${label} #${i + 1}`;
       // The target's name as targetOf gives it (case · gateway), numbered.
-      p.column = `${p.case} · ${CASES[p.case].gateway(p.config)} #${i + 1}`;
+      p.column = `${CASES[p.case].target(p.config).label} #${i + 1}`;
     });
   }
   // Refused before anything runs when the machine cannot be split.
@@ -79,6 +88,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const listPath = join(config.resultsDir, `compare-${stamp}.list`);
   const done: { file: string; round: number; result: RunResult }[] = [];
   const refused: string[] = [];
+  const overloaded: string[] = [];
   const total = plan.length * options.repeat;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   let interrupted = false;
@@ -87,7 +97,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     interrupted = true;
   };
   process.on("SIGINT", onSignal);
-  log(`comparison: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
+  log(`comparison${options.rate !== undefined ? ` at an equal offered load of ${options.rate} requests/s` : ""}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
   try {
     for (let round = 1; round <= options.repeat && !interrupted; round++) {
       for (const label of orders[round - 1]) {
@@ -95,9 +105,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         const step = plan.find((p) => p.label === label)!;
         log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${label} ===`);
         try {
+          const load = options.rate !== undefined ? { mode: "rate" as const, vus: 10, rate: options.rate } : { mode: "duration" as const, vus: options.vus };
           const { path, result } = await runLoad(step.config, {
-            case: step.case, mode: "duration", vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
+            case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
           }, log, { keepDatabase: true, column: step.column });
+          if (result.flags.includes("sut_overloaded")) {
+            overloaded.push(label);
+            log(`⚠ ${label} could not keep up with ${options.rate} requests/s: k6 dropped ${result.summary?.dropped_iterations} iterations (flagged sut_overloaded; the rate is above its capacity)`);
+          }
           if (result.status !== "complete") {
             // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
             if (!result.extra.interrupted) failure = `${label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
@@ -122,11 +137,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (!done.length) throw new Error(`no case completed a run: nothing to report${failure ? ` (${failure})` : ""}`);
   const comparison = analyse(done, {
     seed,
-    params: { mode: "duration", vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false, ...(options.cases ? { cases: options.cases } : {}) },
+    params: { mode: options.rate !== undefined ? "rate" : "duration", ...(options.rate !== undefined ? { rate: options.rate } : {}), vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false, ...(options.cases ? { cases: options.cases } : {}) },
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
     targets: [...new Set(done.map((d) => targetOf(d.result)))].sort(),
   });
-  if (options.notes?.length) comparison.notes = options.notes;
+  const notes = [...(options.notes ?? [])];
+  const overloadedTargets = [...new Set(overloaded)];
+  if (overloadedTargets.length) notes.push(`At ${options.rate} requests/s, ${overloadedTargets.join(", ")} could not keep up in some runs (flagged sut_overloaded): the offered load is above their capacity, so their latency is a queue's, not the architecture's (\`just compare --capacity\` finds each capacity).`);
+  if (notes.length) comparison.notes = notes;
   const comparePath = join(config.resultsDir, `compare-${stamp}.json`);
   writeAtomic(comparePath, `${JSON.stringify(comparison, null, 2)}\n`);
   log(`comparison: ${comparePath}`);

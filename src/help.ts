@@ -10,25 +10,46 @@ const RUN_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the
 const LOAD_OPTIONS = `${RUN_OPTIONS}
   --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
 
+const CAPACITY_OPTIONS = `  --slo PCT=DURATION   the SLO: p50, p95 or p99 at or under a bound (default p99=200ms)
+  --start R            the first rate tried (default 20 requests/s); --max R the highest (default 5000)
+  --step DURATION      each step's measured run (default 10s, at least 5s); --warmup DURATION before it (default 3s)
+  --repeat R           searches (default 1; with 2 or more, the capacity's interval); --seed S; --api NAME`;
+
 export const HELP: Record<string, string> = {
   db: `db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
   seed: `seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
-  up: `up CASE\n  start CASE (case1, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health`,
+  up: `up CASE\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health`,
   down: `down\n  stop every process fleetbench started, PostgreSQL included`,
   status: `status\n  what runs, with pids, and the fleet size loaded`,
   query: `query CASE [API] [ID]\n  one client request through the running case (API: dashboard, monitor, critical; ID: a robot for monitor)`,
   load: `load CASE VUS DURATION [options]\n  one measured run at constant VUs (e.g. load case3 50 5m); the result goes to results/\n${LOAD_OPTIONS}`,
   iterations: `iterations CASE VUS COUNT [options]\n  one measured run: VUS share COUNT requests\n${LOAD_OPTIONS}`,
   rate: `rate CASE RPS DURATION [options]\n  one measured run at a constant arrival rate (the open model)\n${LOAD_OPTIONS}`,
+  capacity: `capacity CASE [options]\n  the highest arrival rate at which CASE meets the SLO with no dropped iterations and under 0.1 % errors:
+  doubling (or halving) to a bracket, then bisection to within 5 %; every step a measured run after a warm-up.
+  The search and every step go to results/capacity-<time>.json, its report (latency against offered rate) beside it
+${CAPACITY_OPTIONS}`,
+  sweep: `sweep fleet|rate LIST [DURATION] [options]\n  every target at each value of LIST: fleet sizes (reseeded for each; the configured fleet is put back after)
+  or offered rates (requests/s); DURATION per run (default 10s). Curves in results/sweep-<axis>-<time>.json and its report
+  --vus V            (fleet) the closed model at V VUs (default 10)
+  --rate R           (fleet) the open model at R requests/s
+  --capacity         (fleet) a capacity search at each size (with the capacity options below)
+  --repeat R         rounds at each value, each in a shuffled order (default 1; with 2 or more, intervals)
+  --cases LIST, --gateways LIST, --seed S, --warmup DURATION (default 3s), --api NAME
+${CAPACITY_OPTIONS}`,
   chaos: `chaos CASE SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS
   --mode kill|pause   a crash (default) or a hang
   --at S              when the fault starts (default: a quarter into the run)
 ${RUN_OPTIONS}`,
-  compare: `compare [VUS] [DURATION] [options]\n  every case in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report
+  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report
+  --rate R [DURATION]                 equal offered load: every target in the open model at R requests/s (a target
+                                      that cannot keep up is flagged sut_overloaded and named above the report)
+  --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json; options
+                                      of \`capacity\`; --repeat R searches per target, default 1)
   --repeat R                          rounds (default 5; at least 4 for a verdict to be possible)
   --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
   --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
-  --cases LIST                        which cases (default case1,case2,case3); one named twice (case2,case2)
+  --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
                                       runs as two columns: an A/A check of what "no difference" looks like here
   --api NAME                          one API instead of the mix
   --warmup DURATION                   warm-up of every run (default 5s)

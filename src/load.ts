@@ -113,8 +113,7 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
   let k6Exit: number | null = null;
   let chaos: ReturnType<typeof startChaos> | null = null;
   if (!control.interrupted) {
-    const gateway = spec.gateway(config);
-    ctx.log(`measuring: ${describe(params)} against ${spec.name}${spec.name === "case3" ? ` (${gateway})` : ""}, run ${ctx.runId}`);
+    ctx.log(`measuring: ${describe(params)} against ${spec.target(config).label}, run ${ctx.runId}`);
     const k6Start = Date.now();
     // A fault-injection run also counts errors per second, for as long as the run can last.
     const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
@@ -149,9 +148,9 @@ export async function runLoad(
   options: { keepDatabase?: boolean; column?: string } = {},
 ) {
   const spec = caseSpec(params.case);
-  const gateway = spec.name === "case3" ? config.case3Gateway : null;
+  const gateway = spec.gateway(config);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}${gateway ? `-${gateway}` : ""}-${params.mode}`);
+  const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}-${params.mode}`);
   const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
 
   // The machine's speed (src/canary.ts), taken before this run starts anything: right after a

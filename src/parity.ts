@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { CaseSpec } from "./cases";
+import type { CaseSpec, ProcessSpec } from "./cases";
 import type { Config } from "./config";
 import { ALLOWED, withheldSwitches } from "./environment";
 import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "./router";
@@ -65,7 +65,9 @@ function graphqlLimits(config: Config) {
 }
 
 /** The settings of one process of a case, by its name. */
-function processSettings(name: string, spec: CaseSpec, config: Config): Record<string, unknown> {
+function processSettings(process: ProcessSpec, config: Config): Record<string, unknown> {
+  const name = process.name;
+  const orchestration = process.args?.find((a) => a.startsWith("--orchestration"));
   const bun = { runtime: "bun", version: Bun.version, instrumentation: INSTRUMENTATION, body_limit_bytes: config.limits.maxBodyBytes };
   const yoga = `graphql-yoga ${packageVersion("graphql-yoga")} (graphql-js ${packageVersion("graphql")})`;
   const upstream = { upstream_timeout_ms: config.timeoutMs, keep_alive: true };
@@ -79,9 +81,11 @@ function processSettings(name: string, spec: CaseSpec, config: Config): Record<s
         prepared_statements: true,
         driver: postgresDriver(),
         batch_max: config.batchMax,
-        ...(name === "robot-service" && spec.name === "case1"
+        ...(orchestration === "--orchestration"
           ? { orchestration: "N+1 fan-out", fan_out: config.fanout === null ? "unbounded (every robot at once)" : `at most ${config.fanout} robots at once`, ...upstream }
-          : {}),
+          : orchestration === "--orchestration=batch"
+            ? { orchestration: "batch endpoints (one call per service)", ...upstream }
+            : {}),
       };
     case "rest-gateway":
       return { ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: true, proxy: "streaming, no parsing" };
@@ -115,7 +119,7 @@ export function effectiveConfig(config: Config) {
 }
 
 export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null }) {
-  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, processSettings(p.name, spec, config)]));
+  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, processSettings(p, config)]));
   if (!config.db.external) {
     processes.postgres = { runtime: "native", version: options.postgresVersion, settings: { fsync: "off", max_connections: 200, listen: "127.0.0.1" } };
   }

@@ -5,7 +5,7 @@
  *   bun src/main.ts obs config             print the native configuration (127.0.0.1 targets)
  *   bun src/main.ts obs config --compose   write compose/prometheus.yml (targets by service name)
  */
-import { CASES, type ProcessSpec } from "./cases";
+import { type ProcessSpec, TARGETS } from "./cases";
 import type { Config } from "./config";
 
 /** Seconds between scrapes; short, so a 30 s run shows a curve. Grafana's datasource says the same. */
@@ -22,14 +22,9 @@ export interface ScrapeTarget {
   processes: { name: string; case: string }[];
 }
 
-/** Every process of every case; Case 3 with each federation gateway, so both are scraped. */
-function everyProcess(config: Config): { spec: ProcessSpec; case: string }[] {
-  const found: { spec: ProcessSpec; case: string }[] = [];
-  for (const spec of Object.values(CASES)) {
-    const variants = spec.name === "case3" ? (["apollo-router", "hive-gateway"] as const).map((g) => ({ ...config, case3Gateway: g })) : [config];
-    for (const variant of variants) for (const p of spec.processes(variant)) found.push({ spec: p, case: spec.name });
-  }
-  return found;
+/** Every process of every target of the table (Case 3 with each federation gateway), so all are scraped. */
+function everyProcess(mode: "native" | "compose"): { spec: ProcessSpec; case: string }[] {
+  return TARGETS.filter((t) => mode === "native" || t.compose).flatMap((t) => t.processes.map((p) => ({ spec: p, case: t.case })));
 }
 
 /**
@@ -38,9 +33,8 @@ function everyProcess(config: Config): { spec: ProcessSpec; case: string }[] {
  */
 export function scrapeTargets(config: Config, mode: "native" | "compose"): ScrapeTarget[] {
   const byAddress = new Map<string, ScrapeTarget>();
-  for (const { spec, case: caseName } of everyProcess(config)) {
-    // Hive Gateway is a native-only alternative; compose runs Case 3 with Apollo Router.
-    if (mode === "compose" && spec.name === "hive-gateway") continue;
+  // Compose runs only the targets it has files for (Hive Gateway is native only).
+  for (const { spec, case: caseName } of everyProcess(mode)) {
     const address = mode === "native" ? `127.0.0.1:${spec.port(config)}` : `${spec.name}:${spec.port(config)}`;
     const target = byAddress.get(address) ?? { address, processes: [] };
     if (!target.processes.some((p) => p.name === spec.name && p.case === caseName)) target.processes.push({ name: spec.name, case: caseName });

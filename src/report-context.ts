@@ -3,6 +3,7 @@
  * share, the parity of every process (DESIGN §12), what each flag means, and where and with what
  * each run was measured.
  */
+import { targetOfRun } from "./cases";
 import { paritySignature } from "./parity";
 import type { Column } from "./report";
 import type { RunResult } from "./results";
@@ -70,13 +71,19 @@ export function flagNotes(columns: Column[]): string[] {
   });
 }
 
+/** ", apollo-router 2.17.0" for a run whose gateway is a binary from the tools cache. */
+function toolVersion(r: RunResult, v: Record<string, string | null>) {
+  const tool = targetOfRun(r)?.tool;
+  return tool ? `, ${tool.name} ${v[tool.versionKey] ?? "–"}` : "";
+}
+
 /** Where and with what each run was measured, and the machine's speed just before it. */
 export function fingerprintTable(columns: Column[]): string {
   const rows = columns.flatMap((c) => c.runs.map((r) => {
     const f = r.fingerprint ?? {};
     const v = (f.versions ?? {}) as Record<string, string | null>;
     const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
-    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${r.gateway === "apollo-router" ? `, router ${v.apollo_router}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
+    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${toolVersion(r, v)} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
   }));
   return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { labelOfRun, targetOfRun } from "./cases";
 import type { Config } from "./config";
 import { differences, fingerprintTable, flagNotes, parityTable } from "./report-context";
 import { type RunResult, readResults, writeAtomic } from "./results";
@@ -31,15 +32,17 @@ export function stat(column: Column, pick: (r: RunResult) => number | null | und
 
 export function columnLabel(r: RunResult): string {
   if (typeof r.extra?.column === "string") return r.extra.column;
-  const router = r.gateway === "apollo-router" && r.fingerprint?.versions ? ` ${(r.fingerprint.versions as Record<string, string>).apollo_router ?? ""}` : "";
-  return `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}${router}`.trim();
+  // A gateway built from the tools cache carries its version in the label (Apollo Router's).
+  const tool = targetOfRun(r)?.tool;
+  const version = tool && r.fingerprint?.versions ? ` ${(r.fingerprint.versions as Record<string, string>)[tool.versionKey] ?? ""}` : "";
+  return `${labelOfRun(r)}${version}`.trim();
 }
 
 /** Groups results into columns by case and gateway, in case order. */
 export function toColumns(results: RunResult[]): Column[] {
   const columns = new Map<string, Column>();
   for (const r of results.filter((r) => r.status === "complete")) {
-    const key = typeof r.extra?.column === "string" ? `${r.case}/${r.gateway ?? ""}/${r.extra.column}` : `${r.case}/${r.gateway ?? ""}`;
+    const key = typeof r.extra?.column === "string" ? `${labelOfRun(r)}/${r.extra.column}` : labelOfRun(r);
     if (!columns.has(key)) columns.set(key, { label: columnLabel(r), runs: [] });
     columns.get(key)!.runs.push(r);
   }
@@ -90,7 +93,8 @@ export function markdown(columns: Column[]): string {
   row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
     const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
-    return [`bun ${v.bun}`, `k6 ${v.k6}`, v.apollo_router && c.runs[0].gateway === "apollo-router" ? `router ${v.apollo_router}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
+    const tool = targetOfRun(c.runs[0])?.tool;
+    return [`bun ${v.bun}`, `k6 ${v.k6}`, tool && v[tool.versionKey] ? `${tool.name} ${v[tool.versionKey]}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
   });
   row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
   const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;

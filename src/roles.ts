@@ -22,7 +22,9 @@ interface RoleContext {
 const ROLE_TABLE: Record<string, (ctx: RoleContext) => Promise<{ port: number; app: App; gateway?: boolean; close?: () => Promise<void> }>> = {
   "robot-service": async ({ config, args, metrics, sql }) => {
     const app = (await import("./robot-service")).createRobotService({ config, sql: sql(), metrics });
+    // Case 1: --orchestration (the N+1 fan-out); case1b: --orchestration=batch (the batch endpoints).
     if (args.includes("--orchestration")) app.use((await import("./orchestration")).createOrchestration({ config, sql: sql() }));
+    if (args.includes("--orchestration=batch")) app.use((await import("./orchestration")).createBatchOrchestration({ config, sql: sql() }));
     return { port: config.ports.robot, app };
   },
   "telemetry-service": async ({ config, metrics, sql }) =>

@@ -3,6 +3,7 @@
  * that turns numbers into a verdict (status, flags, stability, per-request costs, memory totals)
  * is tested without starting a process.
  */
+import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
@@ -30,7 +31,7 @@ const K6_EXIT: Record<number, string> = {
 };
 export const k6ExitMeaning = (code: number) => K6_EXIT[code] ?? "unexpected exit code";
 
-const GATEWAYS = new Set(["rest-gateway", "yoga-gateway", "apollo-router", "hive-gateway"]);
+const GATEWAYS = new Set(TARGETS.map((t) => t.gateway));
 
 /** The components, in the order the report lists them. */
 export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "k6"];

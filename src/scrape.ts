@@ -2,6 +2,7 @@
  * Reads `http_requests_total` from the processes of a running case, so call counts come from
  * the metrics every process exports (DESIGN §6), in tests and in results alike.
  */
+import { TARGETS } from "./cases";
 import type { RunningProcess } from "./supervisor";
 
 /** Total requests received per process, excluding the scrapes and health checks themselves. */
@@ -22,12 +23,15 @@ export function sumRequests(text: string): RequestCounts {
   return counts;
 }
 
+/** Processes of the table that export no http_requests_total of ours (the router binary). */
+const NO_REQUEST_METRICS = new Set(TARGETS.flatMap((t) => t.processes).filter((p) => p.requestMetrics === false).map((p) => p.name));
+
 /** Scrapes every given process that exports our metrics (all Bun roles; not the router binary). */
 export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port">[]): Promise<RequestCounts> {
   const counts: RequestCounts = {};
   await Promise.all(
     processes
-      .filter((p) => p.name !== "apollo-router")
+      .filter((p) => !NO_REQUEST_METRICS.has(p.name))
       .map(async (p) => {
         const response = await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(5000) });
         if (!response.ok) throw new Error(`${p.name} /metrics answered ${response.status}`);

@@ -6,6 +6,7 @@
  * (`machine_slow`), are left out and listed. Pure: the same runs and seed give the same JSON.
  */
 import { slowRuns } from "./canary";
+import { labelOfRun } from "./cases";
 import type { RunResult } from "./results";
 import { componentOf, cpuMsPerRequest, okRps } from "./run-result";
 import { paritySignature } from "./parity";
@@ -51,7 +52,7 @@ export const METRICS: Record<string, Metric> = {
 };
 
 /** A target of a comparison: a case through one gateway (the column of the report). */
-export const targetOf = (r: RunResult) => (r.extra?.column as string | undefined) ?? `${r.case} · ${r.gateway ?? (r.case === "case1" ? "rest-gateway" : "yoga-gateway")}`;
+export const targetOf = (r: RunResult) => (r.extra?.column as string | undefined) ?? labelOfRun(r);
 
 export interface RunEntry {
   file: string;

@@ -1,6 +1,7 @@
 /**
  * The internal-call contract (DESIGN §6), read from every process's /metrics: Case 1 fans out
- * (1 + 2N, 2 + 2K), Case 2 batches (1/1/1), Case 3 adds one request per subgraph (through each
+ * (1 + 2N, 2 + 2K), case1b and Case 2 batch (1/1/1; case1b's critical alerts call the robot
+ * service twice), Case 3 adds one request per subgraph (through each
  * federation gateway): one request at a time and 20 identical ones at once.
  */
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -30,6 +31,11 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       monitor: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "rest-gateway": 1, "robot-service": 11, "telemetry-service": 10, "alert-service": 1 },
     },
+    case1b: {
+      dashboard: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "rest-gateway": 1, "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
+    },
     case2: {
       dashboard: { "yoga-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       monitor: { "yoga-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
@@ -51,6 +57,11 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       dashboard: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 40, "alert-service": 40 },
       monitor: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "rest-gateway": 1, "robot-service": 28, "telemetry-service": 27, "alert-service": 1 },
+    },
+    case1b: {
+      dashboard: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "rest-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "rest-gateway": 1, "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
     },
     case2: {
       dashboard: { "yoga-gateway": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },

@@ -64,14 +64,14 @@ test("before Apollo Router is built, the demo runs Case 3 through Hive Gateway a
   const build = runningBuild(cold, "apollo-router");
   expect(build).not.toBeNull();
   expect(lines.some((l) => l.startsWith("building apollo-router 2.17.0 in the background (pid "))).toBe(true);
-  // Every measured run (3 targets × 4 rounds) saw the build stopped, every process of it.
-  expect(pausedWhileMeasuring.length).toBe(12);
+  // Every measured run (4 targets × 4 rounds) saw the build stopped, every process of it.
+  expect(pausedWhileMeasuring.length).toBe(16);
   for (const states of pausedWhileMeasuring) {
     expect(states.length).toBeGreaterThan(0);
     expect(states.filter((s) => s !== "T")).toEqual([]);
   }
   // Nothing substituted silently: the column is Hive Gateway by name, and the report says why first.
-  expect(comparison.targets).toEqual(["case1 · rest-gateway", "case2 · yoga-gateway", "case3 · hive-gateway"]);
+  expect(comparison.targets).toEqual(["case1 · rest-gateway", "case1b · rest-gateway", "case2 · yoga-gateway", "case3 · hive-gateway"]);
   expect(comparison.notes?.[0]).toStartWith("Case 3 ran through Hive Gateway only: Apollo Router 2.17.0 is not built yet, and its build runs in the background");
   const report = readFileSync(markdown, "utf8");
   expect(report.indexOf("> ⚠ Case 3 ran through Hive Gateway only")).toBeGreaterThan(0);

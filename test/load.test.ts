@@ -12,7 +12,7 @@ import { listeners } from "../src/ports";
 import type { RunResult } from "../src/results";
 import { criticalCount, seed } from "../src/seed";
 import { down, readState } from "../src/supervisor";
-import { config, expectedCalls, quiet, reseed, testSql } from "./utils";
+import { TARGETS, config, expectedCalls, quiet, reseed, testSql } from "./utils";
 import type { Config } from "../src/config";
 import { loadConfig } from "../src/config";
 import type { Sql } from "../src/db";
@@ -32,12 +32,8 @@ afterAll(async () => {
 const N = 15;
 const K = criticalCount(N);
 const hive = loadConfig({ ...process.env, CASE3_GATEWAY: "hive-gateway" });
-const targets: [string, CaseName, Config][] = [
-  ["case1", "case1", config],
-  ["case2", "case2", config],
-  ["case3 hive-gateway", "case3", hive],
-  ["case3 apollo-router", "case3", config],
-];
+/** Every row of the target table. */
+const targets: [string, CaseName, Config][] = TARGETS.map((t) => [t.label, t.caseName, t.config]);
 
 describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
   for (const [label, caseName, cfg] of targets) {
@@ -48,11 +44,11 @@ describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
       expect(Object.keys(onDisk)).toEqual(["schema_version", "run_id", "case", "gateway", "mode", "params", "started_at", "finished_at",
         "status", "summary", "calls_per_request", "resources", "flags", "fingerprint", "extra"]);
       expect(onDisk.status).toBe("complete");
-      expect(onDisk.gateway).toBe(caseName === "case3" ? cfg.case3Gateway : null);
+      const gatewayName = caseSpec(caseName).gateway(cfg);
+      expect(onDisk.gateway).toBe(gatewayName);
       expect(onDisk.summary!.requests).toBe(40);
       expect(onDisk.summary!.error_rate).toBe(0);
       // What the gateway received equals what k6 sent (metrics exist for every Bun gateway).
-      const gatewayName = caseName === "case1" ? "rest-gateway" : caseName === "case2" ? "yoga-gateway" : cfg.case3Gateway;
       if (gatewayName !== "apollo-router") expect((onDisk.extra.requests_received as Record<string, number>)[gatewayName]).toBe(40);
       // DESIGN §6 for a single-API run: the calls per request are exactly the contract.
       const contract = Object.fromEntries(Object.entries(expectedCalls(caseName, "dashboard", N, K, cfg.case3Gateway)).filter(([name]) => name !== gatewayName));

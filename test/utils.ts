@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { type ApiName, type CaseName, caseSpec, clientRequest } from "../src/cases";
+import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db";
 import { clusterUp } from "../src/pg-cluster";
@@ -53,6 +53,8 @@ export function expectedCalls(caseName: CaseName, api: ApiName, n: number, k: nu
           : { "robot-service": 1 + k, "telemetry-service": k, "alert-service": 1 };
     return { ...services, "rest-gateway": 1 };
   }
+  // case1b: one batch call per service; critical alerts call the robot service twice (entry + batch).
+  if (caseName === "case1b") return { "robot-service": api === "critical" ? 2 : 1, "telemetry-service": 1, "alert-service": 1, "rest-gateway": 1 };
   const services = { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 };
   if (caseName === "case2") return { ...services, "yoga-gateway": 1 };
   const subgraphs = { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1 };
@@ -71,16 +73,13 @@ export interface Target {
   gateway: string;
 }
 
-export const TARGETS: Target[] = [
-  { label: "case1", caseName: "case1", config, gateway: "rest-gateway" },
-  { label: "case2", caseName: "case2", config, gateway: "yoga-gateway" },
-  ...(["apollo-router", "hive-gateway"] as const).map((gateway) => ({
-    label: `case3 ${gateway}`,
-    caseName: "case3" as CaseName,
-    config: loadConfig({ ...process.env, CASE3_GATEWAY: gateway }),
-    gateway,
-  })),
-];
+/** Every row of the target table (src/cases.ts): "case1", "case1b", "case2", "case3 apollo-router", ... */
+export const TARGETS: Target[] = TARGET_ROWS.map((t) => ({
+  label: t.choice ? `${t.case} ${t.gateway}` : t.case,
+  caseName: t.case,
+  config: configFor(t, config),
+  gateway: t.gateway,
+}));
 
 /**
  * The test file's own database connection, for its SQL: opened before its tests; afterwards the

@@ -1,0 +1,309 @@
+/**
+ * Curves, not points (DESIGN §14): capacity searches and sweeps over every target of the table,
+ * in rounds whose target order is shuffled from a recorded seed (as comparisons). Every measured
+ * run is a point of a curve; a curve document (results/capacity-*.json, results/sweep-*.json)
+ * holds them all, and the report (src/curve-report.ts) draws it.
+ *
+ *   bun src/main.ts capacity CASE [--slo p99=200ms] ...       one target's capacity
+ *   bun src/main.ts compare --capacity [--slo ...] ...        every target's capacity
+ *   bun src/main.ts sweep fleet 15,150,1500 [DURATION] [--vus V | --rate R | --capacity]
+ *   bun src/main.ts sweep rate 50,100,200,400 [DURATION]
+ */
+import { basename, join } from "node:path";
+import { type CapacityOptions, type Search, type Slo, searchCapacity, stepRunner } from "./capacity";
+import { CASE_NAMES, type CaseName, configFor, TARGETS } from "./cases";
+import { roundOrders } from "./compare";
+import type { Config } from "./config";
+import { contentHash, createSql } from "./db";
+import { UsageError } from "./errors";
+import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
+import { type RunResult, writeAtomic } from "./results";
+import { componentOf, cpuMsPerRequest, okRps } from "./run-result";
+import { seed as seedFleet } from "./seed";
+import { summarize } from "./stats";
+import { stopCase, up } from "./supervisor";
+import { runLoad } from "./load";
+import { commonFingerprint } from "./verdicts";
+
+/** The components a CPU curve is drawn for (k6 is the load generator, not the target). */
+export const CURVE_COMPONENTS = ["gateway", "subgraphs", "data services", "postgres"];
+
+/** One measured run as a point of a curve. */
+export interface Point {
+  target: string;
+  /** The x of the point: the offered rate (requests/s) or the fleet size. */
+  x: number;
+  round: number;
+  file: string;
+  status: string;
+  flags: string[];
+  /** For a capacity step: whether it met the SLO. */
+  meets?: boolean;
+  ok_rps: number | null;
+  error_rate: number | null;
+  dropped: number | null;
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null } | null;
+  /** CPU ms per request: total (without k6) and per component. */
+  cpu_ms: Record<string, number | null>;
+  /** Requests the data services and subgraphs received per client request, summed, and per process. */
+  calls: number | null;
+  calls_by_process: Record<string, number>;
+  /** md5 of the data the point was measured on (a fleet sweep reseeds for every size). */
+  content_hash?: string;
+}
+
+export interface CurveDoc {
+  schema_version: 1;
+  kind: "capacity" | "sweep";
+  /** What x is. */
+  axis: "rate" | "fleet";
+  created_at: string;
+  seed: number;
+  params: Record<string, unknown>;
+  targets: string[];
+  /** Each round's shuffled order of the targets (in a sweep, per x). */
+  rounds: { round: number; order: string[]; x?: number }[];
+  slo?: Slo;
+  /** Capacity searches: one per target and round (per fleet size in a fleet sweep with --capacity). */
+  searches?: (Search & { round: number; x?: number })[];
+  /** Per target (and fleet size), the capacities found over the rounds: median and interval. */
+  capacities?: { target: string; x?: number; median: number | null; ci: [number, number] | null; n: number; values: (number | null)[] }[];
+  points: Point[];
+  fingerprint?: Record<string, unknown>;
+  notes?: string[];
+}
+
+export function pointOf(target: string, x: number, round: number, path: string, result: RunResult, extra: Partial<Point> = {}): Point {
+  const s = result.summary;
+  const internal = Object.entries(result.calls_per_request).filter(([p]) => componentOf(p) !== "gateway");
+  return {
+    target, x, round, file: basename(path), status: result.status, flags: result.flags,
+    ok_rps: okRps(result), error_rate: s?.error_rate ?? null, dropped: s?.dropped_iterations ?? null,
+    latency_ms: s ? { p50: s.latency_ms.p50, p95: s.latency_ms.p95, p99: s.latency_ms.p99 } : null,
+    cpu_ms: {
+      total: cpuMsPerRequest(result, (p) => p !== "k6"),
+      ...Object.fromEntries(CURVE_COMPONENTS.map((c) => [c, cpuMsPerRequest(result, (p) => componentOf(p) === c)])),
+    },
+    calls: internal.length ? internal.reduce((sum, [, n]) => sum + n, 0) : null,
+    calls_by_process: Object.fromEntries(internal),
+    ...extra,
+  };
+}
+
+/** A comma-separated list of positive integers: `15,150,1500`. */
+export function parseList(text: string | undefined, what: string): number[] {
+  const items = (text ?? "").split(",");
+  if (!text || items.some((i) => !/^\d+$/.test(i.trim()) || Number(i) < 1)) {
+    throw new UsageError(`${what} takes a comma-separated list of positive integers (e.g. 15,150,1500), got "${text ?? ""}"`);
+  }
+  return items.map(Number);
+}
+
+export interface TargetStep {
+  case: CaseName;
+  config: Config;
+  label: string;
+}
+
+/** The rows of the table to measure: every case (or those named), Case 3 once per gateway asked for. */
+export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: Config["case3Gateway"][]): TargetStep[] {
+  return (cases ?? CASE_NAMES).flatMap((name) =>
+    TARGETS.filter((t) => t.case === name && (!t.choice || gateways.includes(t.choice))).map((t) => ({ case: name, config: configFor(t, config), label: t.label })),
+  );
+}
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
+/** Capacities over rounds per target (and x): median with its bootstrap interval when there are 2 or more. */
+function capacitiesOf(searches: NonNullable<CurveDoc["searches"]>, seed: number): NonNullable<CurveDoc["capacities"]> {
+  const keys = [...new Map(searches.map((s) => [`${s.target}|${s.x ?? ""}`, { target: s.target, x: s.x }])).values()];
+  return keys.map(({ target, x }) => {
+    const values = searches.filter((s) => s.target === target && s.x === x).map((s) => s.capacity);
+    const found = values.filter((v): v is number => v !== null);
+    const summary = found.length ? summarize(found, seed) : null;
+    return { target, ...(x !== undefined ? { x } : {}), median: summary?.median ?? null, ci: found.length > 1 ? summary!.ci : null, n: found.length, values };
+  });
+}
+
+interface RoundsOptions {
+  repeat: number;
+  seed?: number;
+}
+
+/** Runs `body` for every target in every round, in each round's shuffled order; Ctrl-C stops after the current step. */
+async function inRounds(
+  config: Config,
+  plan: TargetStep[],
+  options: RoundsOptions,
+  log: (line: string) => void,
+  body: (step: TargetStep, round: number, stop: () => boolean) => Promise<void>,
+) {
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    log("interrupted: the curve ends after the current run");
+  };
+  process.on("SIGINT", onSignal);
+  const dbWasUp = config.db.external || clusterPid(config) !== null;
+  log(`${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
+  let rounds = 0;
+  try {
+    for (let round = 1; round <= options.repeat && !interrupted; round++) {
+      rounds = round;
+      for (const label of orders[round - 1]) {
+        if (interrupted) break;
+        log(`\n=== round ${round}: ${label} ===`);
+        await body(plan.find((p) => p.label === label)!, round, () => interrupted);
+      }
+    }
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    if (!dbWasUp) await clusterDown(config, log);
+  }
+  return { seed, rounds: orders.slice(0, rounds).map((order, i) => ({ round: i + 1, order })), interrupted };
+}
+
+/** Capacity of every target in `plan` (one search per target and round). */
+export async function capacityCurves(
+  config: Config,
+  plan: TargetStep[],
+  options: CapacityOptions & RoundsOptions,
+  log: (line: string) => void = console.log,
+) {
+  const searches: NonNullable<CurveDoc["searches"]> = [];
+  const points: Point[] = [];
+  const results: RunResult[] = [];
+  const { seed, rounds, interrupted } = await inRounds(config, plan, options, log, async (step, round) => {
+    // The case stays up through its search: each step is a warm-up and a measured run against it.
+    await up(step.config, step.case, { log });
+    try {
+      const search = await searchCapacity(step.label, options, async (rate) => {
+        const run = await stepRunner(step.config, step.case, options, log)(rate);
+        results.push(run.result);
+        points.push(pointOf(step.label, rate, round, run.path, run.result, { meets: undefined }));
+        return run;
+      }, log);
+      for (const s of search.steps) {
+        const p = points.find((q) => q.file === s.file);
+        if (p) p.meets = s.meets;
+      }
+      searches.push({ ...search, round });
+    } finally {
+      await stopCase(step.config, log);
+    }
+  });
+  const doc: CurveDoc = {
+    schema_version: 1, kind: "capacity", axis: "rate", created_at: new Date().toISOString(), seed,
+    params: { slo: options.slo, start: options.start, max: options.max, step: options.step, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat },
+    targets: plan.map((p) => p.label), rounds, slo: options.slo, searches, capacities: capacitiesOf(searches, seed), points,
+    fingerprint: commonFingerprint(results.map((r) => r.fingerprint)),
+  };
+  return { doc, interrupted };
+}
+
+export interface SweepOptions extends RoundsOptions {
+  axis: "fleet" | "rate";
+  values: number[];
+  duration: string;
+  warmup: string;
+  /** Closed model (VUs), open model (an arrival rate), or a capacity search at each fleet size. */
+  load: { kind: "vus"; vus: number } | { kind: "rate"; rate: number } | { kind: "capacity"; capacity: CapacityOptions };
+  api?: CapacityOptions["api"];
+}
+
+/**
+ * A sweep: every target at every x. A fleet sweep reseeds the database for each size (its content
+ * hash goes into each point) and puts the configured fleet back at the end; within a fleet size the
+ * rounds are shuffled as in a comparison.
+ */
+export async function sweep(config: Config, plan: TargetStep[], options: SweepOptions, log: (line: string) => void = console.log) {
+  const points: Point[] = [];
+  const searches: NonNullable<CurveDoc["searches"]> = [];
+  const results: RunResult[] = [];
+  const allRounds: CurveDoc["rounds"] = [];
+  let seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  let interrupted = false;
+  const dbWasUp = config.db.external || clusterPid(config) !== null;
+  try {
+    for (const x of options.values) {
+      if (interrupted) break;
+      let hash: string | undefined;
+      if (options.axis === "fleet") {
+        await clusterUp(config, log);
+        const sql = createSql(config, "fleetbench-sweep");
+        try {
+          log(`\n##### fleet of ${x} robots #####`);
+          await seedFleet(sql, x, log);
+          hash = await contentHash(sql);
+        } finally {
+          await sql.end({ timeout: 2 });
+        }
+      }
+      const measureOne = async (step: TargetStep, round: number) => {
+        const record = (path: string, result: RunResult, extra: Partial<Point> = {}) => {
+          results.push(result);
+          points.push(pointOf(step.label, x, round, path, result, { ...(hash ? { content_hash: hash } : {}), ...extra }));
+        };
+        if (options.load.kind === "capacity") {
+          const capacity = options.load.capacity;
+          await up(step.config, step.case, { log });
+          try {
+            const search = await searchCapacity(`${step.label} at N = ${x}`, capacity, async (rate) => {
+              const run = await stepRunner(step.config, step.case, capacity, log)(rate);
+              record(run.path, run.result);
+              return run;
+            }, log);
+            searches.push({ ...search, target: step.label, round, x });
+          } finally {
+            await stopCase(step.config, log);
+          }
+          return;
+        }
+        const rate = options.axis === "rate" ? x : options.load.kind === "rate" ? options.load.rate : undefined;
+        const params = rate !== undefined
+          ? { case: step.case, mode: "rate" as const, vus: 10, rate, duration: options.duration, warmup: options.warmup, api: options.api }
+          : { case: step.case, mode: "duration" as const, vus: (options.load as { vus: number }).vus, duration: options.duration, warmup: options.warmup, api: options.api };
+        const { path, result } = await runLoad(step.config, params, log, { keepDatabase: true });
+        if (result.flags.includes("sut_overloaded")) log(`⚠ ${step.label} could not keep up with ${rate} requests/s (${result.summary?.dropped_iterations} iterations dropped)`);
+        record(path, result);
+      };
+      const done = await inRounds(config, plan, { repeat: options.repeat, seed }, log, async (step, round) => measureOne(step, round));
+      seed = done.seed;
+      allRounds.push(...done.rounds.map((r) => ({ ...r, x })));
+      interrupted = done.interrupted;
+    }
+  } finally {
+    if (options.axis === "fleet") {
+      await clusterUp(config, log);
+      const sql = createSql(config, "fleetbench-sweep");
+      try {
+        log(`\nputting the configured fleet of ${config.fleetSize} robots back`);
+        await seedFleet(sql, config.fleetSize, log);
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+    }
+    if (!dbWasUp) await clusterDown(config, log);
+  }
+  const { load } = options;
+  const doc: CurveDoc = {
+    schema_version: 1, kind: "sweep", axis: options.axis, created_at: new Date().toISOString(), seed,
+    params: {
+      values: options.values, duration: options.duration, warmup: options.warmup, repeat: options.repeat, api: options.api ?? null,
+      load: load.kind === "capacity" ? { kind: "capacity", slo: load.capacity.slo, start: load.capacity.start, max: load.capacity.max, step: load.capacity.step } : load,
+    },
+    targets: plan.map((p) => p.label), rounds: allRounds, points,
+    ...(load.kind === "capacity" ? { slo: load.capacity.slo, searches, capacities: capacitiesOf(searches, seed) } : {}),
+    fingerprint: commonFingerprint(results.map((r) => r.fingerprint)),
+  };
+  return { doc, interrupted };
+}
+
+/** Writes a curve document as results/<kind>-<time>.json. */
+export function writeCurve(config: Config, doc: CurveDoc): string {
+  const path = join(config.resultsDir, `${doc.kind === "capacity" ? "capacity" : `sweep-${doc.axis}`}-${stamp()}.json`);
+  writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
+  return path;
+}
