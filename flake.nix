@@ -6,7 +6,7 @@
 # and Prometheus are the upstream release binaries at exactly those versions: flake inputs whose
 # URLs carry the version (test/environments.test.ts holds them equal to src/versions.json), with
 # their content hashes recorded in flake.lock by the first `nix develop`. Bun, Node, just,
-# Docker Compose, PostgreSQL 16 and Grafana come from the pinned nixpkgs revision; its versions
+# Docker Compose, PostgreSQL 16, Grafana and Toxiproxy come from the pinned nixpkgs revision; its versions
 # can differ from the pins, so the shell hook compares every tool with src/versions.json and
 # says which differ (each result's fingerprint records the versions that actually ran).
 # x86_64 Linux only: the release inputs are that platform's binaries.
@@ -68,6 +68,7 @@
         { name = "postgres"; pin = versions.postgres; command = "postgres --version"; }
         { name = "prometheus"; pin = versions.prometheus; command = "prometheus --version"; }
         { name = "grafana"; pin = versions.grafana; command = "grafana --version"; }
+        { name = "toxiproxy"; pin = versions.toxiproxy; command = "toxiproxy-server -version"; }
       ];
     in
     {
@@ -81,6 +82,7 @@
           pkgs.docker-compose
           pkgs.postgresql_16
           pkgs.grafana
+          pkgs.toxiproxy
           k6
           apollo-router
           prometheus

@@ -13,7 +13,7 @@ import type { Config } from "./config";
 import { UsageError } from "./errors";
 import { durationSeconds, type LoadParams, runLoad } from "./load";
 import type { RunResult } from "./results";
-import { cpuMsPerRequest, okRps } from "./run-result";
+import { cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 
 export interface Slo {
   percentile: "p50" | "p95" | "p99";
@@ -96,7 +96,7 @@ function stepOf(rate: number, path: string, result: RunResult, slo: Slo): Step {
     error_rate: s?.error_rate ?? null,
     dropped: s?.dropped_iterations ?? null,
     latency_ms: s ? { p50: s.latency_ms.p50, p95: s.latency_ms.p95, p99: s.latency_ms.p99 } : null,
-    cpu_ms_total: cpuMsPerRequest(result, (p) => p !== "k6"),
+    cpu_ms_total: cpuMsPerRequest(result, inCaseTotal),
     flags: result.flags,
   };
 }

@@ -29,6 +29,8 @@ export const DEFAULTS = {
   pgPort: 15432,
   prometheusPort: 19090,
   grafanaPort: 13000,
+  /** Toxiproxy's API, with --hop-latency (its proxies listen on each internal port + 1000). */
+  toxiproxyPort: 18474,
   dbName: "robot_fleet",
   dbUser: "fleet",
   dbPassword: "fleet123",
@@ -62,6 +64,7 @@ const ENV_NAMES = {
   pgPort: "FLEET_PG_PORT",
   prometheusPort: "FLEET_PROMETHEUS_PORT",
   grafanaPort: "FLEET_GRAFANA_PORT",
+  toxiproxyPort: "FLEET_TOXIPROXY_PORT",
   dbPool: "FLEET_DB_POOL",
   fleetSize: "FLEET_SIZE",
   batchMax: "FLEET_BATCH_MAX",
@@ -98,6 +101,14 @@ function url(env: Env, name: string, fallback: string): string {
 
 export type Config = ReturnType<typeof loadConfig>;
 
+/** "1ms" → 1; unset → null. Toxiproxy's latency toxic takes whole milliseconds. */
+export function hopLatency(raw: string | undefined): number | null {
+  if (raw === undefined || raw === "") return null;
+  const m = /^(\d+)ms$/.exec(raw.trim());
+  if (!m || Number(m[1]) > 60000) throw new ConfigError(`--hop-latency (FLEET_HOP_LATENCY) takes whole milliseconds with the unit, 0ms to 60000ms (e.g. 1ms), got "${raw}"`);
+  return Number(m[1]);
+}
+
 /** Reads and validates the whole configuration. Throws `ConfigError` on the first bad value. */
 export function loadConfig(env: Env = process.env) {
   const port = (key: keyof typeof ENV_NAMES & `${string}Port`) =>
@@ -119,6 +130,7 @@ export function loadConfig(env: Env = process.env) {
     pg: port("pgPort"),
     prometheus: port("prometheusPort"),
     grafana: port("grafanaPort"),
+    toxiproxy: port("toxiproxyPort"),
   };
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const urls = {
@@ -191,6 +203,12 @@ export function loadConfig(env: Env = process.env) {
     resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dir, "..", "results")),
     toolsDir: resolve(env.FLEET_TOOLS_DIR || resolve(env.HOME || "/tmp", ".cache", "fleetbench", "tools")),
     case3Gateway: gateway as "apollo-router" | "hive-gateway",
+    /**
+     * Added delay on every internal hop (DESIGN §14), in whole milliseconds: --hop-latency D, or
+     * FLEET_HOP_LATENCY. null (unset): the hops are plain loopback; 0: through Toxiproxy with no
+     * delay added, so 0, 1 and 5 ms differ by the delay alone.
+     */
+    hopLatencyMs: hopLatency(env.FLEET_HOP_LATENCY),
     /**
      * Variables of the user's shell passed on to measured processes on purpose (FLEET_PASS_ENV,
      * e.g. RUST_BACKTRACE for an A/B run); recorded in every result's parity. Default: none.

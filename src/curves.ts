@@ -18,7 +18,7 @@ import { contentHash, createSql } from "./db";
 import { UsageError } from "./errors";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { type RunResult, writeAtomic } from "./results";
-import { componentOf, cpuMsPerRequest, okRps } from "./run-result";
+import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { seed as seedFleet } from "./seed";
 import { summarize } from "./stats";
 import { stopCase, up } from "./supervisor";
@@ -26,7 +26,7 @@ import { runLoad } from "./load";
 import { commonFingerprint } from "./verdicts";
 
 /** The components a CPU curve is drawn for (k6 is the load generator, not the target). */
-export const CURVE_COMPONENTS = ["gateway", "subgraphs", "data services", "postgres"];
+export const CURVE_COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy"];
 
 /** One measured run as a point of a curve. */
 export interface Point {
@@ -81,7 +81,7 @@ export function pointOf(target: string, x: number, round: number, path: string, 
     ok_rps: okRps(result), error_rate: s?.error_rate ?? null, dropped: s?.dropped_iterations ?? null,
     latency_ms: s ? { p50: s.latency_ms.p50, p95: s.latency_ms.p95, p99: s.latency_ms.p99 } : null,
     cpu_ms: {
-      total: cpuMsPerRequest(result, (p) => p !== "k6"),
+      total: cpuMsPerRequest(result, inCaseTotal),
       ...Object.fromEntries(CURVE_COMPONENTS.map((c) => [c, cpuMsPerRequest(result, (p) => componentOf(p) === c)])),
     },
     calls: internal.length ? internal.reduce((sum, [, n]) => sum + n, 0) : null,

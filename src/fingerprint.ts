@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import type { Config } from "./config";
 import type { PinPlan } from "./pin";
 import { routerBinary } from "./router";
-import { k6Binary } from "./tools";
+import { k6Binary, TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
 import pinned from "./versions.json";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -34,6 +34,9 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       k6: output([k6Binary(config), "version"])?.split(" ")[1] ?? null,
       apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
       postgres: postgresVersion,
+      // With --hop-latency only: the Toxiproxy that carried every internal hop.
+      // (`go install` of a module version embeds no version string: the cache's build is the pinned one.)
+      ...(config.hopLatencyMs !== null ? { toxiproxy: toxiproxyBinary(config).startsWith(config.toolsDir) ? TOXIPROXY_VERSION : (output([toxiproxyBinary(config), "-version"])?.match(/\d+\.\d+\.\d+/)?.[0] ?? null) } : {}),
     },
     /** What src/versions.json pinned when this ran: a result whose `versions` differ says so itself. */
     pinned,

@@ -18,6 +18,11 @@ if (cli && (!name || name === "--help" || name === "-h" || args.includes("--help
   console.log(helpText(name && !name.startsWith("-") ? name : undefined));
   process.exit(name ? 0 : 2);
 }
+// --hop-latency D, on any command, is FLEET_HOP_LATENCY for this process and every process it starts.
+for (let i = args.findIndex((a) => a === "--hop-latency" || a.startsWith("--hop-latency=")); i >= 0; i = args.findIndex((a) => a === "--hop-latency" || a.startsWith("--hop-latency="))) {
+  const [flag] = args.splice(i, 1);
+  process.env.FLEET_HOP_LATENCY = flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : (args.splice(i, 1)[0] ?? "(nothing)");
+}
 try {
   const config = loadConfig();
   if (name && !cli) {

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { CaseSpec, ProcessSpec } from "./cases";
 import type { Config } from "./config";
 import { ALLOWED, withheldSwitches } from "./environment";
+import { hopParity } from "./hops";
 import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "./router";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -120,6 +121,7 @@ export function effectiveConfig(config: Config) {
 
 export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null }) {
   const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, processSettings(p, config)]));
+  if (config.hopLatencyMs !== null) processes.toxiproxy = hopParity(config);
   if (!config.db.external) {
     processes.postgres = { runtime: "native", version: options.postgresVersion, settings: { fsync: "off", max_connections: 200, listen: "127.0.0.1" } };
   }
@@ -149,6 +151,6 @@ export function paritySignature(parity: unknown): string {
     driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],
-    pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null,
+    pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null, hop_latency_ms: c.hopLatencyMs ?? null,
   });
 }

@@ -10,7 +10,7 @@ import { labelOfRun, targetOfRun } from "./cases";
 import type { Config } from "./config";
 import { differences, fingerprintTable, flagNotes, parityTable } from "./report-context";
 import { type RunResult, readResults, writeAtomic } from "./results";
-import { COMPONENTS, componentOf, cpuMsPerRequest, okRps } from "./run-result";
+import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { median } from "./stats";
 import { escape, EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
 import { type Comparison, targetOf } from "./verdicts";
@@ -88,7 +88,7 @@ export function markdown(columns: Column[]): string {
   for (const name of callNames(columns)) row(`  calls to ${name}`, (c) => fmt(stat(c, (r) => r.calls_per_request[name]), 2));
   for (const p of processNames(columns)) row(`CPU ms / request: ${p}`, (c) => fmt(stat(c, (r) => r.resources[p]?.cpu_ms_per_request), 3));
   row("CPU ms / request: total (without k6)", (c) =>
-    fmt(stat(c, (r) => cpuMsPerRequest(r, (p) => p !== "k6") ?? 0), 3));
+    fmt(stat(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0), 3));
   for (const p of processNames(columns)) row(`peak memory, PSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(pss(r.resources[p])) : null)), 0));
   row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
@@ -119,7 +119,7 @@ export function chartData(columns: Column[], comparison?: Comparison) {
     labels,
     // errorBars: each column's 95 % interval of the median (drawn as whiskers), when the comparison has one.
     throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
-    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => p !== "k6") ?? 0)), errorBars: ci("cpu_ms_total") }],
+    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0)), errorBars: ci("cpu_ms_total") }],
     latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({
       label: p,
       data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])),

@@ -34,11 +34,18 @@ export const k6ExitMeaning = (code: number) => K6_EXIT[code] ?? "unexpected exit
 const GATEWAYS = new Set(TARGETS.map((t) => t.gateway));
 
 /** The components, in the order the report lists them. */
-export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "k6"];
+export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy", "k6"];
+
+/**
+ * What a case's totals count: not k6 (the load generator) and not Toxiproxy (--hop-latency's
+ * stand-in for the network, measured and shown as its own component).
+ */
+export const inCaseTotal = (process: string) => process !== "k6" && process !== "toxiproxy";
 
 /** The component a process belongs to, for totals and charts. */
 export function componentOf(process: string): string {
   if (GATEWAYS.has(process)) return "gateway";
+  if (process === "toxiproxy") return "network proxy";
   if (process.endsWith("-subgraph")) return "subgraphs";
   if (process.endsWith("-service")) return "data services";
   return process; // postgres, k6
@@ -174,7 +181,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   const components = [...new Set(Object.keys(m.usage).map(componentOf))].filter((c) => c !== "k6");
   result.extra.memory = {
     measure: "PSS",
-    peak_total_bytes: peakSum(m.memory, (p) => p !== "k6"),
+    peak_total_bytes: peakSum(m.memory, inCaseTotal),
     peak_by_component_bytes: Object.fromEntries(components.map((c) => [c, peakSum(m.memory, (p) => componentOf(p) === c)])),
   };
   // Memory over time, one sample per 10 s: what a soak run is judged by (growth between minutes).

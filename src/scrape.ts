@@ -24,7 +24,7 @@ export function sumRequests(text: string): RequestCounts {
 }
 
 /** Processes of the table that export no http_requests_total of ours (the router binary). */
-const NO_REQUEST_METRICS = new Set(TARGETS.flatMap((t) => t.processes).filter((p) => p.requestMetrics === false).map((p) => p.name));
+const NO_REQUEST_METRICS = new Set([...TARGETS.flatMap((t) => t.processes).filter((p) => p.requestMetrics === false).map((p) => p.name), "toxiproxy"]);
 
 /** Scrapes every given process that exports our metrics (all Bun roles; not the router binary). */
 export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port">[]): Promise<RequestCounts> {

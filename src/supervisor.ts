@@ -11,6 +11,8 @@ import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { isAlive, portOwner, waitForHealth } from "./ports";
 import { measuredEnv } from "./environment";
+import { addLatency, hopEnv, hops, proxiesFile, toxiproxySpec } from "./hops";
+import { ensureTools, TOXIPROXY_VERSION } from "./tools";
 
 export { isAlive };
 import { seed } from "./seed";
@@ -32,6 +34,8 @@ export interface SupervisorState {
   processes: RunningProcess[];
   /** Extra environment the processes were started with, so a restarted one gets the same. */
   env?: Record<string, string>;
+  /** The delay Toxiproxy adds on every internal hop (--hop-latency); null or absent: no proxy. */
+  hopLatencyMs?: number | null;
 }
 
 const statePath = (config: Config) => join(config.stateDir, "state.json");
@@ -162,11 +166,12 @@ export async function recoverProcess(config: Config, name: string, mode: "kill" 
     process.kill(-state.processes[index].pid, "SIGCONT");
     return;
   }
-  const spec = caseSpec(state.case).processes(config).find((p) => p.name === name)!;
+  const spec = name === "toxiproxy" ? toxiproxySpec(config, join(state.runDir, "toxiproxy.json")) : caseSpec(state.case).processes(config).find((p) => p.name === name)!;
   const running = launch(config, spec, state.runDir, state.env);
   state.processes[index] = running;
   writeState(config, state);
   await awaitReady(config, spec, running);
+  if (name === "toxiproxy") await addLatency(config);
 }
 
 export interface UpOptions {
@@ -185,7 +190,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const current = readState(config);
   if (current) {
     const live = current.processes.every((p) => isAlive(p.pid));
-    if (current.case === spec.name && current.gateway === spec.gateway(config) && live) {
+    if (current.case === spec.name && current.gateway === spec.gateway(config) && (current.hopLatencyMs ?? null) === config.hopLatencyMs && live) {
       log(`${spec.name} is already running (logs in ${current.runDir})`);
       return current;
     }
@@ -193,16 +198,27 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
     await stopCase(config, log);
   }
   const processes = spec.processes(config);
+  // With --hop-latency, Toxiproxy (built now if needed) and its proxies' ports come first.
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const runDir = join(config.stateDir, "runs", `${stamp}-${spec.name}`);
+  const proxy = config.hopLatencyMs === null ? null : toxiproxySpec(config, join(runDir, "toxiproxy.json"));
+  if (proxy) await ensureTools(config, ["toxiproxy"], log);
   // Resolve every command first, so a missing binary fails before anything starts.
   for (const p of processes) p.command?.(config);
-  for (const p of processes) {
+  for (const p of proxy ? [proxy, ...processes] : processes) {
     const owner = await portOwner(p.port(config));
     if (owner) throw new Error(`port ${p.port(config)} (${p.name}) is already in use by ${owner}: stop it, or move ${p.name} with its FLEET_*_PORT variable`);
   }
+  if (proxy) {
+    for (const h of hops(config)) {
+      const owner = await portOwner(Number(h.listen.split(":")[1]));
+      if (owner) throw new Error(`port ${h.listen} (Toxiproxy's proxy to ${h.name}) is already in use by ${owner}: stop it, or move ${h.name} with its FLEET_*_PORT variable`);
+    }
+  }
   const dbWasUp = config.db.external || clusterPid(config) !== null;
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const runDir = join(config.stateDir, "runs", `${stamp}-${spec.name}`);
-  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [], env: options.env };
+  // Every process reaches the others through the proxies when there are any.
+  const env = proxy ? { ...options.env, ...hopEnv(config) } : options.env;
+  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [], env, hopLatencyMs: config.hopLatencyMs };
   // Whatever happens from here, a failure or Ctrl-C stops everything this call started.
   const abort = async () => {
     await stopProcesses(state.processes, log);
@@ -219,11 +235,20 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
     await ensureData(config, log);
     mkdirSync(runDir, { recursive: true });
     const t0 = performance.now();
+    if (proxy) {
+      writeFileSync(join(runDir, "toxiproxy.json"), JSON.stringify(proxiesFile(config), null, 2));
+      state.processes.push(launch(config, proxy, runDir));
+      writeState(config, state);
+      await awaitReady(config, proxy, state.processes[0]);
+      await addLatency(config);
+      log(`toxiproxy ${TOXIPROXY_VERSION}: every internal hop +${config.hopLatencyMs} ms (${hops(config).length} proxies; the client → gateway hop is direct)`);
+    }
+    const first = state.processes.length;
     for (const p of processes) {
-      state.processes.push(launch(config, p, runDir, options.env));
+      state.processes.push(launch(config, p, runDir, env));
       writeState(config, state);
     }
-    await Promise.all(processes.map((p, i) => awaitReady(config, p, state.processes[i])));
+    await Promise.all(processes.map((p, i) => awaitReady(config, p, state.processes[first + i])));
     log(`${spec.name} ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${spec.title}`);
     log(`  endpoint: ${config.urls.gateway}${spec.protocol === "graphql" ? "/graphql" : "/api/fleet/dashboard"}`);
     log(`  gateway:  ${state.gateway}`);

