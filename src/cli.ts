@@ -124,13 +124,18 @@ function capacityOptions(flags: Map<string, string>) {
   };
 }
 
-/** The targets of --cases and --gateways (as compare reads them). */
-function comparePlanOf(config: Config, flags: Map<string, string>) {
-  const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
+function gatewaysFlag(flags: Map<string, string>): Config["case3Gateway"][] {
   const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
   const choices: string[] = gatewayChoices("case3");
   for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
-  return targetPlan(config, cases, gateways as Config["case3Gateway"][]);
+  return gateways as Config["case3Gateway"][];
+}
+
+/** The targets of --cases and --gateways (as compare reads them). */
+function comparePlanOf(config: Config, flags: Map<string, string>) {
+  const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+  return targetPlan(config, cases, gatewaysFlag(flags));
 }
 
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -251,18 +256,15 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (rate !== undefined) positional.unshift("10");
     const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
     if (cases && cases.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), got "${flags.get("cases")}"`);
-    const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
-    const choices: string[] = gatewayChoices("case3");
-    for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
-    const api = flags.get("api");
-    if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+    const gateways = gatewaysFlag(flags);
+    const api = apiFlag(flags);
     const { interrupted } = await compare(config, {
       vus: positional[0] ? positive(positional[0], "VUS") : 50,
       duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
       repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 5,
       seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
-      gateways: gateways as Config["case3Gateway"][],
-      api: api as ApiName | undefined,
+      gateways,
+      api,
       warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
       pin: flags.has("pin"),
       cases,

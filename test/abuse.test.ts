@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
+import { caseSpec } from "../src/cases";
 import { contentHash, type Sql } from "../src/db";
 import { clusterPid } from "../src/pg-cluster";
 import { listeners, socketProcess } from "../src/ports";
@@ -75,7 +76,7 @@ async function expectFast4xx(what: string, url: string, init: RequestInit) {
 describe.each(TARGETS)("$label gateway", ({ caseName, config: cfg }) => {
   test("every abusive request is a fast 4xx, and normal queries still work", async () => {
     await up(cfg, caseName, { log: quiet });
-    for (const [what, method, path, body, type] of abuseSet(caseName === "case1" ? "rest" : "graphql")) {
+    for (const [what, method, path, body, type] of abuseSet(caseSpec(caseName).protocol)) {
       await expectFast4xx(what, `${cfg.urls.gateway}${path}`, { method, body, headers: { "content-type": type, accept: json } });
     }
     for (const api of ["dashboard", "monitor", "critical"] as const) {

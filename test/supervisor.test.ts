@@ -45,6 +45,29 @@ test("`just case1 up` then `just down` leaves no listening port and no process b
   expect(readState(config)).toBeNull();
 });
 
+test("`just case1b up`: Case 1's processes, the robot service with the batch orchestration; `just case1b query` answers; with --hop-latency Toxiproxy joins them and `just down` stops it too", () => {
+  const upped = just("case1b", "up");
+  expect(upped.code).toBe(0);
+  expect(upped.out).toContain("case1b ready");
+  const state = readState(config)!;
+  expect(state.processes.map((p) => p.name).sort()).toEqual(["alert-service", "rest-gateway", "robot-service", "telemetry-service"]);
+  const robot = state.processes.find((p) => p.name === "robot-service")!;
+  expect(readFileSync(`/proc/${robot.pid}/cmdline`, "utf8").split("\0")).toContain("--orchestration=batch");
+  const query = just("case1b", "query", "dashboard");
+  expect(query.code).toBe(0);
+  expect(JSON.parse(query.out.slice(query.out.indexOf("{"))).robots.length).toBeGreaterThan(0);
+  // Another hop latency is another system: the case is started again, with the proxy first.
+  const proxied = just("case1b", "up", "--hop-latency", "2ms");
+  expect(proxied.code).toBe(0);
+  expect(proxied.out).toContain("stopping it before starting case1b");
+  expect(proxied.out).toContain("toxiproxy 2.12.0: every internal hop +2 ms");
+  const withProxy = readState(config)!;
+  expect(withProxy.processes[0].name).toBe("toxiproxy");
+  expect(just("down").code).toBe(0);
+  for (const p of withProxy.processes) expect(isAlive(p.pid)).toBe(false);
+  expect(listeners().filter((l) => FLEET_PORTS.includes(l.port) || l.port === config.ports.toxiproxy)).toEqual([]);
+});
+
 test("starting another case stops the running one first", () => {
   expect(just("case1", "up").code).toBe(0);
   const second = just("case2", "up");
