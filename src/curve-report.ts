@@ -89,7 +89,8 @@ export function sweepSentences(doc: CurveDoc): string[] {
 export function curveMarkdown(doc: CurveDoc): string {
   const title = doc.kind === "capacity" ? `Capacity at ${sloText(doc.slo!)}` : `Sweep over ${xName(doc)}`;
   const lines = [`# fleetbench: ${title}`, "", ...(doc.notes ?? []).map((n) => `> ⚠ ${n}\n`)];
-  lines.push(`Targets: ${doc.targets.join(", ")}; ${doc.rounds.length} round(s), orders shuffled from seed ${doc.seed}; parameters ${JSON.stringify(doc.params)}.`, "");
+  const rounds = doc.kind === "sweep" ? `${doc.params.repeat} round(s) at each of ${xs(doc).length} values of the ${xName(doc)}` : `${doc.rounds.length} round(s)`;
+  lines.push(`Targets: ${doc.targets.join(", ")}; ${rounds}, orders shuffled from seed ${doc.seed}; parameters ${JSON.stringify(doc.params)}.`, "");
   const found = [...capacitySentences(doc), ...(doc.kind === "sweep" ? sweepSentences(doc) : [])];
   if (found.length) lines.push("## What it found", "", ...found.map((s) => `- ${s}`), "");
   if (doc.kind === "capacity") {
