@@ -55,6 +55,9 @@ const num = (v: number, digits = 1) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.to
 const cellText = (c: Cell | undefined, digits = 2) => (c ? `${num(c.median, digits)}${c.ci ? ` [${num(c.ci[0], digits)}–${num(c.ci[1], digits)}]` : ""}${c.n > 1 ? ` (n ${c.n})` : ""}` : "–");
 const xName = (doc: CurveDoc) => (doc.axis === "fleet" ? "fleet size (robots)" : "offered rate (requests/s)");
 
+/** How to read CPU per request on a curve. */
+export const CPU_NOTE = "CPU ms per request is each process's CPU over the measured window divided by the requests, its idle work (timers, metrics, garbage collection) included: at a low offered rate that share is large. Compare targets at the same x, and read the change along x.";
+
 /** What a capacity search found, in words: one sentence per target. */
 export function capacitySentences(doc: CurveDoc): string[] {
   if (!doc.capacities || !doc.slo) return [];
@@ -93,6 +96,7 @@ export function curveMarkdown(doc: CurveDoc): string {
   lines.push(`Targets: ${doc.targets.join(", ")}; ${rounds}, orders shuffled from seed ${doc.seed}; parameters ${JSON.stringify(doc.params)}.`, "");
   const found = [...capacitySentences(doc), ...(doc.kind === "sweep" ? sweepSentences(doc) : [])];
   if (found.length) lines.push("## What it found", "", ...found.map((s) => `- ${s}`), "");
+  if (doc.kind === "sweep") lines.push(`${CPU_NOTE}`, "");
   if (doc.kind === "capacity") {
     for (const target of doc.targets) {
       lines.push(`## ${target}: every step`, "", "| round | offered (req/s) | meets | p50 ms | p99 ms | ok req/s | dropped | errors | CPU ms/req | why not |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|");
@@ -183,6 +187,7 @@ export function curveHtml(doc: CurveDoc, markdown: string): string {
 <h1>${escape(title)}</h1>
 ${(doc.notes ?? []).map((n) => `<p class="warn">⚠ ${escape(n)}</p>`).join("\n")}
 ${found.length ? `<section id="found"><h2>What it found</h2>\n${found.map((s) => `<p class="found">${escape(s)}</p>`).join("\n")}</section>` : ""}
+${doc.kind === "sweep" ? `<p>${escape(CPU_NOTE)}</p>` : ""}
 <div class="charts">${charts.map((c) => `<figure><figcaption>${escape(c.title)}</figcaption><canvas id="${c.id}" width="520" height="320"></canvas></figure>`).join("")}</div>
 ${tables.join("\n")}
 <p>Seed ${doc.seed}; ${doc.points.length} measured runs.</p>
