@@ -50,6 +50,7 @@ export function cells(doc: CurveDoc, pick: (p: Point) => number | null): Map<str
   return out;
 }
 
+const spansDecades = (values: number[]) => values.length > 1 && Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) > 30;
 const xs = (doc: CurveDoc) => [...new Set(doc.points.map((p) => p.x))].sort((a, b) => a - b);
 const num = (v: number, digits = 1) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(digits));
 const cellText = (c: Cell | undefined, digits = 2) => (c ? `${num(c.median, digits)}${c.ci ? ` [${num(c.ci[0], digits)}–${num(c.ci[1], digits)}]` : ""}${c.n > 1 ? ` (n ${c.n})` : ""}` : "–");
@@ -61,7 +62,8 @@ export const CPU_NOTE = "CPU ms per request is each process's CPU over the measu
 /** What a capacity search found, in words: one sentence per target. */
 export function capacitySentences(doc: CurveDoc): string[] {
   if (!doc.capacities || !doc.slo) return [];
-  return doc.capacities.map((c) => {
+  const order = (c: { target: string; x?: number }) => doc.targets.indexOf(c.target) * 1e9 + (c.x ?? 0);
+  return [...doc.capacities].sort((a, b) => order(a) - order(b)).map((c) => {
     const where = c.x !== undefined ? ` at N = ${c.x}` : "";
     const notes = [...new Set((doc.searches ?? []).filter((s) => s.target === c.target && s.x === c.x && s.note).map((s) => s.note!))];
     if (c.median === null) return `${c.target}${where} did not meet ${sloText(doc.slo!)} at any rate tried${notes.length ? `: ${notes.join("; ")}` : ""}.`;
@@ -145,6 +147,9 @@ export function curveCharts(doc: CurveDoc) {
         ],
         slo: doc.slo!.ms,
         capacity,
+        // The steps of several searches interleave along x: points, no line through them.
+        line: false,
+        logY: false,
       };
     });
   }
@@ -162,6 +167,9 @@ export function curveCharts(doc: CurveDoc) {
       })),
       slo: null,
       capacity: null,
+      line: true,
+      // Latency spanning orders of magnitude (Case 1 at a large fleet) on a log axis, so the others stay readable.
+      logY: (metric.id === "p50" || metric.id === "p99") && spansDecades([...table.values()].flatMap((m) => [...m.values()].map((c) => c.median))),
     };
   }).filter((c) => c.datasets.some((d) => d.data.length));
 }
@@ -229,13 +237,13 @@ for (const c of charts) {
   const positive = c.datasets.every((d) => d.data.every((p) => p.x > 0));
   new Chart(document.getElementById(c.id), {
     type: "scatter",
-    data: { datasets: c.datasets.map((d) => ({ label: d.label, data: d.data, showLine: true, borderColor: d.color, backgroundColor: d.color, pointRadius: 3 })) },
+    data: { datasets: c.datasets.map((d) => ({ label: d.label, data: d.data, showLine: c.line, borderColor: d.color, backgroundColor: d.color, pointRadius: 3 })) },
     options: {
       animation: false, responsive: false,
       plugins: { overlay: { slo: c.slo, capacity: c.capacity } },
       scales: {
         x: { type: positive ? "logarithmic" : "linear", title: { display: true, text: c.x } },
-        y: { beginAtZero: true, suggestedMax: top * 1.1, title: { display: true, text: c.y } },
+        y: c.logY ? { type: "logarithmic", title: { display: true, text: c.y + " (log scale)" } } : { beginAtZero: true, suggestedMax: top * 1.1, title: { display: true, text: c.y } },
       },
     },
     plugins: [overlay],
