@@ -26,6 +26,23 @@ export function sumRequests(text: string): RequestCounts {
 /** Processes of the table that export no http_requests_total of ours (the router binary). */
 const NO_REQUEST_METRICS = new Set([...TARGETS.flatMap((t) => t.processes).filter((p) => p.requestMetrics === false).map((p) => p.name), "toxiproxy"]);
 
+/**
+ * One process's /metrics. Read before k6 starts and after it ends, never inside the measured
+ * window; a process starved of CPU for a moment (with --pin the whole case shares one CPU on a
+ * busy host, and a CI run lost a comparison to a 5 s timeout here) gets 10 s, twice.
+ */
+async function metricsText(p: Pick<RunningProcess, "name" | "port">): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`${p.name} /metrics answered ${response.status}`);
+      return await response.text();
+    } catch (error) {
+      if (attempt === 2 || (error as Error).name !== "TimeoutError") throw new Error(`${p.name} /metrics: ${(error as Error).message}`);
+    }
+  }
+}
+
 /** Scrapes every given process that exports our metrics (all Bun roles; not the router binary). */
 export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port">[]): Promise<RequestCounts> {
   const counts: RequestCounts = {};
@@ -33,9 +50,7 @@ export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "p
     processes
       .filter((p) => !NO_REQUEST_METRICS.has(p.name))
       .map(async (p) => {
-        const response = await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(5000) });
-        if (!response.ok) throw new Error(`${p.name} /metrics answered ${response.status}`);
-        counts[p.name] = sumRequests(await response.text())[p.name] ?? 0;
+        counts[p.name] = sumRequests(await metricsText(p))[p.name] ?? 0;
       }),
   );
   return counts;
