@@ -22,10 +22,9 @@
  *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
-import { checkStep, parseSlo } from "./capacity";
-import { API_NAMES, type ApiName, caseSpec, clientRequest, gatewayChoices } from "./cases";
-import { writeCurveReport } from "./curve-report";
-import { capacityCurves, parseList, sweep, targetPlan, writeCurve } from "./curves";
+import { apiFlag, casesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
+import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
 import { type Config, loadConfig } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
@@ -33,7 +32,7 @@ import { seed } from "./seed";
 import { UsageError } from "./errors";
 import { clean, down, isAlive, readState, up } from "./supervisor";
 import { ensureTools } from "./tools";
-import { type LoadParams, durationSeconds, runLoad } from "./load";
+import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "./load";
 
 /**
  * A measured run from the command line: exit 0 only for a complete result; 130 after Ctrl-C (as
@@ -53,92 +52,18 @@ import { checkDashboards, runSpan } from "./dashboards";
 import { composeAction, COMPOSE_DIR } from "./compose";
 
 
-function fleetSizeArg(raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`fleet size must be a positive integer, got "${raw}"`);
-  return Number(raw);
-}
-
-const DURATION = /^(\d+(ms|s|m|h))+$/;
-
-function positive(raw: string | undefined, what: string): number {
-  if (!raw || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`${what} must be a positive integer, got "${raw ?? ""}"`);
-  return Number(raw);
-}
-
-function duration(raw: string | undefined, what: string): string {
-  if (!raw || !DURATION.test(raw)) throw new UsageError(`${what} must be a duration like 30s, 5m or 1m30s, got "${raw ?? ""}"`);
-  return raw;
-}
-
-/** Splits `--name value` options from positional arguments, refusing options not in `known`. */
-function splitFlags(args: string[], known: string[], switches: string[] = []) {
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith("--")) positional.push(arg);
-    else if (switches.includes(arg.slice(2))) flags.set(arg.slice(2), "");
-    else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
-    else flags.set(arg.slice(2), args[++i] ?? "");
-  }
-  for (const flag of flags.keys()) {
-    if (!known.includes(flag) && !switches.includes(flag)) throw new UsageError(`unknown option --${flag}: options are ${[...known, ...switches].map((k) => `--${k}`).join(", ")}`);
-  }
-  return { flags, positional };
-}
-
 /** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
 export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
   const { flags, positional } = splitFlags(args, ["api", "warmup"], ["pin"]);
   const [name, a, b] = positional;
-  const api = flags.get("api");
-  if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
-  const base = { case: caseSpec(name ?? "").name, mode, api: api as ApiName | undefined, warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s", pin: flags.has("pin") };
+  const base = { case: caseSpec(name ?? "").name, mode, api: apiFlag(flags), warmup: durationFlag(flags, "warmup", "5s"), pin: flags.has("pin") };
   if (mode === "iterations") return { ...base, vus: positive(a, "VUS"), iterations: positive(b, "COUNT") };
-  if (mode === "rate") return { ...base, vus: 10, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
+  if (mode === "rate") return { ...base, vus: RATE_VUS, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
   return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
 }
 
-/** --api, checked. */
-function apiFlag(flags: Map<string, string>) {
-  const api = flags.get("api");
-  if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
-  return api as ApiName | undefined;
-}
-
-/** The capacity search's options: --slo, --start, --max, --step, --warmup, --repeat, --seed, --api. */
-function capacityOptions(flags: Map<string, string>) {
-  const step = flags.has("step") ? duration(flags.get("step"), "--step") : "10s";
-  checkStep(step);
-  const start = flags.has("start") ? positive(flags.get("start"), "--start") : 20;
-  const max = flags.has("max") ? positive(flags.get("max"), "--max") : 5000;
-  if (start > max) throw new UsageError(`--start (${start}) must not be above --max (${max})`);
-  return {
-    slo: parseSlo(flags.get("slo") ?? "p99=200ms"),
-    start, max, step,
-    warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "3s",
-    repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
-    seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
-    api: apiFlag(flags),
-  };
-}
-
-/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
-function gatewaysFlag(flags: Map<string, string>): Config["case3Gateway"][] {
-  const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
-  const choices: string[] = gatewayChoices("case3");
-  for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
-  return gateways as Config["case3Gateway"][];
-}
-
-/** The targets of --cases and --gateways (as compare reads them). */
-function comparePlanOf(config: Config, flags: Map<string, string>) {
-  const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
-  return targetPlan(config, cases, gatewaysFlag(flags));
-}
-
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
+  ...CURVE_COMMANDS,
   async db(config, [action]) {
     if (action === "up") return clusterUp(config);
     if (action === "down") {
@@ -206,66 +131,25 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async rate(config, args) {
     await measuredRun(config, loadParams("rate", args));
   },
-  async capacity(config, args) {
-    const { flags, positional } = splitFlags(args, ["slo", "start", "max", "step", "warmup", "repeat", "seed", "api"]);
-    if (positional.length !== 1) throw new UsageError(`capacity takes one CASE (e.g. \`just case2 capacity --slo p99=200ms\`), got "${positional.join(" ")}"`);
-    const spec = caseSpec(positional[0]);
-    const options = capacityOptions(flags);
-    const { doc, interrupted } = await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], options);
-    writeCurveReport(config, writeCurve(config, doc));
-    if (interrupted) process.exit(130);
-  },
-  async sweep(config, args) {
-    const { flags, positional } = splitFlags(args, ["vus", "rate", "slo", "start", "max", "step", "warmup", "repeat", "seed", "api", "cases", "gateways"], ["capacity"]);
-    const [axis, list, length] = positional;
-    if (axis !== "fleet" && axis !== "rate") throw new UsageError(`sweep takes fleet or rate, then a list (e.g. \`just sweep fleet 15,150,1500\`), got "${axis ?? ""}"`);
-    const values = parseList(list, `sweep ${axis}`);
-    if (axis === "fleet") for (const n of values) fleetSizeArg(String(n), config.fleetSize);
-    const kinds = ["vus", "rate", "capacity"].filter((k) => flags.has(k));
-    if (kinds.length > 1) throw new UsageError(`sweep takes one of --vus, --rate and --capacity, got ${kinds.map((k) => `--${k}`).join(" and ")}`);
-    if (axis === "rate" && kinds.length) throw new UsageError(`sweep rate sets the rate of every point itself: --${kinds[0]} is for sweep fleet`);
-    const load = flags.has("capacity") ? { kind: "capacity" as const, capacity: capacityOptions(flags) }
-      : flags.has("rate") ? { kind: "rate" as const, rate: positive(flags.get("rate"), "--rate") }
-      : { kind: "vus" as const, vus: flags.has("vus") ? positive(flags.get("vus"), "--vus") : 10 };
-    const { doc, interrupted } = await sweep(config, comparePlanOf(config, flags), {
-      axis, values, load,
-      duration: length ? duration(length, "DURATION") : "10s",
-      warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "3s",
-      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1,
-      seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
-      api: apiFlag(flags),
-    });
-    writeCurveReport(config, writeCurve(config, doc));
-    if (interrupted) process.exit(130);
-  },
   async compare(config, args) {
     const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step"], ["pin", "capacity"]);
-    if (flags.has("capacity")) {
-      if (flags.has("rate") || flags.has("pin") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate or --pin`);
-      const options = capacityOptions(flags);
-      const { doc, interrupted } = await capacityCurves(config, comparePlanOf(config, flags), { ...options, repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 1 });
-      writeCurveReport(config, writeCurve(config, doc));
-      if (interrupted) process.exit(130);
-      return;
-    }
+    if (flags.has("capacity")) return compareCapacity(config, flags, positional);
     const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
     if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
     if (flags.has("rate") && positional.length > 1) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`), got "${positional.join(" ")}"`);
-    const rate = flags.has("rate") ? positive(flags.get("rate"), "--rate") : undefined;
+    const rate = positiveFlag(flags, "rate", undefined);
     // In the open model the one positional argument is the duration.
     if (rate !== undefined) positional.unshift("10");
-    const cases = flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+    const cases = casesFlag(flags);
     if (cases && cases.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), got "${flags.get("cases")}"`);
-    const gateways = gatewaysFlag(flags);
-    const api = apiFlag(flags);
     const { interrupted } = await compare(config, {
       vus: positional[0] ? positive(positional[0], "VUS") : 50,
       duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
-      repeat: flags.has("repeat") ? positive(flags.get("repeat"), "--repeat") : 5,
-      seed: flags.has("seed") ? positive(flags.get("seed"), "--seed") : undefined,
-      gateways,
-      api,
-      warmup: flags.has("warmup") ? duration(flags.get("warmup"), "--warmup") : "5s",
+      repeat: positiveFlag(flags, "repeat", 5),
+      seed: positiveFlag(flags, "seed", undefined),
+      gateways: gatewaysFlag(flags),
+      api: apiFlag(flags),
+      warmup: durationFlag(flags, "warmup", "5s"),
       pin: flags.has("pin"),
       cases,
       rate,
