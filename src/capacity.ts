@@ -8,10 +8,10 @@
  *   bun src/main.ts capacity CASE [--slo p99=200ms] [--start 20] [--max 5000] [--step 10s] [--warmup 3s] [--repeat R]
  */
 import { basename } from "node:path";
-import { type CaseName, caseSpec } from "./cases";
+import type { CaseName } from "./cases";
 import type { Config } from "./config";
 import { UsageError } from "./errors";
-import { durationSeconds, type LoadParams, runLoad } from "./load";
+import { durationSeconds, type LoadParams, RATE_VUS, runLoad } from "./load";
 import type { RunResult } from "./results";
 import { cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 
@@ -152,12 +152,10 @@ export async function searchCapacity(
 /** One step of a target: the case stays up between steps (the caller starts and stops it). */
 export function stepRunner(config: Config, caseName: CaseName, options: CapacityOptions, log: (line: string) => void, runOptions: { column?: string } = {}) {
   return (rate: number) =>
-    runLoad(config, { case: caseName, mode: "rate", vus: 10, rate, duration: options.step, warmup: options.warmup, api: options.api }, log, { keepDatabase: true, ...runOptions });
+    runLoad(config, { case: caseName, mode: "rate", vus: RATE_VUS, rate, duration: options.step, warmup: options.warmup, api: options.api }, log, { keepDatabase: true, ...runOptions });
 }
 
 /** Checks the step's length: a step shorter than 5 s has too few requests for a p99. */
 export function checkStep(step: string) {
   if (durationSeconds(step) < 5) throw new UsageError(`--step must be at least 5s (a shorter step has too few requests for a percentile), got "${step}"`);
 }
-
-export const targetLabel = (config: Config, caseName: CaseName) => caseSpec(caseName).target(config).label;

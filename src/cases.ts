@@ -111,11 +111,12 @@ export function targetFor(caseName: CaseName, config: Config): TargetSpec {
   return rows.length === 1 ? rows[0] : rows.find((t) => t.choice === config.case3Gateway)!;
 }
 
+/** The rows to measure: every case (or those named, in that order), Case 3 once per gateway asked for. */
+export const selectTargets = (cases: CaseName[] | undefined, gateways: Config["case3Gateway"][]) =>
+  (cases ?? CASE_NAMES).flatMap((name) => TARGETS.filter((t) => t.case === name && (!t.choice || gateways.includes(t.choice))));
+
 /** The configuration that selects `target` (the same one otherwise). */
 export const configFor = (target: TargetSpec, config: Config): Config => (target.choice ? { ...config, case3Gateway: target.choice } : config);
-
-/** A target by its label, or by its case and gateway as a result records them. */
-export const targetByLabel = (label: string) => TARGETS.find((t) => t.label === label);
 
 /** The row a result was measured on: results before the table recorded no gateway for Cases 1 and 2. */
 export const targetOfRun = (r: { case: string; gateway?: string | null }) =>

@@ -7,10 +7,10 @@
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { CASE_NAMES, type CaseName, CASES, configFor, TARGETS } from "./cases";
+import { type CaseName, CASES, configFor, selectTargets } from "./cases";
 import type { Config } from "./config";
 import { RefusedError } from "./errors";
-import { type LoadParams, runLoad } from "./load";
+import { type LoadParams, RATE_VUS, runLoad } from "./load";
 import { writeReport } from "./report";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { mulberry32 } from "./determinism.js";
@@ -61,14 +61,10 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
 }
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
-  // The rows of the target table: every case (or those asked for), a case with several gateways
-  // once per gateway asked for.
-  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = [];
-  for (const name of options.cases ?? CASE_NAMES) {
-    for (const target of TARGETS.filter((t) => t.case === name && (!t.choice || options.gateways.includes(t.choice)))) {
-      plan.push({ case: name, config: configFor(target, config), label: target.choice ? `${name} (${target.gateway})` : name });
-    }
-  }
+  // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
+  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = selectTargets(options.cases, options.gateways).map((t) => ({
+    case: t.case, config: configFor(t, config), label: t.choice ? `${t.case} (${t.gateway})` : t.case,
+  }));
   // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
   for (const label of new Set(plan.map((p) => p.label))) {
     const same = plan.filter((p) => p.label === label);
@@ -105,7 +101,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         const step = plan.find((p) => p.label === label)!;
         log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${label} ===`);
         try {
-          const load = options.rate !== undefined ? { mode: "rate" as const, vus: 10, rate: options.rate } : { mode: "duration" as const, vus: options.vus };
+          const load = options.rate !== undefined ? { mode: "rate" as const, vus: RATE_VUS, rate: options.rate } : { mode: "duration" as const, vus: options.vus };
           const { path, result } = await runLoad(step.config, {
             case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
           }, log, { keepDatabase: true, column: step.column });

@@ -10,8 +10,8 @@
  *   bun src/main.ts sweep rate 50,100,200,400 [DURATION]
  */
 import { basename, join } from "node:path";
-import { type CapacityOptions, type Search, type Slo, searchCapacity, stepRunner } from "./capacity";
-import { CASE_NAMES, type CaseName, configFor, TARGETS } from "./cases";
+import { type CapacityOptions, judge, type Search, type Slo, searchCapacity, stepRunner } from "./capacity";
+import { type CaseName, configFor, selectTargets } from "./cases";
 import { roundOrders } from "./compare";
 import type { Config } from "./config";
 import { contentHash, createSql } from "./db";
@@ -22,7 +22,7 @@ import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { seed as seedFleet } from "./seed";
 import { summarize } from "./stats";
 import { stopCase, up } from "./supervisor";
-import { runLoad } from "./load";
+import { RATE_VUS, runLoad } from "./load";
 import { commonFingerprint } from "./verdicts";
 
 /** The components a CPU curve is drawn for (k6 is the load generator, not the target). */
@@ -107,9 +107,7 @@ export interface TargetStep {
 
 /** The rows of the table to measure: every case (or those named), Case 3 once per gateway asked for. */
 export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: Config["case3Gateway"][]): TargetStep[] {
-  return (cases ?? CASE_NAMES).flatMap((name) =>
-    TARGETS.filter((t) => t.case === name && (!t.choice || gateways.includes(t.choice))).map((t) => ({ case: name, config: configFor(t, config), label: t.label })),
-  );
+  return selectTargets(cases, gateways).map((t) => ({ case: t.case, config: configFor(t, config), label: t.label }));
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -165,6 +163,35 @@ async function inRounds(
   return { seed, rounds: orders.slice(0, rounds).map((order, i) => ({ round: i + 1, order })), interrupted };
 }
 
+/**
+ * One capacity search on a target kept up through it (each step a warm-up and a measured run
+ * against the same processes); `record` gets every step's run as it completes.
+ */
+async function searchOn(step: TargetStep, title: string, options: CapacityOptions, record: (rate: number, path: string, result: RunResult, meets: boolean) => void, log: (line: string) => void): Promise<Search> {
+  await up(step.config, step.case, { log });
+  try {
+    return await searchCapacity(title, options, async (rate) => {
+      const run = await stepRunner(step.config, step.case, options, log)(rate);
+      record(rate, run.path, run.result, judge(run.result, options.slo).meets);
+      return run;
+    }, log);
+  } finally {
+    await stopCase(step.config, log);
+  }
+}
+
+/** Loads a fleet of `n` robots; returns the data's content hash. */
+async function reseed(config: Config, n: number, log: (line: string) => void): Promise<string> {
+  await clusterUp(config, log);
+  const sql = createSql(config, "fleetbench-sweep");
+  try {
+    await seedFleet(sql, n, log);
+    return await contentHash(sql);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
 /** Capacity of every target in `plan` (one search per target and round). */
 export async function capacityCurves(
   config: Config,
@@ -176,23 +203,11 @@ export async function capacityCurves(
   const points: Point[] = [];
   const results: RunResult[] = [];
   const { seed, rounds, interrupted } = await inRounds(config, plan, options, log, async (step, round) => {
-    // The case stays up through its search: each step is a warm-up and a measured run against it.
-    await up(step.config, step.case, { log });
-    try {
-      const search = await searchCapacity(step.label, options, async (rate) => {
-        const run = await stepRunner(step.config, step.case, options, log)(rate);
-        results.push(run.result);
-        points.push(pointOf(step.label, rate, round, run.path, run.result, { meets: undefined }));
-        return run;
-      }, log);
-      for (const s of search.steps) {
-        const p = points.find((q) => q.file === s.file);
-        if (p) p.meets = s.meets;
-      }
-      searches.push({ ...search, round });
-    } finally {
-      await stopCase(step.config, log);
-    }
+    const search = await searchOn(step, step.label, options, (rate, path, result, meets) => {
+      results.push(result);
+      points.push(pointOf(step.label, rate, round, path, result, { meets }));
+    }, log);
+    searches.push({ ...search, round });
   });
   const doc: CurveDoc = {
     schema_version: 1, kind: "capacity", axis: "rate", created_at: new Date().toISOString(), seed,
@@ -229,41 +244,21 @@ export async function sweep(config: Config, plan: TargetStep[], options: SweepOp
   try {
     for (const x of options.values) {
       if (interrupted) break;
-      let hash: string | undefined;
-      if (options.axis === "fleet") {
-        await clusterUp(config, log);
-        const sql = createSql(config, "fleetbench-sweep");
-        try {
-          log(`\n##### fleet of ${x} robots #####`);
-          await seedFleet(sql, x, log);
-          hash = await contentHash(sql);
-        } finally {
-          await sql.end({ timeout: 2 });
-        }
-      }
+      if (options.axis === "fleet") log(`\n##### fleet of ${x} robots #####`);
+      const hash = options.axis === "fleet" ? await reseed(config, x, log) : undefined;
       const measureOne = async (step: TargetStep, round: number) => {
         const record = (path: string, result: RunResult, extra: Partial<Point> = {}) => {
           results.push(result);
           points.push(pointOf(step.label, x, round, path, result, { ...(hash ? { content_hash: hash } : {}), ...extra }));
         };
         if (options.load.kind === "capacity") {
-          const capacity = options.load.capacity;
-          await up(step.config, step.case, { log });
-          try {
-            const search = await searchCapacity(`${step.label} at N = ${x}`, capacity, async (rate) => {
-              const run = await stepRunner(step.config, step.case, capacity, log)(rate);
-              record(run.path, run.result);
-              return run;
-            }, log);
-            searches.push({ ...search, target: step.label, round, x });
-          } finally {
-            await stopCase(step.config, log);
-          }
+          const search = await searchOn(step, `${step.label} at N = ${x}`, options.load.capacity, (_rate, path, result, meets) => record(path, result, { meets }), log);
+          searches.push({ ...search, target: step.label, round, x });
           return;
         }
         const rate = options.axis === "rate" ? x : options.load.kind === "rate" ? options.load.rate : undefined;
         const params = rate !== undefined
-          ? { case: step.case, mode: "rate" as const, vus: 10, rate, duration: options.duration, warmup: options.warmup, api: options.api }
+          ? { case: step.case, mode: "rate" as const, vus: RATE_VUS, rate, duration: options.duration, warmup: options.warmup, api: options.api }
           : { case: step.case, mode: "duration" as const, vus: (options.load as { vus: number }).vus, duration: options.duration, warmup: options.warmup, api: options.api };
         const { path, result } = await runLoad(step.config, params, log, { keepDatabase: true });
         if (result.flags.includes("sut_overloaded")) log(`⚠ ${step.label} could not keep up with ${rate} requests/s (${result.summary?.dropped_iterations} iterations dropped)`);
@@ -276,14 +271,8 @@ export async function sweep(config: Config, plan: TargetStep[], options: SweepOp
     }
   } finally {
     if (options.axis === "fleet") {
-      await clusterUp(config, log);
-      const sql = createSql(config, "fleetbench-sweep");
-      try {
-        log(`\nputting the configured fleet of ${config.fleetSize} robots back`);
-        await seedFleet(sql, config.fleetSize, log);
-      } finally {
-        await sql.end({ timeout: 2 });
-      }
+      log(`\nputting the configured fleet of ${config.fleetSize} robots back`);
+      await reseed(config, config.fleetSize, log);
     }
     if (!dbWasUp) await clusterDown(config, log);
   }

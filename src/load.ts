@@ -29,6 +29,8 @@ import { readState, stopCase, type SupervisorState, up } from "./supervisor";
 import { k6Binary } from "./tools";
 
 export { durationSeconds };
+/** VUs k6 pre-allocates in the open model (k6/lib/profiles.js allows up to 2 × the rate). */
+export const RATE_VUS = 10;
 export const DEFAULT_MIX: Record<ApiName, number> = { dashboard: 50, monitor: 30, critical: 20 };
 
 export interface LoadParams extends K6Params {
