@@ -2,7 +2,6 @@
  * Reads `http_requests_total` from the processes of a running case, so call counts come from
  * the metrics every process exports (DESIGN §6), in tests and in results alike.
  */
-import { TARGETS } from "./cases";
 import type { RunningProcess } from "./supervisor";
 
 /** Total requests received per process, excluding the scrapes and health checks themselves. */
@@ -23,9 +22,6 @@ export function sumRequests(text: string): RequestCounts {
   return counts;
 }
 
-/** Processes of the table that export no http_requests_total of ours (the router binary). */
-const NO_REQUEST_METRICS = new Set([...TARGETS.flatMap((t) => t.processes).filter((p) => p.requestMetrics === false).map((p) => p.name), "toxiproxy"]);
-
 /**
  * One process's /metrics. Read before k6 starts and after it ends, never inside the measured
  * window; a process starved of CPU for a moment (with --pin the whole case shares one CPU on a
@@ -43,12 +39,12 @@ async function metricsText(p: Pick<RunningProcess, "name" | "port">): Promise<st
   }
 }
 
-/** Scrapes every given process that exports our metrics (all Bun roles; not the router binary). */
-export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port">[]): Promise<RequestCounts> {
+/** Scrapes every given process that exports our metrics (all Bun roles; not the router binary or Toxiproxy). */
+export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port" | "requestMetrics">[]): Promise<RequestCounts> {
   const counts: RequestCounts = {};
   await Promise.all(
     processes
-      .filter((p) => !NO_REQUEST_METRICS.has(p.name))
+      .filter((p) => p.requestMetrics !== false)
       .map(async (p) => {
         counts[p.name] = sumRequests(await metricsText(p))[p.name] ?? 0;
       }),

@@ -24,6 +24,8 @@ export interface RunningProcess {
   pid: number;
   port: number;
   log: string;
+  /** false: it exports no http_requests_total of ours (its ProcessSpec says so), so nothing scrapes it for calls. */
+  requestMetrics?: false;
 }
 
 export interface SupervisorState {
@@ -130,7 +132,7 @@ function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<stri
   });
   closeSync(fd);
   child.unref();
-  return { name: p.name, pid: child.pid, port: p.port(config), log: logPath };
+  return { name: p.name, pid: child.pid, port: p.port(config), log: logPath, ...(p.requestMetrics === false ? { requestMetrics: false as const } : {}) };
 }
 
 /** Polls a process's /health; a failure carries the last lines of its log. */
