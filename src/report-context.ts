@@ -71,10 +71,10 @@ export function flagNotes(columns: Column[]): string[] {
   });
 }
 
-/** ", apollo-router 2.17.0" for a run whose gateway is a binary from the tools cache. */
-function toolVersion(r: RunResult, v: Record<string, string | null>) {
+/** The binary from the tools cache a run's target needs (Apollo Router), with the version that ran; null for none. */
+export function toolOf(r: RunResult): { name: string; version: string | null } | null {
   const tool = targetOfRun(r)?.tool;
-  return tool ? `, ${tool.name} ${v[tool.versionKey] ?? "–"}` : "";
+  return tool ? { name: tool.name, version: ((r.fingerprint?.versions ?? {}) as Record<string, string | null>)[tool.versionKey] ?? null } : null;
 }
 
 /** Where and with what each run was measured, and the machine's speed just before it. */
@@ -83,7 +83,8 @@ export function fingerprintTable(columns: Column[]): string {
     const f = r.fingerprint ?? {};
     const v = (f.versions ?? {}) as Record<string, string | null>;
     const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
-    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${toolVersion(r, v)} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
+    const tool = toolOf(r);
+    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${tool ? `, ${tool.name} ${tool.version ?? "–"}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
   }));
   return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }

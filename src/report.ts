@@ -6,9 +6,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { labelOfRun, targetOfRun } from "./cases";
+import { labelOfRun } from "./cases";
 import type { Config } from "./config";
-import { differences, fingerprintTable, flagNotes, parityTable } from "./report-context";
+import { differences, fingerprintTable, flagNotes, parityTable, toolOf } from "./report-context";
 import { type RunResult, readResults, writeAtomic } from "./results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { median } from "./stats";
@@ -33,9 +33,7 @@ export function stat(column: Column, pick: (r: RunResult) => number | null | und
 export function columnLabel(r: RunResult): string {
   if (typeof r.extra?.column === "string") return r.extra.column;
   // A gateway built from the tools cache carries its version in the label (Apollo Router's).
-  const tool = targetOfRun(r)?.tool;
-  const version = tool && r.fingerprint?.versions ? ` ${(r.fingerprint.versions as Record<string, string>)[tool.versionKey] ?? ""}` : "";
-  return `${labelOfRun(r)}${version}`.trim();
+  return `${labelOfRun(r)} ${toolOf(r)?.version ?? ""}`.trim();
 }
 
 /** Groups results into columns by case and gateway, in case order. */
@@ -93,8 +91,8 @@ export function markdown(columns: Column[]): string {
   row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
     const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
-    const tool = targetOfRun(c.runs[0])?.tool;
-    return [`bun ${v.bun}`, `k6 ${v.k6}`, tool && v[tool.versionKey] ? `${tool.name} ${v[tool.versionKey]}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
+    const tool = toolOf(c.runs[0]);
+    return [`bun ${v.bun}`, `k6 ${v.k6}`, tool?.version ? `${tool.name} ${tool.version}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
   });
   row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
   const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;
