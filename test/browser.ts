@@ -20,3 +20,21 @@ export async function launchBrowser(): Promise<Browser> {
     }
   }
 }
+
+/**
+ * A report page at `width` px, as a reader opens it, with its console errors and any request it
+ * makes. It waits until the page has drawn `charts` charts (any number when not given; 0: none).
+ */
+export async function openPage(html: string, width: number, charts?: number) {
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
+  await page.goto(`file://${html}`);
+  if (charts === undefined) await page.waitForFunction(() => document.body.dataset.charts !== undefined);
+  else if (charts > 0) await page.waitForFunction((n) => document.body.dataset.charts === String(n), charts);
+  return { browser, page, errors, requests };
+}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { launchBrowser } from "./browser";
+import { openPage } from "./browser";
 import { parseSlo, PRECISION, searchCapacity } from "../src/capacity";
 import { compare } from "../src/compare";
 import { writeCurveReport } from "../src/curve-report";
@@ -119,7 +119,7 @@ describe("on real targets", () => {
     expect(lines.some((l) => l.startsWith(`case1 · rest-gateway: capacity ${lo} requests/s at p99 ≤ 100 ms`))).toBe(true);
     const { html, markdown } = writeCurveReport(config, writeCurve(config, doc), quiet);
     expect(readFileSync(markdown, "utf8")).toContain(`- case1 · rest-gateway sustains ${lo} requests/s at p99 ≤ 100 ms (one search: no interval).`);
-    const page = await open(html);
+    const page = await openPage(html, 1280);
     try {
       expect(await page.page.evaluate(() => document.body.dataset.charts)).toBe("1");
       expect(await page.page.evaluate(() => Number(document.body.dataset.slolines))).toBeGreaterThan(0);
@@ -152,7 +152,7 @@ describe("on real targets", () => {
     const text = readFileSync(markdown, "utf8");
     expect(text).toContain("- case1 · rest-gateway, fleet 5 → 20: internal calls per request 11.0 → 41.0");
     expect(text).toContain("- case2 · yoga-gateway, fleet 5 → 20: internal calls per request 3.0 → 3.0");
-    const page = await open(html, 390);
+    const page = await openPage(html, 390);
     try {
       expect(Number(await page.page.evaluate(() => document.body.dataset.charts))).toBeGreaterThanOrEqual(6);
       expect(page.errors).toEqual([]);
@@ -198,16 +198,3 @@ test("bad input: a malformed SLO, list, rate or step is one line naming the valu
   expect(parseList("15,150,1500", "x")).toEqual([15, 150, 1500]);
   expect(parseSlo("p95=0.5s")).toEqual({ percentile: "p95", ms: 500 });
 });
-
-async function open(html: string, width = 1280) {
-  const browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  const errors: string[] = [];
-  const requests: string[] = [];
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
-  await page.goto(`file://${html}`);
-  await page.waitForFunction(() => document.body.dataset.charts !== undefined);
-  return { browser, page, errors, requests };
-}

@@ -3,7 +3,7 @@
  * case, the delay visible where hops are sequential, the call contract unchanged, the proxy
  * measured as its own component, and bad values or a missing Toxiproxy refused in one line.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,23 +13,16 @@ import { runGate } from "../src/gate";
 import { hops } from "../src/hops";
 import { runLoad } from "../src/load";
 import { delta, scrapeRequests } from "../src/scrape";
-import { down, readState, stopCase, up } from "../src/supervisor";
-import { TARGETS, call, config, expectedCalls, quiet, reseed, testSql } from "./utils";
-import type { Sql } from "../src/db";
+import { readState, stopCase, up } from "../src/supervisor";
+import { TARGETS, call, config, expectedCalls, quiet, reseed, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
 const ROOT = `${import.meta.dir}/..`;
 const withHops = (cfg: Config, latency: string) => ({ ...cfg, hopLatencyMs: loadConfig({ FLEET_HOP_LATENCY: latency }).hopLatencyMs });
-let sql: Sql;
-
+const db = useFleetDatabase();
 beforeAll(async () => {
-  sql = await testSql();
-  await reseed(sql, 15);
-});
-afterAll(async () => {
-  await sql.end();
-  await down(config, quiet);
+  await reseed(db.sql, 15);
 });
 
 /** The median latency of `n` monitors one after another, in ms, through the running case. */
@@ -78,7 +71,7 @@ describe("--hop-latency 1ms works on every target: the case answers as the datab
       const cfg = withHops(target.config, "1ms");
       const state = await up(cfg, target.caseName, { log: quiet });
       expect(state.processes.map((p) => p.name)).toContain("toxiproxy");
-      const gate = await runGate(caseSpec(target.caseName), cfg, sql);
+      const gate = await runGate(caseSpec(target.caseName), cfg, db.sql);
       expect({ passed: gate.passed, failures: gate.failures }).toEqual({ passed: true, failures: [] });
       await stopCase(cfg, quiet);
     });

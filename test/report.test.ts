@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { CHROMIUM, launchBrowser } from "./browser";
+import { CHROMIUM, launchBrowser, openPage } from "./browser";
 import type { CaseName } from "../src/cases";
 import { loadConfig, type Config } from "../src/config";
 import { runLoad } from "../src/load";
@@ -119,19 +119,8 @@ test("the HTML page renders its charts in headless Chromium without console erro
   }
 });
 
-/** Opens a report page at a width; returns what a reader sees, with console errors and requests. */
-async function open(htmlPath: string, width: number, charts = 7) {
-  const browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  const errors: string[] = [];
-  const requests: string[] = [];
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
-  await page.goto(`file://${htmlPath}`);
-  if (charts) await page.waitForFunction((n) => document.body.dataset.charts === String(n), charts);
-  return { browser, page, errors, requests };
-}
+/** Opens a report page at a width once its 7 charts are drawn (0: a page without charts). */
+const open = (htmlPath: string, width: number, charts = 7) => openPage(htmlPath, width, charts);
 
 test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, intervals and p-values, and its report opens with what it found", async () => {
   const seed = 11;
