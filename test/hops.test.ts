@@ -25,21 +25,25 @@ beforeAll(async () => {
   await reseed(db.sql, 15);
 });
 
-/** The median latency of `n` monitors one after another, in ms, through the running case. */
-async function monitorMedian(cfg: Config, n = 25) {
-  const times: number[] = [];
+/**
+ * The fastest of `n` monitors one after another, in ms, through the running case. A delay added on
+ * the path raises this floor by itself, while this machine's noise only ever adds to a sample: the
+ * medians of two samples differed by 9.97 ms once with 10 ms added.
+ */
+async function monitorFloor(cfg: Config, n = 25) {
+  let fastest = Infinity;
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     expect((await call("case1", "monitor", "robot-002", cfg)).status).toBe(200);
-    times.push(performance.now() - t0);
+    fastest = Math.min(fastest, performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[Math.floor(n / 2)];
+  return fastest;
 }
 
 test("with --hop-latency 5ms Case 1's monitor is at least two sequential hops (10 ms) slower, and every API's calls are exactly the contract", async () => {
   await up(config, "case1", { log: quiet });
-  await monitorMedian(config, 5);
-  const direct = await monitorMedian(config);
+  await monitorFloor(config, 5);
+  const direct = await monitorFloor(config);
   await stopCase(config, quiet);
 
   const slow = withHops(config, "5ms");
@@ -52,8 +56,8 @@ test("with --hop-latency 5ms Case 1's monitor is at least two sequential hops (1
     const env = readFileSync(`/proc/${p.pid}/environ`, "utf8").split("\0");
     for (const h of hops(slow)) expect(env).toContain(`${h.variable}=http://${h.listen}`);
   }
-  await monitorMedian(slow, 5);
-  const delayed = await monitorMedian(slow);
+  await monitorFloor(slow, 5);
+  const delayed = await monitorFloor(slow);
   // gateway → robot service, then robot service → telemetry and alerts at once: two hops in a row.
   expect(delayed - direct).toBeGreaterThanOrEqual(10);
   for (const api of API_NAMES) {
