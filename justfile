@@ -39,7 +39,7 @@ down: _deps
 status: _deps
     @{{fleet}} status
 
-# The main job: a short comparison of all three cases (4 shuffled rounds of 6 s at 10 VUs), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
+# The main job: a short comparison of every case (4 shuffled rounds of 5 s at 10 VUs), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
 [group('load')]
 demo: _deps
     @{{fleet}} demo

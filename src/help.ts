@@ -54,7 +54,7 @@ ${RUN_OPTIONS}`,
   --api NAME                          one API instead of the mix
   --warmup DURATION                   warm-up of every run (default 5s)
   --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others, in every run (needs 2 CPUs)`,
-  demo: `demo\n  the README's first command: every case in 4 shuffled rounds of 6 s at 10 VUs (about 2 min), then the report.
+  demo: `demo\n  the README's first command: every case in 4 shuffled rounds of 5 s at 10 VUs (about 2.5 min), then the report.
   Builds k6 first if needed (a few minutes, once). Without Apollo Router it starts the Router's build in the
   background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
   report: `report [compare-TIME.json | RESULT.json ...] [--baseline compare-OTHER.json]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
