@@ -10,7 +10,7 @@
  *   counted once in a sum. RSS is kept beside it (it counts shared pages in every process).
  * - Clock ticks per second and the page size come from the OS (`getconf`), not assumed.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** A `getconf` value; these are fixed for the life of the machine, so read once. */
 const systemValues = new Map<string, number>();
@@ -140,6 +140,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   const peakPss = new Map<string, number>();
   const timeline: MemorySample[] = [];
   const t0 = Date.now();
+  let stopped = false;
   const sample = () => {
     const totals = treeTotals(pids, pageSize);
     const pss: Record<string, number> = {};
@@ -159,10 +160,19 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
     add(name: string, pid: number) {
       pids.set(name, pid);
       sample();
+      // A short-lived process (k6 sending 40 requests) can end between two samples; until it has
+      // shown its memory once, look at it every 25 ms (it is one read of /proc, for a few moments).
+      const settle = () => {
+        if (stopped || peakPss.get(name) || !existsSync(`/proc/${pid}`)) return;
+        sample();
+        setTimeout(settle, 25);
+      };
+      setTimeout(settle, 25);
     },
     /** Takes a final sample and returns usage per process, and the memory samples. */
     stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksPerSecond: number; pageSize: number } {
       clearInterval(timer);
+      stopped = true;
       sample();
       const usage: Record<string, ProcessUsage> = {};
       for (const name of pids.keys()) {

@@ -11,7 +11,8 @@ import { runLoad } from "../src/load";
 import { compare, roundOrders } from "../src/compare";
 import { writeReport } from "../src/report";
 import type { RunResult } from "../src/results";
-import { type Comparison, analyse } from "../src/verdicts";
+import { type Comparison, METRICS, analyse } from "../src/verdicts";
+import { mannWhitney } from "../src/stats";
 import { verdictLines } from "../src/report-verdicts";
 import { writeBaselineReport } from "../src/baseline-report";
 import { down } from "../src/supervisor";
@@ -149,13 +150,18 @@ test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, interv
   expect(pair.ci[0]).toBeLessThanOrEqual(pair.ratio);
   expect(pair.ci[1]).toBeGreaterThanOrEqual(pair.ratio);
   // Case 1's gateway is a streaming proxy; Case 2's parses, validates and executes GraphQL: about
-  // 5× the gateway CPU per request here. At R = 4 short rounds that is a clear verdict, p = 2/70
-  // (the runs do not overlap). (In total CPU per request the two are within 30 % at this fleet,
-  // Case 1's fan-out against Case 2's GraphQL work: no sure verdict in 4 s rounds.)
+  // 5× the gateway CPU per request here. At R = 4 short rounds that is a clear verdict: the runs
+  // do not overlap, so p is the smallest R = 4 allows — 2/70 exactly when all 8 values differ, or
+  // about 0.03 by the tie-corrected normal approximation when two runs of a case share a value
+  // (CPU comes in 10 ms ticks: it happened in CI). (In total CPU per request the two are within
+  // 30 % at this fleet, Case 1's fan-out against Case 2's GraphQL work: no sure verdict in 4 s rounds.)
   const [gateway] = again.metrics.cpu_ms_gateway.pairs;
   expect({ a: gateway.a, b: gateway.b, verdict: gateway.verdict }).toEqual({ a: "case1 · rest-gateway", b: "case2 · yoga-gateway", verdict: "lower" });
   expect(gateway.ci[1]).toBeLessThan(1);
-  expect(gateway.p_value).toBeCloseTo(2 / 70, 10);
+  const values = runs.map((r) => METRICS.cpu_ms_gateway.pick(r.result));
+  if (new Set(values).size === values.length) expect(gateway.p_value).toBeCloseTo(2 / 70, 10);
+  else expect(gateway.p_value).toBeCloseTo(mannWhitney([0, 0, 0, 0], [1, 1, 1, 1]).p, 1);
+  expect(gateway.p_value).toBeLessThan(0.035);
   // At R = 3 the same difference cannot be a verdict: the smallest two-sided p with 3 runs a side
   // is 2/20 = 0.1. The interval still lies below 1, and the report says why there is no verdict.
   const three = analyse(runs.filter((r) => r.round <= 3), { seed, params: {}, rounds: onDisk.rounds.slice(0, 3), targets: onDisk.targets });
