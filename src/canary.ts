@@ -6,6 +6,7 @@
  */
 import { mulberry32 } from "./determinism.js";
 import { median } from "./stats";
+import { spawnSync, which } from "./runtime";
 
 /** Iterations of one timing: about 9 ms on the machine fleetbench was written on. */
 const ITERATIONS = 1_000_000;
@@ -57,9 +58,9 @@ let perfChecked: string | null = null;
 /** Whether hardware instruction counts can be read here; said, never assumed. */
 function perfNote(): string {
   if (perfChecked !== null) return perfChecked;
-  const perf = Bun.which("perf");
+  const perf = which("perf");
   if (!perf) return (perfChecked = "perf is not installed: instructions per request not recorded");
-  const probe = Bun.spawnSync([perf, "stat", "-x,", "-e", "instructions", "true"], { stdout: "pipe", stderr: "pipe" });
+  const probe = spawnSync([perf, "stat", "-x,", "-e", "instructions", "true"]);
   const text = probe.stderr.toString();
   perfChecked = probe.exitCode === 0 && /^\d+,/m.test(text)
     ? "perf stat works here, but fleetbench does not record instructions per request yet"

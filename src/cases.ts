@@ -8,6 +8,7 @@
 import type { Config } from "./config";
 import { UsageError } from "./errors";
 import { routerCommand, routerEnv } from "./router";
+import { RUNTIMES, type RuntimeName } from "./runtime";
 
 export type CaseName = "case1" | "case1b" | "case2" | "case3";
 export type ApiName = "dashboard" | "monitor" | "critical";
@@ -17,8 +18,10 @@ export interface ProcessSpec {
   /** The process name used everywhere: metrics `service` label, results, log files. */
   name: string;
   port: (config: Config) => number;
-  /** Arguments after `bun src/main.ts` (a role), unless `command` builds the whole command. */
+  /** Arguments after `src/main.ts` (a role), unless `command` builds the whole command. */
   args?: string[];
+  /** What runs a TypeScript role (its row's runtime); absent for a binary of its own (the router). */
+  runtime?: RuntimeName;
   command?: (config: Config) => string[];
   /** Extra environment for a process that cannot read src/config.ts itself (the router binary). */
   env?: (config: Config) => Record<string, string>;
@@ -33,9 +36,9 @@ export interface TargetSpec {
   case: CaseName;
   /** The process that receives client requests. */
   gateway: string;
-  /** What runs the TypeScript roles. */
-  runtime: "bun";
-  /** "case1 · rest-gateway": the target's name in results, comparisons, reports and tests. */
+  /** What runs the TypeScript roles (FLEET_RUNTIME). */
+  runtime: RuntimeName;
+  /** "case1 · rest-gateway" (on Bun), "case1 · rest-gateway · deno": the target's name in results, comparisons, reports and tests. */
   label: string;
   title: string;
   /** How the client talks to the gateway. */
@@ -43,7 +46,7 @@ export interface TargetSpec {
   processes: ProcessSpec[];
   /** When a case has several gateways: the one this row is, as CASE3_GATEWAY names it. */
   choice?: Config["case3Gateway"];
-  /** Docker Compose runs it (compose/<case>.yml); Hive Gateway is native only. */
+  /** Docker Compose runs it (compose/<case>.yml, the Bun image); Hive Gateway and Deno are native only. */
   compose: boolean;
   /** A binary from the tools cache it needs, with its key in the fingerprint's versions. */
   tool?: { name: string; versionKey: string };
@@ -67,14 +70,20 @@ const subgraphs = [
   service("alert-subgraph", (c) => c.ports.alertSubgraph),
 ];
 
-const row = (r: Omit<TargetSpec, "label" | "runtime" | "compose"> & { compose?: boolean }): TargetSpec => ({
-  runtime: "bun",
-  compose: true,
+type Row = Omit<TargetSpec, "label" | "runtime" | "compose"> & { compose?: boolean };
+
+const row = (r: Row): Row => r;
+
+/** A row on one runtime: its TypeScript roles run there; Bun's rows keep the short label results have always used. */
+const onRuntime = (r: Row, runtime: RuntimeName): TargetSpec => ({
   ...r,
-  label: `${r.case} · ${r.gateway}`,
+  runtime,
+  compose: (r.compose ?? true) && runtime === "bun",
+  processes: r.processes.map((p) => (p.args ? { ...p, runtime } : p)),
+  label: runtime === "bun" ? `${r.case} · ${r.gateway}` : `${r.case} · ${r.gateway} · ${runtime}`,
 });
 
-export const TARGETS: TargetSpec[] = [
+const ROWS: Row[] = [
   row({
     case: "case1", gateway: "rest-gateway", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration"]), service("rest-gateway", (c) => c.ports.gateway)],
@@ -99,31 +108,48 @@ export const TARGETS: TargetSpec[] = [
   }),
 ];
 
+/** Every row on every runtime, Bun's first. */
+export const TARGETS: TargetSpec[] = RUNTIMES.flatMap((runtime) => ROWS.map((r) => onRuntime(r, runtime)));
+
 /** The cases, in the table's order. */
 export const CASE_NAMES = [...new Set(TARGETS.map((t) => t.case))];
 
 /** The gateways a case can run with (CASE3_GATEWAY's values for Case 3). */
-export const gatewayChoices = (caseName: CaseName) => TARGETS.filter((t) => t.case === caseName && t.choice).map((t) => t.choice!);
+export const gatewayChoices = (caseName: CaseName) => [...new Set(TARGETS.filter((t) => t.case === caseName && t.choice).map((t) => t.choice!))];
 
-/** The row `config` selects for a case: its only one, or the gateway CASE3_GATEWAY names. */
+/** The row `config` selects for a case on its runtime (FLEET_RUNTIME): its only one, or the gateway CASE3_GATEWAY names. */
 export function targetFor(caseName: CaseName, config: Config): TargetSpec {
-  const rows = TARGETS.filter((t) => t.case === caseName);
+  const rows = TARGETS.filter((t) => t.case === caseName && t.runtime === config.runtime);
   return rows.length === 1 ? rows[0] : rows.find((t) => t.choice === config.case3Gateway)!;
 }
 
-/** The rows to measure: every case (or those named, in that order), Case 3 once per gateway asked for. */
-export const selectTargets = (cases: CaseName[] | undefined, gateways: Config["case3Gateway"][]) =>
-  (cases ?? CASE_NAMES).flatMap((name) => TARGETS.filter((t) => t.case === name && (!t.choice || gateways.includes(t.choice))));
+/**
+ * The rows to measure: every case (or those named, in that order), Case 3 once per gateway asked
+ * for, each on every runtime asked for (default: Bun).
+ */
+export const selectTargets = (cases: CaseName[] | undefined, gateways: Config["case3Gateway"][], runtimes: readonly RuntimeName[] = ["bun"]) =>
+  (cases ?? CASE_NAMES).flatMap((name) => runtimes.flatMap((runtime) =>
+    TARGETS.filter((t) => t.case === name && t.runtime === runtime && (!t.choice || gateways.includes(t.choice)))));
 
-/** The configuration that selects `target` (the same one otherwise). */
-export const configFor = (target: TargetSpec, config: Config): Config => (target.choice ? { ...config, case3Gateway: target.choice } : config);
+/** The configuration that selects `target` (its gateway and runtime; the same one otherwise). */
+export const configFor = (target: TargetSpec, config: Config): Config =>
+  ({ ...config, runtime: target.runtime, ...(target.choice ? { case3Gateway: target.choice } : {}) });
 
-/** The row a result was measured on: results before the table recorded no gateway for Cases 1 and 2. */
-export const targetOfRun = (r: { case: string; gateway?: string | null }) =>
-  TARGETS.find((t) => t.case === r.case && (r.gateway ? t.gateway === r.gateway : TARGETS.filter((u) => u.case === r.case).length === 1));
+/**
+ * The row a result was measured on: results before the table recorded no gateway for Cases 1 and
+ * 2, and none before the runtimes recorded one (they ran on Bun).
+ */
+export const targetOfRun = (r: { case: string; gateway?: string | null; runtime?: string | null }) => {
+  const rows = TARGETS.filter((t) => t.case === r.case && t.runtime === (r.runtime ?? "bun"));
+  return rows.find((t) => (r.gateway ? t.gateway === r.gateway : rows.length === 1));
+};
 
 /** "case1 · rest-gateway" for a result (its row's label; older results of Cases 1 and 2 recorded no gateway). */
-export const labelOfRun = (r: { case: string; gateway?: string | null }) => targetOfRun(r)?.label ?? `${r.case} · ${r.gateway ?? "?"}`;
+export const labelOfRun = (r: { case: string; gateway?: string | null; runtime?: string | null }) =>
+  targetOfRun(r)?.label ?? [r.case, r.gateway ?? "?", ...(r.runtime && r.runtime !== "bun" ? [r.runtime] : [])].join(" · ");
+
+/** A target's short name in progress lines and round orders: "case2", "case3 (hive-gateway)", "case2 on deno". */
+export const shortLabel = (t: TargetSpec) => `${t.case}${t.choice ? ` (${t.gateway})` : ""}${t.runtime === "bun" ? "" : ` on ${t.runtime}`}`;
 
 /** A case as the commands see it: the row `config` selects. */
 export interface CaseSpec {

@@ -5,6 +5,7 @@
  */
 import type { Config } from "./config";
 import { faultProcess, recoverProcess } from "./supervisor";
+import { sleep } from "./runtime";
 
 export interface ChaosPlan {
   /** A process of the running case: a data service, a subgraph, or (Case 3) the gateway. */
@@ -27,13 +28,13 @@ export function startChaos(config: Config, plan: ChaosPlan, t0: number, log: (li
   const since = () => Math.round((Date.now() - t0) / 10) / 100;
   let cancelled = false;
   const done = (async () => {
-    await Bun.sleep(Math.max(0, t0 + plan.atSeconds * 1000 - Date.now()));
+    await sleep(Math.max(0, t0 + plan.atSeconds * 1000 - Date.now()));
     if (cancelled) return events;
     try {
       await faultProcess(config, plan.service, plan.mode);
       events.fault_at_s = since();
       log(`chaos: ${plan.service} ${plan.mode === "kill" ? "killed" : "paused"} at ${events.fault_at_s} s, for ${plan.seconds} s`);
-      await Bun.sleep(plan.seconds * 1000);
+      await sleep(plan.seconds * 1000);
       await recoverProcess(config, plan.service, plan.mode);
       events.back_at_s = since();
       log(`chaos: ${plan.service} ${plan.mode === "kill" ? "restarted" : "resumed"} and healthy at ${events.back_at_s} s`);

@@ -22,6 +22,7 @@
  *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
+import { writeFileSync } from "node:fs";
 import { apiFlag, casesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
@@ -97,7 +98,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const state = readState(config);
     if (!state) console.log("no case running");
     else {
-      console.log(`${state.case} (gateway ${state.gateway}), started ${state.startedAt}, logs in ${state.runDir}`);
+      console.log(`${state.case} (gateway ${state.gateway}, on ${state.runtime ?? "bun"}), started ${state.startedAt}, logs in ${state.runDir}`);
       for (const p of state.processes) console.log(`  ${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} :${p.port}  ${isAlive(p.pid) ? "up" : "DEAD"}`);
     }
     await COMMANDS.db(config, ["status"]);
@@ -210,7 +211,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (action === "config" && rest.includes("--compose")) {
       // Compose publishes DESIGN §2's defaults, so its file never depends on this shell's overrides.
       const path = `${COMPOSE_DIR}/prometheus.yml`;
-      await Bun.write(path, prometheusYaml(loadConfig({}), "compose"));
+      writeFileSync(path, prometheusYaml(loadConfig({}), "compose"));
       return console.log(`wrote ${path}`);
     }
     if (action === "config") return void process.stdout.write(prometheusYaml(config, "native"));

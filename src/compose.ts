@@ -10,8 +10,9 @@ import { type CaseName, caseSpec } from "./cases";
 import { DEFAULTS } from "./config";
 import { waitForHealth } from "./ports";
 import { UsageError } from "./errors";
+import { spawn, spawnSync, which } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 export const COMPOSE_DIR = join(ROOT, "compose");
 /** One project name for every case, so `down` of one case removes whatever stack runs. */
 export const PROJECT = "fleetbench";
@@ -35,14 +36,14 @@ export function composeCommand(caseName: CaseName, action: string): string[] {
 
 /** Why compose cannot run here, or null when a Docker engine and the compose plugin answer. */
 export function composeUnavailable(): string | null {
-  if (!Bun.which("docker")) return "the docker command is not installed";
+  if (!which("docker")) return "the docker command is not installed";
   // A missing engine makes `docker info` fail at once; the timeout covers a hung socket.
-  const info = Bun.spawnSync(["docker", "info", "--format", "{{json .ServerVersion}}"], { stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+  const info = spawnSync(["docker", "info", "--format", "{{json .ServerVersion}}"], { timeout: 10_000 });
   if (info.exitCode !== 0) {
     const why = info.stderr.toString().trim().split("\n").pop() || `exit ${info.exitCode}`;
     return `no Docker engine answers (docker info: ${why})`;
   }
-  const plugin = Bun.spawnSync(["docker", "compose", "version"], { stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+  const plugin = spawnSync(["docker", "compose", "version"], { timeout: 10_000 });
   if (plugin.exitCode !== 0) return "the Docker Compose plugin is missing (docker compose version failed)";
   return null;
 }
@@ -58,7 +59,7 @@ export async function composeAction(name: string, action: string, log: (line: st
     );
   }
   log(`$ ${command.join(" ")}`);
-  const child = Bun.spawn(command, { cwd: ROOT, stdout: "inherit", stderr: "inherit", stdin: "inherit" });
+  const child = spawn(command, { cwd: ROOT, stdout: "inherit", stderr: "inherit", stdin: "inherit" });
   const code = await child.exited;
   if (code !== 0) throw new Error(`docker compose ${action} exited with ${code}; its output above says why`);
   if (action === "up") {

@@ -4,6 +4,7 @@
  * bad override stops start-up with a message naming the variable and what it received.
  */
 import { resolve } from "node:path";
+import { RUNTIMES, type RuntimeName } from "./runtime";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
@@ -158,7 +159,7 @@ export function loadConfig(env: Env = process.env) {
     port: ports.pg,
     pool: int(env, ENV_NAMES.dbPool, DEFAULTS.dbPool, 1, 1000, "a pool size"),
   };
-  const stateDir = resolve(env.FLEET_STATE_DIR || resolve(import.meta.dir, "..", ".fleetbench"));
+  const stateDir = resolve(env.FLEET_STATE_DIR || resolve(import.meta.dirname, "..", ".fleetbench"));
   const passEnv = (env.FLEET_PASS_ENV ?? "").split(",").map((n) => n.trim()).filter(Boolean);
   for (const name of passEnv) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`FLEET_PASS_ENV must list variable names separated by commas, got "${name}"`);
@@ -168,8 +169,12 @@ export function loadConfig(env: Env = process.env) {
   if (gateway !== "apollo-router" && gateway !== "hive-gateway") {
     throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
   }
+  const runtime = env.FLEET_RUNTIME || "bun";
+  if (!(RUNTIMES as readonly string[]).includes(runtime)) throw new ConfigError(`FLEET_RUNTIME must be ${RUNTIMES.join(" or ")}, got "${runtime}"`);
   return {
     host: host("bindHost"),
+    /** What runs every TypeScript role (DESIGN §16): FLEET_RUNTIME, bun (default) or deno. */
+    runtime: runtime as RuntimeName,
     /** The gateway's bind address: loopback unless exposed explicitly. */
     gatewayHost,
     ports,
@@ -200,7 +205,7 @@ export function loadConfig(env: Env = process.env) {
     },
     /** Local database folder, run folders and the supervisor's state file live here. */
     stateDir,
-    resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dir, "..", "results")),
+    resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dirname, "..", "results")),
     toolsDir: resolve(env.FLEET_TOOLS_DIR || resolve(env.HOME || "/tmp", ".cache", "fleetbench", "tools")),
     case3Gateway: gateway as "apollo-router" | "hive-gateway",
     /**

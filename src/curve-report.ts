@@ -15,7 +15,7 @@ import { escape } from "./report-verdicts";
 import { writeAtomic } from "./results";
 import { summarize } from "./stats";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 /** The y metrics of a sweep, in the order the report draws them. */
 export const CURVE_METRICS: { id: string; label: string; unit: string; pick: (p: Point) => number | null }[] = [

@@ -12,7 +12,7 @@ import { UsageError } from "./errors";
 import { prometheusUrl } from "./prometheus";
 import { readResults } from "./results";
 
-export const DASHBOARDS_DIR = resolve(import.meta.dir, "..", "grafana", "dashboards");
+export const DASHBOARDS_DIR = resolve(import.meta.dirname, "..", "grafana", "dashboards");
 
 export interface PanelQuery {
   dashboard: string;

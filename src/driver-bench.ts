@@ -25,8 +25,9 @@ import { isAlive, portOwner, waitForHealth } from "./ports";
 import { freshResultPath, writeAtomic } from "./results";
 import { robotQueries } from "./robot-service";
 import { ensureData } from "./supervisor";
+import { type Child, spawn } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 /** Thresholds of the issue's acceptance: the service keeps half the raw driver's pace, neither drifts. */
 export const MIN_RATIO = 0.5;
@@ -133,7 +134,7 @@ export async function driverBench(config: Config, options: DriverBenchOptions, l
   const startedAt = new Date().toISOString();
   const stamp = startedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const runDir = join(config.stateDir, "runs", `${stamp}-bench-driver`);
-  let child: ReturnType<typeof Bun.spawn> | null = null;
+  let child: Child | null = null;
   let sql: Sql | null = null;
   // Everything this run started, it stops: on success, on failure and on Ctrl-C (once, whichever comes first).
   let stopped: Promise<void> | null = null;
@@ -165,7 +166,7 @@ export async function driverBench(config: Config, options: DriverBenchOptions, l
     const logPath = join(runDir, "robot-service.log");
     const fd = openSync(logPath, "a");
     // The environment the supervisor gives every measured process, not this shell's (DESIGN §12).
-    child = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "robot-service"], { cwd: ROOT, env: measuredEnv(config), stdin: "ignore", stdout: fd, stderr: fd });
+    child = spawn([process.execPath, join(ROOT, "src", "main.ts"), "robot-service"], { cwd: ROOT, env: measuredEnv(config), stdin: "ignore", stdout: fd, stderr: fd });
     closeSync(fd);
     const pid = child.pid;
     await waitForHealth(`http://127.0.0.1:${port}/health`, config.readyTimeoutMs, () => isAlive(pid)).catch((error) => {

@@ -10,13 +10,14 @@ import type { Config } from "./config";
 import type { PinPlan } from "./pin";
 import { routerBinary } from "./router";
 import { k6Binary, TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
-import pinned from "./versions.json";
+import pinned from "./versions.json" with { type: "json" };
+import { runtimeVersion, spawnSync } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 function output(cmd: string[]): string | null {
   try {
-    const result = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const result = spawnSync(cmd, { cwd: ROOT });
     return result.exitCode === 0 ? result.stdout.toString().trim() : null;
   } catch {
     return null;
@@ -30,7 +31,9 @@ export async function fingerprint(config: Config, postgresVersion: string | null
     git_sha: output(["git", "rev-parse", "HEAD"]),
     git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
     versions: {
-      bun: Bun.version,
+      bun: runtimeVersion("bun"),
+      // The other runtime of the TypeScript roles (FLEET_RUNTIME=deno); which one ran is the result's `runtime`.
+      deno: runtimeVersion("deno"),
       k6: output([k6Binary(config), "version"])?.split(" ")[1] ?? null,
       apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
       postgres: postgresVersion,

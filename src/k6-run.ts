@@ -9,8 +9,9 @@ import { API_NAMES, type CaseSpec, GRAPHQL_FIELDS, clientRequest } from "./cases
 import type { Config } from "./config";
 import { measuredEnv } from "./environment";
 import { pinnedCommand } from "./pin";
+import { spawn } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 /** Throughput is counted per window of this many seconds (DESIGN §13). */
 export const WINDOW_SECONDS = 5;
 /** Iterations mode has no fixed duration: windows are counted for up to this long. */
@@ -88,7 +89,7 @@ export function k6Args(k6Path: string, measured = false, push: string[] = []) {
  * With `cpus` (--pin) it runs on those CPUs only.
  */
 export function spawnK6(config: Config, args: string[], env: Record<string, string>, output: "inherit" | "quiet", cpus?: string) {
-  return Bun.spawn(cpus ? pinnedCommand(cpus, args) : args, {
+  return spawn(cpus ? pinnedCommand(cpus, args) : args, {
     env: measuredEnv(config, env),
     stdout: output === "inherit" ? "inherit" : "ignore",
     stderr: output === "inherit" ? "inherit" : "pipe",

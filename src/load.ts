@@ -27,6 +27,7 @@ import { freshResultPath, type RunResult, writeResult } from "./results";
 import { type Measured, assembleResult, baseResult, k6ExitMeaning } from "./run-result";
 import { readState, stopCase, type SupervisorState, up } from "./supervisor";
 import { k6Binary } from "./tools";
+import { type Child } from "./runtime";
 
 export { durationSeconds };
 /** VUs k6 pre-allocates in the open model (k6/lib/profiles.js allows up to 2 × the rate). */
@@ -59,7 +60,7 @@ export function warmupParams(params: K6Params, warmup: string): K6Params {
 
 /** What a signal handler needs to reach: the k6 that runs now, and whether Ctrl-C came. */
 interface RunControl {
-  k6: ReturnType<typeof Bun.spawn> | null;
+  k6: Child | null;
   interrupted: boolean;
 }
 
@@ -152,7 +153,7 @@ export async function runLoad(
   const spec = caseSpec(params.case);
   const gateway = spec.gateway(config);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}-${params.mode}`);
+  const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}${config.runtime === "bun" ? "" : `-${config.runtime}`}-${params.mode}`);
   const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
 
   // The machine's speed (src/canary.ts), taken before this run starts anything: right after a
@@ -162,12 +163,12 @@ export async function runLoad(
   const pin = params.pin ? pinPlan() : null;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   const running = readState(config);
-  const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config));
+  const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config) && (running.runtime ?? "bun") === config.runtime);
   const state: SupervisorState = startedHere ? await up(config, spec.name, { log }) : running!;
   const sql = createSql(config, "fleetbench-load");
   const facts = await fleetFacts(sql);
   let result = baseResult({
-    runId, case: spec.name, gateway, params: { ...params, mix, fleetSize: facts.fleetSize },
+    runId, case: spec.name, gateway, runtime: config.runtime, params: { ...params, mix, fleetSize: facts.fleetSize },
     fingerprint: await fingerprint(config, facts.postgresVersion, pin),
     extra: {
       title: spec.title,

@@ -7,6 +7,7 @@ import { clusterPid } from "./pg-cluster";
 import { type MemorySample, type ProcessUsage, startSampler } from "./resources";
 import { scrapeRequests } from "./scrape";
 import { readState, type SupervisorState } from "./supervisor";
+import { type Child } from "./runtime";
 
 export interface WindowMeasures {
   wallSeconds: number;
@@ -25,7 +26,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
   return {
     add: (name: string, pid: number) => sampler.add(name, pid),
     /** Closes the window; k6's CPU comes from its own rusage when it ran (exact, not sampled). */
-    async close(k6: ReturnType<typeof Bun.spawn> | null): Promise<WindowMeasures> {
+    async close(k6: Child | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
       const { usage, timeline } = sampler.stop();
       // A process killed or restarted during the run (fault injection, a crash) has no counter
@@ -43,10 +44,10 @@ export async function openWindow(config: Config, state: SupervisorState) {
       }));
       const ru = k6?.resourceUsage();
       if (ru) {
-        // maxRSS arrives in KiB (getrusage), whatever the type comment says: measured.
+        // On Bun the OS's own count for the ended k6 (getrusage); on Deno, what the sampler saw.
         usage.k6 = {
-          cpu_seconds: Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6,
-          peak_rss_bytes: Math.max(usage.k6?.peak_rss_bytes ?? 0, Number(ru.maxRSS) * 1024),
+          cpu_seconds: ru.cpuMicros / 1e6,
+          peak_rss_bytes: Math.max(usage.k6?.peak_rss_bytes ?? 0, ru.maxRssBytes),
           peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
         };
       }

@@ -12,8 +12,9 @@ import type { Config } from "./config";
 import { UsageError } from "./errors";
 import { isAlive, portOwner, waitForHealth } from "./ports";
 import { prometheusUrl, prometheusYaml, scrapeTargets } from "./prometheus";
+import { sleep, spawn, which } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 type Log = (line: string) => void;
 
 interface Daemon {
@@ -54,7 +55,7 @@ async function start(d: Daemon, command: string[], env: Record<string, string>, 
   if (owner) throw new Error(`port ${port} (${d.name}) is already in use by ${owner}: stop it, or move ${d.name} with FLEET_${d.name.toUpperCase()}_PORT`);
   mkdirSync(d.dir, { recursive: true });
   const fd = openSync(d.logFile, "a");
-  const child = Bun.spawn(command, { cwd: d.dir, env: { ...process.env, ...env }, stdin: "ignore", stdout: fd, stderr: fd, detached: true });
+  const child = spawn(command, { cwd: d.dir, env: { ...process.env, ...env }, stdin: "ignore", stdout: fd, stderr: fd, detached: true });
   closeSync(fd);
   child.unref();
   writeFileSync(d.pidFile, String(child.pid));
@@ -84,17 +85,17 @@ async function stop(d: Daemon, log: Log): Promise<boolean> {
   };
   signal("SIGTERM");
   const deadline = Date.now() + 10_000;
-  while (isAlive(pid) && Date.now() < deadline) await Bun.sleep(25);
+  while (isAlive(pid) && Date.now() < deadline) await sleep(25);
   if (isAlive(pid)) signal("SIGKILL");
-  while (isAlive(pid)) await Bun.sleep(10);
+  while (isAlive(pid)) await sleep(10);
   log(`stopped ${d.name} (pid ${pid})`);
   return true;
 }
 
 /** Grafana's binary and command on PATH (`grafana server`, or the older `grafana-server`), with its home folder. */
 function grafanaCommand(): { command: string[]; home: string } | null {
-  const modern = Bun.which("grafana");
-  const legacy = Bun.which("grafana-server");
+  const modern = which("grafana");
+  const legacy = which("grafana-server");
   const bin = modern ?? legacy;
   if (!bin) return null;
   // The home holds conf/defaults.ini and the web assets: beside the binary (Nix), or the Debian package's.
@@ -127,7 +128,7 @@ export function grafanaEnv(config: Config, dataDir: string): Record<string, stri
 
 /** Starts Prometheus (and Grafana when it is on PATH); a running Prometheus reloads its configuration. */
 export async function obsUp(config: Config, log: Log = console.log) {
-  const bin = Bun.which("prometheus");
+  const bin = which("prometheus");
   if (!bin) {
     throw new UsageError("Prometheus not found on PATH: install it (Debian/Ubuntu: apt-get install prometheus), use `nix develop`, or run the compose stack (`just compose case2 up`)");
   }
@@ -149,7 +150,7 @@ export async function obsUp(config: Config, log: Log = console.log) {
     const deadline = Date.now() + 30_000;
     while ((await targets(config)).length < expected) {
       if (Date.now() > deadline) throw new Error(`Prometheus is ready but has not loaded its ${expected} targets after 30 s: see ${prom.logFile}`);
-      await Bun.sleep(100);
+      await sleep(100);
     }
     log(`Prometheus ready: ${prometheusUrl(config)} (config ${configFile}, log ${prom.logFile})`);
   }

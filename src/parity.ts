@@ -12,8 +12,10 @@ import type { Config } from "./config";
 import { ALLOWED, withheldSwitches } from "./environment";
 import { hopParity } from "./hops";
 import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "./router";
+import { parseYaml } from "./yaml";
+import { runtimeVersion } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 const packageVersion = (name: string) => {
   try {
@@ -44,7 +46,7 @@ export const INSTRUMENTATION = ["http_requests_total", "http_request_duration_se
 export function routerSettings(config: Config): Record<string, unknown> {
   const env = routerEnv(config);
   const text = readFileSync(ROUTER_CONFIG, "utf8").replace(/\$\{env\.(\w+)(?::-([^}]*))?\}/g, (_, name: string, fallback = "") => env[name] ?? fallback);
-  const yaml = Bun.YAML.parse(text) as Record<string, any>;
+  const yaml = parseYaml(text) as Record<string, any>;
   return {
     executor: `Apollo Router ${ROUTER_VERSION} (Rust, query planner)`,
     introspection: yaml.supergraph?.introspection ?? false,
@@ -69,7 +71,9 @@ function graphqlLimits(config: Config) {
 function processSettings(process: ProcessSpec, config: Config): Record<string, unknown> {
   const name = process.name;
   const orchestration = process.args?.find((a) => a.startsWith("--orchestration"));
-  const bun = { runtime: "bun", version: Bun.version, instrumentation: INSTRUMENTATION, body_limit_bytes: config.limits.maxBodyBytes };
+  // The runtime of this process (its row's); settings below are the same on both runtimes.
+  const runtime = process.runtime ?? "bun";
+  const bun = { runtime, version: runtimeVersion(runtime), instrumentation: INSTRUMENTATION, body_limit_bytes: config.limits.maxBodyBytes };
   const yoga = `graphql-yoga ${packageVersion("graphql-yoga")} (graphql-js ${packageVersion("graphql")})`;
   const upstream = { upstream_timeout_ms: config.timeoutMs, keep_alive: true };
   switch (name) {
@@ -137,6 +141,12 @@ export function parityOf(config: Config, spec: CaseSpec, options: { startedCase:
   };
 }
 
+function runtimeOfParity(p: { processes?: Record<string, unknown> }) {
+  const service = p.processes?.["telemetry-service"] as { runtime?: string; version?: string } | undefined;
+  const runtime = service?.runtime ?? "bun";
+  return runtime === "bun" ? { bun: service?.version ?? null } : { bun: null, [runtime]: service?.version ?? null };
+}
+
 /**
  * What two runs of different cases must share to be put side by side: runtime versions, the
  * variables passed on purpose, and the configuration that sets the work per request (pool,
@@ -147,7 +157,8 @@ export function paritySignature(parity: unknown): string {
   const p = parity as ReturnType<typeof parityOf>;
   const c = p.config ?? ({} as ReturnType<typeof effectiveConfig>);
   return JSON.stringify({
-    bun: (p.processes?.["telemetry-service"] as { version?: string } | undefined)?.version ?? null,
+    // The data services' runtime: Bun's version under `bun` as results have always had it; Deno's under `deno`.
+    ...runtimeOfParity(p),
     driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],

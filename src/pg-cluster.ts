@@ -11,6 +11,7 @@ import postgres from "postgres";
 import type { Config } from "./config";
 import { isAlive, portOwner } from "./ports";
 import { measuredEnv } from "./environment";
+import { spawnSync, which } from "./runtime";
 
 const REQUIRED_MAJOR = 16;
 
@@ -23,7 +24,7 @@ export interface PgBinaries {
 }
 
 function run(cmd: string[], opts: { allowFail?: boolean; env?: Record<string, string> } = {}) {
-  const result = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", env: opts.env });
+  const result = spawnSync(cmd, { env: opts.env });
   const out = `${result.stdout.toString()}${result.stderr.toString()}`.trim();
   if (result.exitCode !== 0 && !opts.allowFail) {
     throw new Error(`${cmd.slice(0, 4).join(" ")} failed (exit ${result.exitCode}):\n${out}`);
@@ -33,14 +34,14 @@ function run(cmd: string[], opts: { allowFail?: boolean; env?: Record<string, st
 
 /** Finds PostgreSQL 16 binaries, preferring PATH (a Nix shell), then the npm package. */
 export async function findBinaries(): Promise<PgBinaries> {
-  const onPath = Bun.which("postgres");
+  const onPath = which("postgres");
   let skipped = "";
   if (onPath) {
     const version = run([onPath, "--version"], { allowFail: true }).out;
     const major = Number(/\) (\d+)/.exec(version)?.[1]);
     const dir = dirname(onPath);
-    const initdb = Bun.which("initdb") ?? join(dir, "initdb");
-    const pgCtl = Bun.which("pg_ctl") ?? join(dir, "pg_ctl");
+    const initdb = which("initdb") ?? join(dir, "initdb");
+    const pgCtl = which("pg_ctl") ?? join(dir, "pg_ctl");
     if (major === REQUIRED_MAJOR && existsSync(initdb) && existsSync(pgCtl)) {
       return { initdb, pg_ctl: pgCtl, postgres: onPath, version, source: `PATH (${onPath})` };
     }

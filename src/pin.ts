@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "./errors";
 import { allStats, getconf, treeOf } from "./resources";
+import { spawnSync, which } from "./runtime";
 
 export interface PinPlan {
   /** Every CPU this process may use, as taskset writes a list ("0-3,6"). */
@@ -47,7 +48,7 @@ export function splitCpus(cpus: number[]): PinPlan {
 
 /** The plan on this machine; refused (exit 2) with fewer than 2 CPUs or without taskset. */
 export function pinPlan(): PinPlan {
-  if (!Bun.which("taskset")) throw new UsageError("--pin needs taskset (util-linux), which is not on PATH");
+  if (!which("taskset")) throw new UsageError("--pin needs taskset (util-linux), which is not on PATH");
   return splitCpus(parseCpuList(affinityOf("self") ?? ""));
 }
 
@@ -74,7 +75,7 @@ export function pinTrees(roots: Record<string, number>, cpus: string): Record<st
     // one of its threads (taskset lists them, then moves each): a failure is tried again, with the
     // threads listed anew, and only a live process that still refuses stops the run.
     for (let attempt = 1; ; attempt++) {
-      const moved = Bun.spawnSync(["taskset", "--all-tasks", "--cpu-list", "--pid", cpus, String(pid)], { stdout: "ignore", stderr: "pipe" });
+      const moved = spawnSync(["taskset", "--all-tasks", "--cpu-list", "--pid", cpus, String(pid)]);
       if (moved.exitCode === 0 || affinityOf(pid) === null) break;
       if (attempt === 3) throw new Error(`taskset could not move pid ${pid} to CPUs ${cpus}: ${moved.stderr.toString().trim()}`);
     }

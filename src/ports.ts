@@ -3,6 +3,7 @@
  * process holding it instead of surfacing later as a confusing EADDRINUSE.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { sleep } from "./runtime";
 
 export interface Listener {
   address: string;
@@ -86,7 +87,7 @@ export async function waitForHealth(url: string, timeoutMs: number, alive: () =>
     } catch (error) {
       last = (error as Error).message;
     }
-    await Bun.sleep(50);
+    await sleep(50);
   }
   throw new Error(`${url} not healthy after ${timeoutMs} ms (${last})`);
 }

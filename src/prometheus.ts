@@ -7,6 +7,7 @@
  */
 import { type ProcessSpec, TARGETS } from "./cases";
 import type { Config } from "./config";
+import { stringifyYaml } from "./yaml";
 
 /** Seconds between scrapes; short, so a 30 s run shows a curve. Grafana's datasource says the same. */
 export const SCRAPE_INTERVAL = "5s";
@@ -74,7 +75,7 @@ export function prometheusYaml(config: Config, mode: "native" | "compose"): stri
     `# by src/prometheus.ts: do not edit, regenerate with \`just obs config${mode === "compose" ? " --compose" : ""}\`.`,
     "# Targets (a target whose case is not running is simply down):",
     ...lines,
-    Bun.YAML.stringify(prometheusConfig(config, mode), null, 2).replace(/[ \t]+$/gm, ""),
+    stringifyYaml(prometheusConfig(config, mode)).replace(/[ \t]+$/gm, ""),
   ].join("\n").trimEnd() + "\n";
 }
 

@@ -15,7 +15,7 @@ import { median } from "./stats";
 import { escape, EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
 import { type Comparison, targetOf } from "./verdicts";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 /** One column of the report: a case (with its gateway) and its runs (several when repeated). */
 export interface Column {

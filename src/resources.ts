@@ -11,12 +11,13 @@
  * - Clock ticks per second and the page size come from the OS (`getconf`), not assumed.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "./runtime";
 
 /** A `getconf` value; these are fixed for the life of the machine, so read once. */
 const systemValues = new Map<string, number>();
 export function getconf(name: "CLK_TCK" | "PAGESIZE"): number {
   if (!systemValues.has(name)) {
-    const result = Bun.spawnSync(["getconf", name], { stdout: "pipe", stderr: "pipe" });
+    const result = spawnSync(["getconf", name]);
     const value = Number(result.stdout.toString().trim());
     if (result.exitCode !== 0 || !Number.isInteger(value) || value <= 0) {
       throw new Error(`getconf ${name} failed (exit ${result.exitCode}): ${result.stderr.toString().trim() || result.stdout.toString().trim()}; CPU and memory cannot be measured`);

@@ -21,6 +21,8 @@ export interface RunResult {
   run_id: string;
   case: string;
   gateway: string | null;
+  /** What ran the TypeScript roles: "bun" or "deno" (absent from files written before Deno: Bun). */
+  runtime?: string;
   mode: "duration" | "iterations" | "rate";
   params: { vus: number | null; duration: string | null; iterations: number | null; rate: number | null; fleet_size: number; mix: Record<string, number> };
   started_at: string;

@@ -5,6 +5,7 @@
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
 import { createMetrics, instrument, type ServiceMetrics } from "./metrics";
+import { serve } from "./runtime";
 
 type Listening = { port: number; hostname?: string; fetch: (request: Request) => Response | Promise<Response>; close?: () => Promise<void> };
 type App = { handle: (r: Request) => Promise<Response> };
@@ -72,12 +73,10 @@ export async function serveRole(role: string, args: string[], config: Config): P
   let pool: Sql | undefined;
   const target = await build(role, args, config, () => (pool ??= createSql(config, role)));
   if (!target) return false;
-  const server = Bun.serve({
+  const server = await serve({
     port: target.port,
     hostname: target.hostname ?? config.host,
     fetch: target.fetch,
-    // Large fleets make large answers and long fan-outs; the client's timeout governs, not Bun's.
-    idleTimeout: 0,
     maxRequestBodySize: config.limits.maxBodyBytes,
   });
   console.log(`${role} listening on http://${server.hostname}:${server.port}`);

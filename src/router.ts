@@ -7,10 +7,11 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "./config";
-import versions from "./versions.json";
+import versions from "./versions.json" with { type: "json" };
+import { spawnSync, which } from "./runtime";
 
 export const ROUTER_VERSION = versions.apolloRouter;
-export const ROOT = resolve(import.meta.dir, "..");
+export const ROOT = resolve(import.meta.dirname, "..");
 export const ROUTER_CONFIG = join(ROOT, "compose", "router.yaml");
 export const SUPERGRAPH = join(ROOT, "compose", "supergraph.graphql");
 
@@ -18,7 +19,7 @@ export const SUPERGRAPH = join(ROOT, "compose", "supergraph.graphql");
 const pathVersions = new Map<string, string>();
 function versionOnPath(bin: string): string {
   if (!pathVersions.has(bin)) {
-    const result = Bun.spawnSync([bin, "--version"], { stdout: "pipe", stderr: "pipe" });
+    const result = spawnSync([bin, "--version"]);
     pathVersions.set(bin, result.exitCode === 0 ? result.stdout.toString().trim() : "");
   }
   return pathVersions.get(bin)!;
@@ -26,7 +27,7 @@ function versionOnPath(bin: string): string {
 
 /** The router binary: `router` on PATH when it is the pinned version, else the tools cache's. */
 export function routerBinary(config: Config): string {
-  const onPath = Bun.which("router");
+  const onPath = which("router");
   if (onPath && versionOnPath(onPath).split(/\s+/).pop()?.replace(/^v/, "") === ROUTER_VERSION) return onPath;
   return join(config.toolsDir, `apollo-router-${ROUTER_VERSION}`, "bin", "router");
 }

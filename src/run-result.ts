@@ -106,6 +106,7 @@ export function baseResult(r: {
   runId: string;
   case: string;
   gateway: string | null;
+  runtime: string;
   params: { mode: RunResult["mode"]; vus: number; duration?: string; iterations?: number; rate?: number; mix: Record<string, number>; fleetSize: number };
   fingerprint: Record<string, unknown>;
   extra: Record<string, unknown>;
@@ -116,6 +117,7 @@ export function baseResult(r: {
     run_id: r.runId,
     case: r.case,
     gateway: r.gateway,
+    runtime: r.runtime,
     mode: p.mode,
     params: { vus: p.vus, duration: p.duration ?? null, iterations: p.iterations ?? null, rate: p.rate ?? null, fleet_size: p.fleetSize, mix: p.mix },
     started_at: new Date().toISOString(),

@@ -16,8 +16,9 @@ import { ensureTools, TOXIPROXY_VERSION } from "./tools";
 
 export { isAlive };
 import { seed } from "./seed";
+import { mainCommand, type RuntimeName, runtimeVersion, sleep, spawn } from "./runtime";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 export interface RunningProcess {
   name: string;
@@ -31,6 +32,8 @@ export interface RunningProcess {
 export interface SupervisorState {
   case: CaseName;
   gateway: string;
+  /** What runs its TypeScript roles (absent in state files from before Deno: Bun). */
+  runtime?: RuntimeName;
   runDir: string;
   startedAt: string;
   processes: RunningProcess[];
@@ -83,12 +86,12 @@ async function stopProcesses(processes: RunningProcess[], log: (line: string) =>
   };
   for (const p of processes) signal(p.pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (processes.some((p) => isAlive(p.pid)) && Date.now() < deadline) await Bun.sleep(25);
+  while (processes.some((p) => isAlive(p.pid)) && Date.now() < deadline) await sleep(25);
   for (const p of processes.filter((p) => isAlive(p.pid))) {
     log(`${p.name} (pid ${p.pid}) ignored SIGTERM for ${graceMs} ms: killing it`);
     signal(p.pid, "SIGKILL");
   }
-  while (processes.some((p) => isAlive(p.pid))) await Bun.sleep(10);
+  while (processes.some((p) => isAlive(p.pid))) await sleep(10);
 }
 
 /** Stops the running case's processes (not the database). Returns the case that was running. */
@@ -118,10 +121,10 @@ export async function ensureData(config: Config, log: (line: string) => void) {
 
 /** Starts one process of a case, detached, its output appended to its log in `runDir`. */
 function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<string, string> = {}): RunningProcess {
-  const command = p.command?.(config) ?? [process.execPath, join(ROOT, "src", "main.ts"), ...(p.args ?? [])];
+  const command = p.command?.(config) ?? mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
   const logPath = join(runDir, `${p.name}.log`);
   const fd = openSync(logPath, "a");
-  const child = Bun.spawn(command, {
+  const child = spawn(command, {
     cwd: ROOT,
     // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
     env: measuredEnv(config, { ...p.env?.(config), ...env }),
@@ -156,7 +159,7 @@ export async function faultProcess(config: Config, name: string, mode: "kill" | 
     throw new Error(`${name} is not a process of the running case (${state ? state.processes.map((p) => p.name).join(", ") : "none runs"})`);
   }
   process.kill(-target.pid, mode === "kill" ? "SIGKILL" : "SIGSTOP");
-  if (mode === "kill") while (isAlive(target.pid)) await Bun.sleep(5);
+  if (mode === "kill") while (isAlive(target.pid)) await sleep(5);
   return target;
 }
 
@@ -192,7 +195,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const current = readState(config);
   if (current) {
     const live = current.processes.every((p) => isAlive(p.pid));
-    if (current.case === spec.name && current.gateway === spec.gateway(config) && (current.hopLatencyMs ?? null) === config.hopLatencyMs && live) {
+    if (current.case === spec.name && current.gateway === spec.gateway(config) && (current.runtime ?? "bun") === config.runtime && (current.hopLatencyMs ?? null) === config.hopLatencyMs && live) {
       log(`${spec.name} is already running (logs in ${current.runDir})`);
       return current;
     }
@@ -205,8 +208,8 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const runDir = join(config.stateDir, "runs", `${stamp}-${spec.name}`);
   const proxy = config.hopLatencyMs === null ? null : toxiproxySpec(config, join(runDir, "toxiproxy.json"));
   if (proxy) await ensureTools(config, ["toxiproxy"], log);
-  // Resolve every command first, so a missing binary fails before anything starts.
-  for (const p of processes) p.command?.(config);
+  // Resolve every command first, so a missing binary (or runtime) fails before anything starts.
+  for (const p of processes) p.command ? p.command(config) : mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
   for (const p of proxy ? [proxy, ...processes] : processes) {
     const owner = await portOwner(p.port(config));
     if (owner) throw new Error(`port ${p.port(config)} (${p.name}) is already in use by ${owner}: stop it, or move ${p.name} with its FLEET_*_PORT variable`);
@@ -220,7 +223,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   // Every process reaches the others through the proxies when there are any.
   const env = proxy ? { ...options.env, ...hopEnv(config) } : options.env;
-  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runDir, startedAt: new Date().toISOString(), processes: [], env, hopLatencyMs: config.hopLatencyMs };
+  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runtime: config.runtime, runDir, startedAt: new Date().toISOString(), processes: [], env, hopLatencyMs: config.hopLatencyMs };
   // Whatever happens from here, a failure or Ctrl-C stops everything this call started.
   const abort = async () => {
     await stopProcesses(state.processes, log);
@@ -254,6 +257,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
     log(`${spec.name} ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${spec.title}`);
     log(`  endpoint: ${config.urls.gateway}${spec.protocol === "graphql" ? "/graphql" : "/api/fleet/dashboard"}`);
     log(`  gateway:  ${state.gateway}`);
+    log(`  runtime:  ${config.runtime} ${runtimeVersion(config.runtime) ?? ""} (every TypeScript role; FLEET_RUNTIME)`);
     log(`  logs:     ${runDir}`);
     return state;
   } catch (error) {

@@ -10,13 +10,14 @@ import { join, resolve } from "node:path";
 import type { Config } from "./config";
 import { isAlive } from "./ports";
 import { routerBinary, ROUTER_VERSION } from "./router";
-import versions from "./versions.json";
+import versions from "./versions.json" with { type: "json" };
+import { sleep, sleepSync, spawn, spawnSync, which } from "./runtime";
 
 export const K6_VERSION = versions.k6;
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 function versionOf(bin: string, args: string[]): string {
-  const result = Bun.spawnSync([bin, ...args], { stdout: "pipe", stderr: "pipe" });
+  const result = spawnSync([bin, ...args]);
   return result.exitCode === 0 ? result.stdout.toString().trim() : "";
 }
 
@@ -24,14 +25,14 @@ export const TOXIPROXY_VERSION = versions.toxiproxy;
 
 /** Toxiproxy's server (--hop-latency): PATH's toxiproxy-server when it is the pinned version, else the tools cache. */
 export function toxiproxyBinary(config: Config): string {
-  const onPath = Bun.which("toxiproxy-server");
+  const onPath = which("toxiproxy-server");
   if (onPath && versionOf(onPath, ["-version"]).includes(TOXIPROXY_VERSION)) return onPath;
   return join(config.toolsDir, `toxiproxy-${TOXIPROXY_VERSION}`, "bin", "server");
 }
 
 /** The k6 binary: PATH when it is the pinned version, else the tools cache. */
 export function k6Binary(config: Config): string {
-  const onPath = Bun.which("k6");
+  const onPath = which("k6");
   if (onPath && versionOf(onPath, ["version"]).includes(`v${K6_VERSION}`)) return onPath;
   return join(config.toolsDir, `k6-${K6_VERSION}`, "bin", "k6");
 }
@@ -113,7 +114,7 @@ function processGroup(pid: number): number | null {
 
 /** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
 export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
-  Bun.spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`], { stdout: "ignore", stderr: "ignore" });
+  spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`]);
 }
 
 /** How many crates a Rust build has compiled, of how many its lock file lists (when downloaded). */
@@ -152,14 +153,14 @@ export function startBackgroundBuild(config: Config, name: string, log: (line: s
     log(buildProgress(config, name, Date.parse(running.started_at), readFileSync(running.log, "utf8")));
     return running;
   }
-  const missing = tool.needs.filter((n) => !Bun.which(n.command));
+  const missing = tool.needs.filter((n) => !which(n.command));
   if (missing.length) throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
   mkdirSync(config.toolsDir, { recursive: true });
   const logPath = buildLogPath(config, tool);
   const out = openSync(logPath, "w");
   // setsid: a process group of its own, so the demo can pause the whole build (cargo and every
   // rustc) while it measures; nice: what runs besides it comes first.
-  const child = Bun.spawn(["setsid", "nice", "-n", "19", process.execPath, join(ROOT, "src", "main.ts"), "tools", name], {
+  const child = spawn(["setsid", "nice", "-n", "19", process.execPath, join(ROOT, "src", "main.ts"), "tools", name], {
     cwd: ROOT,
     // The same tools cache as this process's configuration, whatever the environment says.
     env: { ...process.env, FLEET_TOOLS_DIR: config.toolsDir },
@@ -170,7 +171,7 @@ export function startBackgroundBuild(config: Config, name: string, log: (line: s
   closeSync(out);
   child.unref();
   // Until setsid has run, the group does not exist and could be neither paused nor found.
-  for (let i = 0; i < 500 && processGroup(child.pid) !== child.pid; i++) Bun.sleepSync(10);
+  for (let i = 0; i < 500 && processGroup(child.pid) !== child.pid; i++) sleepSync(10);
   if (processGroup(child.pid) !== child.pid) throw new Error(`the background build of ${tool.name} (pid ${child.pid}) did not start its own process group; see ${logPath}`);
   const state: BackgroundBuild = { pid: child.pid, started_at: new Date().toISOString(), log: logPath };
   writeFileSync(buildStatePath(config, tool), `${JSON.stringify(state)}\n`);
@@ -188,7 +189,7 @@ async function awaitBackgroundBuild(config: Config, tool: Tool, build: Backgroun
       log(buildProgress(config, tool.name, Date.parse(build.started_at), readFileSync(build.log, "utf8")));
       last = Date.now();
     }
-    await Bun.sleep(1000);
+    await sleep(1000);
   }
   if (!existsSync(tool.binary(config))) {
     const tail = readFileSync(build.log, "utf8").trim().split("\n").slice(-15).join("\n");
@@ -210,7 +211,7 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
       log(`${tool.name} ${tool.version}: ${bin}`);
       continue;
     }
-    const missing = tool.needs.filter((n) => !Bun.which(n.command));
+    const missing = tool.needs.filter((n) => !which(n.command));
     if (missing.length) {
       throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
     }
@@ -221,7 +222,7 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
     mkdirSync(join(staging, "bin"), { recursive: true });
     log(`building ${tool.name} ${tool.version} into ${finalDir} (${tool.expected}); its build output follows`);
     const t0 = Date.now();
-    const child = Bun.spawn(tool.build(config, staging), {
+    const child = spawn(tool.build(config, staging), {
       env: { ...process.env, GOBIN: join(staging, "bin"), CARGO_TARGET_DIR: join(config.toolsDir, "cargo-target") },
       stdout: "inherit",
       stderr: "pipe",

@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { COMMANDS } from "../src/cli";
 import { HELP } from "../src/help";
 
-const ROOT = `${import.meta.dir}/..`;
+const ROOT = `${import.meta.dirname}/..`;
 const fleet = (...args: string[]) => {
   // env: process.env, so the preload's temporary results folder reaches the child (test/setup.ts).
   const r = Bun.spawnSync([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: ROOT, env: process.env, stdout: "pipe", stderr: "pipe" });

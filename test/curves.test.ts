@@ -19,7 +19,7 @@ import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);
 
-const ROOT = `${import.meta.dir}/..`;
+const ROOT = `${import.meta.dirname}/..`;
 const fleet = (...args: string[]) => {
   const r = Bun.spawnSync([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: ROOT, env: process.env, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };

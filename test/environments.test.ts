@@ -16,9 +16,9 @@ import { fingerprint } from "../src/fingerprint";
 import { grafanaEnv } from "../src/obs";
 import { prometheusYaml } from "../src/prometheus";
 import { routerEnv } from "../src/router";
-import versions from "../src/versions.json";
+import versions from "../src/versions.json" with { type: "json" };
 
-const ROOT = join(import.meta.dir, "..");
+const ROOT = join(import.meta.dirname, "..");
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
 const run = (cmd: string[], env: Record<string, string> = {}) => {
   const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });

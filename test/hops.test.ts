@@ -18,7 +18,7 @@ import { TARGETS, call, config, expectedCalls, quiet, reseed, useFleetDatabase }
 
 setDefaultTimeout(180_000);
 
-const ROOT = `${import.meta.dir}/..`;
+const ROOT = `${import.meta.dirname}/..`;
 const withHops = (cfg: Config, latency: string) => ({ ...cfg, hopLatencyMs: loadConfig({ FLEET_HOP_LATENCY: latency }).hopLatencyMs });
 const db = useFleetDatabase();
 beforeAll(async () => {

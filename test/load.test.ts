@@ -150,8 +150,8 @@ test("a run whose k6 fails is not complete, and the result and the console say w
 });
 
 test("Ctrl-C during a run stops k6 and every process the run started, and leaves an incomplete result", async () => {
-  const child = Bun.spawn([`${import.meta.dir}/../node_modules/.bin/bun`, "src/main.ts", "load", "case2", "4", "60s", "--warmup", "1s"], {
-    cwd: `${import.meta.dir}/..`, env: process.env, stdout: "pipe", stderr: "pipe",
+  const child = Bun.spawn([`${import.meta.dirname}/../node_modules/.bin/bun`, "src/main.ts", "load", "case2", "4", "60s", "--warmup", "1s"], {
+    cwd: `${import.meta.dirname}/..`, env: process.env, stdout: "pipe", stderr: "pipe",
   });
   // Both streams are drained as they come (a full pipe would stall the child), and the test
   // waits for the child's exit, not for the end of its output: a process it started could

@@ -12,7 +12,7 @@ import { mulberry32 } from "../src/determinism.js";
 import { POSTGRES_VERSION, TARGETS, patchedSource } from "../src/patch-postgres.mjs";
 import InstalledQueue from "../node_modules/postgres/src/queue.js";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 const PACKAGE = join(ROOT, "node_modules", "postgres");
 const CjsQueue = createRequire(import.meta.url)(join(PACKAGE, "cjs", "src", "queue.js"));
 

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 test("a report mixing runs of other parameters says so above the numbers, in the page too", async () => {
-  const old = `${import.meta.dir}/fixtures/result-before-parity.json`;
+  const old = `${import.meta.dirname}/fixtures/result-before-parity.json`;
   const { html, table } = writeReport(config, [sources[1], old], quiet);
   expect(table).toContain("> ⚠ the runs differ in parameters");
   const browser = await launchBrowser();

@@ -172,7 +172,7 @@ describe("/proc accounting", () => {
 });
 
 describe("report", () => {
-  const old = JSON.parse(readFileSync(join(import.meta.dir, "fixtures", "result-before-parity.json"), "utf8")) as RunResult;
+  const old = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "result-before-parity.json"), "utf8")) as RunResult;
 
   test("a result written before ok_rps, stability, PSS and parity still renders", () => {
     const md = markdownReport(toColumns([old]));

@@ -12,7 +12,7 @@ import { config } from "./utils";
 
 setDefaultTimeout(180_000);
 
-const ROOT = `${import.meta.dir}/..`;
+const ROOT = `${import.meta.dirname}/..`;
 const just = (...args: string[]) => {
   const result = Bun.spawnSync([`${ROOT}/node_modules/.bin/just`, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   return { code: result.exitCode, out: result.stdout.toString() + result.stderr.toString() };
