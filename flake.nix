@@ -5,7 +5,7 @@
 # Tool versions come from src/versions.json, the project's one list of pins. k6, Apollo Router
 # and Prometheus are the upstream release binaries at exactly those versions: flake inputs whose
 # URLs carry the version (test/environments.test.ts holds them equal to src/versions.json), with
-# their content hashes recorded in flake.lock by the first `nix develop`. Bun, Node, just,
+# their content hashes recorded in flake.lock by the first `nix develop`. Bun, Deno, Node, just,
 # Docker Compose, PostgreSQL 16, Grafana and Toxiproxy come from the pinned nixpkgs revision; its versions
 # can differ from the pins, so the shell hook compares every tool with src/versions.json and
 # says which differ (each result's fingerprint records the versions that actually ran).
@@ -63,6 +63,7 @@
       # Each tool the benchmark records, with its pin and the command printing its version.
       checks = [
         { name = "bun"; pin = versions.bun; command = "bun --version"; }
+        { name = "deno"; pin = versions.deno; command = "deno --version"; }
         { name = "k6"; pin = versions.k6; command = "k6 version"; }
         { name = "apollo-router"; pin = versions.apolloRouter; command = "router --version"; }
         { name = "postgres"; pin = versions.postgres; command = "postgres --version"; }
@@ -77,6 +78,7 @@
       devShells.${system}.default = pkgs.mkShell {
         packages = [
           pkgs.bun
+          pkgs.deno
           pkgs.nodejs_22
           pkgs.just
           pkgs.docker-compose

@@ -5,6 +5,7 @@
 import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices } from "./cases";
 import type { Config } from "./config";
 import { UsageError } from "./errors";
+import { RUNTIMES, type RuntimeName } from "./runtime";
 
 export function fleetSizeArg(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -62,6 +63,17 @@ export const casesFlag = (flags: Flags): CaseName[] | undefined =>
   flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
 
 /** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
+/** --runtimes bun,deno: the runtimes to put side by side (default: FLEET_RUNTIME's alone). */
+export function runtimesFlag(flags: Flags, config: Config): RuntimeName[] {
+  const raw = flags.get("runtimes");
+  if (raw === undefined) return [config.runtime];
+  const runtimes = raw.split(",").map((r) => r.trim()).filter(Boolean);
+  if (!runtimes.length) throw new UsageError(`--runtimes takes ${RUNTIMES.join(" and/or ")}, separated by commas (e.g. bun,deno), got nothing`);
+  for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) throw new UsageError(`--runtimes takes ${RUNTIMES.join(" and/or ")}, got "${r}"`);
+  if (new Set(runtimes).size !== runtimes.length) throw new UsageError(`--runtimes names a runtime twice ("${raw}"): for an A/A check name the case twice (--cases case2,case2)`);
+  return runtimes as RuntimeName[];
+}
+
 export function gatewaysFlag(flags: Flags): Config["case3Gateway"][] {
   const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
   const choices: string[] = gatewayChoices("case3");

@@ -2,7 +2,7 @@
  * The curve commands (DESIGN §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
  * --capacity`, from their arguments to src/curves.ts and the curve report.
  */
-import { apiFlag, casesFlag, duration, durationFlag, fleetSizeArg, type Flags, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, type Flags, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
 import { checkStep, parseSlo } from "./capacity";
 import { caseSpec } from "./cases";
 import type { Config } from "./config";
@@ -31,7 +31,7 @@ function capacityOptions(flags: Flags) {
 }
 
 /** The targets of --cases and --gateways (as compare reads them). */
-const planOf = (config: Config, flags: Flags) => targetPlan(config, casesFlag(flags), gatewaysFlag(flags));
+const planOf = (config: Config, flags: Flags) => targetPlan(config, casesFlag(flags), gatewaysFlag(flags), runtimesFlag(flags, config));
 
 /** Writes the document and its report; exit 130 after Ctrl-C, as every command. */
 function finish(config: Config, { doc, interrupted }: { doc: CurveDoc; interrupted: boolean }) {
@@ -53,7 +53,7 @@ export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => 
     finish(config, await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], capacityOptions(flags)));
   },
   async sweep(config, args) {
-    const { flags, positional } = splitFlags(args, [...CAPACITY_FLAGS, "vus", "rate", "cases", "gateways"], ["capacity"]);
+    const { flags, positional } = splitFlags(args, [...CAPACITY_FLAGS, "vus", "rate", "cases", "gateways", "runtimes"], ["capacity"]);
     const [axis, list, length] = positional;
     if (axis !== "fleet" && axis !== "rate") throw new UsageError(`sweep takes fleet or rate, then a list (e.g. \`just sweep fleet 15,150,1500\`), got "${axis ?? ""}"`);
     const values = parseList(list, `sweep ${axis}`);

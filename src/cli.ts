@@ -23,7 +23,7 @@
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
 import { writeFileSync } from "node:fs";
-import { apiFlag, casesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "./cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
 import { type Config, loadConfig } from "./config";
@@ -32,6 +32,7 @@ import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
 import { UsageError } from "./errors";
 import { clean, down, isAlive, readState, up } from "./supervisor";
+import { memoryNow } from "./resources";
 import { ensureTools } from "./tools";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "./load";
 
@@ -99,7 +100,14 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (!state) console.log("no case running");
     else {
       console.log(`${state.case} (gateway ${state.gateway}, on ${state.runtime ?? "bun"}), started ${state.startedAt}, logs in ${state.runDir}`);
-      for (const p of state.processes) console.log(`  ${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} :${p.port}  ${isAlive(p.pid) ? "up" : "DEAD"}`);
+      // Memory now, PSS (shared pages split between the processes sharing them) and RSS: idle, it is each role's footprint.
+      const memory = memoryNow(Object.fromEntries(state.processes.map((p) => [p.name, p.pid])));
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+      for (const p of state.processes) {
+        const m = memory[p.name];
+        const size = isAlive(p.pid) && m ? `  PSS ${mib(m.pssBytes).padStart(10)}, RSS ${mib(m.rssBytes).padStart(10)}` : "";
+        console.log(`  ${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} :${String(p.port).padEnd(6)} ${isAlive(p.pid) ? "up  " : "DEAD"}${size}`);
+      }
     }
     await COMMANDS.db(config, ["status"]);
     if (clusterPid(config) || config.db.external) {
@@ -133,7 +141,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step"], ["pin", "capacity"]);
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step"], ["pin", "capacity"]);
     if (flags.has("capacity")) return compareCapacity(config, flags, positional);
     const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
     if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
@@ -142,13 +150,15 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     // In the open model the one positional argument is the duration.
     if (rate !== undefined) positional.unshift("10");
     const cases = casesFlag(flags);
-    if (cases && cases.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), got "${flags.get("cases")}"`);
+    const runtimes = runtimesFlag(flags, config);
+    if (cases && cases.length < 2 && runtimes.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno; got "${flags.get("cases")}"`);
     const { interrupted } = await compare(config, {
       vus: positional[0] ? positive(positional[0], "VUS") : 50,
       duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
       repeat: positiveFlag(flags, "repeat", 5),
       seed: positiveFlag(flags, "seed", undefined),
       gateways: gatewaysFlag(flags),
+      runtimes,
       api: apiFlag(flags),
       warmup: durationFlag(flags, "warmup", "5s"),
       pin: flags.has("pin"),

@@ -7,7 +7,8 @@
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { type CaseName, CASES, configFor, selectTargets } from "./cases";
+import { type CaseName, CASES, configFor, selectTargets, shortLabel } from "./cases";
+import type { RuntimeName } from "./runtime";
 import type { Config } from "./config";
 import { RefusedError } from "./errors";
 import { type LoadParams, RATE_VUS, runLoad } from "./load";
@@ -24,6 +25,8 @@ export interface CompareOptions {
   repeat: number;
   /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
   gateways: Config["case3Gateway"][];
+  /** The runtimes of the TypeScript roles, each target on each (DESIGN §16; default: FLEET_RUNTIME's). */
+  runtimes?: RuntimeName[];
   api?: LoadParams["api"];
   warmup: string;
   /** Seeds the order of the rounds; random (and recorded) when not given. */
@@ -62,8 +65,8 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
   // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
-  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = selectTargets(options.cases, options.gateways).map((t) => ({
-    case: t.case, config: configFor(t, config), label: t.choice ? `${t.case} (${t.gateway})` : t.case,
+  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]).map((t) => ({
+    case: t.case, config: configFor(t, config), label: shortLabel(t),
   }));
   // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
   for (const label of new Set(plan.map((p) => p.label))) {

@@ -16,6 +16,7 @@ import { roundOrders } from "./compare";
 import type { Config } from "./config";
 import { contentHash, createSql } from "./db";
 import { UsageError } from "./errors";
+import type { RuntimeName } from "./runtime";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { type RunResult, writeAtomic } from "./results";
 import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
@@ -105,9 +106,12 @@ export interface TargetStep {
   label: string;
 }
 
-/** The rows of the table to measure: every case (or those named), Case 3 once per gateway asked for. */
-export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: Config["case3Gateway"][]): TargetStep[] {
-  return selectTargets(cases, gateways).map((t) => ({ case: t.case, config: configFor(t, config), label: t.label }));
+/**
+ * The rows of the table to measure: every case (or those named), Case 3 once per gateway asked
+ * for, each on every runtime asked for (default: FLEET_RUNTIME's).
+ */
+export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: Config["case3Gateway"][], runtimes: readonly RuntimeName[] = [config.runtime]): TargetStep[] {
+  return selectTargets(cases, gateways, runtimes).map((t) => ({ case: t.case, config: configFor(t, config), label: t.label }));
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");

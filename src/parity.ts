@@ -152,13 +152,13 @@ function runtimeOfParity(p: { processes?: Record<string, unknown> }) {
  * variables passed on purpose, and the configuration that sets the work per request (pool,
  * timeouts, limits, body limit, batch size, fleet). The gateways differ between cases by design.
  */
-export function paritySignature(parity: unknown): string {
+export function paritySignature(parity: unknown, { runtime = true }: { runtime?: boolean } = {}): string {
   if (!parity || typeof parity !== "object") return "none recorded";
   const p = parity as ReturnType<typeof parityOf>;
   const c = p.config ?? ({} as ReturnType<typeof effectiveConfig>);
   return JSON.stringify({
     // The data services' runtime: Bun's version under `bun` as results have always had it; Deno's under `deno`.
-    ...runtimeOfParity(p),
+    ...(runtime ? runtimeOfParity(p) : {}),
     driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],

@@ -32,7 +32,9 @@ export function differences(columns: Column[]): string[] {
     ...differ("parameters", (r) => `${r.mode} ${r.params.vus ?? "–"} VUs ${r.params.duration ?? r.params.iterations ?? ""}${r.params.rate ? ` at ${r.params.rate}/s` : ""} mix ${JSON.stringify(r.params.mix)}`),
     ...differ("fleet size", (r) => String(r.params.fleet_size)),
     ...differ("git SHA", (r) => `${String(r.fingerprint?.git_sha ?? "unknown").slice(0, 12)}${r.fingerprint?.git_dirty ? " (dirty)" : ""}`),
-    ...differ("parity (runtime versions, variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity)),
+    // The runtime on a line of its own: in a --runtimes comparison it is the factor under study.
+    ...differ("runtime (what runs the TypeScript roles)", runtimeOfRun),
+    ...differ("parity (variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity, { runtime: false })),
   ];
 }
 
@@ -77,6 +79,13 @@ export function toolOf(r: RunResult): { name: string; version: string | null } |
   return tool ? { name: tool.name, version: ((r.fingerprint?.versions ?? {}) as Record<string, string | null>)[tool.versionKey] ?? null } : null;
 }
 
+/** "bun 1.3.14" or "deno 2.9.6": what ran a run's TypeScript roles (files from before Deno ran on Bun). */
+export function runtimeOfRun(r: RunResult): string {
+  const runtime = r.runtime ?? "bun";
+  const v = (r.fingerprint?.versions ?? {}) as Record<string, string | null>;
+  return `${runtime} ${v[runtime] ?? "–"}`;
+}
+
 /** Where and with what each run was measured, and the machine's speed just before it. */
 export function fingerprintTable(columns: Column[]): string {
   const rows = columns.flatMap((c) => c.runs.map((r) => {
@@ -84,7 +93,7 @@ export function fingerprintTable(columns: Column[]): string {
     const v = (f.versions ?? {}) as Record<string, string | null>;
     const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
     const tool = toolOf(r);
-    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | bun ${v.bun ?? "–"}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${tool ? `, ${tool.name} ${tool.version ?? "–"}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
+    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | ${runtimeOfRun(r)}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${tool ? `, ${tool.name} ${tool.version ?? "–"}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
   }));
   return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }

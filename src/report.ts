@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { labelOfRun } from "./cases";
 import type { Config } from "./config";
-import { differences, fingerprintTable, flagNotes, parityTable, toolOf } from "./report-context";
+import { differences, fingerprintTable, flagNotes, parityTable, runtimeOfRun, toolOf } from "./report-context";
 import { type RunResult, readResults, writeAtomic } from "./results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { median } from "./stats";
@@ -92,7 +92,7 @@ export function markdown(columns: Column[]): string {
   row("versions", (c) => {
     const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
     const tool = toolOf(c.runs[0]);
-    return [`bun ${v.bun}`, `k6 ${v.k6}`, tool?.version ? `${tool.name} ${tool.version}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
+    return [c.runs[0] ? runtimeOfRun(c.runs[0]) : "", `k6 ${v.k6}`, tool?.version ? `${tool.name} ${tool.version}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
   });
   row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
   const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;

@@ -113,6 +113,12 @@ function treeTotals(roots: Map<string, number>, pageSize: number): Map<string, T
   return totals;
 }
 
+/** Memory of each named process tree at this moment: PSS and RSS in bytes (`just status`). */
+export function memoryNow(roots: Record<string, number>): Record<string, { pssBytes: number; rssBytes: number }> {
+  const totals = treeTotals(new Map(Object.entries(roots)), getconf("PAGESIZE"));
+  return Object.fromEntries([...totals].map(([name, t]) => [name, { pssBytes: t.pssBytes, rssBytes: t.rssBytes }]));
+}
+
 export interface ProcessUsage {
   cpu_seconds: number;
   /** Largest RSS sum of the process tree (shared pages counted in every process). */

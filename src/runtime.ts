@@ -64,7 +64,7 @@ export interface Served {
 /**
  * Serves `fetch` on host:port. A body above `maxRequestBodySize` is answered 413 on both runtimes:
  * Bun does it itself; on Deno the declared length is checked before the handler, and a body sent
- * without a length stops at the limit (the handler then sees a failed read, as on Bun).
+ * without a length (chunked) is read up to the limit first: 413 beyond it, else handed on whole.
  */
 export async function serve(options: { port: number; hostname: string; fetch: (request: Request) => Response | Promise<Response>; maxRequestBodySize: number }): Promise<Served> {
   if (RUNTIME === "bun") {
@@ -79,11 +79,12 @@ export async function serve(options: { port: number; hostname: string; fetch: (r
     return { hostname: server.hostname ?? options.hostname, port: server.port ?? options.port, stop: () => server.stop() };
   }
   const limit = options.maxRequestBodySize;
-  const handler = (request: Request) => {
+  const handler = async (request: Request) => {
     if (!request.body) return options.fetch(request);
     const declared = request.headers.get("content-length");
     if (declared !== null) return Number(declared) > limit ? tooLarge() : options.fetch(request);
-    return options.fetch(new Request(request, { body: capped(request.body, limit), duplex: "half" } as RequestInit));
+    const body = await readUpTo(request.body, limit);
+    return body ? options.fetch(new Request(request, { body })) : tooLarge();
   };
   // Deno.serve binds before it returns (a taken port throws here); onListen only silences its own line.
   const server = Deno.serve({ port: options.port, hostname: options.hostname, onListen: () => {}, handler });
@@ -92,16 +93,22 @@ export async function serve(options: { port: number; hostname: string; fetch: (r
 
 const tooLarge = () => new Response(null, { status: 413, headers: { connection: "close" } });
 
-/** A body stream that fails once more than `limit` bytes have passed. */
-function capped(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+/** The whole body, or null as soon as it passes `limit` bytes (the rest is not read). */
+async function readUpTo(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
   let seen = 0;
-  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > limit) controller.error(new Error(`request body above ${limit} bytes`));
-      else controller.enqueue(chunk);
-    },
-  }));
+  for await (const chunk of body) {
+    seen += chunk.byteLength;
+    if (seen > limit) return null;
+    chunks.push(chunk);
+  }
+  const whole = new Uint8Array(seen);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return whole;
 }
 
 // ---------------------------------------------------------------------------------------------

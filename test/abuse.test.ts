@@ -9,8 +9,9 @@ import { caseSpec } from "../src/cases";
 import { contentHash, type Sql } from "../src/db";
 import { clusterPid } from "../src/pg-cluster";
 import { listeners, socketProcess } from "../src/ports";
+import { RUNTIMES } from "../src/runtime";
 import { down, up } from "../src/supervisor";
-import { TARGETS, call, config, quiet, reseed, testSql } from "./utils";
+import { EVERY_RUNTIME, call, config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
 
@@ -73,7 +74,7 @@ async function expectFast4xx(what: string, url: string, init: RequestInit) {
   expect({ what, fast: ms < 1000 }).toEqual({ what, fast: true });
 }
 
-describe.each(TARGETS)("$label gateway", ({ caseName, config: cfg }) => {
+describe.each(EVERY_RUNTIME)("$label gateway", ({ caseName, config: cfg }) => {
   test("every abusive request is a fast 4xx, and normal queries still work", async () => {
     await up(cfg, caseName, { log: quiet });
     for (const [what, method, path, body, type] of abuseSet(caseSpec(caseName).protocol)) {
@@ -102,8 +103,8 @@ describe.each(TARGETS)("$label gateway", ({ caseName, config: cfg }) => {
   });
 });
 
-test("data services: a batch of 100,000 ids and hostile bodies are fast 4xx", async () => {
-  await up(config, "case2", { log: quiet });
+test.each(RUNTIMES)("data services on %s: a batch of 100,000 ids and hostile bodies are fast 4xx", async (runtime) => {
+  await up({ ...config, runtime }, "case2", { log: quiet });
   const ids = Array.from({ length: 100_000 }, (_, i) => `robot-${i}`);
   for (const [service, url] of [["robot", config.urls.robot], ["telemetry", config.urls.telemetry], ["alert", config.urls.alert]]) {
     const path = `${url}/${service === "robot" ? "robots" : service === "alert" ? "alerts" : "telemetry"}/batch`;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { API_NAMES, type ApiName } from "../src/cases";
 import { delta, scrapeRequests } from "../src/scrape";
 import { up } from "../src/supervisor";
-import { TARGETS, call, quiet, reseed, times, useFleetDatabase } from "./utils";
+import { EVERY_RUNTIME, TARGETS, call, quiet, reseed, times, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
@@ -86,7 +86,7 @@ const CRITICAL_ALERTS: Record<number, number> = { 15: 10, 40: 27 };
 
 test("the table covers every case, gateway and API the tests run", () => {
   for (const n of [15, 40]) {
-    expect(Object.keys(CONTRACT[n]).sort()).toEqual(TARGETS.map((t) => t.label).sort());
+    expect(Object.keys(CONTRACT[n]).sort()).toEqual(TARGETS.map((t) => t.contract).sort());
     for (const label of Object.keys(CONTRACT[n])) expect(Object.keys(CONTRACT[n][label]).sort()).toEqual([...API_NAMES].sort());
   }
 });
@@ -101,11 +101,11 @@ describe.each([15, 40])("fleet of %d robots", (n) => {
     expect(row).toEqual({ alerts: CRITICAL_ALERTS[n], robots: CRITICAL_ALERTS[n] });
   });
 
-  for (const { label, caseName, config: cfg } of TARGETS) {
+  for (const { label, contract, caseName, config: cfg } of EVERY_RUNTIME) {
     for (const api of API_NAMES) {
       test(`${label} ${api}: one request, then ${CONCURRENT} at once`, async () => {
         const state = await up(cfg, caseName, { log: quiet });
-        const per = CONTRACT[n][label][api];
+        const per = CONTRACT[n][contract][api];
 
         const before = await scrapeRequests(state.processes);
         const single = await call(caseName, api, "robot-002", cfg);

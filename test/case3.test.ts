@@ -12,6 +12,7 @@ import { GRAPHQL_QUERIES } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
 import type { Sql } from "../src/db";
 import { isAlive } from "../src/ports";
+import { RUNTIMES } from "../src/runtime";
 import { SUPERGRAPH } from "../src/router";
 import { composeSupergraph, composedApiSchema } from "../src/supergraph";
 import { down, up, type SupervisorState } from "../src/supervisor";
@@ -83,31 +84,33 @@ beforeAll(async () => {
   await sql.end();
 });
 
-describe("Case 2 (the reference for Case 3)", () => {
+// @defer and bad queries on every runtime of the TypeScript roles (DESIGN §16).
+describe.each(RUNTIMES)("Case 2 on %s (the reference for Case 3)", (runtime) => {
+  const cfg: Config = { ...base, runtime };
   let sql: Sql;
   let expected: Awaited<ReturnType<typeof expectedAnswers>>;
   beforeAll(async () => {
-    await up(base, "case2", { log: quiet });
-    sql = await testSql(base);
+    await up(cfg, "case2", { log: quiet });
+    sql = await testSql(cfg);
     expected = await expectedAnswers(sql);
   });
   afterAll(async () => {
     await sql.end();
   });
   test("@defer: the dashboard arrives first, each robot's alerts after", async () => {
-    await expectDeferred(base, expected);
+    await expectDeferred(cfg, expected);
   });
   for (const [what, body] of BAD_REQUESTS) {
     test(`${what} → GraphQL errors with HTTP 400`, async () => {
-      const response = await post(base, body);
+      const response = await post(cfg, body);
       expect(response.status).toBe(400);
       expect((await response.json()).errors.length).toBeGreaterThan(0);
     });
   }
 });
 
-describe.each(GATEWAYS)("Case 3 through %s", (gateway) => {
-  const config = loadConfig({ ...process.env, CASE3_GATEWAY: gateway });
+describe.each(RUNTIMES.flatMap((runtime) => GATEWAYS.map((gateway) => [gateway, runtime] as const)))("Case 3 through %s, subgraphs on %s", (gateway, runtime) => {
+  const config = loadConfig({ ...process.env, CASE3_GATEWAY: gateway, FLEET_RUNTIME: runtime });
   let state: SupervisorState;
   let sql: Sql;
   let expected: Awaited<ReturnType<typeof expectedAnswers>>;

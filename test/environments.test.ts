@@ -40,6 +40,7 @@ const processes = (caseName: CaseName) => CASES[caseName].processes(defaults);
 describe("one source of truth for tool versions (src/versions.json)", () => {
   test("npm, the Dockerfile, the compose images and the result fingerprint carry the pinned versions", async () => {
     expect(JSON.parse(read("package.json")).devDependencies.bun).toBe(versions.bun);
+    expect(JSON.parse(read("package.json")).devDependencies.deno).toBe(versions.deno);
     expect(read("compose/Dockerfile")).toMatch(new RegExp(`^FROM oven/bun:${versions.bun.replaceAll(".", "\\.")}$`, "m"));
     const images = Object.fromEntries(CASE_NAMES.flatMap((c) => Object.entries(stack(c))).filter(([, s]) => s.image).map(([n, s]) => [n, s.image]));
     expect(images.postgres).toBe(`postgres:${versions.postgres}`);
@@ -50,6 +51,7 @@ describe("one source of truth for tool versions (src/versions.json)", () => {
     expect(print.pinned).toEqual(versions);
     // Here the pinned tools are the ones that run: what a result records is what was pinned.
     expect((print.versions as any).bun).toBe(versions.bun);
+    expect((print.versions as any).deno).toBe(versions.deno);
     expect((print.versions as any).k6).toBe(`v${versions.k6}`);
     expect((print.versions as any).apollo_router).toBe(versions.apolloRouter);
   });
@@ -213,7 +215,7 @@ describe("flake.nix", () => {
     const result = evaluate(`import ${STUB}`);
     expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: "" });
     const shell = JSON.parse(result.out);
-    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus", "toxiproxy"]);
+    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "deno", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus", "toxiproxy"]);
     // The release inputs carry the pinned versions in their URLs, and the packages check them.
     expect(shell.inputs["k6-release"]).toContain(`/v${versions.k6}/k6-v${versions.k6}-linux-amd64.tar.gz`);
     expect(shell.inputs["apollo-router-release"]).toContain(`/v${versions.apolloRouter}/router-v${versions.apolloRouter}-`);
@@ -239,6 +241,7 @@ describe("flake.nix", () => {
     const bin = mkdtempSync(join(tmpdir(), "fleetbench-hook-"));
     const tools = defaults.toolsDir;
     symlinkSync(join(ROOT, "node_modules", ".bin", "bun"), join(bin, "bun"));
+    symlinkSync(join(ROOT, "node_modules", ".bin", "deno"), join(bin, "deno"));
     symlinkSync(join(tools, `k6-${versions.k6}`, "bin", "k6"), join(bin, "k6"));
     symlinkSync(join(tools, `apollo-router-${versions.apolloRouter}`, "bin", "router"), join(bin, "router"));
     symlinkSync(Bun.which("prometheus")!, join(bin, "prometheus"));

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { referenceAnswers } from "../src/gate";
 import { up } from "../src/supervisor";
 import GOLDEN_15 from "./fixtures/golden-15.json";
-import { TARGETS, call, expectedAnswers, plain, quiet, reseed, useFleetDatabase } from "./utils";
+import { EVERY_RUNTIME, call, expectedAnswers, plain, quiet, reseed, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
 
@@ -42,7 +42,7 @@ describe.each([15, 200])("fleet of %d robots", (n) => {
     });
   }
 
-  for (const { label, caseName, config: cfg } of TARGETS) {
+  for (const { label, caseName, config: cfg } of EVERY_RUNTIME) {
     test(`${label}: every API equals the SQL-computed answer${golden ? " and the golden one" : ""}`, async () => {
       await up(cfg, caseName, { log: quiet });
       const dashboard = await call(caseName, "dashboard", undefined, cfg);
@@ -69,7 +69,7 @@ describe.each([15, 200])("fleet of %d robots", (n) => {
   }
 
   test("every case answers deep-equal to every other", () => {
-    const [first, ...rest] = TARGETS.map((t) => t.label);
+    const [first, ...rest] = EVERY_RUNTIME.map((t) => t.label);
     expect(answers[first]).toBeDefined();
     for (const other of rest) expect(answers[other]).toEqual(answers[first]);
   });

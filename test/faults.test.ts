@@ -9,7 +9,7 @@ import { loadConfig } from "../src/config";
 import { runLoad } from "../src/load";
 import { isAlive, listeners } from "../src/ports";
 import { down, faultProcess, readState, recoverProcess, up } from "../src/supervisor";
-import { TARGETS, call, config, expectedAnswers, plain, quiet, reseed, strayProcesses, testSql } from "./utils";
+import { EVERY_RUNTIME, call, config, expectedAnswers, plain, quiet, reseed, strayProcesses, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
 
@@ -40,7 +40,7 @@ function withoutTelemetry(api: ApiName): unknown {
   return plain(expected.critical).map((a: any) => ({ ...a, telemetrySnapshot: null }));
 }
 
-describe.each(TARGETS)("$label: telemetry-service killed for 3 s during a run", ({ caseName, config: base, gateway }) => {
+describe.each(EVERY_RUNTIME)("$label: telemetry-service killed for 3 s during a run", ({ caseName, config: base, gateway }) => {
   // Every internal call of the case gives up after TIMEOUT_MS.
   const cfg = loadConfig({ ...process.env, CASE3_GATEWAY: base.case3Gateway, FLEET_TIMEOUT_MS: String(TIMEOUT_MS) });
 

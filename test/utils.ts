@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
+import type { RuntimeName } from "../src/runtime";
 import { createSql, type Sql } from "../src/db";
 import { clusterUp } from "../src/pg-cluster";
 import { seed } from "../src/seed";
@@ -67,19 +68,29 @@ export const times = (calls: Record<string, number>, m: number) =>
 
 /** Every case and gateway a test covers: Case 3 once through each federation gateway. */
 export interface Target {
+  /** "case2", "case3 hive-gateway", "case2 on deno". */
   label: string;
+  /** The label without the runtime: the same case answers and calls the same on every runtime. */
+  contract: string;
   caseName: CaseName;
   config: Config;
   gateway: string;
+  runtime: RuntimeName;
 }
 
-/** Every row of the target table (src/cases.ts): "case1", "case1b", "case2", "case3 apollo-router", ... */
-export const TARGETS: Target[] = TARGET_ROWS.map((t) => ({
-  label: t.choice ? `${t.case} ${t.gateway}` : t.case,
-  caseName: t.case,
-  config: configFor(t, config),
-  gateway: t.gateway,
-}));
+const asTarget = (t: (typeof TARGET_ROWS)[number]): Target => {
+  const contract = t.choice ? `${t.case} ${t.gateway}` : t.case;
+  return { label: t.runtime === "bun" ? contract : `${contract} on ${t.runtime}`, contract, caseName: t.case, config: configFor(t, config), gateway: t.gateway, runtime: t.runtime };
+};
+
+/** Every row of the target table (src/cases.ts) on FLEET_RUNTIME's runtime (Bun unless set): "case1", "case1b", "case2", "case3 apollo-router", ... */
+export const TARGETS: Target[] = TARGET_ROWS.filter((t) => t.runtime === config.runtime).map(asTarget);
+
+/**
+ * Every row on every runtime, Bun's first (DESIGN §16): the suites that hold each role to the same
+ * answers, calls, errors and faults on Bun and on Deno (equality, calls, @defer, bad input, abuse, faults).
+ */
+export const EVERY_RUNTIME: Target[] = TARGET_ROWS.map(asTarget);
 
 /**
  * The test file's own database connection, for its SQL: opened before its tests; afterwards the
