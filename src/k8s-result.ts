@@ -20,6 +20,11 @@ export interface PromAnswer {
 }
 
 export const QUANTILES = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99, max: 1 } as const;
+type Quantile = keyof typeof QUANTILES;
+
+/** One query per quantile, named `latency_<q><suffix>`. */
+const perQuantile = <S extends string>(suffix: S, query: (q: number) => string) =>
+  Object.fromEntries(Object.entries(QUANTILES).map(([name, q]) => [`latency_${name}${suffix}`, query(q)])) as Record<`latency_${Quantile}${S}`, string>;
 
 /**
  * Every query of a run, evaluated at the end of the window with a range of `seconds` (the window
@@ -42,8 +47,8 @@ export function runQueries(namespace: string, runId: string, seconds: number) {
     dropped: `sum(${last(`k6_dropped_iterations_total{${run}}`)})`,
     runners: `count(count by (instance_id) (${last(`k6_iterations_total{${run}}`)}))`,
     // Native histograms: summing them merges the runners' (and the APIs') buckets, then the quantile.
-    ...Object.fromEntries(Object.entries(QUANTILES).map(([name, q]) => [`latency_${name}`, `histogram_quantile(${q}, sum(${latency}))`])),
-    ...Object.fromEntries(Object.entries(QUANTILES).map(([name, q]) => [`latency_${name}_by_api`, `histogram_quantile(${q}, sum by (api) (${latency}))`])),
+    ...perQuantile("", (q) => `histogram_quantile(${q}, sum(${latency}))`),
+    ...perQuantile("_by_api", (q) => `histogram_quantile(${q}, sum by (api) (${latency}))`),
     calls: `http_requests_total{${ns},route!~"/metrics|/health"}${r}`,
     cpu: `container_cpu_usage_seconds_total{${ns},container!="",container!="POD"}${r}`,
     rss: `sum by (container) (max_over_time(container_memory_rss{${ns},container!="",container!="POD"}${r}))`,
@@ -102,7 +107,7 @@ export function measuredFromPrometheus(
   const requests = scalar(answers.requests) ?? 0;
   const failed = scalar(answers.failed) ?? 0;
   const rate = run.seconds > 0 ? requests / run.seconds : 0;
-  const byApi = (name: keyof typeof QUANTILES) => vectorBy(answers[`latency_${name}_by_api` as keyof RunQueries], "api");
+  const byApi = (name: Quantile) => vectorBy(answers[`latency_${name}_by_api`], "api");
   const failedByApi = vectorBy(answers.failed_by_api, "api");
   const requestsByApi = vectorBy(answers.requests_by_api, "api");
   const summary: K6Summary = {
@@ -111,7 +116,7 @@ export function measuredFromPrometheus(
     ok_rps: run.seconds > 0 ? Math.round(((requests - failed) / run.seconds) * 100) / 100 : 0,
     error_rate: requests ? failed / requests : 0,
     dropped_iterations: scalar(answers.dropped) ?? 0,
-    latency_ms: Object.fromEntries(Object.keys(QUANTILES).map((q) => [q, ms(scalar(answers[`latency_${q}` as keyof RunQueries]))])) as K6Summary["latency_ms"],
+    latency_ms: Object.fromEntries((Object.keys(QUANTILES) as Quantile[]).map((q) => [q, ms(scalar(answers[`latency_${q}`]))])) as K6Summary["latency_ms"],
     per_api: Object.fromEntries(
       API_NAMES.filter((api) => requestsByApi[api]).map((api) => [api, {
         p50: ms(byApi("p50")[api]), p95: ms(byApi("p95")[api]), p99: ms(byApi("p99")[api]),

@@ -180,7 +180,8 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   log(`result (${result.status}): ${path}`);
 }
 
-function k8sFingerprint(run: Kubectl, o: K8sOptions) {
+/** The environment of a Kubernetes run: the code, the pinned images, the cluster, its nodes and where each process ran. */
+export function k8sFingerprint(run: Kubectl, o: K8sOptions) {
   const version = JSON.parse(kubectlOk(run, ["version", "--output=json", "--request-timeout=5s"]));
   return {
     platform: "kubernetes",
