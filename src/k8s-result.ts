@@ -65,12 +65,13 @@ function result(answer: PromAnswer, type: "vector" | "matrix"): any[] {
   return answer.data.result;
 }
 
-/** A vector's values by one label (or the single value under ""), NaN left out. */
+/** A vector's values by one label (or the single value under ""); NaN, and series without the label, left out. */
 export function vectorBy(answer: PromAnswer, label?: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of result(answer, "vector")) {
     const value = Number(s.value[1]);
-    if (Number.isFinite(value)) out[label ? (s.metric[label] ?? "") : ""] = value;
+    const key = label ? s.metric[label] : "";
+    if (Number.isFinite(value) && key !== undefined) out[key] = value;
   }
   return out;
 }

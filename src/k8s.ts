@@ -21,7 +21,7 @@ import { clusterSpec, splitLoad, TEST_RUN } from "./k8s-load";
 import { inClusterDatabaseUrl, K8S_DEFAULTS, renderTarget, renderYaml } from "./k8s-manifests";
 import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8s-pods";
 import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
-import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery } from "./kubectl";
+import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery, rolledOut } from "./kubectl";
 import { RATE_VUS } from "./load";
 import { freshResultPath, writeResult } from "./results";
 import { baseResult } from "./run-result";
@@ -118,9 +118,10 @@ export async function k8sUp(run: Kubectl, t: TargetSpec, o: K8sOptions, log: (li
   kubectlOk(run, ["delete", "job", "seed", "-n", o.namespace, "--ignore-not-found"]);
   apply(run, t, o, only(objects, (x) => x.kind !== "Namespace" && !isLoad(x) && !isGate(x)));
   log(`applied ${t.label} to namespace ${o.namespace}; waiting for the database, the seed (fleet of ${o.fleetSize}) and ${t.processes.length} processes`);
-  if (!o.databaseUrlSecret) kubectlOk(run, ["rollout", "status", "statefulset/postgres", "-n", o.namespace, "--timeout=600s"]);
+  const ready = (kind: string, name: string) => poll(`${kind} ${name} in ${o.namespace} to be ready`, 600_000, () => rolledOut(getJson(run, o.namespace, kind, name)));
+  if (!o.databaseUrlSecret) await ready("statefulset", "postgres");
   if ((await waitForJob(run, o, "seed", 1_200_000)) === "failed") throw new Error(`the seed Job failed: kubectl -n ${o.namespace} logs job/seed says why`);
-  for (const p of t.processes) kubectlOk(run, ["rollout", "status", `deployment/${p.name}`, "-n", o.namespace, "--timeout=600s"]);
+  for (const p of t.processes) await ready("deployment", p.name);
   const port = clusterConfig(t).ports.gateway;
   log(`${t.label} runs in ${o.namespace}; from this machine: kubectl -n ${o.namespace} port-forward service/${t.gateway} ${port}:${port}`);
 }
@@ -147,7 +148,8 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   if (!gatePassed(run, t, o)) await k8sGate(run, t, o, log);
   const { runId, path } = freshResultPath(config, o.runId);
   const options = { ...o, runId };
-  kubectlOk(run, ["delete", "testrun", TEST_RUN, "-n", o.namespace, "--ignore-not-found"]);
+  // Foreground: the last run's runner Jobs (same names) are gone before the new ones are made.
+  kubectlOk(run, ["delete", "testrun", TEST_RUN, "-n", o.namespace, "--ignore-not-found", "--cascade=foreground"]);
   const start = Date.now() / 1000;
   apply(run, t, options, only(renderTarget(t, options), isLoad));
   log(`measuring: ${t.label}, ${o.parallelism} k6 runner(s), run ${runId}`);
@@ -166,6 +168,7 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   const end = Date.now() / 1000;
   const queries = runQueries(o.namespace, runId, end - start + 5);
   const answers = Object.fromEntries(Object.entries(queries).map(([k, q]) => [k, promQuery(run, o.prometheus, q, end)])) as Record<keyof RunQueries, ReturnType<typeof promQuery>>;
+  // The run's length for its rates: as configured; iterations mode has none, so the TestRun's (its start-up included).
   const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
   const measured = measuredFromPrometheus(answers, { seconds, wallSeconds: finished - start, gateway: t.gateway, k6Exit });
   const base = baseResult({

@@ -9,9 +9,9 @@ export interface Kubectl {
   (args: string[], input?: string): { code: number; out: string; err: string };
 }
 
-/** Runs kubectl; `input` goes to its standard input. A hung API server ends after a minute. */
+/** Runs kubectl; `input` goes to its standard input. A hung API server ends after two minutes. */
 export const kubectl: Kubectl = (args, input) => {
-  const r = Bun.spawnSync(["kubectl", ...args], { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  const r = Bun.spawnSync(["kubectl", ...args], { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", timeout: 120_000 });
   return { code: r.exitCode ?? 1, out: r.stdout.toString(), err: r.stderr.toString() };
 };
 
@@ -57,6 +57,13 @@ export function jobOutcome(job: any): "succeeded" | "failed" | null {
   if (conditions.some((c) => c.type === "Complete" && c.status === "True")) return "succeeded";
   if (conditions.some((c) => c.type === "Failed" && c.status === "True")) return "failed";
   return null;
+}
+
+/** Whether a Deployment or StatefulSet has every replica of its current spec ready. */
+export function rolledOut(workload: any): true | null {
+  const want = workload?.spec?.replicas ?? 1;
+  const s = workload?.status ?? {};
+  return (s.observedGeneration ?? 0) >= (workload?.metadata?.generation ?? 1) && s.updatedReplicas === want && s.readyReplicas === want ? true : null;
 }
 
 /** One PromQL query at `time` (Unix seconds), through the API server's proxy to the Prometheus Service. */

@@ -33,7 +33,7 @@ import { K8S_DEFAULTS, renderTarget, renderYaml } from "../src/k8s-manifests";
 import type { K8sObject } from "../src/k8s-pods";
 import { counterIncrease, k8sResult, measuredFromPrometheus, type PromAnswer, runQueries } from "../src/k8s-result";
 import type { Kubectl } from "../src/kubectl";
-import { nodeFacts, placement } from "../src/kubectl";
+import { jobOutcome, nodeFacts, placement, rolledOut } from "../src/kubectl";
 import { DEFAULT_MIX } from "../src/load";
 import { routerEnv } from "../src/router";
 import { baseResult } from "../src/run-result";
@@ -405,6 +405,17 @@ describe("a run's result from Prometheus", () => {
     expect(q.rss_total).toBe('max_over_time(sum(container_memory_rss{namespace="fleetbench",container!="",container!="POD",container!="k6"})[90s:15s])');
   });
 
+  test("what kubectl's JSON says of a Job's end and a workload's rollout", () => {
+    expect(jobOutcome({ status: { conditions: [{ type: "Complete", status: "True" }] } })).toBe("succeeded");
+    expect(jobOutcome({ status: { conditions: [{ type: "Failed", status: "True" }] } })).toBe("failed");
+    expect(jobOutcome({ status: { active: 1 } })).toBeNull();
+    const deployment = { metadata: { generation: 2 }, spec: { replicas: 2 }, status: { observedGeneration: 2, updatedReplicas: 2, readyReplicas: 2 } };
+    expect(rolledOut(deployment)).toBe(true);
+    expect(rolledOut({ ...deployment, status: { ...deployment.status, readyReplicas: 1 } })).toBeNull();
+    expect(rolledOut({ ...deployment, status: { ...deployment.status, observedGeneration: 1 } })).toBeNull();
+    expect(rolledOut(null)).toBeNull();
+  });
+
   test("counters: increases over resets, no extrapolation", () => {
     expect(counterIncrease([[0, "100"], [5, "130"], [10, "150"]])).toBe(50);
     expect(counterIncrease([[0, "100"], [5, "130"], [10, "20"], [15, "25"]])).toBe(55);
@@ -435,7 +446,7 @@ describe("a run's result from Prometheus", () => {
         [{ container: "k6", pod: "load-1" }, [0, 45]],
         [{ container: "k6", pod: "load-2" }, [0, 46]],
       ),
-      rss: vector([{ container: "yoga-gateway" }, 120e6], [{ container: "k6" }, 300e6]),
+      rss: vector([{ container: "yoga-gateway" }, 120e6], [{ container: "k6" }, 300e6], [{}, 1]),
       rss_total: vector([{}, 400e6]),
     };
   }
@@ -451,6 +462,7 @@ describe("a run's result from Prometheus", () => {
     expect(r.calls_per_request).toEqual({ "robot-service": 1, "telemetry-service": 1.17 });
     expect(r.resources["yoga-gateway"]).toEqual({ cpu_seconds: 30, peak_rss_bytes: 120e6, peak_pss_bytes: 120e6, cpu_ms_per_request: 30 });
     expect(r.resources.k6.cpu_seconds).toBe(91);
+    expect(Object.keys(r.resources).sort()).toEqual(["k6", "yoga-gateway"]);
     // 91 CPU-s over 55 s is 1.65 cores, but on 2 runners of one CPU each: 0.83 of each, saturated.
     expect(r.extra.k6_cpu_share).toBe(0.83);
     expect(r.flags.sort()).toEqual(["errors", "generator_saturated"]);
