@@ -104,6 +104,11 @@ obs action *args: _deps
 compose case action: _deps
     @{{fleet}} compose {{case}} {{action}}
 
+# A target on Kubernetes with kubectl's current context: k8s render TARGET (no cluster needed) | up | gate | load | down, [--parallelism P] [--namespace NS] (`bun src/main.ts k8s --help`)
+[group('cluster')]
+k8s action *args: _deps
+    @{{fleet}} k8s {{action}} {{args}}
+
 # Install the npm dependencies when they are missing
 _deps:
     @[ -x "{{bun}}" ] || npm install --no-audit --no-fund

@@ -5,7 +5,7 @@
 //   k6 run -e FLEET_SPEC=/path/spec.json -e FLEET_MODE=duration -e FLEET_VUS=10 -e FLEET_DURATION=30s k6/fleet.js
 import http from "k6/http";
 import { check } from "k6";
-import { Rate } from "k6/metrics";
+import { Counter, Rate } from "k6/metrics";
 import exec from "k6/execution";
 import { chooser, pickApi, robotId } from "./lib/pick.js";
 import { scenario } from "./lib/profiles.js";
@@ -22,6 +22,11 @@ const windowSeconds = Number(__ENV.FLEET_WINDOW_SECONDS || 5);
 const windows = Number(__ENV.FLEET_WINDOWS || 0);
 /** One sample per client request: true when any check of that response failed. */
 const errors = new Rate("fleet_errors");
+/**
+ * The same outcome as a count (0 or 1 per request): counts add up across k6-operator's runners
+ * in Prometheus, rates do not (src/k8s-result.ts reads it).
+ */
+const failures = new Counter("fleet_failed");
 
 export const options = {
   scenarios: { [spec.scenario || "measured"]: scenario(__ENV) },
@@ -94,6 +99,7 @@ export default function () {
   if (timelineSeconds) outcome.second = String(Math.floor((Date.now() - t0) / 1000));
   if (windows) outcome.window = String(Math.floor((Date.now() - exec.scenario.startTime) / (windowSeconds * 1000)));
   errors.add(!ok, outcome);
+  failures.add(ok ? 0 : 1, { api });
 }
 
 /**

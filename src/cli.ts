@@ -19,6 +19,8 @@
  *   obs config [--compose]   print the generated Prometheus config (--compose: write compose/prometheus.yml)
  *   obs check [RUN_ID]       every dashboard panel's query over a run (default: the newest), series and last values
  *   compose CASE up|down|ps|logs  the case under Docker Compose, where a Docker engine runs
+ *   gate CASE                the correctness gate alone, against the running case (the Kubernetes gate Job runs it)
+ *   k8s render|up|gate|load|down TARGET [options]  the target on Kubernetes (src/k8s.ts)
  *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/driver-bench.ts)
  */
@@ -30,7 +32,7 @@ import { type Config, loadConfig } from "./config";
 import { createSql, loadedFleetSize } from "./db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "./pg-cluster";
 import { seed } from "./seed";
-import { UsageError } from "./errors";
+import { RefusedError, UsageError } from "./errors";
 import { clean, down, isAlive, readState, up } from "./supervisor";
 import { memoryNow } from "./resources";
 import { ensureTools } from "./tools";
@@ -235,6 +237,23 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async compose(_config, [name, action]) {
     await composeAction(name ?? "", action ?? "");
+  },
+  async gate(config, [name]) {
+    const spec = caseSpec(name ?? "");
+    const { runGate } = await import("./gate");
+    const sql = createSql(config, "fleetbench-gate");
+    try {
+      const gate = await runGate(spec, config, sql);
+      if (!gate.passed) throw new RefusedError(`${spec.name} at ${config.urls.gateway} differs from the database:\n  ${gate.failures.join("\n  ")}`);
+      console.log(`gate passed: ${gate.checked} answers of ${spec.name} at ${config.urls.gateway} equal the database`);
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+  },
+  async k8s(config, args) {
+    // Loaded on demand: the manifests' modules are of no use to any other command.
+    const { k8sCommand } = await import("./k8s");
+    await k8sCommand(config, args);
   },
   async "bench-driver"(config, args) {
     const { flags, positional } = splitFlags(args, ["concurrency", "windows", "window", "warmup"]);

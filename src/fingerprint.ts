@@ -24,12 +24,17 @@ function output(cmd: string[]): string | null {
   }
 }
 
+/** The code a result ran: its commit and whether the work tree differed from it. */
+export const codeVersion = () => ({
+  git_sha: output(["git", "rev-parse", "HEAD"]),
+  git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
+});
+
 export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null) {
   const router = routerBinary(config);
   const lock = join(ROOT, "flake.lock");
   return {
-    git_sha: output(["git", "rev-parse", "HEAD"]),
-    git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
+    ...codeVersion(),
     versions: {
       bun: runtimeVersion("bun"),
       // The other runtime of the TypeScript roles (FLEET_RUNTIME=deno); which one ran is the result's `runtime`.

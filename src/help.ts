@@ -66,6 +66,18 @@ ${RUN_OPTIONS}`,
   expected; crates compiled); a build \`demo\` left running in the background is waited for instead (Ctrl-C leaves it)`,
   obs: `obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively`,
   compose: `compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs`,
+  gate: `gate CASE\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs`,
+  k8s: `k8s render|up|gate|load|down TARGET [options]\n  TARGET on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
+  PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs a k6-operator TestRun (the gate
+  first if not passed) and writes the result to results/; down deletes what fleetbench created (the namespace stays)
+  --parallelism P              k6 runner pods; each runs 1/P of the VUs, iterations or rate (default 1)
+  --vus V --duration D         the closed model (default 10 VUs for 30s); --rate R [--duration D] the open model;
+                               --iterations N [--vus V] a fixed count; --api NAME one API instead of the mix
+  --namespace NS               (default fleetbench)
+  --image IMAGE                the compose image with every Bun role (default fleetbench:bun-<Bun version>)
+  --database-url-secret NAME   a Secret with DATABASE_URL: that server, no PostgreSQL in the namespace
+  --prometheus NS/SERVICE:PORT the Prometheus k6 pushes to and results are read from (default monitoring/prometheus-server:80)
+  --operator-namespace NS      where k6-operator runs (default k6-operator-system)`,
   "bench-driver": `bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
   --concurrency N     requests in flight (default 50)
   --windows N         windows of each (default 5), interleaved

@@ -93,6 +93,9 @@ function prepareFolders(config: Config) {
   return paths;
 }
 
+/** The server's settings, natively and in the Kubernetes StatefulSet (src/k8s-manifests.ts): a benchmark's database, not a durable one. */
+export const SERVER_SETTINGS = ["max_connections=200", "fsync=off"];
+
 /** Starts the local cluster (initialising it on first use) and creates the fleet database. */
 export async function clusterUp(config: Config, log: (line: string) => void = console.log) {
   if (config.db.external) {
@@ -122,7 +125,7 @@ export async function clusterUp(config: Config, log: (line: string) => void = co
     }
   }
   log(`starting PostgreSQL on 127.0.0.1:${config.db.port} (log ${paths.log})`);
-  const options = `-p ${config.db.port} -c listen_addresses=127.0.0.1 -k ${paths.socket} -c max_connections=200 -c fsync=off`;
+  const options = `-p ${config.db.port} -c listen_addresses=127.0.0.1 -k ${paths.socket} ${SERVER_SETTINGS.map((s) => `-c ${s}`).join(" ")}`;
   const started = run(asOwner([bin.pg_ctl, "start", "-D", paths.data, "-l", paths.log, "-w", "-t", "60", "-o", options]), { allowFail: true, env: measuredEnv(config) });
   if (started.code !== 0) {
     const tail = existsSync(paths.log) ? readFileSync(paths.log, "utf8").split("\n").slice(-15).join("\n") : "";

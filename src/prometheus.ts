@@ -93,6 +93,12 @@ export async function prometheusReady(config: Config, timeoutMs = 1000): Promise
 }
 
 /**
+ * The system tags k6 puts on samples it pushes: per-URL tags would make one series per robot id
+ * (Case 1's monitor path), so the low-cardinality ones only. The summary file does not use the dropped ones.
+ */
+export const K6_SYSTEM_TAGS = "status,method,scenario,group,check,expected_response,error_code";
+
+/**
  * The extra k6 arguments and environment that push a measured run's metrics to Prometheus by
  * remote write, or none (and a line saying so) when no Prometheus answers: runs never need it.
  * The script already tags every sample with case and run, and client requests with api.
@@ -109,9 +115,7 @@ export async function k6PrometheusOutput(config: Config, log: (line: string) => 
     env: {
       K6_PROMETHEUS_RW_SERVER_URL: `${base}/api/v1/write`,
       K6_PROMETHEUS_RW_TREND_STATS: TREND_STATS,
-      // Per-URL tags would make one series per robot id (Case 1's monitor path): keep the
-      // low-cardinality system tags only. The summary file does not use the dropped ones.
-      K6_SYSTEM_TAGS: "status,method,scenario,group,check,expected_response,error_code",
+      K6_SYSTEM_TAGS,
     },
   };
 }
