@@ -19,7 +19,7 @@ import { K6_SYSTEM_TAGS } from "./prometheus";
 import { criticalCount } from "./seed";
 import versions from "./versions.json";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 /** k6-operator reaches every runner's REST API on this port (fixed by the operator). */
 export const K6_API_PORT = 6565;
 /** Where the runners find the script and the spec: the repository's layout, so fleet.js's relative imports resolve. */

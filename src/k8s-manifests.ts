@@ -24,8 +24,9 @@ import { SERVER_SETTINGS } from "./pg-cluster";
 import { componentOf } from "./run-result";
 import { ROUTER_CONFIG, routerEnv, SUPERGRAPH } from "./router";
 import versions from "./versions.json";
+import { stringifyYaml } from "./yaml";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dirname, "..");
 
 export const K8S_DEFAULTS = {
   namespace: "fleetbench",
@@ -244,6 +245,6 @@ export function renderYaml(t: TargetSpec, o: K8sOptions, objects = renderTarget(
     `# Load: k6-operator TestRun with parallelism ${o.parallelism}; metrics to Prometheus ${o.prometheus.namespace}/${o.prometheus.name}:${o.prometheus.port}.`,
   ];
   // Through JSON first: an object met twice would otherwise be written as a YAML anchor and alias.
-  const docs = objects.map((obj) => Bun.YAML.stringify(JSON.parse(JSON.stringify(obj)), null, 2).replace(/[ \t]+$/gm, "").trimEnd());
+  const docs = objects.map((obj) => stringifyYaml(JSON.parse(JSON.stringify(obj))).replace(/[ \t]+$/gm, "").trimEnd());
   return `${header.join("\n")}\n${docs.map((d) => `---\n${d}\n`).join("")}`;
 }

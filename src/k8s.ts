@@ -48,6 +48,8 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
   const { flags, positional } = splitFlags(args, OPTIONS);
   if (positional.length !== 1) throw new UsageError(`k8s takes one TARGET (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY), got "${positional.join(" ")}"`);
   const target = caseSpec(positional[0]).target(config);
+  // The one image is compose's, which runs Bun; Deno's rows are native only (README, "Runtimes").
+  if (target.runtime !== "bun") throw new UsageError(`k8s runs the Bun image (compose/Dockerfile) only: FLEET_RUNTIME=${target.runtime} is for native runs; unset it for k8s`);
   const namespace = namespaceFlag(flags);
   const prom = /^([a-z0-9-]+)\/([a-z0-9-]+):(\d{1,5})$/.exec(flags.get("prometheus") ?? K8S_DEFAULTS.prometheus);
   if (!prom) throw new UsageError(`--prometheus must be NAMESPACE/SERVICE:PORT (e.g. ${K8S_DEFAULTS.prometheus}), got "${flags.get("prometheus")}"`);
@@ -172,7 +174,7 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
   const measured = measuredFromPrometheus(answers, { seconds, wallSeconds: finished - start, gateway: t.gateway, k6Exit });
   const base = baseResult({
-    runId, case: t.case, gateway: t.gateway, params: { ...o.load, mix: clusterSpec(t, options).mix, fleetSize: o.fleetSize },
+    runId, case: t.case, gateway: t.gateway, runtime: t.runtime, params: { ...o.load, mix: clusterSpec(t, options).mix, fleetSize: o.fleetSize },
     fingerprint: k8sFingerprint(run, options),
     extra: { title: t.title, platform: "kubernetes", namespace: o.namespace, result_path: path, warmup: "none (the TestRun measures from its first request)", k8s_split: splitLoad(o.load, o.parallelism) },
   });

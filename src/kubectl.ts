@@ -4,6 +4,7 @@
  * and waiting is polling an object's status, never a sleep of a guessed length.
  */
 import type { PromAnswer } from "./k8s-result";
+import { sleep, spawnSync, which } from "./runtime";
 
 export interface Kubectl {
   (args: string[], input?: string): { code: number; out: string; err: string };
@@ -11,8 +12,8 @@ export interface Kubectl {
 
 /** Runs kubectl; `input` goes to its standard input. A hung API server ends after two minutes. */
 export const kubectl: Kubectl = (args, input) => {
-  const r = Bun.spawnSync(["kubectl", ...args], { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", timeout: 120_000 });
-  return { code: r.exitCode ?? 1, out: r.stdout.toString(), err: r.stderr.toString() };
+  const r = spawnSync(["kubectl", ...args], { input, timeout: 120_000 });
+  return { code: r.exitCode ?? 1, out: r.stdout, err: r.stderr };
 };
 
 /** The last line kubectl wrote to stderr: its reason. */
@@ -27,7 +28,7 @@ export function kubectlOk(run: Kubectl, args: string[], input?: string): string 
 
 /** Why no cluster can be used from here, or null when kubectl answers with a server version. */
 export function clusterUnavailable(run: Kubectl = kubectl): string | null {
-  if (!Bun.which("kubectl")) return "kubectl is not installed (not on PATH)";
+  if (!which("kubectl")) return "kubectl is not installed (not on PATH)";
   const r = run(["version", "--output=json", "--request-timeout=5s"]);
   if (r.code !== 0) return `no cluster answers in kubectl's current context (${reason(r.err, r.code)})`;
   return null;
@@ -40,7 +41,7 @@ export async function poll<T>(what: string, timeoutMs: number, check: () => T | 
     const value = check();
     if (value !== null && value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await Bun.sleep(2000);
+    await sleep(2000);
   }
 }
 

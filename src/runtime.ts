@@ -198,12 +198,13 @@ export interface SpawnSyncResult {
 }
 
 /** Runs `command` to its end and returns its output as text. */
-export function spawnSync(command: string[], options: { cwd?: string; env?: Record<string, string | undefined>; timeout?: number } = {}): SpawnSyncResult {
+export function spawnSync(command: string[], options: { cwd?: string; env?: Record<string, string | undefined>; timeout?: number; input?: string } = {}): SpawnSyncResult {
   if (RUNTIME === "bun") {
-    const result = Bun.spawnSync(command, { cwd: options.cwd, env: options.env, stdout: "pipe", stderr: "pipe", timeout: options.timeout });
+    const stdin = options.input === undefined ? "ignore" : new TextEncoder().encode(options.input);
+    const result = Bun.spawnSync(command, { cwd: options.cwd, env: options.env, stdin, stdout: "pipe", stderr: "pipe", timeout: options.timeout });
     return { exitCode: result.exitCode, stdout: result.stdout?.toString() ?? "", stderr: result.stderr?.toString() ?? "" };
   }
-  const result = nodeSpawnSync(command[0], command.slice(1), { cwd: options.cwd, env: options.env as NodeJS.ProcessEnv | undefined, timeout: options.timeout, stdio: ["ignore", "pipe", "pipe"] });
+  const result = nodeSpawnSync(command[0], command.slice(1), { cwd: options.cwd, env: options.env as NodeJS.ProcessEnv | undefined, timeout: options.timeout, input: options.input, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   return { exitCode: result.error ? null : result.status, stdout: result.stdout?.toString() ?? "", stderr: result.stderr?.toString() ?? (result.error ? String(result.error.message) : "") };
 }
 

@@ -41,7 +41,9 @@ import { criticalCount } from "../src/seed";
 import versions from "../src/versions.json";
 import testRunSchema from "./fixtures/k6-testrun.schema.json";
 
-const ROOT = join(import.meta.dir, "..");
+const ROOT = join(import.meta.dirname, "..");
+/** The rows k8s renders: Bun's (its image is compose's Bun image; Deno's rows are native only). */
+const BUN_ROWS = TARGETS.filter((t) => t.runtime === "bun");
 const defaults = loadConfig({});
 /** The options of `k8s render` as the CLI parses them, with a fixed run id. */
 const render = (t: TargetSpec, ...args: string[]) => {
@@ -128,8 +130,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 describe("every target renders, and every object is valid", () => {
   test("every row of the table renders valid objects, with valid names and labels", () => {
-    expect(TARGETS.length).toBeGreaterThanOrEqual(5);
-    for (const t of TARGETS) {
+    expect(BUN_ROWS.length).toBeGreaterThanOrEqual(5);
+    for (const t of BUN_ROWS) {
       const { objects } = render(t, "--parallelism", "3");
       const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
       expect(new Set(names).size).toBe(names.length);
@@ -142,7 +144,7 @@ describe("every target renders, and every object is valid", () => {
   });
 
   test("the validators do reject a broken object", () => {
-    const { objects } = render(TARGETS[2]);
+    const { objects } = render(BUN_ROWS[2]);
     const deployment = structuredClone(find(objects, "Deployment", "yoga-gateway"));
     deployment.spec.template.spec.containers[0].ports[0].containerPort = "http";
     expect(() => validate(deployment)).toThrow(/containerPort/);
@@ -160,7 +162,7 @@ describe("every target renders, and every object is valid", () => {
 
 describe("names, ports, environment, images and versions are the table's", () => {
   test("each process: a Deployment and a Service of its name, on its port, scraped there, started as the table says", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       const { options, objects } = render(t);
       const config = configFor(t, loadConfig({}));
       expect(objects.filter((o) => o.kind === "Deployment").map((o) => o.metadata.name).sort()).toEqual(t.processes.map((p) => p.name).sort());
@@ -183,14 +185,14 @@ describe("names, ports, environment, images and versions are the table's", () =>
       expect(find(objects, "Deployment", t.gateway)).toBeDefined();
     }
     expect(K8S_DEFAULTS.image).toBe(`fleetbench:bun-${versions.bun}`);
-    const { objects } = render(TARGETS[0]);
+    const { objects } = render(BUN_ROWS[0]);
     expect(find(objects, "StatefulSet", "postgres").spec.template.spec.containers[0].image).toBe(`postgres:${versions.postgres}`);
     expect(find(objects, "Service", "postgres").spec.ports[0].port).toBe(DEFAULTS.pgPort);
     expect(find(objects, "TestRun", "fleetbench-load").spec.runner.image).toBe(`grafana/k6:${versions.k6}`);
   });
 
   test("the Bun roles' environment gives src/config.ts every address by Service name and DESIGN §2's ports", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       const { objects } = render(t);
       for (const p of t.processes.filter((p) => p.args)) {
         const vars = find(objects, "Deployment", p.name).spec.template.spec.containers[0].env as { name: string; value?: string; valueFrom?: any }[];
@@ -212,7 +214,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
   });
 
   test("Apollo Router: the native configuration files unchanged, and routerEnv's variables for the cluster's addresses", () => {
-    const t = TARGETS.find((x) => x.gateway === "apollo-router")!;
+    const t = BUN_ROWS.find((x) => x.gateway === "apollo-router")!;
     const { objects } = render(t);
     const files = find(objects, "ConfigMap", "apollo-router-config").data;
     for (const f of ["router.yaml", "router.rhai", "supergraph.graphql"]) expect(files[f]).toBe(readFileSync(join(ROOT, "compose", f), "utf8"));
@@ -225,7 +227,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
   });
 
   test("k6: the script, everything it imports and the request spec, laid out as in the repository", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       const { options, objects } = render(t, "--api", "monitor");
       const map = find(objects, "ConfigMap", "k6-script").data;
       const run = find(objects, "TestRun", "fleetbench-load");
@@ -243,12 +245,12 @@ describe("names, ports, environment, images and versions are the table's", () =>
       const config = configFor(t, loadConfig({ FLEET_GATEWAY_URL: `http://${t.gateway}:${DEFAULTS.gatewayPort}` }));
       expect(JSON.parse(files.get("spec.json")!)).toEqual(requestSpec(CASES[t.case], config, options.runId, { monitor: 100 }, defaults.fleetSize, criticalCount(defaults.fleetSize)));
     }
-    const { objects } = render(TARGETS[0]);
+    const { objects } = render(BUN_ROWS[0]);
     expect(JSON.parse(find(objects, "ConfigMap", "k6-script").data["spec.json"]).mix).toEqual(DEFAULT_MIX);
   });
 
   test("the seed loads the configured fleet, the gate checks the target's case, both with the database from the Secret", () => {
-    const t = TARGETS[2];
+    const t = BUN_ROWS[2];
     const { objects } = render(t);
     const seed = find(objects, "Job", "seed").spec.template.spec.containers[0];
     expect(seed.args).toEqual(["seed", String(defaults.fleetSize)]);
@@ -260,7 +262,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
   });
 
   test("an external database: no PostgreSQL rendered, every DATABASE_URL from the user's Secret", () => {
-    const { objects } = render(TARGETS[2], "--database-url-secret", "my-db");
+    const { objects } = render(BUN_ROWS[2], "--database-url-secret", "my-db");
     expect(objects.some((o) => o.metadata.name === "postgres")).toBe(false);
     const refs = JSON.stringify(objects).match(/"secretKeyRef":\{[^}]*\}/g)!;
     expect(refs.length).toBe(5); // three data services, the seed, the gate
@@ -281,7 +283,7 @@ describe("parallelism splits the load as documented", () => {
   });
 
   test("the TestRun runs P runners, each given the run's totals (k6's execution segments take each runner's share)", () => {
-    const t = TARGETS[2];
+    const t = BUN_ROWS[2];
     const env = (objects: K8sObject[]) => Object.fromEntries(find(objects, "TestRun", "fleetbench-load").spec.runner.env.map((v: any) => [v.name, v.value]));
     const closed = render(t, "--parallelism", "4", "--vus", "50", "--duration", "2m").objects;
     expect(find(closed, "TestRun", "fleetbench-load").spec.parallelism).toBe(4);
@@ -296,7 +298,7 @@ describe("parallelism splits the load as documented", () => {
   });
 
   test("remote write with native histograms, tagged with the case and the run", () => {
-    const { options, objects } = render(TARGETS[4], "--prometheus", "obs/prom:9090");
+    const { options, objects } = render(BUN_ROWS[4], "--prometheus", "obs/prom:9090");
     const run = find(objects, "TestRun", "fleetbench-load");
     expect(run.spec.arguments).toContain("--out experimental-prometheus-rw");
     const env = Object.fromEntries(run.spec.runner.env.map((v: any) => [v.name, v.value]));
@@ -304,18 +306,18 @@ describe("parallelism splits the load as documented", () => {
     expect(env.K6_PROMETHEUS_RW_SERVER_URL).toBe("http://prom.obs.svc:9090/api/v1/write");
     // fleet.js tags every sample with the spec's case and run id.
     const spec = JSON.parse(find(objects, "ConfigMap", "k6-script").data["spec.json"]);
-    expect({ case: spec.case, run: spec.runId }).toEqual({ case: TARGETS[4].case, run: options.runId });
+    expect({ case: spec.case, run: spec.runId }).toEqual({ case: BUN_ROWS[4].case, run: options.runId });
     expect(run.metadata.labels["fleetbench/run"]).toBe(options.runId);
   });
 });
 
 describe("safe defaults on every object", () => {
   test("no privilege, no root, read-only root filesystems, no host paths, Guaranteed resources: every pod of every target", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       for (const o of render(t, "--parallelism", "2").objects) expect({ object: `${o.kind}/${o.metadata.name}`, violations: securityViolations(o) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, violations: [] });
     }
     // The check does find a weakened pod.
-    const weak = structuredClone(find(render(TARGETS[0]).objects, "Deployment", "rest-gateway"));
+    const weak = structuredClone(find(render(BUN_ROWS[0]).objects, "Deployment", "rest-gateway"));
     weak.spec.template.spec.containers[0].securityContext.privileged = true;
     weak.spec.template.spec.volumes.push({ name: "host", hostPath: { path: "/" } });
     expect(securityViolations(weak)).toEqual([
@@ -326,7 +328,7 @@ describe("safe defaults on every object", () => {
   });
 
   test("the namespace enforces the restricted Pod Security level; only the gateway's port is open beyond the namespace", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       const { objects } = render(t);
       expect(objects[0].kind).toBe("Namespace");
       expect(objects[0].metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");
@@ -343,7 +345,7 @@ describe("safe defaults on every object", () => {
   });
 
   test("credentials only by reference: no Secret and no password in what render prints", () => {
-    for (const t of TARGETS) {
+    for (const t of BUN_ROWS) {
       const { options, objects } = render(t);
       const yaml = renderYaml(t, options, objects);
       expect(objects.some((o) => o.kind === "Secret")).toBe(false);
@@ -363,7 +365,7 @@ describe("the command line", () => {
     const r = fleet(["k8s", "render", "case2", "--parallelism", "2"]);
     expect(r.code).toBe(0);
     const docs = Bun.YAML.parse(r.out) as K8sObject[];
-    const expected = render(TARGETS.find((t) => t.case === "case2")!, "--parallelism", "2").objects;
+    const expected = render(BUN_ROWS.find((t) => t.case === "case2")!, "--parallelism", "2").objects;
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expected.map((o) => `${o.kind}/${o.metadata.name}`));
     expect(find(docs, "TestRun", "fleetbench-load").spec.parallelism).toBe(2);
     expect(find(docs, "Deployment", "yoga-gateway")).toEqual(find(expected, "Deployment", "yoga-gateway"));
@@ -387,6 +389,8 @@ describe("the command line", () => {
         }
       }
     }
+    const deno = fleet(["k8s", "render", "case2"], { FLEET_RUNTIME: "deno" });
+    expect({ code: deno.code, out: deno.out, err: deno.err.trim() }).toEqual({ code: 2, out: "", err: "fleetbench: k8s runs the Bun image (compose/Dockerfile) only: FLEET_RUNTIME=deno is for native runs; unset it for k8s" });
     const bad = fleet(["k8s", "render", "case2", "--namespace", "kube-system"]);
     expect(bad.code).toBe(2);
     expect(bad.err.trim()).toBe('fleetbench: --namespace must be a namespace of fleetbench\'s own, not "kube-system"');
@@ -454,7 +458,7 @@ describe("a run's result from Prometheus", () => {
   test("a result in the native format: merged percentiles, calls summed over replicas, CPU per container, flags", () => {
     const a = answers();
     const measured = measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 });
-    const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
+    const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", runtime: "bun", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
     const r = k8sResult(base, measured, a, 2);
     expect(r.status).toBe("complete");
     expect(r.summary).toMatchObject({ requests: 1000, rps: 20, ok_rps: 19.96, error_rate: 0.002, dropped_iterations: 0, latency_ms: { p50: 4.1, p90: 9, p95: 11.2, p99: 20.5, max: 64 } });
@@ -475,7 +479,7 @@ describe("a run's result from Prometheus", () => {
   test("no requests counted: incomplete; Prometheus' error is said, not read as zero", () => {
     const a = answers();
     a.requests = { status: "success", data: { resultType: "vector", result: [] } };
-    const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
+    const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", runtime: "bun", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
     expect(k8sResult(base, measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 }), a, 1).status).toBe("incomplete");
     a.calls = { status: "error", error: 'parse error: unexpected "}"' };
     expect(() => measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 })).toThrow('Prometheus answered error: parse error: unexpected "}"');
@@ -502,7 +506,7 @@ describe("a run's result from Prometheus", () => {
       const a = answersOf[key];
       return { code: 0, out: typeof a === "string" ? a : JSON.stringify(a), err: "" };
     };
-    const print = k8sFingerprint(fake, render(TARGETS[2]).options);
+    const print = k8sFingerprint(fake, render(BUN_ROWS[2]).options);
     expect(print).toMatchObject({ platform: "kubernetes", pinned: versions, kubernetes: { context: "kind-fleet", server: "v1.33.1" }, placement: { "yoga-gateway": ["n1"] } });
     expect((print.nodes as any[]).map((n) => n.instance_type)).toEqual(["c7i.xlarge", null]);
   });
