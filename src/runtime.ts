@@ -211,7 +211,12 @@ export function spawnSync(command: string[], options: { cwd?: string; env?: Reco
 // ---------------------------------------------------------------------------------------------
 // Running a role
 
-/** The Deno flags every fleetbench process runs with: see deno.json (npm packages from node_modules, extensionless imports). */
+/**
+ * The Deno flags every fleetbench process runs with, and deno.json's settings: npm packages from
+ * node_modules, extensionless imports, and `no-legacy-abort` — a request's signal aborts when the
+ * client goes away, as on Bun, not after every successful response (Deno's old default, which
+ * runs Yoga's and Hive Gateway's abort listeners once per request, work Bun never does).
+ */
 const denoArgs = () => ["run", "--allow-all", "--config", join(ROOT, "deno.json")];
 
 /** The executable of a runtime: this process's own when it is that runtime, else the one npm installed, else PATH's. */
