@@ -144,7 +144,8 @@ async function awaitReady(config: Config, p: ProcessSpec, running: RunningProces
   try {
     await waitForHealth(url, config.readyTimeoutMs, () => isAlive(running.pid));
   } catch (error) {
-    throw new Error(`${p.name} did not become ready: ${(error as Error).message}\n--- last lines of ${running.log} ---\n${tail(running.log)}`);
+    const on = p.runtime ? ` (on ${p.runtime})` : "";
+    throw new Error(`${p.name}${on} did not become ready: ${(error as Error).message}\n--- last lines of ${running.log} ---\n${tail(running.log)}`);
   }
 }
 
