@@ -41,9 +41,10 @@ describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
       const { path, result } = await runLoad(cfg, { case: caseName, mode: "iterations", vus: 4, iterations: 40, api: "dashboard", warmup: "1s" }, quiet);
       const onDisk = JSON.parse(readFileSync(path, "utf8")) as RunResult;
       expect(onDisk).toEqual(JSON.parse(JSON.stringify(result)));
-      expect(Object.keys(onDisk)).toEqual(["schema_version", "run_id", "case", "gateway", "mode", "params", "started_at", "finished_at",
+      expect(Object.keys(onDisk)).toEqual(["schema_version", "run_id", "case", "gateway", "runtime", "mode", "params", "started_at", "finished_at",
         "status", "summary", "calls_per_request", "resources", "flags", "fingerprint", "extra"]);
       expect(onDisk.status).toBe("complete");
+      expect(onDisk.runtime).toBe(cfg.runtime);
       const gatewayName = caseSpec(caseName).gateway(cfg);
       expect(onDisk.gateway).toBe(gatewayName);
       expect(onDisk.summary!.requests).toBe(40);
