@@ -172,7 +172,9 @@ export async function recoverProcess(config: Config, name: string, mode: "kill" 
     process.kill(-state.processes[index].pid, "SIGCONT");
     return;
   }
-  const spec = name === "toxiproxy" ? toxiproxySpec(config, join(state.runDir, "toxiproxy.json")) : caseSpec(state.case).processes(config).find((p) => p.name === name)!;
+  // On the runtime the case was started on, whatever this shell's FLEET_RUNTIME says.
+  const started = { ...config, runtime: state.runtime ?? "bun" };
+  const spec = name === "toxiproxy" ? toxiproxySpec(config, join(state.runDir, "toxiproxy.json")) : caseSpec(state.case).processes(started).find((p) => p.name === name)!;
   const running = launch(config, spec, state.runDir, state.env);
   state.processes[index] = running;
   writeState(config, state);
