@@ -18,9 +18,10 @@ const CAPACITY_OPTIONS = `  --slo PCT=DURATION   the SLO: p50, p95 or p99 at or 
 export const HELP: Record<string, string> = {
   db: `db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
   seed: `seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
-  up: `up CASE\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health`,
+  up: `up CASE\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health
+  every TypeScript role on FLEET_RUNTIME's runtime: bun (default) or deno`,
   down: `down\n  stop every process fleetbench started, PostgreSQL included`,
-  status: `status\n  what runs, with pids, and the fleet size loaded`,
+  status: `status\n  what runs (on which runtime), with pids and each process's memory now (PSS, RSS), and the fleet size loaded`,
   query: `query CASE [API] [ID]\n  one client request through the running case (API: dashboard, monitor, critical; ID: a robot for monitor)`,
   load: `load CASE VUS DURATION [options]\n  one measured run at constant VUs (e.g. load case3 50 5m); the result goes to results/\n${LOAD_OPTIONS}`,
   iterations: `iterations CASE VUS COUNT [options]\n  one measured run: VUS share COUNT requests\n${LOAD_OPTIONS}`,
@@ -35,7 +36,7 @@ ${CAPACITY_OPTIONS}`,
   --rate R           (fleet) the open model at R requests/s
   --capacity         (fleet) a capacity search at each size (with the capacity options below)
   --repeat R         rounds at each value, each in a shuffled order (default 1; with 2 or more, intervals)
-  --cases LIST, --gateways LIST, --seed S, --warmup DURATION (default 3s), --api NAME
+  --cases LIST, --gateways LIST, --runtimes bun,deno, --seed S, --warmup DURATION (default 3s), --api NAME
 ${CAPACITY_OPTIONS}`,
   chaos: `chaos CASE SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS
   --mode kill|pause   a crash (default) or a hang
@@ -49,6 +50,7 @@ ${RUN_OPTIONS}`,
   --repeat R                          rounds (default 5; at least 4 for a verdict to be possible)
   --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
   --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
+  --runtimes bun,deno                 every target on each runtime, side by side (default FLEET_RUNTIME's, bun)
   --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
                                       runs as two columns: an A/A check of what "no difference" looks like here
   --api NAME                          one API instead of the mix
