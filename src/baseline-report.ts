@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { againstBaseline, baselineHtml, baselineMarkdown } from "./baseline";
 import type { Config } from "./config";
 import { UsageError } from "./errors";
-import { writeAtomic } from "./results";
+import { fileStamp, writeAtomic } from "./results";
 
 export function writeBaselineReport(config: Config, named: string[], baseline: string, log: (line: string) => void = console.log) {
   if (!/compare-[^/]*\.json$/.test(baseline)) throw new UsageError(`--baseline takes a comparison (compare-*.json), got "${baseline}"`);
@@ -21,7 +21,7 @@ export function writeBaselineReport(config: Config, named: string[], baseline: s
     now = join(config.resultsDir, newest);
   }
   const result = againstBaseline(now, baseline);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp();
   const md = join(config.resultsDir, `baseline-${stamp}.md`);
   const page = join(config.resultsDir, `baseline-${stamp}.html`);
   const text = baselineMarkdown(result);

@@ -16,7 +16,7 @@ import { writeReport } from "./report";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { mulberry32 } from "./determinism.js";
 import { pinPlan } from "./pin";
-import { type RunResult, writeAtomic } from "./results";
+import { fileStamp, type RunResult, writeAtomic } from "./results";
 import { analyse, targetOf } from "./verdicts";
 
 export interface CompareOptions {
@@ -83,7 +83,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   // A recorded seed: the order of every round can be reproduced with --seed.
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp();
   const listPath = join(config.resultsDir, `compare-${stamp}.list`);
   const done: { file: string; round: number; result: RunResult }[] = [];
   const refused: string[] = [];

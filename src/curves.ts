@@ -18,7 +18,7 @@ import { contentHash, createSql } from "./db";
 import { UsageError } from "./errors";
 import type { RuntimeName } from "./runtime";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
-import { type RunResult, writeAtomic } from "./results";
+import { fileStamp, type RunResult, writeAtomic } from "./results";
 import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { seed as seedFleet } from "./seed";
 import { summarize } from "./stats";
@@ -114,7 +114,6 @@ export function targetPlan(config: Config, cases: CaseName[] | undefined, gatewa
   return selectTargets(cases, gateways, runtimes).map((t) => ({ case: t.case, config: configFor(t, config), label: t.label }));
 }
 
-const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 
 /** Capacities over rounds per target (and x): median with its bootstrap interval when there are 2 or more. */
 function capacitiesOf(searches: NonNullable<CurveDoc["searches"]>, seed: number): NonNullable<CurveDoc["capacities"]> {
@@ -296,7 +295,7 @@ export async function sweep(config: Config, plan: TargetStep[], options: SweepOp
 
 /** Writes a curve document as results/<kind>-<time>.json. */
 export function writeCurve(config: Config, doc: CurveDoc): string {
-  const path = join(config.resultsDir, `${doc.kind === "capacity" ? "capacity" : `sweep-${doc.axis}`}-${stamp()}.json`);
+  const path = join(config.resultsDir, `${doc.kind === "capacity" ? "capacity" : `sweep-${doc.axis}`}-${fileStamp()}.json`);
   writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
   return path;
 }

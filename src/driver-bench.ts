@@ -22,7 +22,7 @@ import { measuredEnv } from "./environment";
 import { fingerprint } from "./fingerprint";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { isAlive, portOwner, waitForHealth } from "./ports";
-import { freshResultPath, writeAtomic } from "./results";
+import { fileStamp, freshResultPath, writeAtomic } from "./results";
 import { robotQueries } from "./robot-service";
 import { ensureData } from "./supervisor";
 import { type Child, spawn } from "./runtime";
@@ -132,7 +132,7 @@ export async function driverBench(config: Config, options: DriverBenchOptions, l
   if (owner) throw new Error(`port ${port} (robot-service) is already in use by ${owner}: stop it (\`just down\`), or move robot-service with FLEET_ROBOT_PORT`);
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   const startedAt = new Date().toISOString();
-  const stamp = startedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp(new Date(startedAt));
   const runDir = join(config.stateDir, "runs", `${stamp}-bench-driver`);
   let child: Child | null = null;
   let sql: Sql | null = null;

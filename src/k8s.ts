@@ -23,7 +23,7 @@ import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8
 import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
 import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery, rolledOut } from "./kubectl";
 import { RATE_VUS } from "./load";
-import { freshResultPath, writeResult } from "./results";
+import { fileStamp, freshResultPath, writeResult } from "./results";
 import { baseResult } from "./run-result";
 import versions from "./versions.json";
 
@@ -67,7 +67,7 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
   if (load.mode === "iterations" && parallelism > iterations!) throw new UsageError(`--parallelism ${parallelism} is more runners than iterations (${iterations})`);
   const image = flags.get("image") ?? K8S_DEFAULTS.image;
   if (!image || /\s/.test(image)) throw new UsageError(`--image must be an image reference (e.g. registry.example/fleetbench:${versions.bun}), got "${image}"`);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp();
   return {
     target,
     options: {

@@ -23,7 +23,7 @@ import { parityOf } from "./parity";
 import { affinityOf, type PinPlan, pinPlan, pinTrees } from "./pin";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { k6PrometheusOutput } from "./prometheus";
-import { freshResultPath, type RunResult, writeResult } from "./results";
+import { fileStamp, freshResultPath, type RunResult, writeResult } from "./results";
 import { type Measured, assembleResult, baseResult, k6ExitMeaning } from "./run-result";
 import { readState, stopCase, type SupervisorState, up } from "./supervisor";
 import { k6Binary } from "./tools";
@@ -152,7 +152,7 @@ export async function runLoad(
 ) {
   const spec = caseSpec(params.case);
   const gateway = spec.gateway(config);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp();
   const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}${config.runtime === "bun" ? "" : `-${config.runtime}`}-${params.mode}`);
   const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
 

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { labelOfRun } from "./cases";
 import type { Config } from "./config";
 import { differences, fingerprintTable, flagNotes, parityTable, runtimeOfRun, toolOf } from "./report-context";
-import { type RunResult, readResults, writeAtomic } from "./results";
+import { fileStamp, type RunResult, readResults, writeAtomic } from "./results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
 import { median } from "./stats";
 import { escape, EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
@@ -282,7 +282,7 @@ export function writeReport(config: Config, sources: string[], log: (line: strin
   });
   const columns = toColumns(results);
   if (!columns.length) throw new Error(`none of ${sources.length} result(s) is complete: nothing to compare`);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = fileStamp();
   const md = join(config.resultsDir, `report-${stamp}.md`);
   const page = join(config.resultsDir, `report-${stamp}.html`);
   const table = markdownReport(columns, comparison);

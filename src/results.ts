@@ -38,6 +38,9 @@ export interface RunResult {
   extra: Record<string, unknown>;
 }
 
+/** "20261122T053524Z": a moment in UTC as results' file names carry it (sortable, no separators). */
+export const fileStamp = (at: Date = new Date()) => at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
 /** Writes `data` to `path` atomically. */
 export function writeAtomic(path: string, data: string) {
   const tmp = `${path}.${process.pid}.tmp`;
