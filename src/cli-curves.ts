@@ -7,7 +7,8 @@ import { checkStep, parseSlo } from "./capacity";
 import { caseSpec } from "./cases";
 import type { Config } from "./config";
 import { writeCurveReport } from "./curve-report";
-import { capacityCurves, type CurveDoc, parseList, sweep, targetPlan, writeCurve } from "./curves";
+import { type CurveDoc, writeCurve } from "./curve-doc";
+import { capacityCurves, parseList, sweep, targetPlan } from "./curves";
 import { UsageError } from "./errors";
 
 /** The options a capacity search reads. */

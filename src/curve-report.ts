@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "./config";
 import { sloText } from "./capacity";
-import { CURVE_COMPONENTS, type CurveDoc, type Point } from "./curves";
+import { CURVE_COMPONENTS, type CurveDoc, type Point } from "./curve-doc";
 import { escape } from "./report-verdicts";
 import { writeAtomic } from "./results";
 import { summarize } from "./stats";
