@@ -62,7 +62,6 @@ export function apiFlag(flags: Flags): ApiName | undefined {
 export const casesFlag = (flags: Flags): CaseName[] | undefined =>
   flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
 
-/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
 /** --runtimes bun,deno: the runtimes to put side by side (default: FLEET_RUNTIME's alone). */
 export function runtimesFlag(flags: Flags, config: Config): RuntimeName[] {
   const raw = flags.get("runtimes");
@@ -74,6 +73,7 @@ export function runtimesFlag(flags: Flags, config: Config): RuntimeName[] {
   return runtimes as RuntimeName[];
 }
 
+/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
 export function gatewaysFlag(flags: Flags): Config["case3Gateway"][] {
   const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
   const choices: string[] = gatewayChoices("case3");

@@ -72,8 +72,6 @@ const subgraphs = [
 
 type Row = Omit<TargetSpec, "label" | "runtime" | "compose"> & { compose?: boolean };
 
-const row = (r: Row): Row => r;
-
 /** A row on one runtime: its TypeScript roles run there; Bun's rows keep the short label results have always used. */
 const onRuntime = (r: Row, runtime: RuntimeName): TargetSpec => ({
   ...r,
@@ -84,28 +82,28 @@ const onRuntime = (r: Row, runtime: RuntimeName): TargetSpec => ({
 });
 
 const ROWS: Row[] = [
-  row({
+  {
     case: "case1", gateway: "rest-gateway", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration"]), service("rest-gateway", (c) => c.ports.gateway)],
-  }),
-  row({
+  },
+  {
     case: "case1b", gateway: "rest-gateway", title: "REST gateway + batch endpoints (REST without N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration=batch"]), service("rest-gateway", (c) => c.ports.gateway)],
-  }),
-  row({
+  },
+  {
     case: "case2", gateway: "yoga-gateway", title: "GraphQL gateway (Yoga + DataLoader)", protocol: "graphql",
     processes: [...dataServices(), service("yoga-gateway", (c) => c.ports.gateway)],
-  }),
-  row({
+  },
+  {
     case: "case3", gateway: "apollo-router", choice: "apollo-router", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
     processes: [...dataServices(), ...subgraphs, { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand, env: routerEnv, requestMetrics: false }],
     tool: { name: "apollo-router", versionKey: "apollo_router" },
-  }),
-  row({
+  },
+  {
     case: "case3", gateway: "hive-gateway", choice: "hive-gateway", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
     processes: [...dataServices(), ...subgraphs, service("hive-gateway", (c) => c.ports.gateway)],
     compose: false,
-  }),
+  },
 ];
 
 /** Every row on every runtime, Bun's first. */

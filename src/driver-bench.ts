@@ -25,7 +25,7 @@ import { isAlive, portOwner, waitForHealth } from "./ports";
 import { fileStamp, freshResultPath, writeAtomic } from "./results";
 import { robotQueries } from "./robot-service";
 import { ensureData } from "./supervisor";
-import { type Child, spawn } from "./runtime";
+import { type Child, mainCommand, RUNTIME, spawn } from "./runtime";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -166,7 +166,8 @@ export async function driverBench(config: Config, options: DriverBenchOptions, l
     const logPath = join(runDir, "robot-service.log");
     const fd = openSync(logPath, "a");
     // The environment the supervisor gives every measured process, not this shell's (DESIGN §12).
-    child = spawn([process.execPath, join(ROOT, "src", "main.ts"), "robot-service"], { cwd: ROOT, env: measuredEnv(config), stdin: "ignore", stdout: fd, stderr: fd });
+    // On this process's own runtime: the raw driver it is compared with runs here.
+    child = spawn(mainCommand(RUNTIME, ["robot-service"]), { cwd: ROOT, env: measuredEnv(config), stdin: "ignore", stdout: fd, stderr: fd });
     closeSync(fd);
     const pid = child.pid;
     await waitForHealth(`http://127.0.0.1:${port}/health`, config.readyTimeoutMs, () => isAlive(pid)).catch((error) => {

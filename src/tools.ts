@@ -11,7 +11,7 @@ import type { Config } from "./config";
 import { isAlive } from "./ports";
 import { routerBinary, ROUTER_VERSION } from "./router";
 import versions from "./versions.json" with { type: "json" };
-import { sleep, sleepSync, spawn, spawnSync, which } from "./runtime";
+import { mainCommand, RUNTIME, sleep, sleepSync, spawn, spawnSync, which } from "./runtime";
 
 export const K6_VERSION = versions.k6;
 const ROOT = resolve(import.meta.dirname, "..");
@@ -160,7 +160,7 @@ export function startBackgroundBuild(config: Config, name: string, log: (line: s
   const out = openSync(logPath, "w");
   // setsid: a process group of its own, so the demo can pause the whole build (cargo and every
   // rustc) while it measures; nice: what runs besides it comes first.
-  const child = spawn(["setsid", "nice", "-n", "19", process.execPath, join(ROOT, "src", "main.ts"), "tools", name], {
+  const child = spawn(["setsid", "nice", "-n", "19", ...mainCommand(RUNTIME, ["tools", name])], {
     cwd: ROOT,
     // The same tools cache as this process's configuration, whatever the environment says.
     env: { ...process.env, FLEET_TOOLS_DIR: config.toolsDir },
