@@ -14,10 +14,10 @@ import { dirname, join, normalize, resolve } from "node:path";
 import { type ApiName, CASES, type TargetSpec } from "./cases";
 import { type K6Params, k6Env, requestSpec } from "./k6-run";
 import { clusterConfig, containerSecurity, type K8sObject, type K8sOptions, labels, podSecurity, resourcesOf, targetSlug } from "./k8s-pods";
-import { DEFAULT_MIX } from "./load";
+import { mixOf } from "./load";
 import { K6_SYSTEM_TAGS } from "./prometheus";
 import { criticalCount } from "./seed";
-import versions from "./versions.json";
+import versions from "./versions.json" with { type: "json" };
 
 const ROOT = resolve(import.meta.dirname, "..");
 /** k6-operator reaches every runner's REST API on this port (fixed by the operator). */
@@ -44,9 +44,6 @@ export function scriptFiles(entry = SCRIPT): string[] {
 
 /** A ConfigMap key for a repository path (keys cannot hold "/"): k6/lib/pick.js → k6_lib_pick.js. */
 export const configKey = (path: string) => path.replaceAll("/", "_");
-
-/** The mix of a run: one API at 100 %, or the default 50/30/20 (src/load.ts). */
-const mixOf = (api?: ApiName): Record<string, number> => (api ? { [api]: 100 } : { ...DEFAULT_MIX });
 
 /** Each runner's share of a whole number k6 splits by execution segments: ⌊n/P⌋ or ⌈n/P⌉, n in all. */
 export function runnerShares(total: number, parallelism: number): number[] {

@@ -23,7 +23,7 @@ import { K6_API_PORT, loadObjects, type LoadShape } from "./k8s-load";
 import { SERVER_SETTINGS } from "./pg-cluster";
 import { componentOf } from "./run-result";
 import { ROUTER_CONFIG, routerEnv, SUPERGRAPH } from "./router";
-import versions from "./versions.json";
+import versions from "./versions.json" with { type: "json" };
 import { stringifyYaml } from "./yaml";
 
 const ROOT = resolve(import.meta.dirname, "..");

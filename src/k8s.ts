@@ -25,7 +25,7 @@ import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectl
 import { RATE_VUS } from "./load";
 import { fileStamp, freshResultPath, writeResult } from "./results";
 import { baseResult } from "./run-result";
-import versions from "./versions.json";
+import versions from "./versions.json" with { type: "json" };
 
 const OPTIONS = ["parallelism", "namespace", "image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

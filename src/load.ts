@@ -33,6 +33,8 @@ export { durationSeconds };
 /** VUs k6 pre-allocates in the open model (k6/lib/profiles.js allows up to 2 × the rate). */
 export const RATE_VUS = 10;
 export const DEFAULT_MIX: Record<ApiName, number> = { dashboard: 50, monitor: 30, critical: 20 };
+/** The mix of a run: one API at 100 % (--api), or the default 50/30/20. */
+export const mixOf = (api?: ApiName): Record<string, number> => (api ? { [api]: 100 } : { ...DEFAULT_MIX });
 
 export interface LoadParams extends K6Params {
   case: CaseName;
@@ -154,7 +156,7 @@ export async function runLoad(
   const gateway = spec.gateway(config);
   const stamp = fileStamp();
   const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}${config.runtime === "bun" ? "" : `-${config.runtime}`}-${params.mode}`);
-  const mix: Record<string, number> = params.api ? { [params.api]: 100 } : { ...DEFAULT_MIX };
+  const mix = mixOf(params.api);
 
   // The machine's speed (src/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.

@@ -38,7 +38,7 @@ import { DEFAULT_MIX } from "../src/load";
 import { routerEnv } from "../src/router";
 import { baseResult } from "../src/run-result";
 import { criticalCount } from "../src/seed";
-import versions from "../src/versions.json";
+import versions from "../src/versions.json" with { type: "json" };
 import testRunSchema from "./fixtures/k6-testrun.schema.json";
 
 const ROOT = join(import.meta.dirname, "..");
