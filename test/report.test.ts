@@ -3,7 +3,7 @@
  * in headless Chromium with no console errors and with its charts drawn.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CHROMIUM, launchBrowser, openPage } from "./browser";
 import type { CaseName } from "../src/cases";
 import { loadConfig, type Config } from "../src/config";
@@ -55,6 +55,24 @@ test("a report mixing runs of other parameters says so above the numbers, in the
   }
 });
 
+test("the page checks can fail: a console error, an uncaught exception and a request beyond the file are each seen", async () => {
+  const html = `${config.resultsDir}/browser-check-${process.pid}.html`;
+  writeFileSync(html, `<!doctype html><body><script>
+    console.error("drawn wrong"); fetch("http://127.0.0.1:9/x").catch(() => {}); setTimeout(() => { throw new Error("late"); });
+    document.body.dataset.charts = "1";</script></body>`);
+  const { browser, page, errors, requests } = await openPage(html, 390, 1);
+  try {
+    await page.waitForFunction(() => new Promise((done) => setTimeout(() => done(true), 100)));
+    expect(errors.some((e) => e.includes("drawn wrong"))).toBe(true);
+    expect(errors.some((e) => e.includes("Error: late"))).toBe(true);
+    expect(requests).toContain("http://127.0.0.1:9/x");
+    await expect(page.$eval("#absent", (e) => e.textContent)).rejects.toThrow("no element matches #absent");
+  } finally {
+    await browser.close();
+    rmSync(html);
+  }
+});
+
 test("the Markdown table has a column per case and the numbers of each run", () => {
   const { table, markdown } = writeReport(config, sources, quiet);
   expect(readFileSync(markdown, "utf8")).toBe(table);
@@ -75,11 +93,7 @@ test("the HTML page renders its charts in headless Chromium without console erro
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-    const errors: string[] = [];
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("pageerror", (e) => errors.push(e.message));
-    const requests: string[] = [];
-    page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
+    const { errors, requests } = page;
     await page.goto(`file://${html}`);
     await page.waitForFunction(() => document.body.dataset.charts === "7");
     expect(errors).toEqual([]);

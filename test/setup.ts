@@ -13,12 +13,15 @@
  * A process a test spawns itself gets these variables only when it is given `env: process.env`:
  * Bun 1.3's Bun.spawn without `env` passes the environment the runner started with, not
  * process.env as changed here (oven-sh/bun#34972).
+ *
+ * A test still running after 110 s prints what it was doing (test/trace.ts), then every minute.
  */
-import { afterAll } from "bun:test";
+import { afterAll, afterEach, beforeEach } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { restart, stillRunning } from "./trace";
 
 process.env.FLEET_TEST_RUN = randomUUID();
 
@@ -32,3 +35,14 @@ if (!process.env.FLEET_RESULTS_DIR) {
     else rmSync(dir, { recursive: true, force: true });
   });
 }
+
+let watchdog: ReturnType<typeof setTimeout> | undefined;
+beforeEach(() => {
+  restart();
+  const report = () => {
+    console.error(stillRunning());
+    watchdog = setTimeout(report, 60_000);
+  };
+  watchdog = setTimeout(report, 110_000);
+});
+afterEach(() => clearTimeout(watchdog));

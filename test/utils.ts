@@ -12,8 +12,10 @@ import { clusterUp } from "../src/pg-cluster";
 import { seed } from "../src/seed";
 import { down } from "../src/supervisor";
 import { referenceAnswers } from "../src/gate";
+import { keep } from "./trace";
 
-export const quiet = () => {};
+/** The tests' log: prints nothing, keeps the last lines for a test that runs long (test/trace.ts). */
+export const quiet = (line: string) => keep(line);
 export const config = loadConfig();
 
 /** A pool for the test's own SQL; the local cluster is started if needed. */
