@@ -3,10 +3,10 @@
  * WebSocket: what a reader's browser renders, its console errors, and any request a page makes.
  *
  * Playwright is not used. Its launch talks to Chromium over extra stdio pipes, which under Bun go
- * through Bun's node:child_process emulation: measured here, the 25th launch of a loop failed
- * every time ("Failed to connect", ENOENT), launches hung, and CI lost tests to 180 and 300 s
- * hangs while a page was open. Its WebSocket client (connectOverCDP) never finished connecting
- * under Bun. Here Chromium is a plain process that writes its port to a file; every protocol call
+ * through Bun's node:child_process emulation: measured here, the 25th launch failed in both of
+ * two loops of 30 ("Failed to connect", ENOENT), an earlier CI run lost a test to a launch that
+ * never completed, and the last one lost two tests, both of which open pages, to 180 and 300 s
+ * hangs. Its WebSocket client (connectOverCDP) never finished connecting under Bun. Here Chromium is a plain process that writes its port to a file; every protocol call
  * has a time limit, and a browser that goes away fails what was pending at once.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -51,7 +51,10 @@ class Session {
       // compressed data"), and on loopback compression saves nothing. (Bun's constructor takes
       // this option; the DOM type of WebSocket does not know it.)
       const ws = new (WebSocket as unknown as new (url: string, options: { perMessageDeflate: boolean }) => WebSocket)(url, { perMessageDeflate: false });
-      const timer = setTimeout(() => fail(new Error(`no DevTools connection to ${url} within ${LAUNCH_MS} ms`)), LAUNCH_MS);
+      const timer = setTimeout(() => {
+        ws.close();
+        fail(new Error(`no DevTools connection to ${url} within ${LAUNCH_MS} ms`));
+      }, LAUNCH_MS);
       ws.onopen = () => (clearTimeout(timer), done(new Session(ws)));
       ws.onerror = () => (clearTimeout(timer), fail(new Error(`DevTools connection to ${url} failed`)));
     });
