@@ -5,7 +5,7 @@
  * every minute after. A test that then times out has its last steps printed just above bun's
  * "timed out" line, where `.ci/run` repeats a failing test's output.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { commandLine, processTable } from "./procs";
 
 const KEPT = 10;
 const lines: string[] = [];
@@ -23,19 +23,12 @@ export function restart() {
   since = performance.now();
 }
 
-/** This process's children: pid, state (R running, S sleeping, D in I/O, T stopped, Z exited) and command. */
+/** This process's children: pid, state (as /proc gives it) and the start of the command line. */
 function children(): string[] {
   const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) !== process.pid) continue;
-      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).slice(0, 3).join(" ");
-      found.push(`pid ${pid} ${state} ${command.slice(0, 100)}`);
-    } catch {
-      // gone meanwhile
-    }
+  for (const [pid, { ppid, state }] of processTable()) {
+    const command = ppid === process.pid ? commandLine(pid) : null;
+    if (command !== null) found.push(`pid ${pid} ${state} ${command.slice(0, 100)}`);
   }
   return found;
 }

@@ -3,7 +3,7 @@
  * (independently of the services' own SQL), client calls through a case, and metrics deltas.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/cases";
 import { type Config, loadConfig } from "../src/config";
 import type { RuntimeName } from "../src/runtime";
@@ -12,6 +12,7 @@ import { clusterUp } from "../src/pg-cluster";
 import { seed } from "../src/seed";
 import { down } from "../src/supervisor";
 import { referenceAnswers } from "../src/gate";
+import { commandLine, processTable } from "./procs";
 import { keep } from "./trace";
 
 /** The tests' log: prints nothing, keeps the last lines for a test that runs long (test/trace.ts). */
@@ -111,20 +112,10 @@ export function useFleetDatabase() {
   return db;
 }
 
-/** Every process of the machine as pid → parent pid, from /proc/<pid>/stat; zombies left out. */
+/** Every live process of the machine as pid → parent pid; zombies left out. */
 function liveParents(): Map<number, number> {
   const parents = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name (2nd field) may hold spaces and parentheses: fields resume after the last ")".
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state !== "Z" && state !== "X") parents.set(Number(entry), Number(ppid));
-    } catch {
-      // it ended while we looked
-    }
-  }
+  for (const [pid, { ppid, state }] of processTable()) if (state !== "Z" && state !== "X") parents.set(pid, ppid);
   return parents;
 }
 
@@ -163,12 +154,8 @@ export function strayProcesses(pattern: RegExp): string[] {
   const stray: string[] = [];
   for (const pid of liveParents().keys()) {
     if (pid === process.pid || !(descendants.has(pid) || startedByThisRun(pid))) continue;
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
-      if (pattern.test(command)) stray.push(command);
-    } catch {
-      // it ended while we looked
-    }
+    const command = commandLine(pid);
+    if (command !== null && pattern.test(command)) stray.push(command);
   }
   return stray;
 }
