@@ -1,4 +1,4 @@
-// fleetbench load script: one script for every case. The runner (src/load.ts) writes a request
+// fleetbench load script: one script for every case. The runner (src/bench/load.ts) writes a request
 // spec from the case table (base URL, REST paths or GraphQL queries, expected sizes) and passes
 // its path in FLEET_SPEC; everything else comes from FLEET_* variables.
 //
@@ -24,7 +24,7 @@ const windows = Number(__ENV.FLEET_WINDOWS || 0);
 const errors = new Rate("fleet_errors");
 /**
  * The same outcome as a count (0 or 1 per request): counts add up across k6-operator's runners
- * in Prometheus, rates do not (src/k8s-result.ts reads it).
+ * in Prometheus, rates do not (src/deploy/k8s-result.ts reads it).
  */
 const failures = new Counter("fleet_failed");
 

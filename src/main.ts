@@ -3,7 +3,7 @@
  * supervisor, compose and the tests start things the same way.
  *
  *   bun src/main.ts <role> [--orchestration]   run a role (robot-service, yoga-gateway, ...)
- *   bun src/main.ts <command> [args]           run a command (see src/cli.ts)
+ *   bun src/main.ts <command> [args]           run a command (see src/cli/cli.ts)
  */
 import { ConfigError, loadConfig } from "./config";
 import { RefusedError, UsageError } from "./errors";
@@ -11,10 +11,10 @@ import { ROLES, serveRole } from "./roles";
 
 const [name, ...args] = process.argv.slice(2);
 // Commands load lazily: a role process never carries the CLI's modules (k6 runner, report).
-const cli = name && ROLES.includes(name) ? null : await import("./cli");
+const cli = name && ROLES.includes(name) ? null : await import("./cli/cli");
 // `COMMAND --help` (anywhere among its arguments; the recipes put the case first) or no command at all.
 if (cli && (!name || name === "--help" || name === "-h" || args.includes("--help") || args.includes("-h"))) {
-  const { helpText } = await import("./help");
+  const { helpText } = await import("./cli/help");
   console.log(helpText(name && !name.startsWith("-") ? name : undefined));
   process.exit(name ? 0 : 2);
 }

@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { caseSpec } from "../src/cases";
+import { caseSpec } from "../src/bench/cases";
 import { contentHash, type Sql } from "../src/db";
-import { clusterPid } from "../src/pg-cluster";
-import { listeners, socketProcess } from "../src/ports";
+import { clusterPid } from "../src/bench/pg-cluster";
+import { listeners, socketProcess } from "../src/bench/ports";
 import { RUNTIMES } from "../src/runtime";
-import { down, up } from "../src/supervisor";
+import { down, up } from "../src/bench/supervisor";
 import { EVERY_RUNTIME, call, config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -3,8 +3,8 @@
  * errors are one line without a stack trace, and exit codes are the same everywhere.
  */
 import { expect, test } from "bun:test";
-import { COMMANDS } from "../src/cli";
-import { HELP } from "../src/help";
+import { COMMANDS } from "../src/cli/cli";
+import { HELP } from "../src/cli/help";
 
 const ROOT = `${import.meta.dirname}/..`;
 const fleet = (...args: string[]) => {

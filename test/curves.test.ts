@@ -7,15 +7,15 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { openPage } from "./browser";
-import { parseSlo, PRECISION, searchCapacity } from "../src/capacity";
-import { compare } from "../src/compare";
-import { writeCurveReport } from "../src/curve-report";
-import { writeCurve } from "../src/curve-doc";
-import { capacityCurves, parseList, sweep, targetPlan } from "../src/curves";
+import { parseSlo, PRECISION, searchCapacity } from "../src/bench/capacity";
+import { compare } from "../src/bench/compare";
+import { writeCurveReport } from "../src/report/curve-report";
+import { writeCurve } from "../src/bench/curve-doc";
+import { capacityCurves, parseList, sweep, targetPlan } from "../src/bench/curves";
 import { loadConfig } from "../src/config";
 import { loadedFleetSize } from "../src/db";
-import type { RunResult } from "../src/results";
-import { down } from "../src/supervisor";
+import type { RunResult } from "../src/bench/results";
+import { down } from "../src/bench/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);
@@ -75,7 +75,7 @@ describe("the capacity search", () => {
   });
 
   test("dropped iterations and 0.1 % errors miss the SLO as a latency above it does", async () => {
-    const { judge } = await import("../src/capacity");
+    const { judge } = await import("../src/bench/capacity");
     const run = synthetic(10, 100);
     expect(judge(run, parseSlo("p99=200ms"))).toEqual({ meets: true, misses: [] });
     expect(judge({ ...run, summary: { ...run.summary!, dropped_iterations: 2 } }, parseSlo("p99=200ms")).misses).toEqual(["2 iterations dropped"]);

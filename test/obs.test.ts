@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CASES, type CaseName } from "../src/cases";
-import { checkDashboards, panelQueries, queryRange, variableQueries } from "../src/dashboards";
-import { runLoad } from "../src/load";
-import { obsDown, obsUp, prometheusPid, targets } from "../src/obs";
-import { prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/prometheus";
-import { down, stopCase, up } from "../src/supervisor";
+import { CASES, type CaseName } from "../src/bench/cases";
+import { checkDashboards, panelQueries, queryRange, variableQueries } from "../src/deploy/dashboards";
+import { runLoad } from "../src/bench/load";
+import { obsDown, obsUp, prometheusPid, targets } from "../src/deploy/obs";
+import { prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/deploy/prometheus";
+import { down, stopCase, up } from "../src/bench/supervisor";
 import type { Sql } from "../src/db";
 import { config, quiet, reseed, testSql } from "./utils";
 

@@ -5,17 +5,17 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CHROMIUM, launchBrowser, openPage } from "./browser";
-import type { CaseName } from "../src/cases";
+import type { CaseName } from "../src/bench/cases";
 import { loadConfig, type Config } from "../src/config";
-import { runLoad } from "../src/load";
-import { compare, roundOrders } from "../src/compare";
-import { writeReport } from "../src/report";
-import type { RunResult } from "../src/results";
-import { type Comparison, METRICS, analyse } from "../src/verdicts";
-import { mannWhitney } from "../src/stats";
-import { verdictLines } from "../src/report-verdicts";
-import { writeBaselineReport } from "../src/baseline-report";
-import { down } from "../src/supervisor";
+import { runLoad } from "../src/bench/load";
+import { compare, roundOrders } from "../src/bench/compare";
+import { writeReport } from "../src/report/report";
+import type { RunResult } from "../src/bench/results";
+import { type Comparison, METRICS, analyse } from "../src/bench/verdicts";
+import { mannWhitney } from "../src/bench/stats";
+import { verdictLines } from "../src/report/report-verdicts";
+import { writeBaselineReport } from "../src/report/baseline-report";
+import { down } from "../src/bench/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -1,21 +1,21 @@
 /**
  * From measurements to a result, without processes: status, flags, stability, per-request
- * costs, memory totals (src/run-result.ts); k6's summary (src/k6-run.ts); the curated environment
- * (src/environment.ts); and the report of a result written before these fields existed.
+ * costs, memory totals (src/bench/run-result.ts); k6's summary (src/bench/k6-run.ts); the curated environment
+ * (src/bench/environment.ts); and the report of a result written before these fields existed.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config";
-import { measuredEnv, withheldSwitches } from "../src/environment";
-import { k6Env, parseSummary, windowCount } from "../src/k6-run";
-import { warmupParams } from "../src/load";
-import { markdownReport, toColumns } from "../src/report";
-import { differences } from "../src/report-context";
-import { getconf, parseStat } from "../src/resources";
-import type { RunResult } from "../src/results";
-import { type Measured, assembleResult, cv, peakSum, stability } from "../src/run-result";
+import { measuredEnv, withheldSwitches } from "../src/bench/environment";
+import { k6Env, parseSummary, windowCount } from "../src/bench/k6-run";
+import { warmupParams } from "../src/bench/load";
+import { markdownReport, toColumns } from "../src/report/report";
+import { differences } from "../src/report/report-context";
+import { getconf, parseStat } from "../src/bench/resources";
+import type { RunResult } from "../src/bench/results";
+import { type Measured, assembleResult, cv, peakSum, stability } from "../src/bench/run-result";
 
 const base = (): RunResult => ({
   schema_version: 1, run_id: "r", case: "case2", gateway: null, mode: "duration",

@@ -8,12 +8,12 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { compare } from "../src/compare";
-import { clusterUp } from "../src/pg-cluster";
+import { compare } from "../src/bench/compare";
+import { clusterUp } from "../src/bench/pg-cluster";
 import type { Config } from "../src/config";
 import { runtimeBinary } from "../src/runtime";
-import { down, readState, up } from "../src/supervisor";
-import type { Comparison } from "../src/verdicts";
+import { down, readState, up } from "../src/bench/supervisor";
+import type { Comparison } from "../src/bench/verdicts";
 import { config, quiet, strayProcesses, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(300_000);

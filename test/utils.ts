@@ -4,14 +4,14 @@
  */
 import { afterAll, beforeAll } from "bun:test";
 import { readFileSync } from "node:fs";
-import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/cases";
+import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/bench/cases";
 import { type Config, loadConfig } from "../src/config";
 import type { RuntimeName } from "../src/runtime";
 import { createSql, type Sql } from "../src/db";
-import { clusterUp } from "../src/pg-cluster";
+import { clusterUp } from "../src/bench/pg-cluster";
 import { seed } from "../src/seed";
-import { down } from "../src/supervisor";
-import { referenceAnswers } from "../src/gate";
+import { down } from "../src/bench/supervisor";
+import { referenceAnswers } from "../src/bench/gate";
 import { commandLine, processTable } from "./procs";
 import { keep } from "./trace";
 
@@ -86,7 +86,7 @@ const asTarget = (t: (typeof TARGET_ROWS)[number]): Target => {
   return { label: t.runtime === "bun" ? contract : `${contract} on ${t.runtime}`, contract, caseName: t.case, config: configFor(t, config), gateway: t.gateway, runtime: t.runtime };
 };
 
-/** Every row of the target table (src/cases.ts) on FLEET_RUNTIME's runtime (Bun unless set): "case1", "case1b", "case2", "case3 apollo-router", ... */
+/** Every row of the target table (src/bench/cases.ts) on FLEET_RUNTIME's runtime (Bun unless set): "case1", "case1b", "case2", "case3 apollo-router", ... */
 export const TARGETS: Target[] = TARGET_ROWS.filter((t) => t.runtime === config.runtime).map(asTarget);
 
 /**

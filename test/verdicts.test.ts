@@ -1,15 +1,15 @@
 /**
  * Comparisons without processes: shuffled rounds reproducible from their seed, the canary's
  * machine_slow rule, which runs are left out of verdicts, the verdicts themselves and the report
- * that opens with them (src/compare.ts, src/canary.ts, src/verdicts.ts, src/report-verdicts.ts).
+ * that opens with them (src/bench/compare.ts, src/bench/canary.ts, src/bench/verdicts.ts, src/report/report-verdicts.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { slowRuns } from "../src/canary";
-import { roundOrders } from "../src/compare";
-import { markdownReport, toColumns } from "../src/report";
-import type { RunResult } from "../src/results";
-import { everyRunLines, verdictMarkdown, verdictSentences } from "../src/report-verdicts";
-import { analyse } from "../src/verdicts";
+import { slowRuns } from "../src/bench/canary";
+import { roundOrders } from "../src/bench/compare";
+import { markdownReport, toColumns } from "../src/report/report";
+import type { RunResult } from "../src/bench/results";
+import { everyRunLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
+import { analyse } from "../src/bench/verdicts";
 
 describe("rounds", () => {
   test("every round is a permutation; the same seed gives the same orders, another seed others", () => {

@@ -1,0 +1,80 @@
+/**
+ * The machine-speed canary (DESIGN §13): the same CPU-bound workload, timed at the start of each
+ * measured run, before it starts anything. A shared machine that is slower for a while (another tenant, a throttled
+ * core) slows the canary too, so a run whose canary is far off the comparison's median is
+ * flagged `machine_slow` and left out of verdicts instead of being read as the case's fault.
+ */
+import { mulberry32 } from "../determinism.js";
+import { median } from "./stats";
+import { spawnSync, which } from "../runtime";
+
+/** Iterations of one timing: about 9 ms on the machine fleetbench was written on. */
+const ITERATIONS = 1_000_000;
+/**
+ * Timings per canary; the fastest counts. Measured on a shared 2-core machine: the median of 5
+ * timings of 60 ms varied from 69 to 134 (index) between idle moments, the minimum of 20 short
+ * ones stayed within about ±10 %, and still rose by half in the machine's slow episodes.
+ */
+const REPEATS = 20;
+/** The canary's time on the machine fleetbench was written on; index 100 = that speed. */
+const REFERENCE_MS = 9;
+
+/** The fixed workload: integer mixing and a dependent sum, nothing the JIT can skip. */
+function work(): number {
+  const random = mulberry32(0x5eed);
+  let acc = 0;
+  for (let i = 0; i < ITERATIONS; i++) acc = (acc + Math.imul(Math.floor(random() * 0xffff), i | 1)) | 0;
+  return acc;
+}
+
+export interface Canary {
+  /** The fastest of `REPEATS` timings, in milliseconds: the machine's speed when nothing interrupted it. */
+  ms: number;
+  /** 100 × reference time ÷ this time: higher is faster; compared only within one comparison. */
+  index: number;
+  /** Instructions per request need `perf stat`; recorded only where it works. */
+  instructions: null;
+  instructions_note: string;
+}
+
+export function runCanary(): Canary {
+  work(); // compiled before it is timed
+  const times: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const t0 = performance.now();
+    work();
+    times.push(performance.now() - t0);
+  }
+  const ms = Math.min(...times);
+  return {
+    ms: Math.round(ms * 100) / 100,
+    index: Math.round((REFERENCE_MS / ms) * 10000) / 100,
+    instructions: null,
+    instructions_note: perfNote(),
+  };
+}
+
+let perfChecked: string | null = null;
+/** Whether hardware instruction counts can be read here; said, never assumed. */
+function perfNote(): string {
+  if (perfChecked !== null) return perfChecked;
+  const perf = which("perf");
+  if (!perf) return (perfChecked = "perf is not installed: instructions per request not recorded");
+  const probe = spawnSync([perf, "stat", "-x,", "-e", "instructions", "true"]);
+  const text = probe.stderr.toString();
+  perfChecked = probe.exitCode === 0 && /^\d+,/m.test(text)
+    ? "perf stat works here, but fleetbench does not record instructions per request yet"
+    : "perf stat cannot count instructions on this machine (no hardware counters): not recorded";
+  return perfChecked;
+}
+
+/**
+ * The canary indexes' median, and which runs are slower than it by more than `limit`. Only slower:
+ * a run measured on a faster moment is not `machine_slow`.
+ */
+export function slowRuns(indexes: { id: string; index: number }[], limit = 0.1) {
+  if (!indexes.length) return { median: null, slow: [] as string[] };
+  const mid = median(indexes.map((x) => x.index));
+  // The epsilon keeps "exactly 10 % off" on the right side of floating point (110 / 100 - 1 > 0.1).
+  return { median: mid, slow: indexes.filter((x) => 1 - x.index / mid > limit + 1e-9).map((x) => x.id) };
+}

@@ -1,0 +1,59 @@
+/**
+ * The environment a result was measured in (DESIGN §8): code version, tool versions, machine.
+ * Two results are comparable when their fingerprints say so.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus, totalmem, release } from "node:os";
+import { join, resolve } from "node:path";
+import type { Config } from "../config";
+import type { PinPlan } from "./pin";
+import { routerBinary } from "../router";
+import { k6Binary, TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
+import pinned from "../versions.json" with { type: "json" };
+import { runtimeVersion, spawnSync } from "../runtime";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+function output(cmd: string[]): string | null {
+  try {
+    const result = spawnSync(cmd, { cwd: ROOT });
+    return result.exitCode === 0 ? result.stdout.toString().trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The code a result ran: its commit and whether the work tree differed from it. */
+export const codeVersion = () => ({
+  git_sha: output(["git", "rev-parse", "HEAD"]),
+  git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
+});
+
+export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null) {
+  const router = routerBinary(config);
+  const lock = join(ROOT, "flake.lock");
+  return {
+    ...codeVersion(),
+    versions: {
+      bun: runtimeVersion("bun"),
+      // The other runtime of the TypeScript roles (FLEET_RUNTIME=deno); which one ran is the result's `runtime`.
+      deno: runtimeVersion("deno"),
+      k6: output([k6Binary(config), "version"])?.split(" ")[1] ?? null,
+      apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
+      postgres: postgresVersion,
+      // With --hop-latency only: the Toxiproxy that carried every internal hop.
+      // (`go install` of a module version embeds no version string: the cache's build is the pinned one.)
+      ...(config.hopLatencyMs !== null ? { toxiproxy: toxiproxyBinary(config).startsWith(config.toolsDir) ? TOXIPROXY_VERSION : (output([toxiproxyBinary(config), "-version"])?.match(/\d+\.\d+\.\d+/)?.[0] ?? null) } : {}),
+    },
+    /** What src/versions.json pinned when this ran: a result whose `versions` differ says so itself. */
+    pinned,
+    flake_lock_sha256: existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : null,
+    cpu_model: cpus()[0]?.model ?? null,
+    cores: cpus().length,
+    kernel: release(),
+    memory_bytes: totalmem(),
+    /** --pin: the CPUs of k6 and of the case (null: nothing pinned, every process may use every CPU). */
+    pin: pin ? { k6: pin.k6, case: pin.case, available: pin.available } : null,
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The measurement window of a run: requests each process received (metrics scraped before and
+ * after) and CPU and memory of every process sampled in between, k6 included once it starts.
+ */
+import type { Config } from "../config";
+import { clusterPid } from "./pg-cluster";
+import { type MemorySample, type ProcessUsage, startSampler } from "./resources";
+import { scrapeRequests } from "./scrape";
+import { readState, type SupervisorState } from "./supervisor";
+import { type Child } from "../runtime";
+
+export interface WindowMeasures {
+  wallSeconds: number;
+  received: Record<string, number>;
+  /** Processes whose requests could not be counted over the window, and why. */
+  uncounted: Record<string, string>;
+  usage: Record<string, ProcessUsage>;
+  memory: MemorySample[];
+}
+
+export async function openWindow(config: Config, state: SupervisorState) {
+  const before = await scrapeRequests(state.processes);
+  const pg = config.db.external ? null : clusterPid(config);
+  const sampler = startSampler({ ...Object.fromEntries(state.processes.map((p) => [p.name, p.pid])), ...(pg ? { postgres: pg } : {}) });
+  const t0 = performance.now();
+  return {
+    add: (name: string, pid: number) => sampler.add(name, pid),
+    /** Closes the window; k6's CPU comes from its own rusage when it ran (exact, not sampled). */
+    async close(k6: Child | null): Promise<WindowMeasures> {
+      const wallSeconds = (performance.now() - t0) / 1000;
+      const { usage, timeline } = sampler.stop();
+      // A process killed or restarted during the run (fault injection, a crash) has no counter
+      // that spans the window: it is left out of the calls and said so, not counted wrong.
+      const now = readState(config)?.processes ?? [];
+      const received: Record<string, number> = {};
+      const uncounted: Record<string, string> = {};
+      await Promise.all(state.processes.filter((p) => p.name in before).map(async (p) => {
+        if (now.find((q) => q.name === p.name)?.pid !== p.pid) return void (uncounted[p.name] = "restarted during the run");
+        try {
+          received[p.name] = (await scrapeRequests([p]))[p.name] - before[p.name];
+        } catch (error) {
+          uncounted[p.name] = `not reachable after the run: ${(error as Error).message}`;
+        }
+      }));
+      const ru = k6?.resourceUsage();
+      if (ru) {
+        // On Bun the OS's own count for the ended k6 (getrusage); on Deno, what the sampler saw.
+        usage.k6 = {
+          cpu_seconds: ru.cpuMicros / 1e6,
+          peak_rss_bytes: Math.max(usage.k6?.peak_rss_bytes ?? 0, ru.maxRssBytes),
+          peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
+        };
+      }
+      return { wallSeconds, received, uncounted, usage, memory: timeline };
+    },
+  };
+}

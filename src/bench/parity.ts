@@ -1,0 +1,167 @@
+/**
+ * What every process of a run was set to do per request (DESIGN §12), recorded in each result as
+ * `extra.parity` and shown by the report: runtime and version, and the settings that change the
+ * work of a request (deduplication, introspection, limits, scripts, plugins, executor, pool,
+ * timeouts, body limit), the environment allow-list in force and the effective configuration.
+ * Two runs whose parity differs are not put side by side without the report saying so.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { CaseSpec, ProcessSpec } from "./cases";
+import type { Config } from "../config";
+import { ALLOWED, withheldSwitches } from "./environment";
+import { hopParity } from "./hops";
+import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "../router";
+import { parseYaml } from "./yaml";
+import { runtimeVersion } from "../runtime";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+const packageVersion = (name: string) => {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version as string;
+  } catch {
+    return null;
+  }
+};
+
+/** postgres.js as installed: with fleetbench's queue fix (patches/postgres-queue.js), or not. */
+export function postgresDriver(): string {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return null;
+    }
+  };
+  const installed = read(join(ROOT, "node_modules", "postgres", "src", "queue.js"));
+  const patched = installed !== null && installed === read(join(ROOT, "patches", "postgres-queue.js"));
+  return `postgres.js ${packageVersion("postgres")} (${patched ? "queue patched" : "queue NOT patched: run npm install"})`;
+}
+
+/** The per-request instrumentation of every Bun process: these two metrics and nothing else. */
+export const INSTRUMENTATION = ["http_requests_total", "http_request_duration_seconds"];
+
+/** router.yaml with its `${env.NAME:-default}` values resolved as the router resolves them. */
+export function routerSettings(config: Config): Record<string, unknown> {
+  const env = routerEnv(config);
+  const text = readFileSync(ROUTER_CONFIG, "utf8").replace(/\$\{env\.(\w+)(?::-([^}]*))?\}/g, (_, name: string, fallback = "") => env[name] ?? fallback);
+  const yaml = parseYaml(text) as Record<string, any>;
+  return {
+    executor: `Apollo Router ${ROUTER_VERSION} (Rust, query planner)`,
+    introspection: yaml.supergraph?.introspection ?? false,
+    deduplication: yaml.traffic_shaping?.all?.deduplicate_query ?? false,
+    scripts: yaml.rhai ? `rhai: ${yaml.rhai.main}` : "none",
+    limits: {
+      parser_max_recursion: Number(yaml.limits?.router?.parser_max_recursion ?? null),
+      parser_max_tokens: Number(yaml.limits?.router?.parser_max_tokens ?? null),
+      aliases: "not enforced (a licensed feature); tokens bound them",
+    },
+    upstream_timeout: yaml.traffic_shaping?.all?.timeout ?? null,
+    body_limit_bytes: Number(yaml.limits?.router?.http_max_request_bytes ?? null),
+    instrumentation: "the router's own Prometheus metrics",
+  };
+}
+
+function graphqlLimits(config: Config) {
+  return { depth: config.limits.maxDepth, aliases: config.limits.maxAliases, tokens: config.limits.maxTokens };
+}
+
+/** The settings of one process of a case, by its name. */
+function processSettings(process: ProcessSpec, config: Config): Record<string, unknown> {
+  const name = process.name;
+  const orchestration = process.args?.find((a) => a.startsWith("--orchestration"));
+  // The runtime of this process (its row's); settings below are the same on both runtimes.
+  const runtime = process.runtime ?? "bun";
+  const bun = { runtime, version: runtimeVersion(runtime), instrumentation: INSTRUMENTATION, body_limit_bytes: config.limits.maxBodyBytes };
+  const yoga = `graphql-yoga ${packageVersion("graphql-yoga")} (graphql-js ${packageVersion("graphql")})`;
+  const upstream = { upstream_timeout_ms: config.timeoutMs, keep_alive: true };
+  switch (name) {
+    case "robot-service":
+    case "telemetry-service":
+    case "alert-service":
+      return {
+        ...bun,
+        pool: config.db.pool,
+        prepared_statements: true,
+        driver: postgresDriver(),
+        batch_max: config.batchMax,
+        ...(orchestration === "--orchestration"
+          ? { orchestration: "N+1 fan-out", fan_out: config.fanout === null ? "unbounded (every robot at once)" : `at most ${config.fanout} robots at once`, ...upstream }
+          : orchestration === "--orchestration=batch"
+            ? { orchestration: "batch endpoints (one call per service)", ...upstream }
+            : {}),
+      };
+    case "rest-gateway":
+      return { ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: true, proxy: "streaming, no parsing" };
+    case "yoga-gateway":
+      return {
+        ...bun, ...upstream, executor: yoga, batching: `dataloader ${packageVersion("dataloader")}, per request`,
+        introspection: true, deduplication: "none (each resolver's DataLoader batches within a request)",
+        limits: graphqlLimits(config), plugins: ["max-tokens", "max-depth", "max-aliases", "robot-id guard", "defer-stream", "bad-request status"],
+      };
+    case "robot-subgraph":
+    case "telemetry-subgraph":
+    case "alert-subgraph":
+      return { ...bun, ...upstream, executor: yoga, batching: `dataloader ${packageVersion("dataloader")}, per request`, introspection: true, plugins: [] };
+    case "hive-gateway":
+      return {
+        ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, executor: `@graphql-hive/gateway ${packageVersion("@graphql-hive/gateway")}`,
+        introspection: true, deduplication: false, limits: graphqlLimits(config),
+        plugins: ["max-tokens", "max-depth", "max-aliases", "robot-id guard", "bad-request status"], defer_stream: true,
+      };
+    case "apollo-router":
+      return { runtime: "native", version: ROUTER_VERSION, ...routerSettings(config) };
+    default:
+      return { runtime: "unknown" };
+  }
+}
+
+/** The configuration in force, without secrets (the database password, a DATABASE_URL). */
+export function effectiveConfig(config: Config) {
+  const { db, passEnv, ...rest } = config;
+  return { ...rest, db: { external: db.external, pool: db.pool, port: db.port, name: db.name, user: db.user }, pass_env: passEnv };
+}
+
+export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null }) {
+  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, processSettings(p, config)]));
+  if (config.hopLatencyMs !== null) processes.toxiproxy = hopParity(config);
+  if (!config.db.external) {
+    processes.postgres = { runtime: "native", version: options.postgresVersion, settings: { fsync: "off", max_connections: 200, listen: "127.0.0.1" } };
+  }
+  return {
+    processes,
+    environment: {
+      allowed: [...ALLOWED, "LC_*", "FLEET_*", "CASE3_GATEWAY", "DATABASE_URL"],
+      passed_on_purpose: config.passEnv,
+      withheld: withheldSwitches(config),
+    },
+    config: effectiveConfig(config),
+    started_case: options.startedCase,
+  };
+}
+
+function runtimeOfParity(p: { processes?: Record<string, unknown> }) {
+  const service = p.processes?.["telemetry-service"] as { runtime?: string; version?: string } | undefined;
+  const runtime = service?.runtime ?? "bun";
+  return runtime === "bun" ? { bun: service?.version ?? null } : { bun: null, [runtime]: service?.version ?? null };
+}
+
+/**
+ * What two runs of different cases must share to be put side by side: runtime versions, the
+ * variables passed on purpose, and the configuration that sets the work per request (pool,
+ * timeouts, limits, body limit, batch size, fleet). The gateways differ between cases by design.
+ */
+export function paritySignature(parity: unknown, { runtime = true }: { runtime?: boolean } = {}): string {
+  if (!parity || typeof parity !== "object") return "none recorded";
+  const p = parity as ReturnType<typeof parityOf>;
+  const c = p.config ?? ({} as ReturnType<typeof effectiveConfig>);
+  return JSON.stringify({
+    // The data services' runtime: Bun's version under `bun` as results have always had it; Deno's under `deno`.
+    ...(runtime ? runtimeOfParity(p) : {}),
+    driver: (p.processes?.["telemetry-service"] as { driver?: string } | undefined)?.driver ?? null,
+    postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
+    passed: p.environment?.passed_on_purpose ?? [],
+    pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null, hop_latency_ms: c.hopLatencyMs ?? null,
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * CPU and memory of every process of a run, read from /proc. A process counts with its
+ * descendants, so PostgreSQL is its postmaster plus every backend serving the run.
+ *
+ * - CPU: user + system time of every live process of the tree, plus the time of children that
+ *   already exited and were reaped (`cutime` + `cstime`): a backend that ends during the run is
+ *   still counted, by its parent. CPU-seconds of a run = last sample - first sample.
+ * - Memory: PSS (proportional set size) for every process: a page shared by k processes counts
+ *   1/k in each, so the Bun binary mapped by six processes and PostgreSQL's shared buffers are
+ *   counted once in a sum. RSS is kept beside it (it counts shared pages in every process).
+ * - Clock ticks per second and the page size come from the OS (`getconf`), not assumed.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "../runtime";
+
+/** A `getconf` value; these are fixed for the life of the machine, so read once. */
+const systemValues = new Map<string, number>();
+export function getconf(name: "CLK_TCK" | "PAGESIZE"): number {
+  if (!systemValues.has(name)) {
+    const result = spawnSync(["getconf", name]);
+    const value = Number(result.stdout.toString().trim());
+    if (result.exitCode !== 0 || !Number.isInteger(value) || value <= 0) {
+      throw new Error(`getconf ${name} failed (exit ${result.exitCode}): ${result.stderr.toString().trim() || result.stdout.toString().trim()}; CPU and memory cannot be measured`);
+    }
+    systemValues.set(name, value);
+  }
+  return systemValues.get(name)!;
+}
+
+export interface Stat {
+  pid: number;
+  ppid: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  ticks: number;
+  rssBytes: number;
+}
+
+/** Parses /proc/<pid>/stat text (fields after the command name, which may hold spaces). */
+export function parseStat(pid: number, raw: string, pageSize: number): Stat {
+  const fields = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17, rss (pages) 24.
+  return {
+    pid,
+    ppid: Number(fields[1]),
+    ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+    rssBytes: Number(fields[21]) * pageSize,
+  };
+}
+
+function readStat(pid: number, pageSize: number): Stat | null {
+  try {
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"), pageSize);
+  } catch {
+    return null;
+  }
+}
+
+/** Proportional set size in bytes, or null when the process is gone. */
+function readPss(pid: number): number | null {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function allStats(pageSize: number): Stat[] {
+  const stats: Stat[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry), pageSize);
+    if (stat) stats.push(stat);
+  }
+  return stats;
+}
+
+export interface TreeTotal {
+  ticks: number;
+  rssBytes: number;
+  pssBytes: number;
+}
+
+/** From one listing of /proc: the processes of the tree under a pid (itself included; none once it is gone). */
+export function treeOf(stats: Stat[]): (root: number) => Stat[] {
+  const children = new Map<number, Stat[]>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  const byPid = new Map(stats.map((s) => [s.pid, s]));
+  return (root) => {
+    const tree: Stat[] = [];
+    const stack = byPid.has(root) ? [byPid.get(root)!] : [];
+    while (stack.length) {
+      const s = stack.pop()!;
+      tree.push(s);
+      stack.push(...(children.get(s.pid) ?? []));
+    }
+    return tree;
+  };
+}
+
+/** CPU ticks, RSS and PSS of `root` and all its descendants, per root. */
+function treeTotals(roots: Map<string, number>, pageSize: number): Map<string, TreeTotal> {
+  const tree = treeOf(allStats(pageSize));
+  const totals = new Map<string, TreeTotal>();
+  for (const [name, pid] of roots) {
+    const members = tree(pid);
+    totals.set(name, {
+      ticks: members.reduce((sum, s) => sum + s.ticks, 0),
+      rssBytes: members.reduce((sum, s) => sum + s.rssBytes, 0),
+      pssBytes: members.reduce((sum, s) => sum + (readPss(s.pid) ?? 0), 0),
+    });
+  }
+  return totals;
+}
+
+/** Memory of each named process tree at this moment: PSS and RSS in bytes (`just status`). */
+export function memoryNow(roots: Record<string, number>): Record<string, { pssBytes: number; rssBytes: number }> {
+  const totals = treeTotals(new Map(Object.entries(roots)), getconf("PAGESIZE"));
+  return Object.fromEntries([...totals].map(([name, t]) => [name, { pssBytes: t.pssBytes, rssBytes: t.rssBytes }]));
+}
+
+export interface ProcessUsage {
+  cpu_seconds: number;
+  /** Largest RSS sum of the process tree (shared pages counted in every process). */
+  peak_rss_bytes: number;
+  /** Largest PSS sum of the process tree: the memory number the report uses. */
+  peak_pss_bytes: number;
+}
+
+/** One sample: milliseconds since the sampler started, and PSS per process at that moment. */
+export interface MemorySample {
+  t: number;
+  pss: Record<string, number>;
+}
+
+/**
+ * Samples named process trees every `intervalMs` until stopped; `add` lets a process that starts
+ * later (k6) join. CPU is the difference between the first and last sample of each process.
+ */
+export function startSampler(roots: Record<string, number>, intervalMs = 500) {
+  const ticksPerSecond = getconf("CLK_TCK");
+  const pageSize = getconf("PAGESIZE");
+  const pids = new Map(Object.entries(roots));
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  const peakRss = new Map<string, number>();
+  const peakPss = new Map<string, number>();
+  const timeline: MemorySample[] = [];
+  const t0 = Date.now();
+  let stopped = false;
+  const sample = () => {
+    const totals = treeTotals(pids, pageSize);
+    const pss: Record<string, number> = {};
+    for (const [name, total] of totals) {
+      if (total.ticks === 0 && total.rssBytes === 0) continue;
+      if (!first.has(name)) first.set(name, total.ticks);
+      last.set(name, Math.max(last.get(name) ?? 0, total.ticks));
+      peakRss.set(name, Math.max(peakRss.get(name) ?? 0, total.rssBytes));
+      peakPss.set(name, Math.max(peakPss.get(name) ?? 0, total.pssBytes));
+      pss[name] = total.pssBytes;
+    }
+    timeline.push({ t: Date.now() - t0, pss });
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    add(name: string, pid: number) {
+      pids.set(name, pid);
+      sample();
+      // A short-lived process (k6 sending 40 requests) can end between two samples; until it has
+      // shown its memory once, look at it every 25 ms (it is one read of /proc, for a few moments).
+      const settle = () => {
+        if (stopped || peakPss.get(name) || !existsSync(`/proc/${pid}`)) return;
+        sample();
+        setTimeout(settle, 25);
+      };
+      setTimeout(settle, 25);
+    },
+    /** Takes a final sample and returns usage per process, and the memory samples. */
+    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksPerSecond: number; pageSize: number } {
+      clearInterval(timer);
+      stopped = true;
+      sample();
+      const usage: Record<string, ProcessUsage> = {};
+      for (const name of pids.keys()) {
+        if (!first.has(name)) continue;
+        usage[name] = {
+          cpu_seconds: (last.get(name)! - first.get(name)!) / ticksPerSecond,
+          peak_rss_bytes: peakRss.get(name) ?? 0,
+          peak_pss_bytes: peakPss.get(name) ?? 0,
+        };
+      }
+      return { usage, timeline, ticksPerSecond, pageSize };
+    },
+  };
+}

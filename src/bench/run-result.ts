@@ -1,0 +1,211 @@
+/**
+ * From what a run measured to its result (DESIGN §8, §12, §13): a pure function, so every rule
+ * that turns numbers into a verdict (status, flags, stability, per-request costs, memory totals)
+ * is tested without starting a process.
+ */
+import { TARGETS } from "./cases";
+import type { MemorySample, ProcessUsage } from "./resources";
+import { type RunResult, SCHEMA_VERSION } from "./results";
+import type { K6Summary } from "./k6-run";
+
+/** k6 using more than this share of one core means the load generator may be the bottleneck. */
+export const SATURATION = 0.8;
+/** More failed requests than this share flags the run `errors` (DESIGN §13). */
+export const ERROR_LIMIT = 0.001;
+/** |drift| of the windows' throughput above this flags the run `unstable` (DESIGN §13). */
+export const DRIFT_LIMIT = 0.05;
+
+/** What the k6 exit codes mean (k6's errext codes): said in the result and on the console. */
+const K6_EXIT: Record<number, string> = {
+  97: "cloud test run failed",
+  99: "thresholds failed",
+  100: "setup() timed out",
+  101: "teardown() timed out",
+  103: "engine error",
+  104: "invalid configuration",
+  105: "aborted from outside",
+  107: "script error",
+  108: "aborted by the script (the gateway was not up)",
+  109: "k6 crashed",
+  110: "marked as failed",
+};
+export const k6ExitMeaning = (code: number) => K6_EXIT[code] ?? "unexpected exit code";
+
+const GATEWAYS = new Set(TARGETS.map((t) => t.gateway));
+
+/** The components, in the order the report lists them. */
+export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy", "k6"];
+
+/**
+ * What a case's totals count: not k6 (the load generator) and not Toxiproxy (--hop-latency's
+ * stand-in for the network, measured and shown as its own component).
+ */
+export const inCaseTotal = (process: string) => process !== "k6" && process !== "toxiproxy";
+
+/** The component a process belongs to, for totals and charts. */
+export function componentOf(process: string): string {
+  if (GATEWAYS.has(process)) return "gateway";
+  if (process === "toxiproxy") return "network proxy";
+  if (process.endsWith("-subgraph")) return "subgraphs";
+  if (process.endsWith("-service")) return "data services";
+  return process; // postgres, k6
+}
+
+/** Successful requests per second; a file written before `ok_rps` existed gives it from its error rate. */
+export const okRps = (r: RunResult) => (r.summary ? (r.summary.ok_rps ?? r.summary.rps * (1 - r.summary.error_rate)) : null);
+
+/** CPU ms per request summed over the processes `include` picks; null when the run has none of them. */
+export function cpuMsPerRequest(r: RunResult, include: (process: string) => boolean): number | null {
+  const entries = Object.entries(r.resources).filter(([p]) => include(p));
+  return entries.length ? entries.reduce((s, [, u]) => s + (u.cpu_ms_per_request ?? 0), 0) : null;
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+/** Coefficient of variation (population standard deviation ÷ mean); 0 for a constant series. */
+export function cv(xs: number[]): number | null {
+  if (!xs.length) return null;
+  const m = mean(xs);
+  if (m === 0) return null;
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2))) / m;
+}
+
+/**
+ * Stability of a run from its successful requests per window (DESIGN §13): the windows' rates,
+ * their CV and the drift = mean of the last third ÷ mean of the first third − 1. Fewer than three
+ * windows say nothing about drift: null.
+ */
+export function stability(okPerWindow: number[], windowSeconds: number) {
+  const n = okPerWindow.length;
+  if (n < 3) return null;
+  const rates = okPerWindow.map((ok) => ok / windowSeconds);
+  const third = Math.floor(n / 3);
+  const first = mean(rates.slice(0, third));
+  const last = mean(rates.slice(n - third));
+  return {
+    window_seconds: windowSeconds,
+    ok_rps: rates.map((r) => round(r, 2)),
+    cv: round(cv(rates) ?? 0, 4),
+    drift: first > 0 ? round(last / first - 1, 4) : null,
+  };
+}
+
+/** The largest per-sample sum of PSS over the processes `include` picks: memory held at one moment. */
+export function peakSum(timeline: MemorySample[], include: (process: string) => boolean): number {
+  let peak = 0;
+  for (const sample of timeline) {
+    const sum = Object.entries(sample.pss).filter(([p]) => include(p)).reduce((s, [, bytes]) => s + bytes, 0);
+    peak = Math.max(peak, sum);
+  }
+  return peak;
+}
+
+/** A run's result before anything is measured: parameters, fingerprint, status `incomplete`. */
+export function baseResult(r: {
+  runId: string;
+  case: string;
+  gateway: string | null;
+  runtime: string;
+  params: { mode: RunResult["mode"]; vus: number; duration?: string; iterations?: number; rate?: number; mix: Record<string, number>; fleetSize: number };
+  fingerprint: Record<string, unknown>;
+  extra: Record<string, unknown>;
+}): RunResult {
+  const p = r.params;
+  return {
+    schema_version: SCHEMA_VERSION,
+    run_id: r.runId,
+    case: r.case,
+    gateway: r.gateway,
+    runtime: r.runtime,
+    mode: p.mode,
+    params: { vus: p.vus, duration: p.duration ?? null, iterations: p.iterations ?? null, rate: p.rate ?? null, fleet_size: p.fleetSize, mix: p.mix },
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    status: "incomplete",
+    summary: null,
+    calls_per_request: {},
+    resources: {},
+    flags: [],
+    fingerprint: r.fingerprint,
+    extra: r.extra,
+  };
+}
+
+export interface Measured {
+  summary: K6Summary | null;
+  /** k6's exit code; null when k6 never ran (interrupted before it started). */
+  k6Exit: number | null;
+  interrupted: boolean;
+  wallSeconds: number;
+  /** Requests each process received during the window (metrics deltas). */
+  received: Record<string, number>;
+  /** Processes whose requests could not be counted (killed or restarted during the run). */
+  uncounted?: Record<string, string>;
+  /** The process that receives client requests: not an internal call. */
+  gatewayName: string;
+  usage: Record<string, ProcessUsage>;
+  memory: MemorySample[];
+  /** The machine-speed canary timed just before the window (src/bench/canary.ts). */
+  canary?: unknown;
+}
+
+/** Fills `base` (parameters, fingerprint, extra so far) with what was measured. Pure. */
+export function assembleResult(base: RunResult, m: Measured): RunResult {
+  const result: RunResult = { ...base, flags: [...base.flags], extra: { ...base.extra } };
+  const requests = m.summary?.requests ?? 0;
+  let windows: number[] | null = null;
+  if (m.summary) {
+    const { per_api, windows: counted, ...core } = m.summary;
+    result.summary = core;
+    result.extra.per_api = per_api;
+    windows = counted;
+  } else {
+    result.summary = null;
+  }
+  result.extra.wall_seconds = round(m.wallSeconds, 2);
+  result.extra.requests_received = m.received;
+  if (m.canary) result.extra.canary = m.canary;
+  if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
+  result.calls_per_request = Object.fromEntries(
+    Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, requests ? round(n / requests, 3) : 0]),
+  );
+  result.resources = Object.fromEntries(
+    Object.entries(m.usage).map(([name, u]) => [name, {
+      cpu_seconds: round(u.cpu_seconds, 2),
+      peak_rss_bytes: u.peak_rss_bytes,
+      peak_pss_bytes: u.peak_pss_bytes,
+      cpu_ms_per_request: requests ? round((u.cpu_seconds * 1000) / requests, 3) : null,
+    }]),
+  );
+  // Memory held at one moment: the peak of the per-sample sum, never a sum of peaks taken at
+  // different moments. k6 is the load generator: apart.
+  const components = [...new Set(Object.keys(m.usage).map(componentOf))].filter((c) => c !== "k6");
+  result.extra.memory = {
+    measure: "PSS",
+    peak_total_bytes: peakSum(m.memory, inCaseTotal),
+    peak_by_component_bytes: Object.fromEntries(components.map((c) => [c, peakSum(m.memory, (p) => componentOf(p) === c)])),
+  };
+  // Memory over time, one sample per 10 s: what a soak run is judged by (growth between minutes).
+  result.extra.memory_timeline = m.memory
+    .filter((_, i) => i % 20 === 0 || i === m.memory.length - 1)
+    .map((s) => ({ t_s: Math.round(s.t / 1000), pss_bytes: s.pss }));
+
+  const k6Share = (m.usage.k6?.cpu_seconds ?? 0) / Math.max(m.wallSeconds, 1e-9);
+  result.extra.k6_cpu_share = round(k6Share, 2);
+  const flags = new Set(result.flags);
+  if (k6Share > SATURATION) flags.add("generator_saturated");
+  if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
+  if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
+  const stable = windows ? stability(windows, m.summary!.window_seconds) : null;
+  result.extra.stability = stable ?? { not_measured: windows ? `only ${windows.length} complete window(s): drift needs at least 3` : "k6 reported no windows" };
+  if (stable?.drift !== null && stable?.drift !== undefined && Math.abs(stable.drift) > DRIFT_LIMIT) flags.add("unstable");
+  result.flags = [...flags];
+
+  const k6Failed = m.k6Exit !== null && m.k6Exit !== 0 && !m.interrupted;
+  if (k6Failed) result.extra.k6_failure = `k6 exited with code ${m.k6Exit}: ${k6ExitMeaning(m.k6Exit!)}`;
+  else if (!m.summary && !m.interrupted) result.extra.k6_failure = "k6 wrote no summary";
+  if (m.interrupted) result.extra.interrupted = true;
+  result.status = m.interrupted || !m.summary || k6Failed ? "incomplete" : "complete";
+  return result;
+}

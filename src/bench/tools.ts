@@ -1,0 +1,251 @@
+/**
+ * The tools fleetbench builds once into a cache outside the repository, pinned by version
+ * (src/versions.json): k6 and Toxiproxy (for --hop-latency) from their Go modules, Apollo Router
+ * from its crate. A tool already on PATH at the pinned version (a Nix shell) is used as it is.
+ *
+ *   bun src/main.ts tools [k6|apollo-router|toxiproxy]...
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Config } from "../config";
+import { isAlive } from "./ports";
+import { routerBinary, ROUTER_VERSION } from "../router";
+import versions from "../versions.json" with { type: "json" };
+import { mainCommand, RUNTIME, sleep, sleepSync, spawn, spawnSync, which } from "../runtime";
+
+export const K6_VERSION = versions.k6;
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+function versionOf(bin: string, args: string[]): string {
+  const result = spawnSync([bin, ...args]);
+  return result.exitCode === 0 ? result.stdout.toString().trim() : "";
+}
+
+export const TOXIPROXY_VERSION = versions.toxiproxy;
+
+/** Toxiproxy's server (--hop-latency): PATH's toxiproxy-server when it is the pinned version, else the tools cache. */
+export function toxiproxyBinary(config: Config): string {
+  const onPath = which("toxiproxy-server");
+  if (onPath && versionOf(onPath, ["-version"]).includes(TOXIPROXY_VERSION)) return onPath;
+  return join(config.toolsDir, `toxiproxy-${TOXIPROXY_VERSION}`, "bin", "server");
+}
+
+/** The k6 binary: PATH when it is the pinned version, else the tools cache. */
+export function k6Binary(config: Config): string {
+  const onPath = which("k6");
+  if (onPath && versionOf(onPath, ["version"]).includes(`v${K6_VERSION}`)) return onPath;
+  return join(config.toolsDir, `k6-${K6_VERSION}`, "bin", "k6");
+}
+
+interface Tool {
+  name: string;
+  version: string;
+  binary: (config: Config) => string;
+  needs: { command: string; hint: string }[];
+  expected: string;
+  build: (config: Config, staging: string) => string[];
+}
+
+const TOOLS: Tool[] = [
+  {
+    name: "k6",
+    version: K6_VERSION,
+    binary: k6Binary,
+    needs: [{ command: "go", hint: "Go 1.24 or newer (https://go.dev/dl, or your package manager)" }],
+    expected: "about 2-4 minutes",
+    build: (_config, staging) => ["go", "install", `go.k6.io/k6@v${K6_VERSION}`],
+  },
+  {
+    name: "apollo-router",
+    version: ROUTER_VERSION,
+    binary: routerBinary,
+    needs: [
+      { command: "cargo", hint: "Rust 1.95 or newer (rustup)" },
+      { command: "protoc", hint: "protoc (Debian/Ubuntu: apt-get install protobuf-compiler)" },
+      { command: "cmake", hint: "cmake (Debian/Ubuntu: apt-get install cmake)" },
+    ],
+    expected: "about 30-45 minutes on 2 cores, once",
+    build: (_config, staging) => ["cargo", "install", "apollo-router", "--version", ROUTER_VERSION, "--locked", "--root", staging],
+  },
+  {
+    name: "toxiproxy",
+    version: TOXIPROXY_VERSION,
+    binary: toxiproxyBinary,
+    needs: [{ command: "go", hint: "Go 1.24 or newer (https://go.dev/dl, or your package manager)" }],
+    expected: "under a minute",
+    build: () => ["go", "install", `github.com/Shopify/toxiproxy/v2/cmd/server@v${TOXIPROXY_VERSION}`],
+  },
+];
+
+/** A build running on its own (started by `just demo`), so that `just tools` and the next demo find it. */
+export interface BackgroundBuild {
+  pid: number;
+  started_at: string;
+  log: string;
+}
+
+const buildStatePath = (config: Config, tool: Tool) => join(config.toolsDir, `${tool.name}-${tool.version}.building.json`);
+const buildLogPath = (config: Config, tool: Tool) => join(config.toolsDir, `${tool.name}-${tool.version}.build.log`);
+
+function toolNamed(name: string): Tool {
+  const tool = TOOLS.find((t) => t.name === name);
+  if (!tool) throw new Error(`unknown tool ${name}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
+  return tool;
+}
+
+/** The build of `name` running in the background, if one is. */
+export function runningBuild(config: Config, name: string): BackgroundBuild | null {
+  try {
+    const state = JSON.parse(readFileSync(buildStatePath(config, toolNamed(name)), "utf8")) as BackgroundBuild;
+    return isAlive(state.pid) ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The process group of `pid` (field 5 of /proc/PID/stat), or null once it is gone. */
+function processGroup(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[2]);
+  } catch {
+    return null;
+  }
+}
+
+/** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
+export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
+  spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`]);
+}
+
+/** How many crates a Rust build has compiled, of how many its lock file lists (when downloaded). */
+function crateProgress(tool: Tool, logText: string): string {
+  if (tool.name !== "apollo-router") return "";
+  const done = logText.match(/^\s*Compiling /gm)?.length ?? 0;
+  const home = process.env.CARGO_HOME ?? join(process.env.HOME ?? "/root", ".cargo");
+  let total = 0;
+  try {
+    for (const registry of readdirSync(join(home, "registry", "src"))) {
+      const lock = join(home, "registry", "src", registry, `apollo-router-${tool.version}`, "Cargo.lock");
+      if (existsSync(lock)) total = readFileSync(lock, "utf8").match(/^\[\[package\]\]/gm)?.length ?? 0;
+    }
+  } catch {}
+  return `, ${done}${total ? ` of about ${total}` : ""} crates compiled`;
+}
+
+/** "apollo-router 2.17.0: building for 12.3 min (expected about 30-45 minutes …), 412 of about 790 crates compiled". */
+export function buildProgress(config: Config, name: string, startedAt: number, logText = ""): string {
+  const tool = toolNamed(name);
+  const minutes = ((Date.now() - startedAt) / 60000).toFixed(1);
+  return `${tool.name} ${tool.version}: building for ${minutes} min (expected ${tool.expected})${crateProgress(tool, logText)}`;
+}
+
+/**
+ * Starts building `name` on its own, niced, in its own process group, its output to a log in the
+ * tools cache; or finds the build already running. Returns null when the tool is there already.
+ * The build goes on after this process ends; `just tools` waits for it.
+ */
+export function startBackgroundBuild(config: Config, name: string, log: (line: string) => void = console.log): BackgroundBuild | null {
+  const tool = toolNamed(name);
+  if (existsSync(tool.binary(config))) return null;
+  const running = runningBuild(config, name);
+  if (running) {
+    signalBuild(running, "CONT");
+    log(buildProgress(config, name, Date.parse(running.started_at), readFileSync(running.log, "utf8")));
+    return running;
+  }
+  const missing = tool.needs.filter((n) => !which(n.command));
+  if (missing.length) throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
+  mkdirSync(config.toolsDir, { recursive: true });
+  const logPath = buildLogPath(config, tool);
+  const out = openSync(logPath, "w");
+  // setsid: a process group of its own, so the demo can pause the whole build (cargo and every
+  // rustc) while it measures; nice: what runs besides it comes first.
+  const child = spawn(["setsid", "nice", "-n", "19", ...mainCommand(RUNTIME, ["tools", name])], {
+    cwd: ROOT,
+    // The same tools cache as this process's configuration, whatever the environment says.
+    env: { ...process.env, FLEET_TOOLS_DIR: config.toolsDir },
+    stdin: "ignore",
+    stdout: out,
+    stderr: out,
+  });
+  closeSync(out);
+  child.unref();
+  // Until setsid has run, the group does not exist and could be neither paused nor found.
+  for (let i = 0; i < 500 && processGroup(child.pid) !== child.pid; i++) sleepSync(10);
+  if (processGroup(child.pid) !== child.pid) throw new Error(`the background build of ${tool.name} (pid ${child.pid}) did not start its own process group; see ${logPath}`);
+  const state: BackgroundBuild = { pid: child.pid, started_at: new Date().toISOString(), log: logPath };
+  writeFileSync(buildStatePath(config, tool), `${JSON.stringify(state)}\n`);
+  log(`building ${tool.name} ${tool.version} in the background (pid ${child.pid}, expected ${tool.expected}); its output: ${logPath}; \`just tools\` shows its progress and waits for it`);
+  return state;
+}
+
+/** Waits for a background build, with a progress line every `everyMs`; fails with the log's end if it fails. */
+async function awaitBackgroundBuild(config: Config, tool: Tool, build: BackgroundBuild, log: (line: string) => void, everyMs = 30_000) {
+  signalBuild(build, "CONT");
+  log(`${tool.name} ${tool.version} is building in the background (pid ${build.pid}); waiting for it (Ctrl-C leaves it running). Output: ${build.log}`);
+  let last = 0;
+  while (isAlive(build.pid)) {
+    if (Date.now() - last >= everyMs) {
+      log(buildProgress(config, tool.name, Date.parse(build.started_at), readFileSync(build.log, "utf8")));
+      last = Date.now();
+    }
+    await sleep(1000);
+  }
+  if (!existsSync(tool.binary(config))) {
+    const tail = readFileSync(build.log, "utf8").trim().split("\n").slice(-15).join("\n");
+    throw new Error(`the background build of ${tool.name} ${tool.version} ended without the tool; the end of ${build.log}:\n${tail}`);
+  }
+}
+
+/** Builds each named tool (all by default) unless it is already there. */
+export async function ensureTools(config: Config, names: string[] = [], log: (line: string) => void = console.log) {
+  const wanted = names.length ? TOOLS.filter((t) => names.includes(t.name)) : TOOLS;
+  const unknown = names.filter((n) => !TOOLS.some((t) => t.name === n));
+  if (unknown.length) throw new Error(`unknown tool ${unknown.join(", ")}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
+  for (const tool of wanted) {
+    const bin = tool.binary(config);
+    const background = runningBuild(config, tool.name);
+    // This process is the background build itself when its pid is the recorded one.
+    if (background && background.pid !== process.pid && !existsSync(bin)) await awaitBackgroundBuild(config, tool, background, log);
+    if (existsSync(bin)) {
+      log(`${tool.name} ${tool.version}: ${bin}`);
+      continue;
+    }
+    const missing = tool.needs.filter((n) => !which(n.command));
+    if (missing.length) {
+      throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
+    }
+    // Build into a staging folder and move it into place whole, so an interrupted build never
+    // leaves a half-written tool that looks finished.
+    const finalDir = join(config.toolsDir, `${tool.name}-${tool.version}`);
+    const staging = `${finalDir}.partial`;
+    mkdirSync(join(staging, "bin"), { recursive: true });
+    log(`building ${tool.name} ${tool.version} into ${finalDir} (${tool.expected}); its build output follows`);
+    const t0 = Date.now();
+    const child = spawn(tool.build(config, staging), {
+      env: { ...process.env, GOBIN: join(staging, "bin"), CARGO_TARGET_DIR: join(config.toolsDir, "cargo-target") },
+      stdout: "inherit",
+      stderr: "pipe",
+    });
+    // The build's own output passes through; its "Compiling" lines also count the progress.
+    let seen = "";
+    const relay = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
+        const text = decoder.decode(chunk, { stream: true });
+        process.stderr.write(text);
+        seen += text.replace(/^(?!\s*Compiling ).*$/gm, "");
+      }
+    })();
+    const ticker = setInterval(() => log(buildProgress(config, tool.name, t0, seen)), 60_000);
+    const code = await child.exited;
+    clearInterval(ticker);
+    await relay;
+    if (code !== 0) throw new Error(`building ${tool.name} ${tool.version} failed (exit ${code}); the output above says why`);
+    rmSync(finalDir, { recursive: true, force: true });
+    renameSync(staging, finalDir);
+    // The target folder is kept only so an interrupted build resumes; once built it is gigabytes of nothing.
+    rmSync(join(config.toolsDir, "cargo-target"), { recursive: true, force: true });
+    log(`built ${tool.name} ${tool.version} in ${((Date.now() - t0) / 60000).toFixed(1)} min: ${bin}`);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The command line's arguments: options split from positional arguments, and each value checked
+ * with a one-line usage error naming it and the form it takes.
+ */
+import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices } from "../bench/cases";
+import type { Config } from "../config";
+import { UsageError } from "../errors";
+import { RUNTIMES, type RuntimeName } from "../runtime";
+
+export function fleetSizeArg(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`fleet size must be a positive integer, got "${raw}"`);
+  return Number(raw);
+}
+
+const DURATION = /^(\d+(ms|s|m|h))+$/;
+
+export function positive(raw: string | undefined, what: string): number {
+  if (!raw || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`${what} must be a positive integer, got "${raw ?? ""}"`);
+  return Number(raw);
+}
+
+export function duration(raw: string | undefined, what: string): string {
+  if (!raw || !DURATION.test(raw)) throw new UsageError(`${what} must be a duration like 30s, 5m or 1m30s, got "${raw ?? ""}"`);
+  return raw;
+}
+
+export type Flags = Map<string, string>;
+
+/** Splits `--name value` options from positional arguments, refusing options not in `known`. */
+export function splitFlags(args: string[], known: string[], switches: string[] = []) {
+  const flags: Flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) positional.push(arg);
+    else if (switches.includes(arg.slice(2))) flags.set(arg.slice(2), "");
+    else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
+    else flags.set(arg.slice(2), args[++i] ?? "");
+  }
+  for (const flag of flags.keys()) {
+    if (!known.includes(flag) && !switches.includes(flag)) throw new UsageError(`unknown option --${flag}: options are ${[...known, ...switches].map((k) => `--${k}`).join(", ")}`);
+  }
+  return { flags, positional };
+}
+
+/** A positive integer option, or `fallback` when it is absent. */
+export const positiveFlag = <T extends number | undefined>(flags: Flags, name: string, fallback: T) =>
+  flags.has(name) ? positive(flags.get(name), `--${name}`) : fallback;
+
+/** A duration option, or `fallback` when it is absent. */
+export const durationFlag = (flags: Flags, name: string, fallback: string) => (flags.has(name) ? duration(flags.get(name), `--${name}`) : fallback);
+
+/** --api, checked. */
+export function apiFlag(flags: Flags): ApiName | undefined {
+  const api = flags.get("api");
+  if (api !== undefined && !API_NAMES.includes(api as ApiName)) throw new UsageError(`--api must be one of ${API_NAMES.join(", ")}, got "${api}"`);
+  return api as ApiName | undefined;
+}
+
+/** --cases LIST, each checked against the table; undefined when absent (every case). */
+export const casesFlag = (flags: Flags): CaseName[] | undefined =>
+  flags.has("cases") ? flags.get("cases")!.split(",").filter(Boolean).map((c) => caseSpec(c).name) : undefined;
+
+/** --runtimes bun,deno: the runtimes to put side by side (default: FLEET_RUNTIME's alone). */
+export function runtimesFlag(flags: Flags, config: Config): RuntimeName[] {
+  const raw = flags.get("runtimes");
+  if (raw === undefined) return [config.runtime];
+  const runtimes = raw.split(",").map((r) => r.trim()).filter(Boolean);
+  if (!runtimes.length) throw new UsageError(`--runtimes takes ${RUNTIMES.join(" and/or ")}, separated by commas (e.g. bun,deno), got nothing`);
+  for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) throw new UsageError(`--runtimes takes ${RUNTIMES.join(" and/or ")}, got "${r}"`);
+  if (new Set(runtimes).size !== runtimes.length) throw new UsageError(`--runtimes names a runtime twice ("${raw}"): for an A/A check name the case twice (--cases case2,case2)`);
+  return runtimes as RuntimeName[];
+}
+
+/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
+export function gatewaysFlag(flags: Flags): Config["case3Gateway"][] {
+  const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
+  const choices: string[] = gatewayChoices("case3");
+  for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
+  return gateways as Config["case3Gateway"][];
+}

@@ -1,0 +1,77 @@
+/**
+ * The curve commands (DESIGN §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
+ * --capacity`, from their arguments to src/bench/curves.ts and the curve report.
+ */
+import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, type Flags, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { checkStep, parseSlo } from "../bench/capacity";
+import { caseSpec } from "../bench/cases";
+import type { Config } from "../config";
+import { writeCurveReport } from "../report/curve-report";
+import { type CurveDoc, writeCurve } from "../bench/curve-doc";
+import { capacityCurves, parseList, sweep, targetPlan } from "../bench/curves";
+import { UsageError } from "../errors";
+
+/** The options a capacity search reads. */
+export const CAPACITY_FLAGS = ["slo", "start", "max", "step", "warmup", "repeat", "seed", "api"];
+
+/** The capacity search's options: --slo, --start, --max, --step, --warmup, --repeat, --seed, --api. */
+function capacityOptions(flags: Flags) {
+  const step = durationFlag(flags, "step", "10s");
+  checkStep(step);
+  const start = positiveFlag(flags, "start", 20);
+  const max = positiveFlag(flags, "max", 5000);
+  if (start > max) throw new UsageError(`--start (${start}) must not be above --max (${max})`);
+  return {
+    slo: parseSlo(flags.get("slo") ?? "p99=200ms"),
+    start, max, step,
+    warmup: durationFlag(flags, "warmup", "3s"),
+    repeat: positiveFlag(flags, "repeat", 1),
+    seed: positiveFlag(flags, "seed", undefined),
+    api: apiFlag(flags),
+  };
+}
+
+/** The targets of --cases and --gateways (as compare reads them). */
+const planOf = (config: Config, flags: Flags) => targetPlan(config, casesFlag(flags), gatewaysFlag(flags), runtimesFlag(flags, config));
+
+/** Writes the document and its report; exit 130 after Ctrl-C, as every command. */
+function finish(config: Config, { doc, interrupted }: { doc: CurveDoc; interrupted: boolean }) {
+  writeCurveReport(config, writeCurve(config, doc));
+  if (interrupted) process.exit(130);
+}
+
+/** `compare --capacity`: every target's capacity, in shuffled rounds. */
+export async function compareCapacity(config: Config, flags: Flags, positional: string[]) {
+  if (flags.has("rate") || flags.has("pin") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate or --pin`);
+  finish(config, await capacityCurves(config, planOf(config, flags), capacityOptions(flags)));
+}
+
+export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
+  async capacity(config, args) {
+    const { flags, positional } = splitFlags(args, CAPACITY_FLAGS);
+    if (positional.length !== 1) throw new UsageError(`capacity takes one CASE (e.g. \`just case2 capacity --slo p99=200ms\`), got "${positional.join(" ")}"`);
+    const spec = caseSpec(positional[0]);
+    finish(config, await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], capacityOptions(flags)));
+  },
+  async sweep(config, args) {
+    const { flags, positional } = splitFlags(args, [...CAPACITY_FLAGS, "vus", "rate", "cases", "gateways", "runtimes"], ["capacity"]);
+    const [axis, list, length] = positional;
+    if (axis !== "fleet" && axis !== "rate") throw new UsageError(`sweep takes fleet or rate, then a list (e.g. \`just sweep fleet 15,150,1500\`), got "${axis ?? ""}"`);
+    const values = parseList(list, `sweep ${axis}`);
+    if (axis === "fleet") for (const n of values) fleetSizeArg(String(n), config.fleetSize);
+    const kinds = ["vus", "rate", "capacity"].filter((k) => flags.has(k));
+    if (kinds.length > 1) throw new UsageError(`sweep takes one of --vus, --rate and --capacity, got ${kinds.map((k) => `--${k}`).join(" and ")}`);
+    if (axis === "rate" && kinds.length) throw new UsageError(`sweep rate sets the rate of every point itself: --${kinds[0]} is for sweep fleet`);
+    const load = flags.has("capacity") ? { kind: "capacity" as const, capacity: capacityOptions(flags) }
+      : flags.has("rate") ? { kind: "rate" as const, rate: positive(flags.get("rate"), "--rate") }
+      : { kind: "vus" as const, vus: positiveFlag(flags, "vus", 10) };
+    finish(config, await sweep(config, planOf(config, flags), {
+      axis, values, load,
+      duration: length ? duration(length, "DURATION") : "10s",
+      warmup: durationFlag(flags, "warmup", "3s"),
+      repeat: positiveFlag(flags, "repeat", 1),
+      seed: positiveFlag(flags, "seed", undefined),
+      api: apiFlag(flags),
+    }));
+  },
+};

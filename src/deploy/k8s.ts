@@ -1,0 +1,224 @@
+/**
+ * fleetbench on Kubernetes (DESIGN §17): the manifests of a target (src/deploy/k8s-manifests.ts), and a
+ * run against the cluster of kubectl's current context, written as a native run's result.
+ *
+ *   bun src/main.ts k8s render TARGET [options]   print the manifests (no cluster needed)
+ *   bun src/main.ts k8s up TARGET [options]       the database, the seed, the target's processes
+ *   bun src/main.ts k8s gate TARGET [options]     the correctness gate, as a Job
+ *   bun src/main.ts k8s load TARGET [options]     the gate if not passed, then a k6-operator TestRun; the result under results/
+ *   bun src/main.ts k8s down [TARGET] [options]   delete what fleetbench created (the namespace is kept)
+ *
+ * TARGET is a case (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY, as everywhere).
+ */
+import { randomBytes } from "node:crypto";
+import { positive, positiveFlag, duration as durationArg, apiFlag, splitFlags } from "../cli/args";
+import { caseSpec, type TargetSpec } from "../bench/cases";
+import type { Config } from "../config";
+import { RefusedError, UsageError } from "../errors";
+import { codeVersion } from "../bench/fingerprint";
+import { durationSeconds } from "../bench/k6-run";
+import { clusterSpec, splitLoad, TEST_RUN } from "./k8s-load";
+import { inClusterDatabaseUrl, K8S_DEFAULTS, renderTarget, renderYaml } from "./k8s-manifests";
+import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8s-pods";
+import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
+import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery, rolledOut } from "./kubectl";
+import { RATE_VUS } from "../bench/load";
+import { fileStamp, freshResultPath, writeResult } from "../bench/results";
+import { baseResult } from "../bench/run-result";
+import versions from "../versions.json" with { type: "json" };
+
+const OPTIONS = ["parallelism", "namespace", "image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function name(raw: string | undefined, flag: string, fallback: string): string {
+  const value = raw ?? fallback;
+  if (!DNS_LABEL.test(value)) throw new UsageError(`--${flag} must be a Kubernetes name (lowercase letters, digits and "-", at most 63), got "${value}"`);
+  return value;
+}
+
+/** --namespace, checked. The Namespace object carries the `restricted` Pod Security label: never on one of the cluster's own. */
+function namespaceFlag(flags: Map<string, string>): string {
+  const namespace = name(flags.get("namespace"), "namespace", K8S_DEFAULTS.namespace);
+  if (namespace === "default" || namespace.startsWith("kube-")) throw new UsageError(`--namespace must be a namespace of fleetbench's own, not "${namespace}"`);
+  return namespace;
+}
+
+/** The target and the options of `k8s ACTION TARGET [options]`, each checked with a one-line error. */
+export function k8sArgs(config: Config, args: string[], runId?: string): { target: TargetSpec; options: K8sOptions } {
+  const { flags, positional } = splitFlags(args, OPTIONS);
+  if (positional.length !== 1) throw new UsageError(`k8s takes one TARGET (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY), got "${positional.join(" ")}"`);
+  const target = caseSpec(positional[0]).target(config);
+  // The one image is compose's, which runs Bun; Deno's rows are native only (README, "Runtimes").
+  if (target.runtime !== "bun") throw new UsageError(`k8s runs the Bun image (compose/Dockerfile) only: FLEET_RUNTIME=${target.runtime} is for native runs; unset it for k8s`);
+  const namespace = namespaceFlag(flags);
+  const prom = /^([a-z0-9-]+)\/([a-z0-9-]+):(\d{1,5})$/.exec(flags.get("prometheus") ?? K8S_DEFAULTS.prometheus);
+  if (!prom) throw new UsageError(`--prometheus must be NAMESPACE/SERVICE:PORT (e.g. ${K8S_DEFAULTS.prometheus}), got "${flags.get("prometheus")}"`);
+  const parallelism = positiveFlag(flags, "parallelism", K8S_DEFAULTS.parallelism);
+  const rate = positiveFlag(flags, "rate", undefined);
+  const iterations = positiveFlag(flags, "iterations", undefined);
+  if (rate !== undefined && iterations !== undefined) throw new UsageError("--rate and --iterations are two load modes: give one");
+  const vus = positiveFlag(flags, "vus", 10);
+  const length = flags.has("duration") ? durationArg(flags.get("duration"), "--duration") : "30s";
+  const api = apiFlag(flags);
+  // The open model's VUs only set k6's pre-allocation floor: at least one per runner.
+  const load: K8sOptions["load"] = rate !== undefined ? { mode: "rate", vus: Math.max(RATE_VUS, parallelism), rate, duration: length, api }
+    : iterations !== undefined ? { mode: "iterations", vus, iterations, api } : { mode: "duration", vus, duration: length, api };
+  if (parallelism > load.vus) throw new UsageError(`--parallelism ${parallelism} is more runners than VUs (${load.vus}): every runner needs one`);
+  if (load.mode === "iterations" && parallelism > iterations!) throw new UsageError(`--parallelism ${parallelism} is more runners than iterations (${iterations})`);
+  const image = flags.get("image") ?? K8S_DEFAULTS.image;
+  if (!image || /\s/.test(image)) throw new UsageError(`--image must be an image reference (e.g. registry.example/fleetbench:${versions.bun}), got "${image}"`);
+  const stamp = fileStamp();
+  return {
+    target,
+    options: {
+      namespace,
+      parallelism,
+      image,
+      databaseUrlSecret: flags.has("database-url-secret") ? name(flags.get("database-url-secret"), "database-url-secret", "") : null,
+      prometheus: { namespace: prom[1], name: prom[2], port: positive(prom[3], "the --prometheus port") },
+      operatorNamespace: name(flags.get("operator-namespace"), "operator-namespace", K8S_DEFAULTS.operatorNamespace),
+      runId: runId ?? `${stamp}-${target.case}-${target.gateway}-k8s`,
+      load,
+      fleetSize: config.fleetSize,
+    },
+  };
+}
+
+const only = (objects: K8sObject[], keep: (o: K8sObject) => boolean) => objects.filter(keep);
+const isLoad = (o: K8sObject) => o.kind === "TestRun" || o.metadata.name === "k6-script";
+const isGate = (o: K8sObject) => o.kind === "Job" && o.metadata.name === "gate";
+const apply = (run: Kubectl, t: TargetSpec, o: K8sOptions, objects: K8sObject[]) => kubectlOk(run, ["apply", "-f", "-"], renderYaml(t, o, objects));
+
+/** The Secret of the PostgreSQL in the namespace: created once with a random password, never printed. */
+function ensureDatabaseSecret(run: Kubectl, o: K8sOptions, log: (line: string) => void) {
+  if (o.databaseUrlSecret) {
+    if (!getJson(run, o.namespace, "secret", o.databaseUrlSecret)) throw new UsageError(`Secret ${o.databaseUrlSecret} is not in namespace ${o.namespace}: create it with a DATABASE_URL key (kubectl -n ${o.namespace} create secret generic ${o.databaseUrlSecret} --from-file=DATABASE_URL=FILE)`);
+    return;
+  }
+  if (run(["get", "secret", K8S_DEFAULTS.databaseSecret, "-n", o.namespace, "-o", "name"]).code === 0) return;
+  const password = randomBytes(24).toString("hex");
+  const secret = {
+    apiVersion: "v1", kind: "Secret", type: "Opaque",
+    metadata: { name: K8S_DEFAULTS.databaseSecret, namespace: o.namespace, labels: { "app.kubernetes.io/part-of": "fleetbench" } },
+    stringData: { POSTGRES_PASSWORD: password, DATABASE_URL: inClusterDatabaseUrl(password) },
+  };
+  kubectlOk(run, ["create", "-f", "-", "-o", "name"], JSON.stringify(secret));
+  log(`created Secret ${K8S_DEFAULTS.databaseSecret} (a random PostgreSQL password; not printed)`);
+}
+
+async function waitForJob(run: Kubectl, o: K8sOptions, job: string, timeoutMs: number) {
+  return poll(`Job ${job} in ${o.namespace}`, timeoutMs, () => jobOutcome(getJson(run, o.namespace, "job", job)));
+}
+
+export async function k8sUp(run: Kubectl, t: TargetSpec, o: K8sOptions, log: (line: string) => void) {
+  const objects = renderTarget(t, o);
+  apply(run, t, o, only(objects, (x) => x.kind === "Namespace"));
+  ensureDatabaseSecret(run, o, log);
+  // One target at a time: another target's processes and policies go first.
+  kubectlOk(run, ["delete", "deployment,service,configmap,networkpolicy,job", "-n", o.namespace, "--ignore-not-found", "-l", `app.kubernetes.io/part-of=fleetbench,fleetbench/target,fleetbench/target!=${targetSlug(t)}`]);
+  // A Job's pod template cannot change: the seed runs anew each time.
+  kubectlOk(run, ["delete", "job", "seed", "-n", o.namespace, "--ignore-not-found"]);
+  apply(run, t, o, only(objects, (x) => x.kind !== "Namespace" && !isLoad(x) && !isGate(x)));
+  log(`applied ${t.label} to namespace ${o.namespace}; waiting for the database, the seed (fleet of ${o.fleetSize}) and ${t.processes.length} processes`);
+  const ready = (kind: string, name: string) => poll(`${kind} ${name} in ${o.namespace} to be ready`, 600_000, () => rolledOut(getJson(run, o.namespace, kind, name)));
+  if (!o.databaseUrlSecret) await ready("statefulset", "postgres");
+  if ((await waitForJob(run, o, "seed", 1_200_000)) === "failed") throw new Error(`the seed Job failed: kubectl -n ${o.namespace} logs job/seed says why`);
+  for (const p of t.processes) await ready("deployment", p.name);
+  const port = clusterConfig(t).ports.gateway;
+  log(`${t.label} runs in ${o.namespace}; from this machine: kubectl -n ${o.namespace} port-forward service/${t.gateway} ${port}:${port}`);
+}
+
+/** The gate Job of this target: run (anew) and waited for; refused with its last log lines when the answers differ. */
+export async function k8sGate(run: Kubectl, t: TargetSpec, o: K8sOptions, log: (line: string) => void) {
+  kubectlOk(run, ["delete", "job", "gate", "-n", o.namespace, "--ignore-not-found"]);
+  apply(run, t, o, only(renderTarget(t, o), isGate));
+  log(`correctness gate: every API of ${t.label} against the database (Job gate)`);
+  if ((await waitForJob(run, o, "gate", 600_000)) === "failed") {
+    const logs = run(["logs", "job/gate", "-n", o.namespace, "--tail=12"]).out.trim();
+    throw new RefusedError(`${t.label} failed the correctness gate, not measured:\n${logs}`);
+  }
+  log("gate passed");
+}
+
+function gatePassed(run: Kubectl, t: TargetSpec, o: K8sOptions): boolean {
+  const job = getJson(run, o.namespace, "job", "gate");
+  return job?.metadata?.labels?.["fleetbench/target"] === targetSlug(t) && jobOutcome(job) === "succeeded";
+}
+
+export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config: Config, log: (line: string) => void) {
+  if (run(["get", "crd", "testruns.k6.io", "-o", "name"]).code !== 0) throw new UsageError("k6-operator is not installed in this cluster (no CRD testruns.k6.io): README, \"Running on Kubernetes\", says how");
+  if (!gatePassed(run, t, o)) await k8sGate(run, t, o, log);
+  const { runId, path } = freshResultPath(config, o.runId);
+  const options = { ...o, runId };
+  // Foreground: the last run's runner Jobs (same names) are gone before the new ones are made.
+  kubectlOk(run, ["delete", "testrun", TEST_RUN, "-n", o.namespace, "--ignore-not-found", "--cascade=foreground"]);
+  const start = Date.now() / 1000;
+  apply(run, t, options, only(renderTarget(t, options), isLoad));
+  log(`measuring: ${t.label}, ${o.parallelism} k6 runner(s), run ${runId}`);
+  const limit = (o.load.duration ? durationSeconds(o.load.duration) : 1800) * 1000 + 900_000;
+  const stage = await poll(`TestRun ${TEST_RUN}`, limit, () => {
+    const s = getJson(run, o.namespace, "testrun", TEST_RUN)?.status?.stage;
+    return s === "finished" || s === "error" ? s : null;
+  });
+  const finished = Date.now() / 1000;
+  const runners = JSON.parse(kubectlOk(run, ["get", "pods", "-n", o.namespace, "-l", `k6_cr=${TEST_RUN},runner=true`, "-o", "json"]));
+  const exits: number[] = runners.items.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => c.state?.terminated?.exitCode ?? 1));
+  const k6Exit = stage === "error" ? 1 : Math.max(0, ...exits);
+  // The last samples must be after the end: the runners' final push and one scrape of every service.
+  const latest = `min(timestamp(http_requests_total{namespace="${o.namespace}"}))`;
+  await poll("Prometheus to scrape the services after the run", 300_000, () => ((promQuery(run, o.prometheus, latest, Date.now() / 1000).data?.result[0]?.value?.[1] ?? 0) >= finished ? true : null));
+  const end = Date.now() / 1000;
+  const queries = runQueries(o.namespace, runId, end - start + 5);
+  const answers = Object.fromEntries(Object.entries(queries).map(([k, q]) => [k, promQuery(run, o.prometheus, q, end)])) as Record<keyof RunQueries, ReturnType<typeof promQuery>>;
+  // The run's length for its rates: as configured; iterations mode has none, so the TestRun's (its start-up included).
+  const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
+  const measured = measuredFromPrometheus(answers, { seconds, wallSeconds: finished - start, gateway: t.gateway, k6Exit });
+  const base = baseResult({
+    runId, case: t.case, gateway: t.gateway, runtime: t.runtime, params: { ...o.load, mix: clusterSpec(t, options).mix, fleetSize: o.fleetSize },
+    fingerprint: k8sFingerprint(run, options),
+    extra: { title: t.title, platform: "kubernetes", namespace: o.namespace, result_path: path, warmup: "none (the TestRun measures from its first request)", k8s_split: splitLoad(o.load, o.parallelism) },
+  });
+  const result = k8sResult(base, measured, answers, o.parallelism);
+  result.started_at = new Date(start * 1000).toISOString();
+  result.finished_at = new Date(finished * 1000).toISOString();
+  writeResult(path, result);
+  log(`result (${result.status}): ${path}`);
+}
+
+/** The environment of a Kubernetes run: the code, the pinned images, the cluster, its nodes and where each process ran. */
+export function k8sFingerprint(run: Kubectl, o: K8sOptions) {
+  const version = JSON.parse(kubectlOk(run, ["version", "--output=json", "--request-timeout=5s"]));
+  return {
+    platform: "kubernetes",
+    ...codeVersion(),
+    versions: { bun: versions.bun, k6: versions.k6, apollo_router: versions.apolloRouter, postgres: versions.postgres },
+    pinned: versions,
+    images: { bun: o.image, k6: `grafana/k6:${versions.k6}` },
+    kubernetes: { context: run(["config", "current-context"]).out.trim() || null, server: version.serverVersion?.gitVersion ?? null },
+    nodes: nodeFacts(JSON.parse(kubectlOk(run, ["get", "nodes", "-o", "json"]))),
+    placement: placement(JSON.parse(kubectlOk(run, ["get", "pods", "-n", o.namespace, "-o", "json"]))),
+  };
+}
+
+/** Everything labelled fleetbench's in the namespace, the generated Secret and PostgreSQL's volume too; the namespace stays. */
+export function k8sDown(run: Kubectl, namespace: string, log: (line: string) => void) {
+  const crd = run(["get", "crd", "testruns.k6.io", "-o", "name"]).code === 0;
+  const kinds = `${crd ? "testrun," : ""}deployment,statefulset,service,configmap,networkpolicy,job,secret,persistentvolumeclaim`;
+  kubectlOk(run, ["delete", kinds, "-n", namespace, "--ignore-not-found", "-l", "app.kubernetes.io/part-of=fleetbench"]);
+  log(`deleted fleetbench's objects in ${namespace}; the namespace is kept (kubectl delete namespace ${namespace} removes it)`);
+}
+
+export async function k8sCommand(config: Config, [action, ...args]: string[], log: (line: string) => void = console.log, run: Kubectl = kubectl) {
+  const actions = ["render", "up", "gate", "load", "down"];
+  if (!actions.includes(action ?? "")) throw new UsageError(`k8s takes ${actions.join(", ")}, got "${action ?? ""}"`);
+  // down needs no target: it removes whatever fleetbench left in the namespace, whichever target that was.
+  const parsed = action === "down" ? null : k8sArgs(config, args);
+  if (action === "render") return void process.stdout.write(renderYaml(parsed!.target, parsed!.options));
+  const why = clusterUnavailable(run);
+  if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s render ${parsed?.target.case ?? "case2"}\` prints the manifests without a cluster`);
+  if (!parsed) return k8sDown(run, namespaceFlag(splitFlags(args, OPTIONS).flags), log);
+  const { target, options } = parsed;
+  if (action === "up") return k8sUp(run, target, options, log);
+  if (action === "gate") return k8sGate(run, target, options, log);
+  return k8sLoad(run, target, options, config, log);
+}
