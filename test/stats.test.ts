@@ -106,24 +106,44 @@ describe("Mann–Whitney U", () => {
     expect(mannWhitney([...low, 20.5], high).method).toBe("normal");
   });
 
-  test("ties use the normal approximation: tie-corrected variance and continuity-corrected p match an independent derivation", () => {
+  test("ties are exact too: the permutation p with midranks, equal to brute-force enumeration", () => {
     const a = [1, 2, 2, 3, 3, 4, 5];
     const b = [3, 4, 4, 5, 6, 6, 7];
     const r = mannWhitney(a, b);
-    expect(r.method).toBe("normal");
+    expect(r.method).toBe("exact");
     const brute = enumerate(a, b);
     expect(r.u).toBe(pairsU(a, b));
-    // The tie-corrected variance is exactly the permutation variance of U; its mean is n1·n2/2.
+    expect(r.p).toBeCloseTo(brute.p, 12);
+    // The normal approximation stays available: its tie-corrected variance is exactly the
+    // permutation variance of U, and its p is close to the exact one it stands for.
+    const normal = mannWhitney(a, b, { method: "normal" });
     expect(brute.mean).toBeCloseTo(24.5, 9);
-    const z = (Math.abs(r.u - brute.mean) - 0.5) / Math.sqrt(brute.variance);
-    expect(Math.abs(r.p - 2 * normalTail(z))).toBeLessThan(1e-6);
-    // And the approximation is close to the permutation p it stands for.
-    expect(Math.abs(r.p - brute.p)).toBeLessThan(0.02);
-    expect(() => mannWhitney(a, b, { method: "exact" })).toThrow("mannWhitney's exact method needs no ties and at most 20 values per sample: got some ties, n_a = 7, n_b = 7");
+    const z = (Math.abs(normal.u - brute.mean) - 0.5) / Math.sqrt(brute.variance);
+    expect(Math.abs(normal.p - 2 * normalTail(z))).toBeLessThan(1e-6);
+    expect(Math.abs(normal.p - brute.p)).toBeLessThan(0.02);
+  });
+
+  test("a single tie keeps the exact p: [1, 2, 3] vs [5, 6, 6, 7] is 2/35 = 0.057, not the approximation's 0.0497 (no verdict at α = 0.05)", () => {
+    const r = mannWhitney([1, 2, 3], [5, 6, 6, 7]);
+    expect(r).toEqual({ u: 0, p: 2 / 35, method: "exact" });
+    expect(r.p).toBeCloseTo(enumerate([1, 2, 3], [5, 6, 6, 7]).p, 12);
+    expect(mannWhitney([1, 2, 3], [5, 6, 6, 7], { method: "normal" }).p).toBeLessThan(0.05);
+    expect(compare([1, 2, 3], [5, 6, 6, 7], { seed: 1, resamples: 500 }).verdict).toBe("no clear difference");
+  });
+
+  test("random data with ties: exact agrees with enumeration", () => {
+    const rnd = (s: number) => () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const r = rnd(7);
+    for (let k = 0; k < 20; k++) {
+      const a = Array.from({ length: 4 + (k % 3) }, () => Math.floor(r() * 6));
+      const b = Array.from({ length: 3 + (k % 4) }, () => Math.floor(r() * 6));
+      expect(mannWhitney(a, b).p).toBeCloseTo(enumerate(a, b).p, 12);
+    }
   });
 
   test("all values equal, or a difference within the continuity correction, gives p = 1", () => {
-    expect(mannWhitney([5, 5, 5], [5, 5])).toEqual({ u: 3, p: 1, method: "normal" });
+    expect(mannWhitney([5, 5, 5], [5, 5])).toEqual({ u: 3, p: 1, method: "exact" });
+    expect(mannWhitney([5, 5, 5], [5, 5], { method: "normal" })).toEqual({ u: 3, p: 1, method: "normal" });
     expect(mannWhitney([1, 4], [2, 3]).p).toBe(1);
   });
 });
