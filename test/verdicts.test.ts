@@ -5,11 +5,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { slowRuns } from "../src/bench/canary";
-import { roundOrders } from "../src/bench/compare";
+import { equalRate, planLine, roundOrders } from "../src/bench/compare";
 import { markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/bench/results";
-import { everyRunLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
-import { analyse } from "../src/bench/verdicts";
+import { everyRunLines, verdictLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
+import { analyse, type Comparison } from "../src/bench/verdicts";
 
 describe("rounds", () => {
   test("every round is a permutation; the same seed gives the same orders, another seed others", () => {
@@ -48,14 +48,25 @@ describe("analyse", () => {
   const runs = [
     ...[6.9, 7.1, 7.0, 6.8, 7.2].map((cpu, i) => ({ file: `c1-${i}.json`, round: i + 1, result: run("case1", cpu, 100 + i) })),
     ...[2.3, 2.2, 2.4, 2.35, 2.25].map((cpu, i) => ({ file: `c2-${i}.json`, round: i + 1, result: run("case2", cpu, 100 - i) })),
+    { file: "c1-6.json", round: 6, result: run("case1", 7.0, 70) },
     { file: "c2-err.json", round: 6, result: run("case2", 9.9, 100, ["errors"]) },
-    { file: "c2-slow.json", round: 6, result: run("case2", 9.9, 70) },
+    { file: "c1-7.json", round: 7, result: run("case1", 7.05, 70) },
+    { file: "c2-slow.json", round: 7, result: run("case2", 2.3, 70) },
   ];
-  const c = analyse(runs, { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
+  const targets = ["case1 · rest-gateway", "case2 · yoga-gateway"];
+  const c = analyse(runs, { seed: 1, params: {}, rounds: [], targets });
 
-  test("runs flagged errors or machine_slow are left out and listed with the reason", () => {
-    expect(c.runs.filter((r) => r.excluded).map((r) => [r.file, r.excluded])).toEqual([["c2-err.json", "errors"], ["c2-slow.json", "machine_slow"]]);
-    expect(c.metrics.cpu_ms_total.cases["case2 · yoga-gateway"]!.n).toBe(5);
+  test("a run flagged errors is left out and listed; machine_slow runs are recorded and still count (their round shares the slow moment)", () => {
+    expect(c.runs.filter((r) => r.excluded).map((r) => [r.file, r.excluded])).toEqual([["c2-err.json", "errors"]]);
+    expect(c.runs.find((r) => r.file === "c2-slow.json")!.flags).toContain("machine_slow");
+    expect(c.metrics.cpu_ms_total.cases["case2 · yoga-gateway"]!.n).toBe(6);
+  });
+
+  test("a round loses only the pairs of its left-out run, listed with the reason", () => {
+    const paired = c.metrics.cpu_ms_total.pairs[0].paired!;
+    expect(paired.rounds).toBe(6);
+    expect(paired.lost).toEqual([{ round: 6, why: "case2 · yoga-gateway's run c2-err.json is left out (errors)" }]);
+    expect(paired.per_round.map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 7]);
   });
 
   test("with runs left out, the same analysis with every run counted is kept beside it and said as a check, not as the verdict", () => {
@@ -63,41 +74,80 @@ describe("analyse", () => {
     expect(c.with_every_run!.cpu_ms_total.cases["case2 · yoga-gateway"]!.values).toContain(9.9);
     const md = verdictMarkdown(c);
     expect(md.indexOf("As a check, with every run counted")).toBeGreaterThan(md.indexOf("Left out of the verdicts"));
-    expect(everyRunLines(c)[0]).toStartWith("CPU ms per request (total, without k6): ");
-    // Nothing left out: no check to show.
-    const clean = analyse(runs.slice(0, 10), { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
+    expect(everyRunLines(c)[0]).toStartWith("CPU ms per request (total, without k6) at 10 VUs (closed model): ");
+    const clean = analyse(runs.slice(0, 10), { seed: 1, params: {}, rounds: [], targets });
     expect(clean.with_every_run).toBeUndefined();
     expect(verdictMarkdown(clean)).not.toContain("As a check");
   });
 
-  test("a 3× difference in CPU per request at R = 5 (no ties: the exact test) is a clear verdict, said in words", () => {
+  test("a 3× difference in CPU per request, paired over 6 rounds, is a clear verdict, said in words; identical values are equivalent", () => {
     const pair = c.metrics.cpu_ms_total.pairs[0];
-    expect(pair.verdict).toBe("higher");
+    expect(pair.paired!.verdict).toBe("higher");
+    expect(pair.paired!.ci[0]).toBeGreaterThan(2.8);
+    expect(pair.paired!.p_sign_flip).toBe(2 / 64);
+    expect(verdictSentences(c, "cpu_ms_total")[0]).toMatch(/^CPU ms per request \(total, without k6\) at 10 VUs \(closed model\): case1 · rest-gateway is higher than case2 · yoga-gateway \(ratio 3\.\d\d, 95 % CI [\d.]+–[\d.]+, paired over 6 rounds, p < 0\.001, sign-flip p = 0\.031; 1 round\(s\) lost\)\.$/);
+    expect(c.metrics.ok_rps.pairs[0].paired!.verdict).toBe("equivalent");
+    // The unpaired analysis is kept beside it.
     expect(pair.ratio).toBeCloseTo(7.0 / 2.3, 5);
-    expect(pair.ci[0]).toBeGreaterThan(1);
-    expect(pair.p_value).toBeLessThan(0.05);
-    expect(verdictSentences(c, "cpu_ms_total")[0]).toMatch(/^CPU ms per request \(total, without k6\): case1 · rest-gateway is higher than case2 · yoga-gateway \(ratio 3\.04, 95 % CI [\d.]+–[\d.]+, p = 0\.008\)\.$/);
-    // Identical values everywhere: no clear difference.
-    expect(c.metrics.ok_rps.pairs[0].verdict).toBe("no clear difference");
   });
 
   test("the same runs and seed give the same verdicts", () => {
-    const again = analyse(runs, { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
+    const again = analyse(runs, { seed: 1, params: {}, rounds: [], targets });
     expect(again.metrics).toEqual(c.metrics);
   });
 
-  test("the report opens with what it found, before the table", () => {
+  test("the report's first screen is the answer: parameters, the verdict matrix, then at most five sentences", () => {
     const md = markdownReport(toColumns(runs.map((r) => r.result)), c);
-    const found = md.indexOf("## What it found");
-    expect(found).toBeGreaterThan(0);
-    expect(found).toBeLessThan(md.indexOf("| metric |"));
-    expect(md).toContain("- CPU ms per request (total, without k6): case1 · rest-gateway is higher than case2 · yoga-gateway");
-    expect(md).toContain("c2-slow.json (case2 · yoga-gateway, round 6): left out, machine_slow");
+    const firstTable = md.indexOf("| target |");
+    expect(firstTable).toBeGreaterThan(0);
+    // Before the first table: the title and the parameters line only.
+    const before = md.slice(0, firstTable).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    expect(before).toHaveLength(1);
+    expect(before[0]).toStartWith("2 targets × 7 round(s), each round in its own shuffled order (seed 1); measured at 10 VUs (closed model)");
+    expect(md).toContain("| case1 · rest-gateway | 7.000 [");
+    expect(md).toMatch(/\| case2 · yoga-gateway \| 2\.\d+ \[[\d.]+–[\d.]+\]; reference \|/);
+    expect(md).toMatch(/- case1 · rest-gateway costs 3\.\d\d× case2 · yoga-gateway's CPU per request at 10 VUs \(closed model\) \(95 % CI/);
+    expect(md).not.toContain("by construction");
+    expect(md).toContain("c2-err.json (case2 · yoga-gateway, round 6): left out, errors");
   });
 
-  test("with 3 runs per side the report says no verdict can be significant", () => {
-    const three = analyse(runs.filter((r) => r.round <= 3), { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
-    expect(three.metrics.cpu_ms_total.pairs[0].verdict).toBe("no clear difference");
-    expect(markdownReport(toColumns(runs.map((r) => r.result)), three)).toContain("no difference can reach p < 0.05");
+  test("a target whose requests all fail loses its pairs, and the comparison still analyses and renders", () => {
+    const failing = (r: RunResult) => ({ ...r, summary: { ...r.summary!, ok_rps: 0, error_rate: 1 }, flags: ["errors"], resources: Object.fromEntries(Object.entries(r.resources).map(([k, u]) => [k, { ...u, cpu_ms_per_request: null }])) });
+    const broken = runs.slice(0, 10).map((r) => (r.result.case === "case2" ? { ...r, result: failing(r.result) } : r));
+    const x = analyse(broken, { seed: 1, params: {}, rounds: [], targets });
+    expect(x.metrics.cpu_ms_total.pairs).toHaveLength(0);
+    const every = x.with_every_run!.ok_rps.pairs[0].paired!;
+    expect(every.verdict).toBe("inconclusive");
+    expect(every.lost).toHaveLength(5);
+    expect(() => markdownReport(toColumns(broken.map((r) => r.result)), x)).not.toThrow();
+  });
+
+  test("two rounds are the least for a verdict; one round is inconclusive and says why", () => {
+    const one = analyse(runs.filter((r) => r.round === 1), { seed: 1, params: {}, rounds: [], targets });
+    expect(one.metrics.cpu_ms_total.pairs[0].paired!.verdict).toBe("inconclusive");
+    expect(verdictLines(one)[0]).toContain("a verdict needs at least 2 rounds");
+  });
+
+  test("an older comparison without paired analysis still renders with its own verdicts", () => {
+    const old = JSON.parse(JSON.stringify(c)) as Comparison;
+    delete old.analysis;
+    for (const m of Object.values(old.metrics)) for (const pair of m.pairs) delete pair.paired;
+    const md = markdownReport(toColumns(runs.map((r) => r.result)), old);
+    expect(md).toContain("verdicts unpaired");
+    expect(md).toContain("case1 · rest-gateway is higher than case2 · yoga-gateway (ratio 3.04");
+  });
+});
+
+describe("rates and plans", () => {
+  test("the equal offered load is half the slowest target's closed-model throughput, rounded down; a target with none is named", () => {
+    expect(equalRate([{ target: "a", okRps: 350 }, { target: "b", okRps: 46.9 }, { target: "c", okRps: 0 }])).toEqual({
+      rate: 23, from: "0.5 × the slowest target's closed-model throughput in round 1 (b, 46.9 req/s); c served none and are left out of it",
+    });
+    expect(equalRate([{ target: "a", okRps: 1.2 }]).rate).toBe(1);
+    expect(() => equalRate([{ target: "a", okRps: null }])).toThrow("no target served a successful request");
+  });
+
+  test("the plan says how many runs and about how long", () => {
+    expect(planLine(4, 4, ["closed", "rate"], "5s", "2s")).toBe("planned: 4 round(s) × 4 target(s) × 2 operating point(s) = 32 runs of 5s after a 2s warm-up, about 6 minutes");
   });
 });

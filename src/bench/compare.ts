@@ -17,7 +17,9 @@ import { clusterDown, clusterPid } from "./pg-cluster";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "./pin";
 import { fileStamp, type RunResult, writeAtomic } from "./results";
-import { analyse, targetOf } from "./verdicts";
+import { analyse, type Phase, targetOf } from "./verdicts";
+import { okRps } from "./run-result";
+import { durationSeconds } from "./k6-run";
 
 export interface CompareOptions {
   vus: number;
@@ -45,6 +47,16 @@ export interface CompareOptions {
   rate?: number;
   /** Printed above everything in the report (src/cli/demo.ts says why Case 3 has one gateway only). */
   notes?: string[];
+  /**
+   * The operating points of every round: `closed` (`vus` looping VUs: throughput and latency) and
+   * `rate` (every target at one arrival rate: CPU per request at equal offered load, DESIGN §18).
+   * @default ["closed", "rate"], or ["rate"] when `rate` is given
+   */
+  phases?: Phase[];
+  /** @default 0.05: a pair whose ratio's interval lies within 1 ± this is `equivalent`. */
+  equivalence?: number;
+  /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
+  inject?: (Record<string, number> | null)[];
 }
 
 /** Fisher–Yates with a seeded generator: the same seed gives the same order on every machine. */
@@ -63,11 +75,47 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
   return Array.from({ length: rounds }, () => shuffled(labels, random));
 }
 
+/** A target runs at this share of the slowest target's closed-model throughput when no rate is given. */
+export const RATE_FRACTION = 0.5;
+
+/**
+ * The equal offered load every target sustains: `fraction` × the slowest target's closed-model
+ * throughput (successful requests/s) in the probe, rounded down, at least 1. Targets with no
+ * successful request are left out of the minimum and named.
+ */
+export function equalRate(closed: { target: string; okRps: number | null }[], fraction = RATE_FRACTION): { rate: number; from: string } {
+  const usable = closed.filter((c) => typeof c.okRps === "number" && c.okRps > 0) as { target: string; okRps: number }[];
+  if (!usable.length) throw new Error(`no target served a successful request in the closed-model probe (${closed.map((c) => c.target).join(", ")}): no rate every target sustains`);
+  const slowest = usable.reduce((s, c) => (c.okRps < s.okRps ? c : s));
+  const rate = Math.max(1, Math.floor(fraction * slowest.okRps));
+  const without = closed.filter((c) => !usable.includes(c as { target: string; okRps: number })).map((c) => c.target);
+  return { rate, from: `${fraction} × the slowest target's closed-model throughput in round 1 (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
+}
+
+/** Seconds a run takes beyond its measured window and warm-up: start, seed check, gate, canary, stop (measured here: 3–5 s). */
+const RUN_OVERHEAD_S = 5;
+
+/** The planned runs and about how long they take, said before a comparison starts. */
+export function planLine(targets: number, rounds: number, phases: Phase[], duration: string, warmup: string): string {
+  const runs = targets * rounds * phases.length;
+  const seconds = runs * (durationSeconds(duration) + durationSeconds(warmup) + RUN_OVERHEAD_S);
+  const minutes = seconds / 60;
+  return `planned: ${rounds} round(s) × ${targets} target(s) × ${phases.length} operating point(s) = ${runs} runs of ${duration} after a ${warmup} warm-up, about ${minutes < 1.5 ? `${Math.round(seconds)} s` : `${Math.round(minutes)} minutes`}`;
+}
+
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
   // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
-  const plan: { case: CaseName; config: Config; label: string; column?: string }[] = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]).map((t) => ({
+  const plan: { case: CaseName; config: Config; label: string; column?: string; injectCpu?: Record<string, number> }[] = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]).map((t) => ({
     case: t.case, config: configFor(t, config), label: shortLabel(t),
   }));
+  // A target with CPU injected (just calibrate) is a column of its own, named by what was injected.
+  (options.inject ?? []).forEach((inject, i) => {
+    if (!inject || !plan[i]) return;
+    const what = Object.entries(inject).map(([p, ms]) => `+${ms} ms CPU in ${p}`).join(", ");
+    plan[i].injectCpu = inject;
+    plan[i].label = `${plan[i].label} ${what}`;
+    plan[i].column = `${CASES[plan[i].case].target(plan[i].config).label} ${what}`;
+  });
   // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
   for (const label of new Set(plan.map((p) => p.label))) {
     const same = plan.filter((p) => p.label === label);
@@ -80,6 +128,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   }
   // Refused before anything runs when the machine cannot be split.
   if (options.pin) pinPlan();
+  const phases: Phase[] = options.phases ?? (options.rate !== undefined ? ["rate"] : ["closed", "rate"]);
   // A recorded seed: the order of every round can be reproduced with --seed.
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
@@ -88,44 +137,68 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const done: { file: string; round: number; result: RunResult }[] = [];
   const refused: string[] = [];
   const overloaded: string[] = [];
-  const total = plan.length * options.repeat;
+  const total = plan.length * options.repeat * phases.length;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
+  let rate = options.rate;
+  let rateFrom = options.rate !== undefined ? "given with --rate" : undefined;
   let interrupted = false;
   let failure: string | null = null;
   const onSignal = () => {
     interrupted = true;
   };
   process.on("SIGINT", onSignal);
-  log(`comparison${options.rate !== undefined ? ` at an equal offered load of ${options.rate} requests/s` : ""}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
+  const points = phases.map((ph) => (ph === "closed" ? `${options.vus} VUs (closed model: throughput and latency)` : `${rate !== undefined ? `${rate} requests/s` : "one arrival rate every target sustains"} (open model: CPU and latency at equal offered load)`));
+  log(`comparison at ${points.join(" and ")}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
+  if (phases.includes("rate") && rate === undefined) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in round 1`);
+  log(planLine(plan.length, options.repeat, phases, options.duration, options.warmup));
+  const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
+    log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
+    try {
+      const load = phase === "rate" ? { mode: "rate" as const, vus: RATE_VUS, rate: rate! } : { mode: "duration" as const, vus: options.vus };
+      const { path, result } = await runLoad(step.config, {
+        case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
+        ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
+      }, log, { keepDatabase: true, column: step.column });
+      if (result.flags.includes("sut_overloaded")) {
+        overloaded.push(step.label);
+        log(`⚠ ${step.label} could not keep up with ${rate} requests/s: k6 dropped ${result.summary?.dropped_iterations} iterations (flagged sut_overloaded; the rate is above its capacity)`);
+      }
+      if (result.status !== "complete") {
+        // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
+        if (!result.extra.interrupted) failure = `${step.label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
+        interrupted = true;
+        return null;
+      }
+      done.push({ file: basename(path), round, result });
+      writeAtomic(listPath, `${done.map((d) => d.file).join("\n")}\n`);
+      return result;
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      log((error as Error).message);
+      // The first difference goes into the final message too: a quiet caller still learns why.
+      refused.push(`${step.label} (${(error as Error).message.split("\n")[1]?.trim() ?? "see above"})`);
+      return null;
+    }
+  };
   try {
     for (let round = 1; round <= options.repeat && !interrupted; round++) {
-      for (const label of orders[round - 1]) {
-        if (interrupted) break;
-        const step = plan.find((p) => p.label === label)!;
-        log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${label} ===`);
-        try {
-          const load = options.rate !== undefined ? { mode: "rate" as const, vus: RATE_VUS, rate: options.rate } : { mode: "duration" as const, vus: options.vus };
-          const { path, result } = await runLoad(step.config, {
-            case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
-          }, log, { keepDatabase: true, column: step.column });
-          if (result.flags.includes("sut_overloaded")) {
-            overloaded.push(label);
-            log(`⚠ ${label} could not keep up with ${options.rate} requests/s: k6 dropped ${result.summary?.dropped_iterations} iterations (flagged sut_overloaded; the rate is above its capacity)`);
-          }
-          if (result.status !== "complete") {
-            // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
-            if (!result.extra.interrupted) failure = `${label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
-            interrupted = true;
-            break;
-          }
-          done.push({ file: basename(path), round, result });
-          writeAtomic(listPath, `${done.map((d) => d.file).join("\n")}\n`);
-        } catch (error) {
-          if (!(error instanceof RefusedError)) throw error;
-          log((error as Error).message);
-          // The first difference goes into the final message too: a quiet caller still learns why.
-          refused.push(`${label} (${(error as Error).message.split("\n")[1]?.trim() ?? "see above"})`);
+      // Each operating point as a block, every target in the round's order: the runs compared
+      // with each other are the closest in time.
+      for (const phase of phases) {
+        if (phase === "rate" && rate === undefined) {
+          // The probe is this round's closed-model block: the rate follows from it.
+          const closed = orders[round - 1].map((label) => {
+            const r = done.find((d) => d.round === round && d.result.mode !== "rate" && targetOf(d.result) === targetOfPlan(plan, label));
+            return { target: targetOfPlan(plan, label), okRps: r ? okRps(r.result) : null };
+          });
+          ({ rate, from: rateFrom } = equalRate(closed));
+          log(`\nequal offered load: ${rate} requests/s (${rateFrom})`);
         }
+        for (const label of orders[round - 1]) {
+          if (interrupted) break;
+          await runOne(plan.find((p) => p.label === label)!, round, phase);
+        }
+        if (interrupted) break;
       }
     }
   } finally {
@@ -136,13 +209,22 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (!done.length) throw new Error(`no case completed a run: nothing to report${failure ? ` (${failure})` : ""}`);
   const comparison = analyse(done, {
     seed,
-    params: { mode: options.rate !== undefined ? "rate" : "duration", ...(options.rate !== undefined ? { rate: options.rate } : {}), vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false, ...(options.cases ? { cases: options.cases } : {}) },
+    equivalence: options.equivalence,
+    params: {
+      mode: phases.length > 1 ? "closed+rate" : phases[0] === "rate" ? "rate" : "duration",
+      phases,
+      ...(rate !== undefined ? { rate } : {}),
+      ...(rateFrom ? { rate_from: rateFrom } : {}),
+      vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
+      ...(options.cases ? { cases: options.cases } : {}),
+      ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
+    },
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
-    targets: [...new Set(done.map((d) => targetOf(d.result)))].sort(),
+    targets: [...new Set(plan.map((p) => p.column ?? CASES[p.case].target(p.config).label))].filter((t) => done.some((d) => targetOf(d.result) === t)),
   });
   const notes = [...(options.notes ?? [])];
   const overloadedTargets = [...new Set(overloaded)];
-  if (overloadedTargets.length) notes.push(`At ${options.rate} requests/s, ${overloadedTargets.join(", ")} could not keep up in some runs (flagged sut_overloaded): the offered load is above their capacity, so their latency is a queue's, not the architecture's (\`just compare --capacity\` finds each capacity).`);
+  if (overloadedTargets.length) notes.push(`At ${rate} requests/s, ${overloadedTargets.join(", ")} could not keep up in some runs (flagged sut_overloaded): the offered load is above their capacity, so their latency is a queue's, not the architecture's (\`just compare --capacity\` finds each capacity).`);
   if (notes.length) comparison.notes = notes;
   const comparePath = join(config.resultsDir, `compare-${stamp}.json`);
   writeAtomic(comparePath, `${JSON.stringify(comparison, null, 2)}\n`);
@@ -152,4 +234,10 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (failure) throw new Error(`a run failed: ${failure}`);
   if (refused.length) throw new RefusedError(`not measured (failed the correctness gate): ${refused.join(", ")}`);
   return { ...report, compare: comparePath, comparison, interrupted };
+}
+
+/** The column name a plan row's runs carry (targetOf of its results). */
+function targetOfPlan(plan: { case: CaseName; config: Config; label: string; column?: string }[], label: string): string {
+  const p = plan.find((x) => x.label === label)!;
+  return p.column ?? CASES[p.case].target(p.config).label;
 }

@@ -143,8 +143,9 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step"], ["pin", "capacity"]);
+    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "equivalence"], ["pin", "capacity", "closed-only"]);
     if (flags.has("capacity")) return compareCapacity(config, flags, positional);
+    if (flags.has("closed-only") && flags.has("rate")) throw new UsageError("compare takes --rate R (the open model only) or --closed-only (the closed model only), not both");
     const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
     if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
     if (flags.has("rate") && positional.length > 1) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`), got "${positional.join(" ")}"`);
@@ -166,6 +167,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       pin: flags.has("pin"),
       cases,
       rate,
+      equivalence: equivalenceFlag(flags),
+      ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
     });
     if (interrupted) process.exit(130); // as every command after Ctrl-C
   },
@@ -270,3 +273,13 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     });
   },
 };
+
+/** `--equivalence 5%` (or 0.05): the margin within which a pair is `equivalent`; 0 < δ < 50 %. */
+function equivalenceFlag(flags: Map<string, string>): number | undefined {
+  const text = flags.get("equivalence");
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
+  if (!(value > 0 && value < 0.5)) throw new UsageError(`--equivalence must be a margin between 0 and 50 % (e.g. 5%), got "${text}"`);
+  return value;
+}
