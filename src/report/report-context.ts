@@ -19,7 +19,9 @@ export const FLAG_MEANINGS: Record<string, string> = {
   generator_saturated: "k6 used more than 80 % of a core: the load generator may have limited these numbers",
   sut_overloaded: "k6 dropped iterations at the requested arrival rate: the case could not keep up with the offered load",
   errors: "more than 0.1 % of the requests failed: throughput counts successful requests only",
-  unstable: "throughput drifted by more than 5 % between the first and the last third of the run",
+  unstable: "throughput drifted by more than 5 % between the first and the last third of the run (an older result's flag; left out of verdicts)",
+  no_steady_state: "the case itself never settled during the run (after its warm-up and the machine's steal time are accounted for): left out of verdicts",
+  machine_slow: "the machine-speed canary was more than 10 % slower than the comparison's median: recorded; the run still counts, since its round shares the slow moment",
 };
 
 /**
@@ -28,13 +30,16 @@ export const FLAG_MEANINGS: Record<string, string> = {
  * they share everything.
  */
 export function differences(columns: Column[]): string[] {
-  const runs = columns.flatMap((c) => c.runs);
-  const differ = (what: string, key: (r: RunResult) => string) => {
+  const all = columns.flatMap((c) => c.runs);
+  // A comparison measures at two operating points on purpose (open and closed model): parameters
+  // are compared within each, everything else across all runs.
+  const byPhase = [all.filter((r) => r.mode === "rate"), all.filter((r) => r.mode !== "rate")].filter((g) => g.length);
+  const differ = (what: string, key: (r: RunResult) => string, groups: RunResult[][] = [all]) => groups.flatMap((runs) => {
     const values = [...new Set(runs.map(key))];
     return values.length > 1 ? [`the runs differ in ${what}: ${values.join(" | ")}`] : [];
-  };
+  });
   return [
-    ...differ("parameters", (r) => `${r.mode} ${r.params.vus ?? "–"} VUs ${r.params.duration ?? r.params.iterations ?? ""}${r.params.rate ? ` at ${r.params.rate}/s` : ""} mix ${JSON.stringify(r.params.mix)}`),
+    ...differ("parameters", (r) => `${r.mode} ${r.params.vus ?? "–"} VUs ${r.params.duration ?? r.params.iterations ?? ""}${r.params.rate ? ` at ${r.params.rate}/s` : ""} mix ${JSON.stringify(r.params.mix)}`, byPhase),
     ...differ("fleet size", (r) => String(r.params.fleet_size)),
     ...differ("git SHA", (r) => `${String(r.fingerprint?.git_sha ?? "unknown").slice(0, 12)}${r.fingerprint?.git_dirty ? " (dirty)" : ""}`),
     // The runtime on a line of its own: in a --runtimes comparison it is the factor under study.

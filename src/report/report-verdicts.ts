@@ -1,47 +1,196 @@
 /**
  * The parts of the report that come from a comparison's verdicts (results/compare-<time>.json,
- * src/bench/verdicts.ts): what it found, in words, first; each target's medians with their intervals
- * and CV; the runs left out and why; the rounds' orders and every run's canary index.
+ * src/bench/verdicts.ts). The first screen is the answer (DESIGN §18): the parameters and
+ * operating points in one line, one verdict matrix (targets × headline metrics: median [interval],
+ * ratio to a reference target [interval], verdict), then at most five plain sentences, largest
+ * effects first. Below it: every pair in words, each target's medians, the rounds lost and the runs
+ * left out, the unpaired check, the rounds' orders with every run's canary and steal time.
+ * Comparisons written before the paired analysis render with their own (unpaired) verdicts.
  */
-import { NOISY_CV } from "../bench/stats";
-import type { Comparison } from "../bench/verdicts";
+import type { PairedComparison } from "../bench/paired";
+import type { Comparison, PairEntry } from "../bench/verdicts";
 
-/** The metrics the report opens with, in this order (DESIGN §13's headline metrics). */
-export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99"];
+/** The metrics the report lists, in this order (DESIGN §13's headline metrics). */
+export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99", "latency_p50_at_rate", "latency_p99_at_rate"];
+/** The verdict matrix's columns: cost, capacity and tail latency. */
+export const MATRIX = ["cpu_ms_total", "ok_rps", "latency_p99", "latency_p99_at_rate"];
+/** Sentences on the first screen. */
+export const MAX_SENTENCES = 5;
 
 /** A number at a readable precision: whole above 100, one decimal above 10, else `small` decimals. */
 export const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
 const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
 
 /** Text for an HTML page. */
 export const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
-/** One sentence per pair: which target is lower, by what ratio and interval, or no clear difference. */
+/** b / a: the same pair seen from the other side (interval inverted, lower ↔ higher). */
+export function inverted(c: PairedComparison): PairedComparison {
+  const flip = { lower: "higher", higher: "lower" } as const;
+  return {
+    ...c,
+    ratio: 1 / c.ratio,
+    ci: [1 / c.ci[1], 1 / c.ci[0]],
+    verdict: c.verdict === "lower" || c.verdict === "higher" ? flip[c.verdict] : c.verdict,
+    per_round: c.per_round.map((r) => ({ round: r.round, a: r.b, b: r.a, ratio: 1 / r.ratio })),
+  };
+}
+
+/** The paired comparison of target `a` against `b` in a metric, whichever order it was stored in. */
+export function pairedOf(c: Comparison, key: string, a: string, b: string): PairedComparison | null {
+  const pairs = c.metrics[key]?.pairs ?? [];
+  const direct = pairs.find((x) => x.a === a && x.b === b)?.paired;
+  if (direct) return direct;
+  const reverse = pairs.find((x) => x.a === b && x.b === a)?.paired;
+  return reverse ? inverted(reverse) : null;
+}
+
+const isPaired = (c: Comparison) => Object.values(c.metrics).some((m) => m.pairs.some((x) => x.paired));
+
+/** What "inconclusive" needs: the difference these rounds resolve and the rounds the observed one would take. */
+function needs(x: PairedComparison): string {
+  if (x.rounds < 2) return `${x.rounds} usable round(s): at least 2 are needed`;
+  const res = x.resolvable === null ? "" : `resolves ±${pct(x.resolvable)} at ${x.rounds} rounds`;
+  const more = x.rounds_needed === null ? "" : x.rounds_needed > x.rounds ? `; needs about ${x.rounds_needed} rounds` : "; not after correcting for the metric's other pairs";
+  return `${res}${more}`;
+}
+
+/** One sentence for a pair of a metric, paired when the comparison has it. */
+function pairSentence(label: string, pair: PairEntry): string {
+  const x = pair.paired;
+  if (!x) {
+    const interval = `ratio ${fixed(pair.ratio, 2)}, 95 % CI ${fixed(pair.ci[0], 2)}–${fixed(pair.ci[1], 2)}, ${p(pair.p_value)}`;
+    if (pair.verdict === "lower") return `${label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
+    if (pair.verdict === "higher") return `${label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
+    return `${label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
+  }
+  if (x.rounds < 2) return `${label}: ${pair.a} against ${pair.b} is inconclusive (${needs(x)}).`;
+  const interval = `ratio ${fixed(x.ratio, 2)}, 95 % CI ${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}, paired over ${x.rounds} rounds, ${p(x.p_value)}${x.p_adjusted !== x.p_value ? ` (Holm ${p(x.p_adjusted).replace("p ", "")})` : ""}${x.p_sign_flip !== null ? `, sign-flip ${p(x.p_sign_flip)}` : ""}`;
+  const lost = x.lost.length ? `; ${x.lost.length} round(s) lost` : "";
+  if (x.verdict === "lower") return `${label}: ${pair.a} is lower than ${pair.b} (${interval}${lost}).`;
+  if (x.verdict === "higher") return `${label}: ${pair.a} is higher than ${pair.b} (${interval}${lost}).`;
+  if (x.verdict === "equivalent") return `${label}: ${pair.a} and ${pair.b} are equivalent, within ±5 % (${interval}${lost}).`;
+  return `${label}: ${pair.a} against ${pair.b} is inconclusive (${interval}; ${needs(x)}${lost}).`;
+}
+
+/** One sentence per pair: the verdict with its ratio, interval and p-value. */
 export function verdictSentences(c: Comparison, key: string): string[] {
   const m = c.metrics[key];
   if (!m) return [];
-  return m.pairs.map((pair) => {
-    const interval = `ratio ${fixed(pair.ratio, 2)}, 95 % CI ${fixed(pair.ci[0], 2)}–${fixed(pair.ci[1], 2)}, ${p(pair.p_value)}`;
-    if (pair.verdict === "lower") return `${m.label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
-    if (pair.verdict === "higher") return `${m.label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
-    return `${m.label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
-  });
+  const label = m.operating_point ? `${m.label} ${m.operating_point}` : m.label;
+  return m.pairs.map((pair) => pairSentence(label, pair));
 }
 
-/** "What it found": one sentence per pair of targets and headline metric, or why there are none. */
-export function verdictLines(c: Comparison): string[] {
-  const rounds = Math.max(0, ...Object.values(c.metrics).flatMap((m) => Object.values(m.cases).map((s) => s?.n ?? 0)));
-  if (rounds < 2) {
-    return [`Each target has fewer than 2 usable runs: no intervals and no verdicts. Run \`just compare VUS DURATION --repeat 5\` for them.`];
+/** The reference target of the matrix: the cheapest by total CPU per request, else the first target. */
+export function referenceTarget(c: Comparison): string {
+  const cases = c.metrics.cpu_ms_total?.cases ?? {};
+  const ranked = c.targets.filter((t) => cases[t]).sort((x, y) => cases[x]!.median - cases[y]!.median);
+  return ranked[0] ?? c.targets[0];
+}
+
+/** The parameters and operating points in one line: what every number below was measured at. */
+export function parametersLine(c: Comparison): string {
+  const pr = c.params as Record<string, unknown>;
+  const rounds = c.rounds.length || Math.max(0, ...c.runs.map((r) => r.round));
+  const points = [...new Set(MATRIX.flatMap((k) => (c.metrics[k]?.operating_point ? [c.metrics[k].operating_point!] : [])))];
+  const probe = pr.rate_from ? ` (${pr.rate_from})` : "";
+  const parts = [
+    `${c.targets.length} targets × ${rounds} round(s), each round in its own shuffled order (seed ${c.seed})`,
+    points.length ? `measured ${points.join(" and ")}${probe}` : "",
+    pr.duration ? `${pr.duration} runs after a ${pr.warmup ?? "0s"} warm-up` : "",
+    pr.api ? `API ${pr.api} only` : "mix 50/30/20",
+    c.analysis ? `verdicts paired by round, equivalent within ±${Math.round(c.analysis.equivalence * 100)} %, ${c.analysis.multiplicity}` : "verdicts unpaired (a comparison from before the paired analysis)",
+  ].filter(Boolean);
+  return `${parts.join("; ")}.`;
+}
+
+/** The cell of target `t` in metric `key`: median [interval]; ratio to the reference [interval] and verdict. */
+function matrixCell(c: Comparison, key: string, t: string, ref: string): string {
+  const s = c.metrics[key]?.cases[t];
+  if (!s) return "–";
+  const median = `${fixed(s.median)} [${fixed(s.ci[0])}–${fixed(s.ci[1])}]`;
+  if (t === ref) return `${median}; reference`;
+  const x = pairedOf(c, key, t, ref);
+  if (!x) {
+    const old = c.metrics[key].pairs.find((q) => (q.a === t && q.b === ref) || (q.a === ref && q.b === t));
+    if (!old) return median;
+    const mine = old.a === t;
+    const ratio = mine ? old.ratio : 1 / old.ratio;
+    const verdict = old.verdict === "no clear difference" ? old.verdict : (old.verdict === "lower") === mine ? "lower" : "higher";
+    return `${median}; ×${fixed(ratio, 2)} ${verdict}`;
   }
-  const fewest = Math.min(...Object.values(c.metrics).flatMap((m) => Object.values(m.cases).filter(Boolean).map((s) => s!.n)));
-  // With n runs per side, a two-sided Mann–Whitney test cannot go below p = 2 / C(2n, n):
-  // 0.33 at n = 2, 0.1 at n = 3, 0.029 at n = 4.
-  const tooFew = fewest < 4 ? [`With ${fewest} usable run(s) per target no difference can reach p < 0.05 (a two-sided Mann–Whitney test needs at least 4 per side): every verdict below is "no clear difference" by construction; use --repeat 5.`] : [];
-  return [...tooFew, ...HEADLINE.flatMap((key) => verdictSentences(c, key))];
+  if (x.rounds < 2) return `${median}; inconclusive (${x.rounds} round(s))`;
+  const ratio = `×${fixed(x.ratio, 2)} [${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}]`;
+  const word = x.verdict === "inconclusive" ? `inconclusive${x.rounds_needed && x.rounds_needed > x.rounds ? ` (needs ~${x.rounds_needed} rounds)` : ""}` : x.verdict;
+  return `${median}; ${ratio} ${word}`;
 }
 
-/** Each target's median [95 % CI] and CV per headline metric; a CV above 3 % is marked noisy. */
+/** The verdict matrix: one row per target, one column per headline metric, against the reference target. */
+export function verdictMatrix(c: Comparison): string {
+  const keys = MATRIX.filter((k) => c.metrics[k]);
+  const ref = referenceTarget(c);
+  const head = `| target | ${keys.map((k) => `${c.metrics[k].label} (${c.metrics[k].unit})${c.metrics[k].operating_point ? ` ${c.metrics[k].operating_point}` : ""}`).join(" | ")} |\n|---|${keys.map(() => "---").join("|")}|`;
+  const rows = c.targets.map((t) => `| ${t} | ${keys.map((k) => matrixCell(c, k, t, ref)).join(" | ")} |`);
+  return `${head}\n${rows.join("\n")}\n`;
+}
+
+/** How a metric's ratio reads in a sentence: "costs 10× X's CPU per request", "serves 0.2× X's throughput". */
+function effectSentence(c: Comparison, key: string, a: string, b: string, x: PairedComparison): string {
+  const m = c.metrics[key];
+  const at = m.operating_point ? ` ${m.operating_point}` : "";
+  const times = `${fixed(x.ratio, 2)}×`;
+  const ci = `95 % CI ${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}×, ${x.rounds} rounds`;
+  if (x.verdict === "equivalent") return `${a} and ${b} are equivalent in ${m.label}${at} (ratio ${fixed(x.ratio, 3)}, ${ci}).`;
+  if (key.startsWith("cpu_ms_total")) return `${a} costs ${times} ${b}'s CPU per request${at} (${ci}).`;
+  if (key === "ok_rps") return `${a} serves ${times} ${b}'s throughput${at} (${ci}).`;
+  return `${a}'s ${m.label} is ${times} ${b}'s${at} (${ci}).`;
+}
+
+/**
+ * The first screen's sentences: decided effects of the matrix's metrics, largest first (each as a
+ * ratio above 1), at most MAX_SENTENCES; when nothing is decided, what it would take.
+ */
+export function headlineSentences(c: Comparison): string[] {
+  if (!isPaired(c)) return verdictLinesUnpaired(c).slice(0, MAX_SENTENCES);
+  const found: { key: string; a: string; b: string; x: PairedComparison; size: number }[] = [];
+  const open: { key: string; a: string; b: string; x: PairedComparison }[] = [];
+  for (const key of MATRIX) {
+    for (const pair of c.metrics[key]?.pairs ?? []) {
+      if (!pair.paired) continue;
+      // Every effect as a ratio above 1: "a costs 10× b", never "0.1×".
+      const x = pair.paired.ratio < 1 ? inverted(pair.paired) : pair.paired;
+      const [a, b] = pair.paired.ratio < 1 ? [pair.b, pair.a] : [pair.a, pair.b];
+      if (x.verdict === "higher") found.push({ key, a, b, x, size: Math.abs(Math.log(x.ratio)) });
+      else if (x.verdict === "inconclusive" && x.rounds >= 2) open.push({ key, a, b, x });
+    }
+  }
+  found.sort((u, v) => v.size - u.size);
+  const lines = found.slice(0, MAX_SENTENCES).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
+  if (lines.length < MAX_SENTENCES && open.length) {
+    const n = open.length;
+    const most = Math.max(...open.map((o) => o.x.rounds_needed ?? Infinity));
+    lines.push(`${n} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds${Number.isFinite(most) ? ` (the hardest needs about ${most} rounds: \`--repeat ${most}\`)` : ""}; every pair is listed below.`);
+  }
+  if (!lines.length) lines.push("No pair of the headline metrics is decided or equivalent; every pair is listed below.");
+  return lines;
+}
+
+/** The old verdict lines (a comparison from before the paired analysis). */
+function verdictLinesUnpaired(c: Comparison): string[] {
+  const rounds = Math.max(0, ...Object.values(c.metrics).flatMap((m) => Object.values(m.cases).map((s) => s?.n ?? 0)));
+  if (rounds < 2) return ["Each target has fewer than 2 usable runs: no intervals and no verdicts. Run `just compare VUS DURATION --repeat 5` for them."];
+  return HEADLINE.flatMap((key) => verdictSentences(c, key));
+}
+
+/** Every pair of every headline metric, in words (below the first screen). */
+export function verdictLines(c: Comparison): string[] {
+  const rounds = Math.max(0, ...c.runs.map((r) => r.round));
+  if (rounds < 2 && isPaired(c)) return [`${rounds} round(s): a verdict needs at least 2 rounds. Run \`just compare --repeat 5\` for them.`];
+  return HEADLINE.flatMap((key) => verdictSentences(c, key));
+}
+
+/** Each target's median [95 % CI] and CV per headline metric (a machine's noise is judged by the pairs' spread, not by a fixed CV). */
 export function summaryTable(c: Comparison): string {
   const head = `| metric | ${c.targets.join(" | ")} |\n|---|${c.targets.map(() => "---:").join("|")}|`;
   const rows = HEADLINE.filter((k) => c.metrics[k]).map((key) => {
@@ -49,52 +198,78 @@ export function summaryTable(c: Comparison): string {
     const cells = c.targets.map((t) => {
       const s = m.cases[t];
       if (!s) return "–";
-      const cv = s.cv === null ? "" : `, CV ${(s.cv * 100).toFixed(1)} %${s.cv > NOISY_CV ? " (noisy)" : ""}`;
+      const cv = s.cv === null ? "" : `, CV ${(s.cv * 100).toFixed(1)} %`;
       return `${fixed(s.median)} [${fixed(s.ci[0])}–${fixed(s.ci[1])}]${cv}, n ${s.n}`;
     });
-    return `| ${m.label} (${m.unit}) | ${cells.join(" | ")} |`;
+    return `| ${m.label} (${m.unit})${m.operating_point ? ` ${m.operating_point}` : ""} | ${cells.join(" | ")} |`;
   });
   return `${head}\n${rows.join("\n")}\n`;
 }
 
+/** The unpaired analysis of the same runs, as a check of what pairing by round changes. */
+export function unpairedLines(c: Comparison): string[] {
+  if (!isPaired(c)) return [];
+  return MATRIX.flatMap((key) => {
+    const m = c.metrics[key];
+    if (!m) return [];
+    return m.pairs.filter((x) => Number.isFinite(x.ratio)).map((x) => `${m.label}: ${x.a} / ${x.b} ratio of medians ${fixed(x.ratio, 2)} [${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}], Mann–Whitney ${p(x.p_value)} (${x.verdict}); paired: ${fixed(x.paired!.ratio, 2)} [${fixed(x.paired!.ci[0], 2)}–${fixed(x.paired!.ci[1], 2)}]`);
+  });
+}
+export const UNPAIRED_INTRO = "The same runs without pairing (ratio of medians, bootstrap interval, Mann–Whitney), as a check of what the rounds' pairing changes:";
+
 /**
  * When runs were left out: the same sentences with every run counted, so a reader sees how much
- * the exclusions decide (on a noisy machine they can leave too few runs for any verdict).
+ * the exclusions decide.
  */
 export function everyRunLines(c: Comparison): string[] {
   if (!c.with_every_run) return [];
   const all = { ...c, metrics: c.with_every_run };
-  return HEADLINE.flatMap((key) => verdictSentences(all, key));
+  return MATRIX.flatMap((key) => verdictSentences(all, key));
 }
 
 export const EVERY_RUN_INTRO = "As a check, with every run counted (the left-out ones too; not the verdict, which stands above):";
 
-/** Runs left out of the verdicts, with the reason. */
+/** Runs left out of the verdicts, with the reason; and the rounds each pair lost through them. */
 export function excludedLines(c: Comparison): string[] {
-  return c.runs.filter((r) => r.excluded).map((r) => `${r.file} (${r.target}, round ${r.round}): left out, ${r.excluded}`);
+  return c.runs.filter((r) => r.excluded).map((r) => `${r.file} (${r.target}, round ${r.round}): left out, ${r.excluded}; its round's pairs with ${r.target} are lost, the rest of the round counts`);
 }
 
-/** Per round: the order the targets ran in; per run: its canary index and flags. */
+/** Per round: the order the targets ran in; per run: its canary index, steal time and flags. */
 export function roundsTable(c: Comparison): string {
-  const head = "| round | order | run | target | canary index | flags |\n|---:|---|---|---|---:|---|";
+  const head = "| round | order | run | target | canary index | steal | flags |\n|---:|---|---|---|---:|---:|---|";
   const rows = c.runs.map((r) => {
     const order = c.rounds.find((x) => x.round === r.round)?.order.join(" → ") ?? "";
-    return `| ${r.round} | ${order} | ${r.file} | ${r.target} | ${r.canary_index ?? "–"} | ${r.flags.join(", ") || "–"} |`;
+    const steal = typeof r.steal_pct === "number" ? `${r.steal_pct.toFixed(1)} %` : "–";
+    return `| ${r.round} | ${order} | ${r.file} | ${r.target} | ${r.canary_index ?? "–"} | ${steal} | ${r.flags.join(", ") || "–"} |`;
   });
   return `${head}\n${rows.join("\n")}\n`;
 }
 
-/** The whole verdict part of the Markdown report. */
+/** The first screen in Markdown: parameters, the matrix, the sentences. */
+export function firstScreenMarkdown(c: Comparison): string {
+  return [
+    `${parametersLine(c)}\n`,
+    verdictMatrix(c),
+    `${headlineSentences(c).map((l) => `- ${l}`).join("\n")}\n`,
+  ].join("\n");
+}
+
+/** The rest of the verdict part of the Markdown report. */
 export function verdictMarkdown(c: Comparison): string {
   const excluded = excludedLines(c);
+  const unpaired = unpairedLines(c);
+  const method = c.analysis
+    ? `Paired by round: per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ±${Math.round(c.analysis.equivalence * 100)} %; otherwise \`inconclusive\`, with what it would take. Medians per target with 95 % bootstrap intervals (seed ${c.seed}). Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
+    : `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.`;
   return [
-    "## What it found\n",
+    "## Every pair\n",
     `${verdictLines(c).map((l) => `- ${l}`).join("\n")}\n`,
-    `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.\n`,
+    `${method}\n`,
     summaryTable(c),
     excluded.length ? `Left out of the verdicts:\n\n${excluded.map((l) => `- ${l}`).join("\n")}\n` : "",
     everyRunLines(c).length ? `${EVERY_RUN_INTRO}\n\n${everyRunLines(c).map((l) => `- ${l}`).join("\n")}\n` : "",
-    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow).\n`,
+    unpaired.length ? `${UNPAIRED_INTRO}\n\n${unpaired.map((l) => `- ${l}`).join("\n")}\n` : "",
+    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow and still counted).\n`,
     roundsTable(c),
   ].filter(Boolean).join("\n");
 }

@@ -12,8 +12,8 @@ import { type Column, differences, fingerprintTable, flagNotes, parityTable, run
 import { fileStamp, type RunResult, readResults, writeAtomic } from "../bench/results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../bench/run-result";
 import { median } from "../bench/stats";
-import { escape, EVERY_RUN_INTRO, everyRunLines, intervals, roundsTable, summaryTable, verdictLines, verdictMarkdown } from "./report-verdicts";
-import { type Comparison, targetOf } from "../bench/verdicts";
+import { escape, EVERY_RUN_INTRO, everyRunLines, headlineSentences, intervals, parametersLine, roundsTable, summaryTable, UNPAIRED_INTRO, unpairedLines, verdictLines, verdictMarkdown, verdictMatrix, firstScreenMarkdown } from "./report-verdicts";
+import { type Comparison, operatingPoint, targetOf } from "../bench/verdicts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -100,39 +100,55 @@ export function markdown(columns: Column[]): string {
   return `${params ? `${params}\n\n` : ""}${head}\n${rows.map(([name, cells]) => `| ${name} | ${cells.join(" | ")} |`).join("\n")}\n`;
 }
 
-/** Data for the page's charts, kept apart from the HTML so tests can check it. */
-export function chartData(columns: Column[], comparison?: Comparison) {
-  const targets = columns.map((c) => targetOf(c.runs[0]));
+/**
+ * Data for the page's charts, kept apart from the HTML so tests can check it. With a comparison
+ * the bars count the same runs as their whiskers (the counted ones); CPU and memory come from the
+ * runs at equal offered load when there are any, throughput and latency from the closed model's.
+ */
+export function chartData(all: Column[], comparison?: Comparison) {
+  const groups = comparisonColumns(all, comparison);
+  const rateGroup = groups.find((g) => g.columns[0]?.runs[0]?.mode === "rate")?.columns;
+  const closedGroup = groups.find((g) => g.columns[0]?.runs[0] && g.columns[0].runs[0].mode !== "rate")?.columns;
+  const costColumns = rateGroup ?? closedGroup ?? [];
+  const loadColumns = closedGroup ?? rateGroup ?? [];
+  // One bar per target in every chart, whichever runs a chart reads.
+  const targets = [...new Set([...costColumns, ...loadColumns].map((c) => targetOf(c.runs[0])))];
+  const byTarget = (columns: Column[]) => (t: string) => columns.find((c) => targetOf(c.runs[0]) === t);
+  const cost = byTarget(costColumns);
+  const load = byTarget(loadColumns);
   const ci = (key: string) => intervals(comparison, key, targets);
-  const labels = columns.map((c) => {
-    const flags = [...new Set(c.runs.flatMap((r) => r.flags))];
-    return c.label + (flags.length ? ` ⚠ ${flags.join(", ")}` : "");
+  const labels = targets.map((t) => {
+    const runs = [...(cost(t)?.runs ?? []), ...(load(t)?.runs ?? [])];
+    const flags = [...new Set(runs.flatMap((r) => r.flags))];
+    return (cost(t) ?? load(t))!.label + (flags.length ? ` ⚠ ${flags.join(", ")}` : "");
   });
-  const value = (c: Column, pick: (r: RunResult) => number | null | undefined) => stat(c, pick)?.median ?? 0;
+  const value = (c: Column | undefined, pick: (r: RunResult) => number | null | undefined) => (c ? stat(c, pick)?.median ?? 0 : 0);
   const components = COMPONENTS;
+  const columnsOfCost = targets.map(cost);
+  const columnsOfLoad = targets.map(load);
   return {
     labels,
     // errorBars: each column's 95 % interval of the median (drawn as whiskers), when the comparison has one.
-    throughput: [{ label: "successful requests/s", data: columns.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
-    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0)), errorBars: ci("cpu_ms_total") }],
+    throughput: [{ label: "successful requests/s", data: columnsOfLoad.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
+    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columnsOfCost.map((c) => value(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0)), errorBars: ci("cpu_ms_total") }],
     latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({
       label: p,
-      data: columns.map((c) => value(c, (r) => r.summary?.latency_ms[p])),
+      data: columnsOfLoad.map((c) => value(c, (r) => r.summary?.latency_ms[p])),
       errorBars: p === "p50" ? ci("latency_p50") : p === "p99" ? ci("latency_p99") : undefined,
     })),
     perApi: ["dashboard", "monitor", "critical"].flatMap((api) => (["p50", "p99"] as const).map((p) => ({
       label: `${api} ${p}`,
-      data: columns.map((c) => value(c, (r) => (r.extra?.per_api as Record<string, Record<string, number>> | undefined)?.[api]?.[p])),
+      data: columnsOfLoad.map((c) => value(c, (r) => (r.extra?.per_api as Record<string, Record<string, number>> | undefined)?.[api]?.[p])),
     }))).filter((d) => d.data.some((v) => v > 0)),
-    calls: callNames(columns).map((name) => ({ label: name, data: columns.map((c) => value(c, (r) => r.calls_per_request[name])) })),
+    calls: callNames(all).map((name) => ({ label: name, data: columnsOfLoad.map((c) => value(c, (r) => r.calls_per_request[name])) })),
     cpu: components.map((component) => ({
       label: component,
-      data: columns.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => componentOf(p) === component) ?? 0)),
+      data: columnsOfCost.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => componentOf(p) === component) ?? 0)),
     })),
     // Memory held at one moment per component (peak of the per-sample sum); older files: sum of peaks.
     rss: components.filter((c) => c !== "k6").map((component) => ({
       label: component,
-      data: columns.map((c) => value(c, (r) => {
+      data: columnsOfCost.map((c) => value(c, (r) => {
         const m = r.extra?.memory as Memory;
         if (m) return mib(m.peak_by_component_bytes[component] ?? 0);
         return Object.entries(r.resources).filter(([p]) => componentOf(p) === component).reduce((sum, [, u]) => sum + mib(pss(u)), 0);
@@ -141,16 +157,35 @@ export function chartData(columns: Column[], comparison?: Comparison) {
   };
 }
 
-/** The whole Markdown report: what differs, the numbers, what the flags mean, the parity table. */
+/**
+ * The columns a comparison's numbers come from: only the runs its verdicts counted (the bars,
+ * whiskers and the table then describe the same runs; the left-out ones are listed), split by
+ * operating point when it measured at two (the open model's rate and the closed model's VUs).
+ */
+export function comparisonColumns(columns: Column[], comparison?: Comparison): { title: string; columns: Column[] }[] {
+  if (!comparison) return [{ title: "", columns }];
+  const excluded = new Set(comparison.runs.filter((r) => r.excluded).map((r) => r.file));
+  const counted = columns.map((c) => ({ ...c, runs: c.runs.filter((r) => !excluded.has(basename(String(r.extra?.result_path ?? "")))) }));
+  const groups = [
+    { title: "", pick: (r: RunResult) => r.mode === "rate" },
+    { title: "", pick: (r: RunResult) => r.mode !== "rate" },
+  ].map((g) => ({ columns: counted.map((c) => ({ ...c, runs: c.runs.filter(g.pick) })).filter((c) => c.runs.length) }))
+    .filter((g) => g.columns.length);
+  return groups.map((g) => ({ title: groups.length > 1 ? operatingPoint(g.columns[0].runs[0]) : "", columns: g.columns }));
+}
+
+/** The whole Markdown report: the answer first (with a comparison), then the numbers, the flags, the parity table. */
 export function markdownReport(columns: Column[], comparison?: Comparison): string {
   const warn = [...(comparison?.notes ?? []), ...differences(columns)];
   const flags = flagNotes(columns);
+  const groups = comparisonColumns(columns, comparison);
   return [
     "# fleetbench report\n",
     warn.length ? `${warn.map((w) => `> ⚠ ${w}`).join("\n>\n")}\n` : "",
+    comparison ? firstScreenMarkdown(comparison) : "",
     comparison ? verdictMarkdown(comparison) : "",
-    comparison ? "## All numbers (medians over rounds)\n" : "",
-    markdown(columns),
+    comparison ? "## All numbers (medians over the counted rounds)\n" : "",
+    ...groups.map((g) => `${g.title ? `### ${g.title}\n\n` : ""}${markdown(g.columns)}`),
     flags.length ? `## Flags\n\n${flags.map((f) => `- ${f}`).join("\n")}\n` : "",
     `## Parity\n\n${parityTable(columns)}`,
     `## Fingerprint of every run\n\n${fingerprintTable(columns)}`,
@@ -184,11 +219,11 @@ export function html(columns: Column[], sources: string[], comparison?: Comparis
 <body>
 <h1>fleetbench report</h1>
 ${warn.map((w) => `<p class="warn">⚠ ${escape(w)}</p>`).join("\n")}
-<p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>
-${comparison ? `<section id="verdict"><h2>What it found</h2>\n${verdictLines(comparison).map((l) => `<p class="verdict">${escape(l)}</p>`).join("\n")}\n${htmlTable(summaryTable(comparison))}${everyRunLines(comparison).length ? `\n<p>${escape(EVERY_RUN_INTRO)}</p>\n<ul class="every-run">${everyRunLines(comparison).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : ""}</section>` : ""}
+${comparison ? `<section id="verdict"><p class="params">${escape(parametersLine(comparison))}</p>\n<div class="matrix">${htmlTable(verdictMatrix(comparison))}</div>\n<ul class="headline">${headlineSentences(comparison).map((l) => `<li class="verdict">${escape(l)}</li>`).join("")}</ul></section>` : `<p>${escape(markdown(columns).split("\n")[0] ?? "")}</p>`}
 <div class="charts">${charts.map(([id, title]) => `<figure><figcaption>${title}</figcaption><canvas id="${id}" width="520" height="300"></canvas></figure>`).join("")}</div>
+${comparison ? `<section id="pairs"><h2>Every pair</h2>\n${verdictLines(comparison).map((l) => `<p class="pair">${escape(l)}</p>`).join("\n")}\n${htmlTable(summaryTable(comparison))}${everyRunLines(comparison).length ? `\n<p>${escape(EVERY_RUN_INTRO)}</p>\n<ul class="every-run">${everyRunLines(comparison).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : ""}${unpairedLines(comparison).length ? `\n<p>${escape(UNPAIRED_INTRO)}</p>\n<ul class="unpaired">${unpairedLines(comparison).map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : ""}</section>` : ""}
 <h2>All numbers</h2>
-${htmlTable(markdown(columns))}
+${comparisonColumns(columns, comparison).map((g) => `${g.title ? `<h3>${escape(g.title)}</h3>\n` : ""}${htmlTable(markdown(g.columns))}`).join("\n")}
 ${flags.length ? `<h2>Flags</h2>\n<ul class="flags">${flags.map((f) => `<li>${escape(f)}</li>`).join("")}</ul>` : ""}
 <h2>Parity</h2>
 ${columns.some((c) => c.runs[0]?.extra?.parity) ? `<div class="parity">${htmlTable(parityTable(columns))}</div>` : `<p>${escape(parityTable(columns))}</p>`}
