@@ -49,6 +49,11 @@ demo: _deps
 compare *args: _deps
     @{{fleet}} compare {{args}}
 
+# The instrument proves itself: a known CPU cost injected into telemetry-service, measured back within ±10 %, an A/A check, the smallest difference this machine resolves: calibrate [DURATION] [--repeat 5] [--rate 30] [--inject 1ms]
+[group('load')]
+calibrate *args: _deps
+    @{{fleet}} calibrate {{args}}
+
 # Curves: every target at each fleet size (sweep fleet 15,150,1500 [DURATION] [--vus V | --rate R | --capacity]) or offered rate (sweep rate 50,100,200,400 [DURATION]), then the report
 [group('load')]
 sweep axis list *args: _deps

@@ -172,6 +172,25 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     });
     if (interrupted) process.exit(130); // as every command after Ctrl-C
   },
+  async calibrate(config, args) {
+    const { flags, positional } = splitFlags(args, ["repeat", "rate", "inject", "warmup", "seed"]);
+    if (positional.length > 1) throw new UsageError(`calibrate takes one DURATION (e.g. \`just calibrate 10s\`), got "${positional.join(" ")}"`);
+    const { calibrate, CALIBRATE_DEFAULTS: d } = await import("../bench/calibrate");
+    const inject = flags.has("inject") ? durationSeconds(duration(flags.get("inject")!, "--inject")) * 1000 : d.injectMs;
+    if (!(inject > 0 && inject <= 100)) throw new UsageError(`--inject must be a CPU time per request between 0 and 100 ms (e.g. 1ms), got "${flags.get("inject")}"`);
+    const repeat = positiveFlag(flags, "repeat", d.repeat);
+    if (repeat < 2) throw new UsageError(`calibrate needs --repeat of at least 2 rounds (5 by default), got ${repeat}`);
+    const { calibration, interrupted } = await calibrate(config, {
+      duration: positional[0] ? duration(positional[0], "DURATION") : d.duration,
+      repeat,
+      rate: positiveFlag(flags, "rate", d.rate),
+      injectMs: inject,
+      warmup: durationFlag(flags, "warmup", d.warmup),
+      seed: positiveFlag(flags, "seed", undefined),
+    });
+    if (interrupted) process.exit(130);
+    if (!calibration.passed) throw new Error(`calibration failed: the injected cost was measured ${(calibration.error * 100).toFixed(1)} % off (more than ±10 %)`);
+  },
   async demo(config, args) {
     if (args.length) throw new UsageError(`demo takes no arguments, got "${args.join(" ")}": for other parameters use \`just compare VUS DURATION\``);
     const { demo } = await import("./demo");

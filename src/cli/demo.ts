@@ -14,7 +14,12 @@ import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
 import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../bench/tools";
 
-/** The demo's comparison: 4 shuffled rounds of 5 s at 10 VUs, 2 s warm-up: under 3 minutes for four cases. */
+/**
+ * The demo's comparison: 4 shuffled rounds, each target at 10 VUs (closed model: throughput and
+ * latency) and at one arrival rate every target sustains (CPU per request at equal offered load),
+ * 5 s runs after a 2 s warm-up: 32 runs, about 6 minutes for four cases. Paired by round, 4 rounds
+ * decide effects like Case 3's several-fold CPU cost; smaller ones are said to need more rounds.
+ */
 export const DEMO = { vus: 10, duration: "5s", repeat: 4, warmup: "2s" };
 
 /** `params`: the test's shorter rounds; a user's demo always has DEMO's. */

@@ -42,12 +42,16 @@ ${CAPACITY_OPTIONS}`,
   --mode kill|pause   a crash (default) or a hang
   --at S              when the fault starts (default: a quarter into the run)
 ${RUN_OPTIONS}`,
-  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report
-  --rate R [DURATION]                 equal offered load: every target in the open model at R requests/s (a target
-                                      that cannot keep up is flagged sut_overloaded and named above the report)
+  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report;
+  each round measures every target at VUS (closed model: throughput, latency) and at one arrival rate all of them
+  sustain (CPU per request at equal offered load: half the slowest target's closed-model throughput in round 1)
+  --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
+                                      flagged sut_overloaded and named above the report)
+  --closed-only                       the closed model only (CPU per request then at each target's own throughput)
+  --equivalence 5%                    a pair whose ratio's 95 % interval lies within this margin is equivalent
   --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json; options
                                       of \`capacity\`; --repeat R searches per target, default 1)
-  --repeat R                          rounds (default 5; at least 4 for a verdict to be possible)
+  --repeat R                          rounds (default 5; verdicts are paired by round, 2 at the least)
   --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
   --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
   --runtimes bun,deno                 every target on each runtime, side by side (default FLEET_RUNTIME's, bun)
@@ -56,7 +60,16 @@ ${RUN_OPTIONS}`,
   --api NAME                          one API instead of the mix
   --warmup DURATION                   warm-up of every run (default 5s)
   --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others, in every run (needs 2 CPUs)`,
-  demo: `demo\n  the README's first command: every case in 4 shuffled rounds of 5 s at 10 VUs (about 2.5 min), then the report.
+  calibrate: `calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
+  known CPU cost injected into telemetry-service; measured against expected (calls per request × the injected
+  time), the A/A check, the smallest difference this machine resolves; exit 1 when more than 10 % off
+  --repeat R          rounds (default 5)
+  --rate R            requests/s for every run (default 30)
+  --inject DURATION   CPU time burnt per request telemetry-service receives (default 1ms)
+  --warmup DURATION   warm-up of every run (default 3s)
+  --seed S            the seed of the rounds' orders`,
+  demo: `demo\n  the README's first command: every case in 4 shuffled rounds, each at 10 VUs and at one arrival rate every case
+  sustains, 5 s runs (about 6 min), then the report with its verdicts paired by round.
   Builds k6 first if needed (a few minutes, once). Without Apollo Router it starts the Router's build in the
   background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
   report: `report [compare-TIME.json | RESULT.json ...] [--baseline compare-OTHER.json]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
