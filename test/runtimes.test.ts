@@ -120,17 +120,18 @@ test("FLEET_RUNTIME takes bun or deno: anything else is one line and exit 2, bef
 });
 
 test("compare --runtimes bun,deno puts Case 2 on each runtime side by side, with verdicts and the runtime said", async () => {
-  const { compare: path, markdown } = await compare(config, { vus: 4, duration: "3s", repeat: 2, gateways: [], warmup: "1s", seed: 5, cases: ["case2"], runtimes: ["bun", "deno"] }, quiet);
+  const { compare: path, markdown } = await compare(config, { vus: 4, duration: "3s", repeat: 2, gateways: [], warmup: "1s", seed: 5, cases: ["case2"], runtimes: ["bun", "deno"], phases: ["closed"] }, quiet);
   const doc = JSON.parse(readFileSync(path, "utf8")) as Comparison;
   expect(doc.targets).toEqual(["case2 · yoga-gateway", "case2 · yoga-gateway · deno"]);
   expect(doc.runs).toHaveLength(4);
   const runtimes = doc.runs.map((r) => JSON.parse(readFileSync(join(config.resultsDir, r.file), "utf8")).runtime).sort();
   expect(runtimes).toEqual(["bun", "bun", "deno", "deno"]);
-  // Short runs on a noisy machine can leave a side under 2 counted runs (machine_slow, unstable):
-  // then the pair is the one with every run counted, as the report also shows it.
+  // Paired by round: both rounds give a ratio unless a run was left out (errors, no_steady_state),
+  // and then the pair is the one with every run counted, as the report also shows it.
   const pair = doc.metrics.cpu_ms_total.pairs[0] ?? doc.with_every_run?.cpu_ms_total.pairs[0];
   expect({ a: pair.a, b: pair.b }).toEqual({ a: "case2 · yoga-gateway", b: "case2 · yoga-gateway · deno" });
-  expect(pair.ratio).toBeGreaterThan(0);
+  expect(pair.paired!.per_round.length + pair.paired!.lost.length).toBe(2);
+  for (const r of pair.paired!.per_round) expect(r.ratio).toBeGreaterThan(0);
   const text = readFileSync(markdown, "utf8");
   expect(text).toMatch(/the runs differ in runtime \(what runs the TypeScript roles\): bun \d+\.\d+\.\d+ \| deno \d+\.\d+\.\d+/);
   expect(text).toContain("| case2 · yoga-gateway · deno |");
