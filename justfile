@@ -44,7 +44,7 @@ status: _deps
 demo: _deps
     @{{fleet}} demo
 
-# Every target under the same load in R shuffled rounds, then verdicts and the report: compare [VUS] [DURATION] (default 50 60s) | --rate R [DURATION] (equal offered load) | --capacity [--slo p99=200ms]; --repeat R, --seed S, --gateways, --cases
+# Every target under the same load in R shuffled rounds, then verdicts and the report: compare [VUS] [DURATION] (default 20 30s: each round at VUS and at one rate every target sustains) | --rate R [DURATION] (open model only) | --capacity [--slo p99=200ms]; --repeat R, --seed S, --gateways, --cases
 [group('load')]
 compare *args: _deps
     @{{fleet}} compare {{args}}

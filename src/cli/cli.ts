@@ -156,8 +156,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const runtimes = runtimesFlag(flags, config);
     if (cases && cases.length < 2 && runtimes.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno; got "${flags.get("cases")}"`);
     const { interrupted } = await compare(config, {
-      vus: positional[0] ? positive(positional[0], "VUS") : 50,
-      duration: positional[1] ? duration(positional[1], "DURATION") : "60s",
+      vus: positional[0] ? positive(positional[0], "VUS") : 20,
+      duration: positional[1] ? duration(positional[1], "DURATION") : "30s",
       repeat: positiveFlag(flags, "repeat", 5),
       seed: positiveFlag(flags, "seed", undefined),
       gateways: gatewaysFlag(flags),

@@ -42,7 +42,7 @@ ${CAPACITY_OPTIONS}`,
   --mode kill|pause   a crash (default) or a hang
   --at S              when the fault starts (default: a quarter into the run)
 ${RUN_OPTIONS}`,
-  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order; verdicts in results/compare-<time>.json, then the report;
+  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds (default 20 VUs, 30 s runs), each in a shuffled order; verdicts in results/compare-<time>.json, then the report;
   each round measures every target at VUS (closed model: throughput, latency) and at one arrival rate all of them
   sustain (CPU per request at equal offered load: half the slowest target's closed-model throughput in round 1)
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
