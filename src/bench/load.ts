@@ -116,10 +116,12 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
   const windows = windowCount(params);
   const window = await openWindow(config, ctx.state);
   let k6Exit: number | null = null;
+  let k6StartMs: number | undefined;
   let chaos: ReturnType<typeof startChaos> | null = null;
   if (!control.interrupted) {
     ctx.log(`measuring: ${describe(params)} against ${spec.target(config).label}, run ${ctx.runId}`);
     const k6Start = Date.now();
+    k6StartMs = k6Start;
     // A fault-injection run also counts errors per second, for as long as the run can last.
     const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
     control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit", ctx.pin?.k6);
@@ -139,7 +141,7 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
     summary = null;
   }
   return {
-    ...measured, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
+    ...measured, k6StartMs, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
     chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {}) : undefined,
   };
 }

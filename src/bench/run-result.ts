@@ -7,6 +7,7 @@ import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
+import { type CpuTimes, stealPct, stealPerWindow } from "./steal";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
 export const SATURATION = 0.8;
@@ -148,6 +149,26 @@ export interface Measured {
   memory: MemorySample[];
   /** The machine-speed canary timed just before the window (src/bench/canary.ts). */
   canary?: unknown;
+  /** /proc/stat's `cpu` line over the window (src/bench/steal.ts); absent: steal not measured. */
+  cpuTimes?: CpuTimes[];
+  /** When k6 was started (ms since the epoch): the windows' clock when k6 did not report its scenario start. */
+  k6StartMs?: number;
+}
+
+/**
+ * Steal over the run (the window CPU is counted over) and per k6 window, on k6's own clock (its
+ * scenario start) when it reported one, else from when k6 was started (setup() comes between:
+ * the windows then lag by its health check).
+ */
+export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs">, summary: Pick<K6Summary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
+  const samples = m.cpuTimes ?? [];
+  if (samples.length < 2) return { steal_not_measured: "/proc/stat could not be read" };
+  const start = summary?.scenario_start_ms ?? m.k6StartMs ?? null;
+  return {
+    steal_pct: stealPct(samples[0], samples.at(-1)!),
+    steal_pct_windows: start !== null && summary && windows ? stealPerWindow(samples, start, summary.window_seconds, windows) : [],
+    steal_clock: summary?.scenario_start_ms ? "k6 scenario start" : "k6 process start",
+  };
 }
 
 /** Fills `base` (parameters, fingerprint, extra so far) with what was measured. Pure. */
@@ -156,7 +177,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   const requests = m.summary?.requests ?? 0;
   let windows: number[] | null = null;
   if (m.summary) {
-    const { per_api, windows: counted, ...core } = m.summary;
+    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, ...core } = m.summary;
     result.summary = core;
     result.extra.per_api = per_api;
     windows = counted;
@@ -198,7 +219,12 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
   if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
   const stable = windows ? stability(windows, m.summary!.window_seconds) : null;
-  result.extra.stability = stable ?? { not_measured: windows ? `only ${windows.length} complete window(s): drift needs at least 3` : "k6 reported no windows" };
+  const latencyWindows = m.summary?.window_latency_ms;
+  result.extra.stability = {
+    ...(stable ?? { not_measured: windows ? `only ${windows.length} complete window(s): drift needs at least 3` : "k6 reported no windows" }),
+    ...(latencyWindows ? { latency_ms_windows: latencyWindows } : {}),
+    ...stealOf(m, m.summary, windows?.length ?? 0),
+  };
   if (stable?.drift !== null && stable?.drift !== undefined && Math.abs(stable.drift) > DRIFT_LIMIT) flags.add("unstable");
   result.flags = [...flags];
 
