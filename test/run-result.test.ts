@@ -89,6 +89,20 @@ describe("assembleResult", () => {
     expect(flat.flags).toEqual([]);
   });
 
+  test("CPU and calls per request divide by successful requests; none successful gives null, not Infinity", () => {
+    // Half of 3000 requests failed: 6 s of gateway CPU over 1500 successful requests is 4 ms each.
+    const half = assembleResult(base(), measured({ summary: summary({ error_rate: 0.5 }) }));
+    expect(half.resources["yoga-gateway"].cpu_ms_per_request).toBe(4);
+    expect(half.calls_per_request["robot-service"]).toBe(2);
+    // k6's own count of successful requests wins over the one derived from the error rate.
+    const counted = assembleResult(base(), measured({ summary: { ...summary({ error_rate: 0.5 }), ok_requests: 1000 } }));
+    expect(counted.resources["yoga-gateway"].cpu_ms_per_request).toBe(6);
+    const none = assembleResult(base(), measured({ summary: summary({ error_rate: 1 }) }));
+    expect(none.resources["yoga-gateway"].cpu_ms_per_request).toBeNull();
+    expect(none.calls_per_request["robot-service"]).toBeNull();
+    expect(none.flags).toContain("errors");
+  });
+
   test("k6 failing (not interrupted) leaves the result incomplete and says why", () => {
     const r = assembleResult(base(), measured({ k6Exit: 107 }));
     expect(r.status).toBe("incomplete");

@@ -174,10 +174,16 @@ export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs">, summary: Pi
 /** Fills `base` (parameters, fingerprint, extra so far) with what was measured. Pure. */
 export function assembleResult(base: RunResult, m: Measured): RunResult {
   const result: RunResult = { ...base, flags: [...base.flags], extra: { ...base.extra } };
+  // Per-request costs are per successful request: a failed one did not do the work of an answer
+  // (and a run with many failures is flagged `errors` anyway). k6's own count when it gave one.
   const requests = m.summary?.requests ?? 0;
+  const ok = m.summary ? (m.summary.ok_requests ?? Math.round(requests * (1 - m.summary.error_rate))) : 0;
+  /** `x` per successful request; null when none succeeded (never Infinity or a division by all iterations). */
+  const perOk = (x: number, digits: number) => (ok > 0 ? round(x / ok, digits) : null);
   let windows: number[] | null = null;
   if (m.summary) {
     const { per_api, windows: counted, window_latency_ms, scenario_start_ms, ...core } = m.summary;
+    // ok_requests stays in the summary: what the per-request costs were divided by.
     result.summary = core;
     result.extra.per_api = per_api;
     windows = counted;
@@ -189,14 +195,14 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (m.canary) result.extra.canary = m.canary;
   if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
   result.calls_per_request = Object.fromEntries(
-    Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, requests ? round(n / requests, 3) : 0]),
-  );
+    Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, perOk(n, 3)]),
+  ) as Record<string, number>; // null where no request succeeded
   result.resources = Object.fromEntries(
     Object.entries(m.usage).map(([name, u]) => [name, {
       cpu_seconds: round(u.cpu_seconds, 2),
       peak_rss_bytes: u.peak_rss_bytes,
       peak_pss_bytes: u.peak_pss_bytes,
-      cpu_ms_per_request: requests ? round((u.cpu_seconds * 1000) / requests, 3) : null,
+      cpu_ms_per_request: perOk(u.cpu_seconds * 1000, 3),
     }]),
   );
   // Memory held at one moment: the peak of the per-sample sum, never a sum of peaks taken at
