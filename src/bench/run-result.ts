@@ -7,13 +7,18 @@ import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
+import { detectSteady } from "./steady";
 import { type CpuTimes, stealPct, stealPerWindow } from "./steal";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
 export const SATURATION = 0.8;
 /** More failed requests than this share flags the run `errors` (DESIGN §13). */
 export const ERROR_LIMIT = 0.001;
-/** |drift| of the windows' throughput above this flags the run `unstable` (DESIGN §13). */
+/**
+ * |drift| above this flagged a run `unstable` (DESIGN §13) until steady state was detected
+ * instead (src/bench/steady.ts, DESIGN §18): results written before still carry `unstable`, and
+ * it still means this. New results carry `no_steady_state` when the case does not settle.
+ */
 export const DRIFT_LIMIT = 0.05;
 
 /** What the k6 exit codes mean (k6's errext codes): said in the result and on the console. */
@@ -224,14 +229,22 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (k6Share > SATURATION) flags.add("generator_saturated");
   if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
   if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
-  const stable = windows ? stability(windows, m.summary!.window_seconds) : null;
-  const latencyWindows = m.summary?.window_latency_ms;
+  // Stability within the run (DESIGN §18): the windows, their CV and drift (said, no longer a
+  // flag), steal beside them, and the steady-state detection that flags `no_steady_state`.
+  const windowSeconds = m.summary?.window_seconds ?? 5;
+  const stable = windows ? stability(windows, windowSeconds) : null;
+  const latencyWindows = m.summary?.window_latency_ms ?? null;
+  const steal = stealOf(m, m.summary, windows?.length ?? 0);
+  const detected = windows
+    ? detectSteady({ mode: result.mode, windowSeconds, okPerWindow: windows, latencyP50: latencyWindows?.p50, stealPct: "steal_pct_windows" in steal ? steal.steal_pct_windows : null })
+    : { not_measured: "k6 reported no windows" };
   result.extra.stability = {
-    ...(stable ?? { not_measured: windows ? `only ${windows.length} complete window(s): drift needs at least 3` : "k6 reported no windows" }),
+    ...(stable ?? (windows ? { window_seconds: windowSeconds, ok_rps: windows.map((ok) => round(ok / windowSeconds, 2)) } : {})),
     ...(latencyWindows ? { latency_ms_windows: latencyWindows } : {}),
-    ...stealOf(m, m.summary, windows?.length ?? 0),
+    ...steal,
+    ...("not_measured" in detected ? { not_measured: detected.not_measured } : { steady: detected }),
   };
-  if (stable?.drift !== null && stable?.drift !== undefined && Math.abs(stable.drift) > DRIFT_LIMIT) flags.add("unstable");
+  if (!("not_measured" in detected) && !detected.steady) flags.add("no_steady_state");
   result.flags = [...flags];
 
   const k6Failed = m.k6Exit !== null && m.k6Exit !== 0 && !m.interrupted;
