@@ -202,6 +202,21 @@ describe("report", () => {
     expect(md).toContain("No parity recorded");
   });
 
+  test("an old result flagged `unstable` (the drift rule) renders as before; a new one with steal and the detection renders too", () => {
+    const unstable = { ...structuredClone(old), flags: ["unstable"], extra: { ...old.extra, stability: { window_seconds: 5, ok_rps: [600, 640, 700], cv: 0.06, drift: 0.1667 } } };
+    const md = markdownReport(toColumns([unstable as RunResult]));
+    expect(md).toContain("| drift within the run (%) | 16.7 |");
+    expect(md).toContain("- unstable (case2 · yoga-gateway): throughput drifted by more than 5 % between the first and the last third of the run");
+    const fresh = assembleResult(base(), measured({
+      summary: summary({ windows: [500, 470, 440, 410, 380, 350] }),
+      cpuTimes: [{ t: 0, total: 0, steal: 0 }, { t: 30_000, total: 6000, steal: 60 }],
+      k6StartMs: 0,
+    }));
+    expect(fresh.flags).toEqual(["no_steady_state"]);
+    expect(fresh.extra.stability).toMatchObject({ steal_pct: 1, steal_pct_windows: [1, 1, 1, 1, 1, 1], steal_clock: "k6 process start" });
+    expect(markdownReport(toColumns([fresh]))).toContain("| flags | no_steady_state |");
+  });
+
   test("runs that differ in parameters, fleet size or git SHA are said to differ before any number", () => {
     const other = { ...structuredClone(old), case: "case1", params: { ...old.params, vus: 20, fleet_size: 40 }, fingerprint: { ...old.fingerprint, git_sha: "abc" } };
     const said = differences(toColumns([old, other as RunResult]));
