@@ -10,8 +10,9 @@
  * 3. A warm-up transient is trimmed: leading windows (at most a third) that stand apart from the
  *    rest by more than its own noise and by more than MATERIAL.
  * 4. What remains must be flat: `no_steady_state` when a trend over the kept windows is both
- *    significant (its t beyond the 99 % t quantile) and material (a change above MATERIAL over the
- *    kept span), or when a level shift inside them is (max-t over the split points, Bonferroni).
+ *    significant (at 1 %, against the larger of the run's own noise and the machine's) and
+ *    material (a change above MATERIAL over the kept span), or when a level shift inside them is
+ *    (the largest over the split points, Bonferroni-corrected).
  *
  * The series is what moves: successful requests per window in the closed model; in the open
  * model (mode "rate") throughput is pinned by the arrival rate, so the windows' median latency.
@@ -37,6 +38,20 @@ export const STEAL_ASIDE_PP = 10;
  * A/A runs on this machine (see test/fixtures/aa-windows.json).
  */
 export const STEAL_COEFFICIENT = { ok_rps: -0.02, latency_p50_ms: 0.03 };
+/**
+ * The machine's window noise: the standard deviation of the log series between windows of one
+ * run once steal is taken out, pooled over A/A runs (CALIBRATION). A run's own estimate from a
+ * few windows can be far below it by chance (2 degrees of freedom at 4 windows); the larger of
+ * the two is used, with the normal's quantile when it is the machine's (known, not estimated).
+ */
+export const NOISE_FLOOR = { ok_rps: 0.04, latency_p50_ms: 0.08 };
+/**
+ * Neighbouring windows of this machine are alike (the machine's slow moments last longer than
+ * 5 s): lag-1 autocorrelation of the residuals, pooled over A/A runs (CALIBRATION). The standard
+ * errors are widened by sqrt((1 + ρ) / (1 − ρ)), ρ the larger of this and the run's own (from 8
+ * windows on), so slow wander of the machine is not read as a trend of the case.
+ */
+export const AUTOCORRELATION = 0.3;
 
 export type SeriesName = keyof typeof STEAL_COEFFICIENT;
 
@@ -62,6 +77,11 @@ export interface Steady {
   /** The change of the log series per steal percentage point, and where it came from. */
   steal_coefficient: number | null;
   steal_coefficient_from: "this run" | "the machine's calibration" | "no steal measured";
+  /** The window noise the tests are judged against (sd of the log series), and whose it is. */
+  noise_sd: number;
+  noise_from: "this run" | "the machine's floor";
+  /** Lag-1 autocorrelation the standard errors were widened for (the larger of the run's and the machine's). */
+  autocorrelation: number;
   /** Change over the kept windows after steal: fitted trend, as a fraction (0.1 = +10 %), its t and the t it had to exceed. */
   trend: { change: number; t: number; t_limit: number } | null;
   /** The largest level shift between kept windows: where it starts (index), its size, its t and the t it had to exceed. */
@@ -172,8 +192,8 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   if (input.mode === "rate" && !input.latencyP50?.length) return { not_measured: "an open-model run without per-window latency: its throughput is pinned by the arrival rate, so there is nothing to detect on" };
   const { name, values } = seriesOf(input);
   // A window with no successful request (or no latency) is a stall: it stays, at a floor, so a run that stops does not look steady.
-  const floor = name === "ok_rps" ? 1 / input.windowSeconds : 0.001;
-  const y = values.map((v) => Math.log(Math.max(v ?? floor, floor)));
+  const least = name === "ok_rps" ? 1 / input.windowSeconds : 0.001;
+  const y = values.map((v) => Math.log(Math.max(v ?? least, least)));
   const steal = input.stealPct && input.stealPct.length === n && input.stealPct.every((s) => typeof s === "number") ? (input.stealPct as number[]) : null;
 
   // 1. Bursts of steal far above the run's own level, set aside (while enough windows are left).
@@ -216,13 +236,20 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   // 4. What remains: a trend after steal (time as a regressor beside steal's adjustment), and the largest level shift.
   const zs = kept.map((i) => z[i]);
   const line = ols(kept.map((i) => [1, i]), zs);
+  const floor = NOISE_FLOOR[name];
+  const noise = line ? Math.max(line.sigma, floor) : floor;
+  const noiseFrom: Steady["noise_from"] = line && line.sigma > floor ? "this run" : "the machine's floor";
+  const rho = line ? autocorrelation(kept.map((i, r) => zs[r] - line.beta[0] - line.beta[1] * i)) : AUTOCORRELATION;
+  const widen = Math.sqrt((1 + rho) / (1 - rho));
   let trend: Steady["trend"] = null;
   if (line) {
     const span = kept.at(-1)! - kept[0];
-    const t = line.se[1] > 0 ? line.beta[1] / line.se[1] : Math.abs(line.beta[1]) < 1e-12 ? 0 : Infinity * Math.sign(line.beta[1]);
-    trend = { change: round(Math.exp(line.beta[1] * span) - 1), t: finiteT(t), t_limit: round(tQuantile(line.df), 2) };
+    const centre = mean(kept);
+    const se = (widen * noise) / Math.sqrt(kept.reduce((sum, i) => sum + (i - centre) ** 2, 0));
+    const limit = noiseFrom === "this run" ? tQuantile(line.df) : normalQuantile(1 - 0.01 / 2);
+    trend = { change: round(Math.exp(line.beta[1] * span) - 1), t: finiteT(line.beta[1] / se), t_limit: round(limit, 2) };
   }
-  const shift = levelShift(kept, zs);
+  const shift = levelShift(kept, zs, floor, widen);
   const trendFails = trend !== null && Math.abs(trend.t) > trend.t_limit && Math.abs(trend.change) > MATERIAL;
   const shiftFails = shift !== null && Math.abs(shift.t) > shift.t_limit && Math.abs(shift.change) > MATERIAL;
   const what = name === "ok_rps" ? "throughput" : "median latency";
@@ -238,6 +265,9 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
     set_aside_windows: setAside,
     steal_coefficient: coefficient === null ? null : round(coefficient, 5),
     steal_coefficient_from: from,
+    noise_sd: round(noise),
+    noise_from: noiseFrom,
+    autocorrelation: round(rho, 3),
     trend,
     shift,
     steady: !trendFails && !shiftFails,
@@ -252,10 +282,19 @@ const pct = (x: number) => `${x > 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
  * difference of the two means (pooled variance); its limit is the 99 % t quantile with the
  * alpha divided among the splits tried (Bonferroni), since the largest of several t's is judged.
  */
-function levelShift(index: number[], z: number[]): Steady["shift"] {
+/** Lag-1 autocorrelation of residuals: the run's own from 8 of them on (bias −1/n corrected), never below the machine's, at most 0.8. */
+function autocorrelation(e: number[]): number {
+  if (e.length < FIT_MIN_WINDOWS) return AUTOCORRELATION;
+  const ss = e.reduce((s, x) => s + x * x, 0);
+  const own = ss > 0 ? e.slice(1).reduce((s, x, i) => s + x * e[i], 0) / ss + 1 / e.length : 0;
+  return Math.min(0.8, Math.max(AUTOCORRELATION, own));
+}
+
+function levelShift(index: number[], z: number[], floor: number, widen: number): Steady["shift"] {
   const n = z.length;
-  if (n < 5) return null; // 2 + 2 windows leave 2 degrees of freedom; with 4 the shift is the trend test's
-  let best: { at: number; d: number; t: number } | null = null;
+  if (n < 5) return null; // with 4 windows a shift is what the trend test sees
+  const splits = n - 3;
+  let best: { at: number; d: number; t: number; limit: number } | null = null;
   for (let k = 2; k <= n - 2; k++) {
     const a = z.slice(0, k);
     const b = z.slice(k);
@@ -263,10 +302,12 @@ function levelShift(index: number[], z: number[]): Steady["shift"] {
     const mb = mean(b);
     const ss = a.reduce((s, x) => s + (x - ma) ** 2, 0) + b.reduce((s, x) => s + (x - mb) ** 2, 0);
     const sp = Math.sqrt(ss / (n - 2));
-    const t = sp > 1e-12 ? (mb - ma) / (sp * Math.sqrt(1 / k + 1 / (n - k))) : Math.abs(mb - ma) < 1e-12 ? 0 : Infinity * Math.sign(mb - ma);
-    if (!best || Math.abs(t) > Math.abs(best.t)) best = { at: k, d: mb - ma, t };
+    // The larger of this split's noise and the machine's, as for the trend.
+    const noise = Math.max(sp, floor);
+    const t = (mb - ma) / (widen * noise * Math.sqrt(1 / k + 1 / (n - k)));
+    const limit = sp > floor ? tQuantile(n - 2, 0.01 / splits) : normalQuantile(1 - 0.01 / 2 / splits);
+    if (!best || Math.abs(t) / limit > Math.abs(best.t) / best.limit) best = { at: k, d: mb - ma, t, limit };
   }
   if (!best) return null;
-  const splits = n - 3;
-  return { at_window: index[best.at], change: round(Math.exp(best.d) - 1), t: finiteT(best.t), t_limit: round(tQuantile(n - 2, 0.01 / splits), 2) };
+  return { at_window: index[best.at], change: round(Math.exp(best.d) - 1), t: finiteT(best.t), t_limit: round(best.limit, 2) };
 }
