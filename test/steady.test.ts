@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
 import { assembleResult, DRIFT_LIMIT, stability } from "../src/bench/run-result";
-import { parseCpuLine, stealPct, stealPerWindow } from "../src/bench/steal";
+import { foreignPct, foreignPerWindow, parseCpuLine, stealPct, stealPerWindow } from "../src/bench/steal";
 import { detectSteady, normalQuantile, ols, type Steady, type SteadyInput, tQuantile } from "../src/bench/steady";
 
 describe("steal time from /proc/stat", () => {
@@ -17,12 +17,12 @@ describe("steal time from /proc/stat", () => {
   const b = "cpu  59524 13301 20096 73132 730 0 806 483 40 0\ncpu0 29350 6000 9950 36350 300 0 400 240 20 0\nintr 4 5 6\n";
 
   test("steal is the 8th field's share of the first eight over the interval; guest time is inside user already, not counted twice", () => {
-    expect(parseCpuLine(a)).toEqual({ t: 0, total: 58824 + 13301 + 19796 + 72432 + 730 + 0 + 706 + 283, steal: 283 });
+    expect(parseCpuLine(a)).toEqual({ t: 0, total: 58824 + 13301 + 19796 + 72432 + 730 + 0 + 706 + 283, steal: 283, busy: 58824 + 13301 + 19796 + 0 + 706 });
     // Over the interval: user 700, system 300, idle 700, softirq 100, steal 200 → 200 / 2000 = 10 %.
     expect(stealPct(parseCpuLine(a), parseCpuLine(b))).toBe(10);
     expect(stealPct(parseCpuLine(a), parseCpuLine(a))).toBeNull();
     // A kernel without the steal field: no steal, still a total.
-    expect(parseCpuLine("cpu  10 0 10 80\n")).toEqual({ t: 0, total: 100, steal: 0 });
+    expect(parseCpuLine("cpu  10 0 10 80\n")).toEqual({ t: 0, total: 100, steal: 0, busy: 20 });
     expect(() => parseCpuLine("intr 1 2\n")).toThrow("/proc/stat has no `cpu` line");
   });
 
@@ -33,6 +33,14 @@ describe("steal time from /proc/stat", () => {
     // Windows starting half a second later straddle the change: 4.5 s at 1 % and 0.5 s at 20 %.
     expect(stealPerWindow(samples, 1_000_500, 5, 2)).toEqual([2.9, null]);
     expect(stealPerWindow(samples, 999_000, 5, 1)).toEqual([null]);
+  });
+
+  test("the machine's CPU used by others: busy time less what the run's processes used, per window", () => {
+    // 2 CPUs, 100 ticks of total time per second; busy 60 per second; the run's processes 40 per second, then 10.
+    const cpu = Array.from({ length: 11 }, (_, s) => ({ t: s * 1000, total: 200 * s, steal: 0, busy: 120 * s }));
+    const run = Array.from({ length: 11 }, (_, s) => ({ t: s * 1000, ticks: s <= 5 ? 80 * s : 400 + 20 * (s - 5) }));
+    expect(foreignPerWindow(cpu, run, 0, 5, 2)).toEqual([20, 50]);
+    expect(foreignPct(cpu, run, 0, 10_000)).toBe(35);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config";
 import { clusterPid } from "./pg-cluster";
-import { type MemorySample, type ProcessUsage, startSampler } from "./resources";
+import { type MemorySample, type ProcessUsage, startSampler, type TicksSample } from "./resources";
 import { scrapeRequests } from "./scrape";
 import { type CpuTimes, startStealSampler } from "./steal";
 import { readState, type SupervisorState } from "./supervisor";
@@ -20,6 +20,8 @@ export interface WindowMeasures {
   memory: MemorySample[];
   /** /proc/stat's `cpu` line every 250 ms over the window, each reading with its time (ms since the epoch). */
   cpuTimes: CpuTimes[];
+  /** CPU ticks of every measured process together, at each sample (ms since the epoch). */
+  measuredTicks: TicksSample[];
 }
 
 export async function openWindow(config: Config, state: SupervisorState) {
@@ -33,7 +35,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
     /** Closes the window; k6's CPU comes from its own rusage when it ran (exact, not sampled). */
     async close(k6: Child | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
-      const { usage, timeline } = sampler.stop();
+      const { usage, timeline, ticksTimeline } = sampler.stop();
       const cpuTimes = steal.stop();
       // A process killed or restarted during the run (fault injection, a crash) has no counter
       // that spans the window: it is left out of the calls and said so, not counted wrong.
@@ -57,7 +59,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
           peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
         };
       }
-      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes };
+      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline };
     },
   };
 }

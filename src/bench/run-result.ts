@@ -8,7 +8,7 @@ import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
 import { detectSteady } from "./steady";
-import { type CpuTimes, stealPct, stealPerWindow } from "./steal";
+import { type CpuTimes, foreignPct, foreignPerWindow, stealPct, stealPerWindow } from "./steal";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
 export const SATURATION = 0.8;
@@ -156,6 +156,8 @@ export interface Measured {
   canary?: unknown;
   /** /proc/stat's `cpu` line over the window (src/bench/steal.ts); absent: steal not measured. */
   cpuTimes?: CpuTimes[];
+  /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
+  measuredTicks?: { t: number; ticks: number }[];
   /** When k6 was started (ms since the epoch): the windows' clock when k6 did not report its scenario start. */
   k6StartMs?: number;
 }
@@ -165,14 +167,24 @@ export interface Measured {
  * scenario start) when it reported one, else from when k6 was started (setup() comes between:
  * the windows then lag by its health check).
  */
-export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs">, summary: Pick<K6Summary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
+export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs" | "measuredTicks">, summary: Pick<K6Summary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
   const samples = m.cpuTimes ?? [];
   if (samples.length < 2) return { steal_not_measured: "/proc/stat could not be read" };
   const start = summary?.scenario_start_ms ?? m.k6StartMs ?? null;
+  const perWindow = start !== null && summary && windows;
+  // The machine's CPU used by other processes of this VM (a build, a neighbour): the other half of "the machine moved".
+  const ticks = m.measuredTicks ?? [];
+  const foreign = ticks.length >= 2 && samples[0].busy !== undefined
+    ? {
+      foreign_cpu_pct: foreignPct(samples, ticks, Math.max(samples[0].t, ticks[0].t), Math.min(samples.at(-1)!.t, ticks.at(-1)!.t)),
+      foreign_cpu_pct_windows: perWindow ? foreignPerWindow(samples, ticks, start, summary.window_seconds, windows) : [],
+    }
+    : {};
   return {
     steal_pct: stealPct(samples[0], samples.at(-1)!),
-    steal_pct_windows: start !== null && summary && windows ? stealPerWindow(samples, start, summary.window_seconds, windows) : [],
+    steal_pct_windows: perWindow ? stealPerWindow(samples, start, summary.window_seconds, windows) : [],
     steal_clock: summary?.scenario_start_ms ? "k6 scenario start" : "k6 process start",
+    ...foreign,
   };
 }
 
@@ -236,7 +248,11 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   const latencyWindows = m.summary?.window_latency_ms ?? null;
   const steal = stealOf(m, m.summary, windows?.length ?? 0);
   const detected = windows
-    ? detectSteady({ mode: result.mode, windowSeconds, okPerWindow: windows, latencyP50: latencyWindows?.p50, stealPct: "steal_pct_windows" in steal ? steal.steal_pct_windows : null })
+    ? detectSteady({
+      mode: result.mode, windowSeconds, okPerWindow: windows, latencyP50: latencyWindows?.p50,
+      stealPct: "steal_pct_windows" in steal ? steal.steal_pct_windows : null,
+      foreignPct: "foreign_cpu_pct_windows" in steal ? steal.foreign_cpu_pct_windows : null,
+    })
     : { not_measured: "k6 reported no windows" };
   result.extra.stability = {
     ...(stable ?? (windows ? { window_seconds: windowSeconds, ok_rps: windows.map((ok) => round(ok / windowSeconds, 2)) } : {})),

@@ -53,6 +53,9 @@ export const NOISE_FLOOR = { ok_rps: 0.04, latency_p50_ms: 0.08 };
  */
 export const AUTOCORRELATION = 0.3;
 
+/** The same for the CPU other processes of this VM used, per percentage point of all CPU time (CALIBRATION). */
+export const FOREIGN_COEFFICIENT = { ok_rps: -0.01, latency_p50_ms: 0.01 };
+
 export type SeriesName = keyof typeof STEAL_COEFFICIENT;
 
 export interface SteadyInput {
@@ -64,6 +67,8 @@ export interface SteadyInput {
   latencyP50?: (number | null)[] | null;
   /** Steal per window (%), aligned with the windows, when it was measured. */
   stealPct?: (number | null)[] | null;
+  /** CPU other processes of this VM used per window (% of all CPU time), when it was measured. */
+  foreignPct?: (number | null)[] | null;
 }
 
 export interface Steady {
@@ -76,7 +81,10 @@ export interface Steady {
   set_aside_windows: number[];
   /** The change of the log series per steal percentage point, and where it came from. */
   steal_coefficient: number | null;
-  steal_coefficient_from: "this run" | "the machine's calibration" | "no steal measured";
+  steal_coefficient_from: "this run" | "the machine's calibration" | "not measured";
+  /** The same for the CPU other processes of this VM used (per percentage point of all CPU time). */
+  foreign_coefficient: number | null;
+  foreign_coefficient_from: "this run" | "the machine's calibration" | "not measured";
   /** The window noise the tests are judged against (sd of the log series), and whose it is. */
   noise_sd: number;
   noise_from: "this run" | "the machine's floor";
@@ -170,6 +178,9 @@ function invert(m: number[][]): number[][] | null {
   return a.map((row) => row.slice(k));
 }
 
+/** A per-window series usable as a regressor: one number per window, or null. */
+const valid = (xs: (number | null)[] | null | undefined, n: number) => (xs && xs.length === n && xs.every((x) => typeof x === "number") ? (xs as number[]) : null);
+
 /** A robust standard deviation: the median absolute deviation scaled to the normal's. */
 function robustSd(xs: number[]): number {
   const m = median(xs);
@@ -194,7 +205,7 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   // A window with no successful request (or no latency) is a stall: it stays, at a floor, so a run that stops does not look steady.
   const least = name === "ok_rps" ? 1 / input.windowSeconds : 0.001;
   const y = values.map((v) => Math.log(Math.max(v ?? least, least)));
-  const steal = input.stealPct && input.stealPct.length === n && input.stealPct.every((s) => typeof s === "number") ? (input.stealPct as number[]) : null;
+  const steal = valid(input.stealPct, n);
 
   // 1. Bursts of steal far above the run's own level, set aside (while enough windows are left).
   const setAside: number[] = [];
@@ -205,18 +216,22 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   }
   let kept = Array.from({ length: n }, (_, i) => i).filter((i) => !setAside.includes(i));
 
-  // 2. The steal coefficient: this run's own when it has the windows and its steal varies, else the machine's.
-  let coefficient: number | null = null;
-  let from: Steady["steal_coefficient_from"] = "no steal measured";
-  if (steal) {
-    const s = kept.map((i) => steal[i]);
-    const fit = kept.length >= FIT_MIN_WINDOWS && Math.max(...s) - Math.min(...s) >= 1
-      ? ols(kept.map((i) => [1, steal[i], i]), kept.map((i) => y[i]))
-      : null;
-    if (fit) [coefficient, from] = [fit.beta[1], "this run"];
-    else [coefficient, from] = [STEAL_COEFFICIENT[name], "the machine's calibration"];
+  // 2. What the machine explains: steal and the CPU other processes of this VM took, each with
+  //    this run's own coefficient when it has the windows and the regressor varies (fitted
+  //    together with time, so a trend of the case is not taken for the machine), else the machine's.
+  const foreign = valid(input.foreignPct, n);
+  const regressors = ([["steal", steal], ["foreign", foreign]] as const).filter((r): r is readonly ["steal" | "foreign", number[]] => r[1] !== null);
+  const varying = regressors.filter(([, x]) => { const v = kept.map((i) => x[i]); return Math.max(...v) - Math.min(...v) >= 1; });
+  const fit = varying.length && kept.length >= FIT_MIN_WINDOWS ? ols(kept.map((i) => [1, ...varying.map(([, x]) => x[i]), i]), kept.map((i) => y[i])) : null;
+  const coefficients: Record<"steal" | "foreign", { value: number | null; from: Steady["steal_coefficient_from"] }> = {
+    steal: { value: null, from: "not measured" },
+    foreign: { value: null, from: "not measured" },
+  };
+  for (const [what] of regressors) {
+    const j = varying.findIndex(([w]) => w === what);
+    coefficients[what] = fit && j >= 0 ? { value: fit.beta[1 + j], from: "this run" } : { value: (what === "steal" ? STEAL_COEFFICIENT : FOREIGN_COEFFICIENT)[name], from: "the machine's calibration" };
   }
-  const z = y.map((v, i) => v - (coefficient ?? 0) * (steal?.[i] ?? 0));
+  const z = y.map((v, i) => v - regressors.reduce((sum, [what, x]) => sum + coefficients[what].value! * x[i], 0));
 
   // 3. A warm-up transient: leading windows apart from the rest by more than its noise and MATERIAL.
   const trimmed: number[] = [];
@@ -263,8 +278,10 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
     windows: n,
     trimmed_windows: trimmed,
     set_aside_windows: setAside,
-    steal_coefficient: coefficient === null ? null : round(coefficient, 5),
-    steal_coefficient_from: from,
+    steal_coefficient: coefficients.steal.value === null ? null : round(coefficients.steal.value, 5),
+    steal_coefficient_from: coefficients.steal.from,
+    foreign_coefficient: coefficients.foreign.value === null ? null : round(coefficients.foreign.value, 5),
+    foreign_coefficient_from: coefficients.foreign.from,
     noise_sd: round(noise),
     noise_from: noiseFrom,
     autocorrelation: round(rho, 3),

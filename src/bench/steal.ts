@@ -17,6 +17,8 @@ export interface CpuTimes {
   /** All the line's time fields (the first eight), in ticks. */
   total: number;
   steal: number;
+  /** Time some CPU was busy for this VM: user, nice, system, irq, softirq (not idle, iowait or steal). */
+  busy: number;
 }
 
 /** The `cpu` line of /proc/stat text; throws when there is none (not Linux). */
@@ -26,7 +28,7 @@ export function parseCpuLine(text: string, t = 0): CpuTimes {
   const fields = line.trim().split(/\s+/).slice(1).map(Number);
   const time = fields.slice(0, 8);
   while (time.length < 8) time.push(0); // kernels before 2.6.11 had no steal field
-  return { t, total: time.reduce((s, x) => s + x, 0), steal: time[7] };
+  return { t, total: time.reduce((s, x) => s + x, 0), steal: time[7], busy: time[0] + time[1] + time[2] + time[5] + time[6] };
 }
 
 /** Steal as a share of all time between two readings, in percent; null when no time passed. */
@@ -37,15 +39,16 @@ export function stealPct(a: Pick<CpuTimes, "total" | "steal">, b: Pick<CpuTimes,
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-/** The counters at moment `t`, interpolated linearly between the readings around it (null outside them). */
-export function countersAt(samples: CpuTimes[], t: number): Pick<CpuTimes, "total" | "steal"> | null {
+/** Counters at moment `t`, each interpolated linearly between the readings around it (null outside them). */
+export function countersAt<T extends { t: number }>(samples: T[], t: number): Omit<T, "t"> | null {
   if (!samples.length || t < samples[0].t || t > samples.at(-1)!.t) return null;
   const i = samples.findIndex((s) => s.t >= t);
   const b = samples[i];
-  if (b.t === t || i === 0) return b;
-  const a = samples[i - 1];
+  const { t: _, ...at } = b;
+  if (b.t === t || i === 0) return at;
+  const a = samples[i - 1] as Record<string, number>;
   const f = (t - a.t) / (b.t - a.t);
-  return { total: a.total + f * (b.total - a.total), steal: a.steal + f * (b.steal - a.steal) };
+  return Object.fromEntries(Object.entries(at).map(([k, v]) => [k, a[k] + f * ((v as number) - a[k])])) as Omit<T, "t">;
 }
 
 /**
@@ -59,6 +62,23 @@ export function stealPerWindow(samples: CpuTimes[], start: number, windowSeconds
     const b = countersAt(samples, start + (w + 1) * windowSeconds * 1000);
     return a && b ? stealPct(a, b) : null;
   });
+}
+
+/**
+ * The machine's CPU used by anything but the run (other tenants' work inside this VM: a build, a
+ * neighbour's tests), in percent of all CPU time: busy time of the `cpu` line less the ticks of
+ * every process the run measured (`measured`: their sum over time, same clock ticks). Per run
+ * over the readings' span, and per window like steal. Null where not covered.
+ */
+export function foreignPct(cpu: CpuTimes[], measured: { t: number; ticks: number }[], from: number, to: number): number | null {
+  const [a, b] = [countersAt(cpu, from), countersAt(cpu, to)];
+  const [ma, mb] = [countersAt(measured, from), countersAt(measured, to)];
+  if (!a || !b || !ma || !mb || b.total - a.total <= 0) return null;
+  return round(Math.max(0, (b.busy - a.busy - (mb.ticks - ma.ticks)) / (b.total - a.total)) * 100);
+}
+
+export function foreignPerWindow(cpu: CpuTimes[], measured: { t: number; ticks: number }[], start: number, windowSeconds: number, count: number): (number | null)[] {
+  return Array.from({ length: count }, (_, w) => foreignPct(cpu, measured, start + w * windowSeconds * 1000, start + (w + 1) * windowSeconds * 1000));
 }
 
 /** Reads /proc/stat now; null where there is no /proc/stat. */
