@@ -122,6 +122,22 @@ describe("steady-state detection on synthetic windows", () => {
     expect(detectSteady({ mode: "rate", windowSeconds: 5, okPerWindow: pinned })).toEqual({ not_measured: "an open-model run without per-window latency: its throughput is pinned by the arrival rate, so there is nothing to detect on" });
   });
 
+  test("CPU taken by other processes of the VM (a build) is the machine too: a run whose throughput follows it is not flagged", () => {
+    const foreign = [2, 3, 2, 4, 3, 2, 3, 40, 45, 42, 44, 41];
+    const windows = noisy(2000, 0.03, 12, 17).map((x, i) => x * (1 - 0.008 * foreign[i]));
+    const s = steadyOf({ ...closed(windows, Array(12).fill(0.2)), foreignPct: foreign });
+    expect(s.foreign_coefficient_from).toBe("this run");
+    expect(s.steady).toBe(true);
+    // Without the foreign CPU, the same windows look like a level shift of the case.
+    expect(steadyOf(closed(windows, Array(12).fill(0.2))).steady).toBe(false);
+  });
+
+  test("with 4 windows (a 20 s run) a gross trend is still caught against the machine's noise; mild noise is not", () => {
+    const s = steadyOf(closed([2000, 1700, 1400, 1100], [1, 1, 1, 1]));
+    expect(s).toMatchObject({ steady: false, noise_from: "the machine's floor" });
+    expect(steadyOf(closed([2000, 2100, 1920, 2040], [1, 1, 1, 1])).steady).toBe(true);
+  });
+
   test("fewer windows than the detection needs are said, never passed silently; a stall is not steady", () => {
     expect(detectSteady(closed([500, 500, 500]))).toEqual({ not_measured: "only 3 whole window(s) of 5 s: steady-state detection needs at least 4 (a run of 20 s or more)" });
     expect(steadyOf(closed([2000, 2010, 1990, 2000, 2005, 0, 0, 0, 0]))).toMatchObject({ steady: false });
