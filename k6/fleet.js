@@ -5,7 +5,7 @@
 //   k6 run -e FLEET_SPEC=/path/spec.json -e FLEET_MODE=duration -e FLEET_VUS=10 -e FLEET_DURATION=30s k6/fleet.js
 import http from "k6/http";
 import { check } from "k6";
-import { Counter, Rate } from "k6/metrics";
+import { Counter, Gauge, Rate, Trend } from "k6/metrics";
 import exec from "k6/execution";
 import { chooser, pickApi, robotId } from "./lib/pick.js";
 import { scenario } from "./lib/profiles.js";
@@ -20,6 +20,16 @@ const t0 = Number(__ENV.FLEET_T0 || 0);
 // FLEET_WINDOW_SECONDS-long window of the scenario it ended in, FLEET_WINDOWS windows at most.
 const windowSeconds = Number(__ENV.FLEET_WINDOW_SECONDS || 5);
 const windows = Number(__ENV.FLEET_WINDOWS || 0);
+// With FLEET_WINDOW_LATENCY=1 each window's latency too: in the open model the arrival rate pins
+// throughput, so latency is what moves when the case does not settle (src/bench/steady.ts).
+const windowLatency = windows > 0 && __ENV.FLEET_WINDOW_LATENCY === "1";
+/** Client request latency (ms), tagged with the window it ended in. */
+const latency = new Trend("fleet_latency", true);
+/**
+ * When the scenario started (ms since the epoch): the windows' clock, so the runner lines up
+ * what it samples (steal time from /proc/stat) with k6's windows. Set once per VU.
+ */
+const scenarioStart = new Gauge("fleet_scenario_start");
 /** One sample per client request: true when any check of that response failed. */
 const errors = new Rate("fleet_errors");
 /**
@@ -45,6 +55,7 @@ export const options = {
       ]),
     ...Array.from({ length: timelineSeconds }, (_, second) => [`fleet_errors{second:${second}}`, ["rate>=0"]]),
     ...Array.from({ length: windows }, (_, w) => [`fleet_errors{window:${w}}`, ["rate>=0"]]),
+    ...(windowLatency ? Array.from({ length: windows }, (_, w) => [`fleet_latency{window:${w}}`, ["max>=0"]]) : []),
   ]),
   discardResponseBodies: false,
   noConnectionReuse: false,
@@ -98,7 +109,9 @@ export default function () {
   const outcome = { api };
   if (timelineSeconds) outcome.second = String(Math.floor((Date.now() - t0) / 1000));
   if (windows) outcome.window = String(Math.floor((Date.now() - exec.scenario.startTime) / (windowSeconds * 1000)));
+  if (windows && exec.vu.iterationInInstance === 0) scenarioStart.add(exec.scenario.startTime);
   errors.add(!ok, outcome);
+  if (windowLatency) latency.add(res.timings.duration, { window: outcome.window });
   failures.add(ok ? 0 : 1, { api });
 }
 

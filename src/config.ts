@@ -110,6 +110,17 @@ export function hopLatency(raw: string | undefined): number | null {
   return Number(m[1]);
 }
 
+/**
+ * FLEET_INJECT_CPU_MS: CPU milliseconds one role burns per request it receives (--inject-cpu,
+ * for calibration; the supervisor sets it for the named process only). Unset: null, nothing burnt.
+ */
+export function injectCpuMs(raw: string | undefined): number | null {
+  if (raw === undefined || raw === "") return null;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(value > 0) || value > 1000) throw new ConfigError(`FLEET_INJECT_CPU_MS must be CPU milliseconds per request, above 0 and at most 1000 (e.g. 1 or 0.5), got "${raw}"`);
+  return value;
+}
+
 /** Reads and validates the whole configuration. Throws `ConfigError` on the first bad value. */
 export function loadConfig(env: Env = process.env) {
   const port = (key: keyof typeof ENV_NAMES & `${string}Port`) =>
@@ -219,5 +230,7 @@ export function loadConfig(env: Env = process.env) {
      * e.g. RUST_BACKTRACE for an A/B run); recorded in every result's parity. Default: none.
      */
     passEnv,
+    /** CPU ms this process burns per request it receives (FLEET_INJECT_CPU_MS; calibration only, never by default). */
+    injectCpuMs: injectCpuMs(env.FLEET_INJECT_CPU_MS),
   };
 }

@@ -55,15 +55,40 @@ const ROLE_TABLE: Record<string, (ctx: RoleContext) => Promise<{ port: number; a
 
 export const ROLES = Object.keys(ROLE_TABLE);
 
+/**
+ * Burns `ms` of this process's CPU time (user + system, not wall time): a loop until
+ * process.cpuUsage() has grown by that much. On a machine that takes the CPU away for a moment
+ * it runs longer in wall time, never shorter in CPU time. Returns the CPU microseconds it saw.
+ */
+export function burnCpu(ms: number): number {
+  const start = process.cpuUsage();
+  const target = ms * 1000;
+  for (;;) {
+    const used = process.cpuUsage(start);
+    if (used.user + used.system >= target) return used.user + used.system;
+  }
+}
+
+/** Requests the metrics count (scrape.ts leaves /metrics and /health out): the ones --inject-cpu burns for. */
+const counted = (request: Request) => {
+  const path = new URL(request.url).pathname;
+  return path !== "/metrics" && path !== "/health";
+};
+
 async function build(role: string, args: string[], config: Config, sql: () => Sql): Promise<Listening | null> {
   const make = ROLE_TABLE[role];
   if (!make) return null;
   const metrics = createMetrics(role);
   const built = await make({ config, args, metrics, sql });
+  // --inject-cpu (calibration): a known CPU cost per request, before the role's own work. Every
+  // role kind passes here (Elysia services, Yoga gateways and subgraphs, Hive Gateway).
+  const inject = config.injectCpuMs;
+  if (inject) console.log(`${role}: burning ${inject} ms of CPU per request (FLEET_INJECT_CPU_MS, --inject-cpu)`);
+  const handle = inject ? (request: Request) => { if (counted(request)) burnCpu(inject); return built.app.handle(request); } : (request: Request) => built.app.handle(request);
   return {
     port: built.port,
     hostname: built.gateway ? config.gatewayHost : undefined,
-    fetch: instrument(metrics, (request) => built.app.handle(request)),
+    fetch: instrument(metrics, handle),
     close: built.close,
   };
 }

@@ -85,6 +85,23 @@ describe("a short k6 run per case (40 dashboard requests, 4 VUs)", () => {
   }
 });
 
+test("steal time per window and per run, per-window latency and the steady-state detection are in a real run's result", async () => {
+  const { result } = await runLoad(config, { case: "case2", mode: "rate", vus: 10, rate: 40, duration: "20s", warmup: "0s" }, quiet);
+  const s = result.extra.stability as { ok_rps: number[]; steal_pct: number; steal_pct_windows: number[]; steal_clock: string; latency_ms_windows: { p50: number[]; p95: number[] }; steady: { series: string; windows: number } };
+  expect(s.ok_rps).toHaveLength(4);
+  expect(typeof s.steal_pct).toBe("number");
+  expect(s.steal_pct).toBeGreaterThanOrEqual(0);
+  expect(s.steal_pct).toBeLessThan(100);
+  // One per k6 window, on k6's own clock (its scenario start).
+  expect(s.steal_pct_windows).toHaveLength(4);
+  for (const w of s.steal_pct_windows) expect(typeof w).toBe("number");
+  expect(s.steal_clock).toBe("k6 scenario start");
+  for (const w of [...s.latency_ms_windows.p50, ...s.latency_ms_windows.p95]) expect(w).toBeGreaterThan(0);
+  // The open model detects on latency; 4 windows are enough for the detection.
+  expect(s.steady).toMatchObject({ series: "latency_p50_ms", windows: 4 });
+  expect(result.summary!.ok_requests).toBe(result.summary!.requests);
+});
+
 test("the correctness gate refuses a case serving altered data, and nothing is measured", async () => {
   // A second database with one robot renamed; the services read it, the gate reads the real one.
   const admin = postgres(config.db.url.replace(/\/robot_fleet$/, "/postgres"), { max: 1, onnotice: () => {} });

@@ -71,6 +71,8 @@ export function k6Env(params: K6Params, specPath: string, windows = 0, summaryPa
     // One more window than whole ones: requests that end after the last whole window land there.
     FLEET_WINDOWS: windows ? String(windows + 1) : "0",
     FLEET_WINDOW_SECONDS: String(WINDOW_SECONDS),
+    // Latency per window too, except in iterations mode (its 720 windows would be 720 trends).
+    FLEET_WINDOW_LATENCY: windows && params.mode !== "iterations" ? "1" : "0",
   };
 }
 
@@ -98,7 +100,9 @@ export function spawnK6(config: Config, args: string[], env: Record<string, stri
 
 const ms = (v: unknown) => (typeof v === "number" ? Math.round(v * 1000) / 1000 : null);
 
-export type K6Summary = ReturnType<typeof parseSummary>;
+type Parsed = ReturnType<typeof parseSummary>;
+/** What fleet.js's summary gives; the per-window latency, the windows' clock and k6's own ok count only where k6 ran here. */
+export type K6Summary = Omit<Parsed, "window_latency_ms" | "scenario_start_ms" | "ok_requests"> & Partial<Pick<Parsed, "window_latency_ms" | "scenario_start_ms" | "ok_requests">>;
 
 /**
  * Reads the summary JSON fleet.js's handleSummary wrote (metric name → values, as k6's
@@ -131,7 +135,20 @@ export function parseSummary(path: string, windowsExpected = 0) {
     ),
     window_seconds: WINDOW_SECONDS,
     windows: readWindows(metrics, windowsExpected),
+    window_latency_ms: readWindowLatency(metrics, windowsExpected),
+    // When k6's scenario started (ms since the epoch): the windows' clock. The earliest any VU saw.
+    scenario_start_ms: metrics.fleet_scenario_start?.min ?? null,
+    /** Successful requests, as k6 counted them. */
+    ok_requests: ok,
   };
+}
+
+/** Median and p95 latency (ms) of the requests that ended in each whole window; null when not counted. */
+function readWindowLatency(metrics: Record<string, Record<string, number>>, expected: number): { p50: (number | null)[]; p95: (number | null)[] } | null {
+  if (!expected || expected === ITERATIONS_WINDOWS || !metrics["fleet_latency{window:0}"]) return null;
+  const of = (w: number) => metrics[`fleet_latency{window:${w}}`];
+  const windows = Array.from({ length: expected }, (_, w) => w);
+  return { p50: windows.map((w) => ms(of(w)?.med)), p95: windows.map((w) => ms(of(w)?.["p(95)"])) };
 }
 
 /** Successful requests per window from `fleet_errors{window:N}`; only whole windows. */

@@ -5,7 +5,8 @@
  *   bun src/main.ts load CASE VUS DURATION        constant VUs for a time
  *   bun src/main.ts iterations CASE VUS COUNT     VUs share COUNT requests
  *   bun src/main.ts rate CASE RPS DURATION        constant arrival rate (open model)
- *   options: --api dashboard|monitor|critical (default: the 50/30/20 mix), --warmup 5s
+ *   options: --api dashboard|monitor|critical (default: the 50/30/20 mix), --warmup 5s, --pin,
+ *            --inject-cpu PROCESS=1ms (calibration: a known CPU cost per request in one process)
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -13,7 +14,7 @@ import { type ApiName, type CaseName, caseSpec } from "./cases";
 import type { Config } from "../config";
 import { type ChaosPlan, chaosReport, startChaos } from "./chaos";
 import { createSql, type Sql } from "../db";
-import { RefusedError } from "../errors";
+import { RefusedError, UsageError } from "../errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
 import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount } from "./k6-run";
@@ -25,7 +26,7 @@ import { clusterDown, clusterPid } from "./pg-cluster";
 import { k6PrometheusOutput } from "../deploy/prometheus";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "./results";
 import { type Measured, assembleResult, baseResult, k6ExitMeaning } from "./run-result";
-import { readState, stopCase, type SupervisorState, up } from "./supervisor";
+import { readState, sameInjection, stopCase, type SupervisorState, up } from "./supervisor";
 import { k6Binary } from "./tools";
 import { type Child } from "../runtime";
 
@@ -44,6 +45,25 @@ export interface LoadParams extends K6Params {
   chaos?: ChaosPlan;
   /** k6 on a CPU of its own, the case on the others (src/bench/pin.ts). */
   pin?: boolean;
+  /**
+   * CPU ms burnt per request, by process name (--inject-cpu, calibration; never by default): each
+   * named process of the case burns that much CPU time per request it receives. Recorded in
+   * parity (`inject_cpu`) and `extra.inject_cpu`; a case running without the same is restarted.
+   */
+  injectCpu?: Record<string, number>;
+}
+
+/**
+ * Refuses an injection the case cannot take, before anything starts: a process the case does not
+ * run, Apollo Router (a native binary: nothing of fleetbench's runs inside it), a bad amount.
+ */
+export function checkInjectCpu(spec: ReturnType<typeof caseSpec>, config: Config, injectCpu: Record<string, number> | undefined) {
+  const names = spec.processes(config).map((p) => p.name);
+  for (const [name, ms] of Object.entries(injectCpu ?? {})) {
+    if (!names.includes(name)) throw new UsageError(`--inject-cpu: ${spec.name} has no process "${name}" (its processes: ${names.join(", ")})`);
+    if (name === "apollo-router") throw new UsageError(`--inject-cpu cannot reach apollo-router: it is a native binary, and only fleetbench's TypeScript roles burn injected CPU (here: ${names.filter((n) => n !== "apollo-router").join(", ")})`);
+    if (!(typeof ms === "number" && ms > 0 && ms <= 1000)) throw new UsageError(`--inject-cpu ${name}: the CPU time per request must be above 0 and at most 1000 ms, got ${ms}`);
+  }
 }
 
 async function fleetFacts(sql: Sql) {
@@ -116,10 +136,12 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
   const windows = windowCount(params);
   const window = await openWindow(config, ctx.state);
   let k6Exit: number | null = null;
+  let k6StartMs: number | undefined;
   let chaos: ReturnType<typeof startChaos> | null = null;
   if (!control.interrupted) {
     ctx.log(`measuring: ${describe(params)} against ${spec.target(config).label}, run ${ctx.runId}`);
     const k6Start = Date.now();
+    k6StartMs = k6Start;
     // A fault-injection run also counts errors per second, for as long as the run can last.
     const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
     control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit", ctx.pin?.k6);
@@ -139,7 +161,7 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
     summary = null;
   }
   return {
-    ...measured, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
+    ...measured, k6StartMs, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
     chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {}) : undefined,
   };
 }
@@ -158,6 +180,8 @@ export async function runLoad(
   const { runId, path } = freshResultPath(config, `${stamp}-${spec.name}-${gateway}${config.runtime === "bun" ? "" : `-${config.runtime}`}-${params.mode}`);
   const mix = mixOf(params.api);
 
+  checkInjectCpu(spec, config, params.injectCpu);
+  const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
   // The machine's speed (src/bench/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
   const canary = runCanary();
@@ -165,8 +189,9 @@ export async function runLoad(
   const pin = params.pin ? pinPlan() : null;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   const running = readState(config);
-  const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config) && (running.runtime ?? "bun") === config.runtime);
-  const state: SupervisorState = startedHere ? await up(config, spec.name, { log }) : running!;
+  // A case running without this run's injection (or with one this run does not ask for) is restarted.
+  const startedHere = !(running && running.case === spec.name && running.gateway === spec.gateway(config) && (running.runtime ?? "bun") === config.runtime && sameInjection(running.injectCpu, injectCpu));
+  const state: SupervisorState = startedHere ? await up(config, spec.name, { log, injectCpu }) : running!;
   const sql = createSql(config, "fleetbench-load");
   const facts = await fleetFacts(sql);
   let result = baseResult({
@@ -177,7 +202,8 @@ export async function runLoad(
       warmup: params.warmup,
       result_path: path,
       ...(options.column ? { column: options.column } : {}),
-      parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion }),
+      ...(injectCpu ? { inject_cpu: injectCpu } : {}),
+      parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion, injectCpu }),
     },
   });
   const specPath = join(state.runDir, runId, "k6-spec.json");

@@ -1,11 +1,13 @@
 /**
  * The measurement window of a run: requests each process received (metrics scraped before and
- * after) and CPU and memory of every process sampled in between, k6 included once it starts.
+ * after), CPU and memory of every process sampled in between (k6 included once it starts), and
+ * the machine's steal time read from /proc/stat on the wall clock k6's windows are counted on.
  */
 import type { Config } from "../config";
 import { clusterPid } from "./pg-cluster";
-import { type MemorySample, type ProcessUsage, startSampler } from "./resources";
+import { type MemorySample, type ProcessUsage, startSampler, type TicksSample } from "./resources";
 import { scrapeRequests } from "./scrape";
+import { type CpuTimes, startStealSampler } from "./steal";
 import { readState, type SupervisorState } from "./supervisor";
 import { type Child } from "../runtime";
 
@@ -16,19 +18,25 @@ export interface WindowMeasures {
   uncounted: Record<string, string>;
   usage: Record<string, ProcessUsage>;
   memory: MemorySample[];
+  /** /proc/stat's `cpu` line every 250 ms over the window, each reading with its time (ms since the epoch). */
+  cpuTimes: CpuTimes[];
+  /** CPU ticks of every measured process together, at each sample (ms since the epoch). */
+  measuredTicks: TicksSample[];
 }
 
 export async function openWindow(config: Config, state: SupervisorState) {
   const before = await scrapeRequests(state.processes);
   const pg = config.db.external ? null : clusterPid(config);
   const sampler = startSampler({ ...Object.fromEntries(state.processes.map((p) => [p.name, p.pid])), ...(pg ? { postgres: pg } : {}) });
+  const steal = startStealSampler();
   const t0 = performance.now();
   return {
     add: (name: string, pid: number) => sampler.add(name, pid),
     /** Closes the window; k6's CPU comes from its own rusage when it ran (exact, not sampled). */
     async close(k6: Child | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
-      const { usage, timeline } = sampler.stop();
+      const { usage, timeline, ticksTimeline } = sampler.stop();
+      const cpuTimes = steal.stop();
       // A process killed or restarted during the run (fault injection, a crash) has no counter
       // that spans the window: it is left out of the calls and said so, not counted wrong.
       const now = readState(config)?.processes ?? [];
@@ -51,7 +59,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
           peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
         };
       }
-      return { wallSeconds, received, uncounted, usage, memory: timeline };
+      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline };
     },
   };
 }

@@ -119,12 +119,17 @@ function processSettings(process: ProcessSpec, config: Config): Record<string, u
 
 /** The configuration in force, without secrets (the database password, a DATABASE_URL). */
 export function effectiveConfig(config: Config) {
-  const { db, passEnv, ...rest } = config;
+  // injectCpuMs is a role's own (the supervisor sets it per process): parity says it as inject_cpu.
+  const { db, passEnv, injectCpuMs: _, ...rest } = config;
   return { ...rest, db: { external: db.external, pool: db.pool, port: db.port, name: db.name, user: db.user }, pass_env: passEnv };
 }
 
-export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null }) {
-  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, processSettings(p, config)]));
+export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null; injectCpu?: Record<string, number> }) {
+  const injectCpu = options.injectCpu ?? {};
+  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, {
+    ...processSettings(p, config),
+    ...(injectCpu[p.name] ? { inject_cpu_ms: injectCpu[p.name] } : {}),
+  }]));
   if (config.hopLatencyMs !== null) processes.toxiproxy = hopParity(config);
   if (!config.db.external) {
     processes.postgres = { runtime: "native", version: options.postgresVersion, settings: { fsync: "off", max_connections: 200, listen: "127.0.0.1" } };
@@ -138,6 +143,8 @@ export function parityOf(config: Config, spec: CaseSpec, options: { startedCase:
     },
     config: effectiveConfig(config),
     started_case: options.startedCase,
+    /** CPU ms burnt per request, by process (--inject-cpu, calibration); {} when none, the default. */
+    inject_cpu: injectCpu,
   };
 }
 
@@ -163,5 +170,7 @@ export function paritySignature(parity: unknown, { runtime = true }: { runtime?:
     postgres: (p.processes?.postgres as { version?: string } | undefined)?.version ?? null,
     passed: p.environment?.passed_on_purpose ?? [],
     pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null, hop_latency_ms: c.hopLatencyMs ?? null,
+    // Only when some CPU was injected, so the signatures of every other run stay as they were.
+    ...(p.inject_cpu && Object.keys(p.inject_cpu).length ? { inject_cpu: p.inject_cpu } : {}),
   });
 }

@@ -133,6 +133,12 @@ export interface MemorySample {
   pss: Record<string, number>;
 }
 
+/** CPU ticks of every sampled tree together at one moment (ms since the epoch): what the run itself used, per window. */
+export interface TicksSample {
+  t: number;
+  ticks: number;
+}
+
 /**
  * Samples named process trees every `intervalMs` until stopped; `add` lets a process that starts
  * later (k6) join. CPU is the difference between the first and last sample of each process.
@@ -146,11 +152,14 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   const peakRss = new Map<string, number>();
   const peakPss = new Map<string, number>();
   const timeline: MemorySample[] = [];
+  const ticksTimeline: TicksSample[] = [];
   const t0 = Date.now();
   let stopped = false;
   const sample = () => {
     const totals = treeTotals(pids, pageSize);
     const pss: Record<string, number> = {};
+    // Each tree's growth since it was first seen, summed: a process joining (k6) adds only what it uses from then on.
+    ticksTimeline.push({ t: Date.now(), ticks: [...totals].reduce((sum, [name, total]) => sum + (first.has(name) ? Math.max(0, total.ticks - first.get(name)!) : 0), 0) });
     for (const [name, total] of totals) {
       if (total.ticks === 0 && total.rssBytes === 0) continue;
       if (!first.has(name)) first.set(name, total.ticks);
@@ -177,7 +186,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
       setTimeout(settle, 25);
     },
     /** Takes a final sample and returns usage per process, and the memory samples. */
-    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksPerSecond: number; pageSize: number } {
+    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksTimeline: TicksSample[]; ticksPerSecond: number; pageSize: number } {
       clearInterval(timer);
       stopped = true;
       sample();
@@ -190,7 +199,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
           peak_pss_bytes: peakPss.get(name) ?? 0,
         };
       }
-      return { usage, timeline, ticksPerSecond, pageSize };
+      return { usage, timeline, ticksTimeline, ticksPerSecond, pageSize };
     },
   };
 }

@@ -7,12 +7,18 @@ import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import type { K6Summary } from "./k6-run";
+import { detectSteady } from "./steady";
+import { type CpuTimes, foreignPct, foreignPerWindow, stealPct, stealPerWindow } from "./steal";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
 export const SATURATION = 0.8;
 /** More failed requests than this share flags the run `errors` (DESIGN §13). */
 export const ERROR_LIMIT = 0.001;
-/** |drift| of the windows' throughput above this flags the run `unstable` (DESIGN §13). */
+/**
+ * |drift| above this flagged a run `unstable` (DESIGN §13) until steady state was detected
+ * instead (src/bench/steady.ts, DESIGN §18): results written before still carry `unstable`, and
+ * it still means this. New results carry `no_steady_state` when the case does not settle.
+ */
 export const DRIFT_LIMIT = 0.05;
 
 /** What the k6 exit codes mean (k6's errext codes): said in the result and on the console. */
@@ -148,15 +154,53 @@ export interface Measured {
   memory: MemorySample[];
   /** The machine-speed canary timed just before the window (src/bench/canary.ts). */
   canary?: unknown;
+  /** /proc/stat's `cpu` line over the window (src/bench/steal.ts); absent: steal not measured. */
+  cpuTimes?: CpuTimes[];
+  /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
+  measuredTicks?: { t: number; ticks: number }[];
+  /** When k6 was started (ms since the epoch): the windows' clock when k6 did not report its scenario start. */
+  k6StartMs?: number;
+}
+
+/**
+ * Steal over the run (the window CPU is counted over) and per k6 window, on k6's own clock (its
+ * scenario start) when it reported one, else from when k6 was started (setup() comes between:
+ * the windows then lag by its health check).
+ */
+export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs" | "measuredTicks">, summary: Pick<K6Summary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
+  const samples = m.cpuTimes ?? [];
+  if (samples.length < 2) return { steal_not_measured: "/proc/stat could not be read" };
+  const start = summary?.scenario_start_ms ?? m.k6StartMs ?? null;
+  const perWindow = start !== null && summary && windows;
+  // The machine's CPU used by other processes of this VM (a build, a neighbour): the other half of "the machine moved".
+  const ticks = m.measuredTicks ?? [];
+  const foreign = ticks.length >= 2 && samples[0].busy !== undefined
+    ? {
+      foreign_cpu_pct: foreignPct(samples, ticks, Math.max(samples[0].t, ticks[0].t), Math.min(samples.at(-1)!.t, ticks.at(-1)!.t)),
+      foreign_cpu_pct_windows: perWindow ? foreignPerWindow(samples, ticks, start, summary.window_seconds, windows) : [],
+    }
+    : {};
+  return {
+    steal_pct: stealPct(samples[0], samples.at(-1)!),
+    steal_pct_windows: perWindow ? stealPerWindow(samples, start, summary.window_seconds, windows) : [],
+    steal_clock: summary?.scenario_start_ms ? "k6 scenario start" : "k6 process start",
+    ...foreign,
+  };
 }
 
 /** Fills `base` (parameters, fingerprint, extra so far) with what was measured. Pure. */
 export function assembleResult(base: RunResult, m: Measured): RunResult {
   const result: RunResult = { ...base, flags: [...base.flags], extra: { ...base.extra } };
+  // Per-request costs are per successful request: a failed one did not do the work of an answer
+  // (and a run with many failures is flagged `errors` anyway). k6's own count when it gave one.
   const requests = m.summary?.requests ?? 0;
+  const ok = m.summary ? (m.summary.ok_requests ?? Math.round(requests * (1 - m.summary.error_rate))) : 0;
+  /** `x` per successful request; null when none succeeded (never Infinity or a division by all iterations). */
+  const perOk = (x: number, digits: number) => (ok > 0 ? round(x / ok, digits) : null);
   let windows: number[] | null = null;
   if (m.summary) {
-    const { per_api, windows: counted, ...core } = m.summary;
+    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, ...core } = m.summary;
+    // ok_requests stays in the summary: what the per-request costs were divided by.
     result.summary = core;
     result.extra.per_api = per_api;
     windows = counted;
@@ -168,14 +212,14 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (m.canary) result.extra.canary = m.canary;
   if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
   result.calls_per_request = Object.fromEntries(
-    Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, requests ? round(n / requests, 3) : 0]),
-  );
+    Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, perOk(n, 3)]),
+  ) as Record<string, number>; // null where no request succeeded
   result.resources = Object.fromEntries(
     Object.entries(m.usage).map(([name, u]) => [name, {
       cpu_seconds: round(u.cpu_seconds, 2),
       peak_rss_bytes: u.peak_rss_bytes,
       peak_pss_bytes: u.peak_pss_bytes,
-      cpu_ms_per_request: requests ? round((u.cpu_seconds * 1000) / requests, 3) : null,
+      cpu_ms_per_request: perOk(u.cpu_seconds * 1000, 3),
     }]),
   );
   // Memory held at one moment: the peak of the per-sample sum, never a sum of peaks taken at
@@ -197,9 +241,26 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (k6Share > SATURATION) flags.add("generator_saturated");
   if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
   if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
-  const stable = windows ? stability(windows, m.summary!.window_seconds) : null;
-  result.extra.stability = stable ?? { not_measured: windows ? `only ${windows.length} complete window(s): drift needs at least 3` : "k6 reported no windows" };
-  if (stable?.drift !== null && stable?.drift !== undefined && Math.abs(stable.drift) > DRIFT_LIMIT) flags.add("unstable");
+  // Stability within the run (DESIGN §18): the windows, their CV and drift (said, no longer a
+  // flag), steal beside them, and the steady-state detection that flags `no_steady_state`.
+  const windowSeconds = m.summary?.window_seconds ?? 5;
+  const stable = windows ? stability(windows, windowSeconds) : null;
+  const latencyWindows = m.summary?.window_latency_ms ?? null;
+  const steal = stealOf(m, m.summary, windows?.length ?? 0);
+  const detected = windows
+    ? detectSteady({
+      mode: result.mode, windowSeconds, okPerWindow: windows, latencyP50: latencyWindows?.p50,
+      stealPct: "steal_pct_windows" in steal ? steal.steal_pct_windows : null,
+      foreignPct: "foreign_cpu_pct_windows" in steal ? steal.foreign_cpu_pct_windows : null,
+    })
+    : { not_measured: "k6 reported no windows" };
+  result.extra.stability = {
+    ...(stable ?? (windows ? { window_seconds: windowSeconds, ok_rps: windows.map((ok) => round(ok / windowSeconds, 2)) } : {})),
+    ...(latencyWindows ? { latency_ms_windows: latencyWindows } : {}),
+    ...steal,
+    ...("not_measured" in detected ? { not_measured: detected.not_measured } : { steady: detected }),
+  };
+  if (!("not_measured" in detected) && !detected.steady) flags.add("no_steady_state");
   result.flags = [...flags];
 
   const k6Failed = m.k6Exit !== null && m.k6Exit !== 0 && !m.interrupted;

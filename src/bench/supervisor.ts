@@ -41,6 +41,17 @@ export interface SupervisorState {
   env?: Record<string, string>;
   /** The delay Toxiproxy adds on every internal hop (--hop-latency); null or absent: no proxy. */
   hopLatencyMs?: number | null;
+  /** CPU ms burnt per request, by process (--inject-cpu); absent or empty: none. */
+  injectCpu?: Record<string, number>;
+}
+
+/** The environment variable a role reads its injected CPU from (src/config.ts). */
+export const INJECT_ENV = "FLEET_INJECT_CPU_MS";
+
+/** Whether two injections are the same (absent and empty are the same: none). */
+export function sameInjection(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
+  const norm = (x: Record<string, number> | undefined) => JSON.stringify(Object.entries(x ?? {}).sort(([p], [q]) => p.localeCompare(q)));
+  return norm(a) === norm(b);
 }
 
 const statePath = (config: Config) => join(config.stateDir, "state.json");
@@ -119,15 +130,22 @@ export async function ensureData(config: Config, log: (line: string) => void) {
   }
 }
 
-/** Starts one process of a case, detached, its output appended to its log in `runDir`. */
-function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<string, string> = {}): RunningProcess {
+/**
+ * Starts one process of a case, detached, its output appended to its log in `runDir`. With
+ * `injectCpu` naming it, it burns that many CPU ms per request; never otherwise, whatever the
+ * user's shell holds.
+ */
+function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<string, string> = {}, injectCpu: Record<string, number> = {}): RunningProcess {
   const command = p.command?.(config) ?? mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
   const logPath = join(runDir, `${p.name}.log`);
   const fd = openSync(logPath, "a");
+  // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
+  const processEnv = measuredEnv(config, { ...p.env?.(config), ...env });
+  delete processEnv[INJECT_ENV];
+  if (injectCpu[p.name]) processEnv[INJECT_ENV] = String(injectCpu[p.name]);
   const child = spawn(command, {
     cwd: ROOT,
-    // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
-    env: measuredEnv(config, { ...p.env?.(config), ...env }),
+    env: processEnv,
     stdin: "ignore",
     stdout: fd,
     stderr: fd,
@@ -175,7 +193,7 @@ export async function recoverProcess(config: Config, name: string, mode: "kill" 
   // On the runtime the case was started on, whatever this shell's FLEET_RUNTIME says.
   const started = { ...config, runtime: state.runtime ?? "bun" };
   const spec = name === "toxiproxy" ? toxiproxySpec(config, join(state.runDir, "toxiproxy.json")) : caseSpec(state.case).processes(started).find((p) => p.name === name)!;
-  const running = launch(config, spec, state.runDir, state.env);
+  const running = launch(config, spec, state.runDir, state.env, state.injectCpu);
   state.processes[index] = running;
   writeState(config, state);
   await awaitReady(config, spec, running);
@@ -186,6 +204,8 @@ export interface UpOptions {
   log?: (line: string) => void;
   /** Extra environment for every process (tests use it to change timeouts, for example). */
   env?: Record<string, string>;
+  /** CPU ms to burn per request, by process (--inject-cpu); a case running without the same is restarted. */
+  injectCpu?: Record<string, number>;
 }
 
 /**
@@ -198,7 +218,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const current = readState(config);
   if (current) {
     const live = current.processes.every((p) => isAlive(p.pid));
-    if (current.case === spec.name && current.gateway === spec.gateway(config) && (current.runtime ?? "bun") === config.runtime && (current.hopLatencyMs ?? null) === config.hopLatencyMs && live) {
+    if (current.case === spec.name && current.gateway === spec.gateway(config) && (current.runtime ?? "bun") === config.runtime && (current.hopLatencyMs ?? null) === config.hopLatencyMs && sameInjection(current.injectCpu, options.injectCpu) && live) {
       log(`${spec.name} is already running (logs in ${current.runDir})`);
       return current;
     }
@@ -226,7 +246,8 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
   const dbWasUp = config.db.external || clusterPid(config) !== null;
   // Every process reaches the others through the proxies when there are any.
   const env = proxy ? { ...options.env, ...hopEnv(config) } : options.env;
-  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runtime: config.runtime, runDir, startedAt: new Date().toISOString(), processes: [], env, hopLatencyMs: config.hopLatencyMs };
+  const state: SupervisorState = { case: spec.name, gateway: spec.gateway(config), runtime: config.runtime, runDir, startedAt: new Date().toISOString(), processes: [], env, hopLatencyMs: config.hopLatencyMs,
+    ...(Object.keys(options.injectCpu ?? {}).length ? { injectCpu: options.injectCpu } : {}) };
   // Whatever happens from here, a failure or Ctrl-C stops everything this call started.
   const abort = async () => {
     await stopProcesses(state.processes, log);
@@ -253,7 +274,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
     }
     const first = state.processes.length;
     for (const p of processes) {
-      state.processes.push(launch(config, p, runDir, env));
+      state.processes.push(launch(config, p, runDir, env, options.injectCpu));
       writeState(config, state);
     }
     await Promise.all(processes.map((p, i) => awaitReady(config, p, state.processes[first + i])));
@@ -261,6 +282,7 @@ export async function up(config: Config, caseName: string, options: UpOptions = 
     log(`  endpoint: ${config.urls.gateway}${spec.protocol === "graphql" ? "/graphql" : "/api/fleet/dashboard"}`);
     log(`  gateway:  ${state.gateway}`);
     log(`  runtime:  ${config.runtime} ${runtimeVersion(config.runtime) ?? ""} (every TypeScript role; FLEET_RUNTIME)`);
+    for (const [name, ms] of Object.entries(options.injectCpu ?? {})) log(`  injected: ${name} burns ${ms} ms of CPU per request (--inject-cpu)`);
     log(`  logs:     ${runDir}`);
     return state;
   } catch (error) {

@@ -80,3 +80,21 @@ export function gatewaysFlag(flags: Flags): Config["case3Gateway"][] {
   for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
   return gateways as Config["case3Gateway"][];
 }
+
+/**
+ * --inject-cpu PROCESS=1ms[,PROCESS=0.5ms]: CPU time burnt per request by a process (calibration),
+ * in ms; undefined when absent. Which processes a case has is checked by the run (load.ts).
+ */
+export function injectCpuFlag(flags: Flags): Record<string, number> | undefined {
+  if (!flags.has("inject-cpu")) return undefined;
+  const raw = flags.get("inject-cpu")!;
+  const form = `--inject-cpu takes PROCESS=TIME, the CPU time per request in ms or us above 0 and at most 1000ms (e.g. telemetry-service=1ms)`;
+  const out: Record<string, number> = {};
+  for (const part of raw.split(",").map((p) => p.trim())) {
+    const m = /^([a-z0-9-]+)=(\d+(?:\.\d+)?)(ms|us)$/.exec(part);
+    const ms = m ? Number(m[2]) / (m[3] === "us" ? 1000 : 1) : NaN;
+    if (!m || !(ms > 0) || ms > 1000) throw new UsageError(`${form}, got "${raw}"`);
+    out[m[1]] = ms;
+  }
+  return out;
+}

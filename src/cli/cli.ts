@@ -25,7 +25,7 @@
  *                            robot-service's GET /robots/:id against the raw driver, same run (src/bench/driver-bench.ts)
  */
 import { writeFileSync } from "node:fs";
-import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, injectCpuFlag, positive, positiveFlag, splitFlags } from "./args";
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../bench/cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
 import { type Config, loadConfig } from "../config";
@@ -58,9 +58,9 @@ import { composeAction, COMPOSE_DIR } from "../deploy/compose";
 
 /** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
 export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
-  const { flags, positional } = splitFlags(args, ["api", "warmup"], ["pin"]);
+  const { flags, positional } = splitFlags(args, ["api", "warmup", "inject-cpu"], ["pin"]);
   const [name, a, b] = positional;
-  const base = { case: caseSpec(name ?? "").name, mode, api: apiFlag(flags), warmup: durationFlag(flags, "warmup", "5s"), pin: flags.has("pin") };
+  const base = { case: caseSpec(name ?? "").name, mode, api: apiFlag(flags), warmup: durationFlag(flags, "warmup", "5s"), pin: flags.has("pin"), ...(flags.has("inject-cpu") ? { injectCpu: injectCpuFlag(flags) } : {}) };
   if (mode === "iterations") return { ...base, vus: positive(a, "VUS"), iterations: positive(b, "COUNT") };
   if (mode === "rate") return { ...base, vus: RATE_VUS, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
   return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };

@@ -8,7 +8,8 @@ export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 
 const RUN_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix
   --warmup DURATION                   warm-up at the measured load, not counted (default 5s; 0s for none)`;
 const LOAD_OPTIONS = `${RUN_OPTIONS}
-  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
+  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)
+  --inject-cpu PROCESS=1ms            PROCESS burns that much CPU time (not wall time) per request it receives (calibration; recorded in parity)`;
 
 const CAPACITY_OPTIONS = `  --slo PCT=DURATION   the SLO: p50, p95 or p99 at or under a bound (default p99=200ms)
   --start R            the first rate tried (default 20 requests/s); --max R the highest (default 5000)

@@ -1,0 +1,330 @@
+/**
+ * Steady state, detected rather than assumed (DESIGN §18). A run's 5 s windows move for two
+ * reasons: the case (a warm-up, a queue that builds, a leak) and the machine (a shared VM's
+ * steal time: on the machine fleetbench was written on, window throughput followed steal at
+ * r = −0.84). Only the first is the case's fault, so the windows are read in four steps:
+ *
+ * 1. Windows whose steal is far above the run's own (a burst of the hypervisor's) are set aside.
+ * 2. What steal explains is taken out: the log of the series is regressed on steal and time
+ *    together; with too few windows to fit steal, the machine's coefficient below is used.
+ * 3. A warm-up transient is trimmed: leading windows (at most a third) that stand apart from the
+ *    rest by more than its own noise and by more than MATERIAL.
+ * 4. What remains must be flat: `no_steady_state` when a trend over the kept windows is both
+ *    significant (at 1 %, against the larger of the run's own noise and the machine's) and
+ *    material (a change above MATERIAL over the kept span), or when a level shift inside them is
+ *    (the largest over the split points, Bonferroni-corrected).
+ *
+ * The series is what moves: successful requests per window in the closed model; in the open
+ * model (mode "rate") throughput is pinned by the arrival rate, so the windows' median latency.
+ * Every window set aside or trimmed is listed; nothing is dropped silently.
+ */
+
+/** Windows the detection needs: fewer say `not_measured`. 4 windows (20 s) give a trend 2 degrees of freedom. */
+export const MIN_WINDOWS = 4;
+/** Warm-up trimming needs this many windows, so at least 4 are left after trimming a third. */
+export const TRIM_MIN_WINDOWS = 6;
+/** Fitting the steal coefficient per run needs this many windows (3 parameters, 5 degrees of freedom). */
+export const FIT_MIN_WINDOWS = 8;
+/**
+ * A change smaller than this over the kept windows is not called a failure to settle, however
+ * significant: calibrated on A/A runs of this machine (see the comment at CALIBRATION).
+ */
+export const MATERIAL = 0.1;
+/** A window whose steal exceeds the run's median by this many percentage points is set aside. */
+export const STEAL_ASIDE_PP = 10;
+/**
+ * The machine's steal coefficients (change of the log series per steal percentage point), used
+ * when a run has too few windows to fit its own. CALIBRATION: pooled within-run regressions of
+ * A/A runs on this machine (see test/fixtures/aa-windows.json).
+ */
+export const STEAL_COEFFICIENT = { ok_rps: -0.02, latency_p50_ms: 0.03 };
+/**
+ * The machine's window noise: the standard deviation of the log series between windows of one
+ * run once steal is taken out, pooled over A/A runs (CALIBRATION). A run's own estimate from a
+ * few windows can be far below it by chance (2 degrees of freedom at 4 windows); the larger of
+ * the two is used, with the normal's quantile when it is the machine's (known, not estimated).
+ */
+export const NOISE_FLOOR = { ok_rps: 0.04, latency_p50_ms: 0.08 };
+/**
+ * Neighbouring windows of this machine are alike (the machine's slow moments last longer than
+ * 5 s): lag-1 autocorrelation of the residuals, pooled over A/A runs (CALIBRATION). The standard
+ * errors are widened by sqrt((1 + ρ) / (1 − ρ)), ρ the larger of this and the run's own (from 8
+ * windows on), so slow wander of the machine is not read as a trend of the case.
+ */
+export const AUTOCORRELATION = 0.3;
+
+/** The same for the CPU other processes of this VM used, per percentage point of all CPU time (CALIBRATION). */
+export const FOREIGN_COEFFICIENT = { ok_rps: -0.01, latency_p50_ms: 0.01 };
+
+export type SeriesName = keyof typeof STEAL_COEFFICIENT;
+
+export interface SteadyInput {
+  mode: "duration" | "iterations" | "rate";
+  windowSeconds: number;
+  /** Successful requests per whole window. */
+  okPerWindow: number[];
+  /** Median latency per window (ms), when k6 counted it. */
+  latencyP50?: (number | null)[] | null;
+  /** Steal per window (%), aligned with the windows, when it was measured. */
+  stealPct?: (number | null)[] | null;
+  /** CPU other processes of this VM used per window (% of all CPU time), when it was measured. */
+  foreignPct?: (number | null)[] | null;
+}
+
+export interface Steady {
+  series: SeriesName;
+  /** Windows of the run. */
+  windows: number;
+  /** Leading windows trimmed as a warm-up transient (indexes into the run's windows). */
+  trimmed_windows: number[];
+  /** Windows set aside for their steal (indexes). */
+  set_aside_windows: number[];
+  /** The change of the log series per steal percentage point, and where it came from. */
+  steal_coefficient: number | null;
+  steal_coefficient_from: "this run" | "the machine's calibration" | "not measured";
+  /** The same for the CPU other processes of this VM used (per percentage point of all CPU time). */
+  foreign_coefficient: number | null;
+  foreign_coefficient_from: "this run" | "the machine's calibration" | "not measured";
+  /** The window noise the tests are judged against (sd of the log series), and whose it is. */
+  noise_sd: number;
+  noise_from: "this run" | "the machine's floor";
+  /** Lag-1 autocorrelation the standard errors were widened for (the larger of the run's and the machine's). */
+  autocorrelation: number;
+  /** Change over the kept windows after steal: fitted trend, as a fraction (0.1 = +10 %), its t and the t it had to exceed. */
+  trend: { change: number; t: number; t_limit: number } | null;
+  /** The largest level shift between kept windows: where it starts (index), its size, its t and the t it had to exceed. */
+  shift: { at_window: number; change: number; t: number; t_limit: number } | null;
+  steady: boolean;
+  /** One sentence: why steady or not. */
+  reason: string;
+}
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+/** A t statistic, kept finite for JSON: a difference over zero noise is "beyond any limit", written 999. */
+const finiteT = (x: number) => (Number.isFinite(x) ? round(x, 2) : Math.sign(x) * 999);
+
+/** Two-sided 99 % quantiles of Student's t by degrees of freedom (1–30); beyond, the normal's plus a small-sample term. */
+const T99 = [63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.25, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947, 2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779, 2.771, 2.763, 2.756, 2.75];
+/** Two-sided quantile of t at level 1 − alpha for alpha ≤ 0.01 (Bonferroni-divided alphas use the Cornish–Fisher expansion). */
+export function tQuantile(df: number, alpha = 0.01): number {
+  if (alpha === 0.01 && df >= 1 && df <= 30) return T99[Math.round(df) - 1];
+  const z = normalQuantile(1 - alpha / 2);
+  // Cornish–Fisher expansion of t in terms of z (Abramowitz & Stegun 26.7.5): good to ~1 % for df ≥ 3.
+  const g1 = (z ** 3 + z) / 4;
+  const g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96;
+  const g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384;
+  return z + g1 / df + g2 / df ** 2 + g3 / df ** 3;
+}
+
+/** Quantile of the standard normal (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628274631];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const q = p < 0.5 ? p : 1 - p;
+  let x: number;
+  if (q < 0.02425) {
+    const r = Math.sqrt(-2 * Math.log(q));
+    x = (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1);
+  } else {
+    const r = q - 0.5;
+    const s = r * r;
+    x = ((((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r) / (((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1);
+    return p < 0.5 ? x : -x;
+  }
+  return p < 0.5 ? x : -x;
+}
+
+/** Ordinary least squares of y on the columns of X (each row [1, …]); null when X is singular. */
+export function ols(X: number[][], y: number[]): { beta: number[]; se: number[]; df: number; sigma: number } | null {
+  const n = y.length;
+  const k = X[0].length;
+  const df = n - k;
+  if (df < 1) return null;
+  // Normal equations, solved by Gauss–Jordan on [X'X | I] (k ≤ 3 here).
+  const xtx = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => X.reduce((s, row) => s + row[i] * row[j], 0)));
+  const inv = invert(xtx);
+  if (!inv) return null;
+  const xty = Array.from({ length: k }, (_, i) => X.reduce((s, row, r) => s + row[i] * y[r], 0));
+  const beta = inv.map((row) => row.reduce((s, v, j) => s + v * xty[j], 0));
+  const sse = y.reduce((s, v, r) => s + (v - X[r].reduce((t, x, j) => t + x * beta[j], 0)) ** 2, 0);
+  const sigma = Math.sqrt(sse / df);
+  return { beta, se: inv.map((row, i) => sigma * Math.sqrt(row[i])), df, sigma };
+}
+
+function invert(m: number[][]): number[][] | null {
+  const k = m.length;
+  const a = m.map((row, i) => [...row, ...Array.from({ length: k }, (_, j) => (i === j ? 1 : 0))]);
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
+    if (Math.abs(a[p][c]) < 1e-12 * Math.max(1, Math.abs(m[c][c]))) return null;
+    [a[c], a[p]] = [a[p], a[c]];
+    const pivot = a[c][c];
+    for (let j = 0; j < 2 * k; j++) a[c][j] /= pivot;
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = a[r][c];
+      for (let j = 0; j < 2 * k; j++) a[r][j] -= f * a[c][j];
+    }
+  }
+  return a.map((row) => row.slice(k));
+}
+
+/** A per-window series usable as a regressor: one number per window, or null. */
+const valid = (xs: (number | null)[] | null | undefined, n: number) => (xs && xs.length === n && xs.every((x) => typeof x === "number") ? (xs as number[]) : null);
+
+/** A robust standard deviation: the median absolute deviation scaled to the normal's. */
+function robustSd(xs: number[]): number {
+  const m = median(xs);
+  return median(xs.map((x) => Math.abs(x - m))) / 0.6745;
+}
+
+/** Which series moves in this mode, and its values (null where a window has none). */
+function seriesOf(input: SteadyInput): { name: SeriesName; values: (number | null)[] } {
+  if (input.mode === "rate" && input.latencyP50?.length) return { name: "latency_p50_ms", values: input.latencyP50 };
+  return { name: "ok_rps", values: input.okPerWindow.map((ok) => ok / input.windowSeconds) };
+}
+
+/**
+ * The steady-state detection of one run's windows. Fewer windows than MIN_WINDOWS (or an open
+ * model run without per-window latency) give `{ not_measured }`, never a silent pass.
+ */
+export function detectSteady(input: SteadyInput): Steady | { not_measured: string } {
+  const n = input.okPerWindow.length;
+  if (n < MIN_WINDOWS) return { not_measured: `only ${n} whole window(s) of ${input.windowSeconds} s: steady-state detection needs at least ${MIN_WINDOWS} (a run of ${MIN_WINDOWS * input.windowSeconds} s or more)` };
+  if (input.mode === "rate" && !input.latencyP50?.length) return { not_measured: "an open-model run without per-window latency: its throughput is pinned by the arrival rate, so there is nothing to detect on" };
+  const { name, values } = seriesOf(input);
+  // A window with no successful request (or no latency) is a stall: it stays, at a floor, so a run that stops does not look steady.
+  const least = name === "ok_rps" ? 1 / input.windowSeconds : 0.001;
+  const y = values.map((v) => Math.log(Math.max(v ?? least, least)));
+  const steal = valid(input.stealPct, n);
+
+  // 1. Bursts of steal far above the run's own level, set aside (while enough windows are left).
+  const setAside: number[] = [];
+  if (steal) {
+    const typical = median(steal);
+    const high = steal.map((s, i) => [s, i] as const).filter(([s]) => s - typical > STEAL_ASIDE_PP).map(([, i]) => i);
+    if (n - high.length >= MIN_WINDOWS) setAside.push(...high);
+  }
+  let kept = Array.from({ length: n }, (_, i) => i).filter((i) => !setAside.includes(i));
+
+  // 2. What the machine explains: steal and the CPU other processes of this VM took, each with
+  //    this run's own coefficient when it has the windows and the regressor varies (fitted
+  //    together with time, so a trend of the case is not taken for the machine), else the machine's.
+  const foreign = valid(input.foreignPct, n);
+  const regressors = ([["steal", steal], ["foreign", foreign]] as const).filter((r): r is readonly ["steal" | "foreign", number[]] => r[1] !== null);
+  const varying = regressors.filter(([, x]) => { const v = kept.map((i) => x[i]); return Math.max(...v) - Math.min(...v) >= 1; });
+  const fit = varying.length && kept.length >= FIT_MIN_WINDOWS ? ols(kept.map((i) => [1, ...varying.map(([, x]) => x[i]), i]), kept.map((i) => y[i])) : null;
+  const coefficients: Record<"steal" | "foreign", { value: number | null; from: Steady["steal_coefficient_from"] }> = {
+    steal: { value: null, from: "not measured" },
+    foreign: { value: null, from: "not measured" },
+  };
+  for (const [what] of regressors) {
+    const j = varying.findIndex(([w]) => w === what);
+    coefficients[what] = fit && j >= 0 ? { value: fit.beta[1 + j], from: "this run" } : { value: (what === "steal" ? STEAL_COEFFICIENT : FOREIGN_COEFFICIENT)[name], from: "the machine's calibration" };
+  }
+  const z = y.map((v, i) => v - regressors.reduce((sum, [what, x]) => sum + coefficients[what].value! * x[i], 0));
+
+  // 3. A warm-up transient: leading windows apart from the rest by more than its noise and MATERIAL.
+  const trimmed: number[] = [];
+  if (kept.length >= TRIM_MIN_WINDOWS) {
+    const most = Math.floor(kept.length / 3);
+    for (let j = 0; j < most; j++) {
+      const rest = kept.slice(j + 1).map((i) => z[i]);
+      const centre = median(rest);
+      const noise = Math.max(robustSd(rest), 1e-9);
+      const apart = Math.abs(z[kept[j]] - centre);
+      if (apart > 3 * noise && apart > Math.log(1 + MATERIAL)) trimmed.push(kept[j]);
+      else break;
+    }
+    kept = kept.filter((i) => !trimmed.includes(i));
+  }
+
+  // 4. What remains: a trend after steal (time as a regressor beside steal's adjustment), and the largest level shift.
+  const zs = kept.map((i) => z[i]);
+  const line = ols(kept.map((i) => [1, i]), zs);
+  const floor = NOISE_FLOOR[name];
+  const noise = line ? Math.max(line.sigma, floor) : floor;
+  const noiseFrom: Steady["noise_from"] = line && line.sigma > floor ? "this run" : "the machine's floor";
+  const rho = line ? autocorrelation(kept.map((i, r) => zs[r] - line.beta[0] - line.beta[1] * i)) : AUTOCORRELATION;
+  const widen = Math.sqrt((1 + rho) / (1 - rho));
+  let trend: Steady["trend"] = null;
+  if (line) {
+    const span = kept.at(-1)! - kept[0];
+    const centre = mean(kept);
+    const se = (widen * noise) / Math.sqrt(kept.reduce((sum, i) => sum + (i - centre) ** 2, 0));
+    const limit = noiseFrom === "this run" ? tQuantile(line.df) : normalQuantile(1 - 0.01 / 2);
+    trend = { change: round(Math.exp(line.beta[1] * span) - 1), t: finiteT(line.beta[1] / se), t_limit: round(limit, 2) };
+  }
+  const shift = levelShift(kept, zs, floor, widen);
+  const trendFails = trend !== null && Math.abs(trend.t) > trend.t_limit && Math.abs(trend.change) > MATERIAL;
+  const shiftFails = shift !== null && Math.abs(shift.t) > shift.t_limit && Math.abs(shift.change) > MATERIAL;
+  const what = name === "ok_rps" ? "throughput" : "median latency";
+  const reason = trendFails
+    ? `${what} keeps moving after steal is accounted for: ${pct(trend!.change)} over windows ${kept[0]}–${kept.at(-1)} (t = ${trend!.t}, beyond ${trend!.t_limit})`
+    : shiftFails
+      ? `${what} shifts by ${pct(shift!.change)} from window ${shift!.at_window} on, after steal is accounted for (t = ${shift!.t}, beyond ${shift!.t_limit})`
+      : `${what} settles${trimmed.length ? ` after ${trimmed.length} warm-up window(s)` : ""}: no trend or level shift beyond ${MATERIAL * 100} % and the noise of its ${kept.length} windows`;
+  return {
+    series: name,
+    windows: n,
+    trimmed_windows: trimmed,
+    set_aside_windows: setAside,
+    steal_coefficient: coefficients.steal.value === null ? null : round(coefficients.steal.value, 5),
+    steal_coefficient_from: coefficients.steal.from,
+    foreign_coefficient: coefficients.foreign.value === null ? null : round(coefficients.foreign.value, 5),
+    foreign_coefficient_from: coefficients.foreign.from,
+    noise_sd: round(noise),
+    noise_from: noiseFrom,
+    autocorrelation: round(rho, 3),
+    trend,
+    shift,
+    steady: !trendFails && !shiftFails,
+    reason,
+  };
+}
+
+const pct = (x: number) => `${x > 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
+
+/**
+ * The largest level shift: over every split with at least 2 windows on each side, the t of the
+ * difference of the two means (pooled variance); its limit is the 99 % t quantile with the
+ * alpha divided among the splits tried (Bonferroni), since the largest of several t's is judged.
+ */
+/** Lag-1 autocorrelation of residuals: the run's own from 8 of them on (bias −1/n corrected), never below the machine's, at most 0.8. */
+function autocorrelation(e: number[]): number {
+  if (e.length < FIT_MIN_WINDOWS) return AUTOCORRELATION;
+  const ss = e.reduce((s, x) => s + x * x, 0);
+  const own = ss > 0 ? e.slice(1).reduce((s, x, i) => s + x * e[i], 0) / ss + 1 / e.length : 0;
+  return Math.min(0.8, Math.max(AUTOCORRELATION, own));
+}
+
+function levelShift(index: number[], z: number[], floor: number, widen: number): Steady["shift"] {
+  const n = z.length;
+  if (n < 5) return null; // with 4 windows a shift is what the trend test sees
+  const splits = n - 3;
+  let best: { at: number; d: number; t: number; limit: number } | null = null;
+  for (let k = 2; k <= n - 2; k++) {
+    const a = z.slice(0, k);
+    const b = z.slice(k);
+    const ma = mean(a);
+    const mb = mean(b);
+    const ss = a.reduce((s, x) => s + (x - ma) ** 2, 0) + b.reduce((s, x) => s + (x - mb) ** 2, 0);
+    const sp = Math.sqrt(ss / (n - 2));
+    // The larger of this split's noise and the machine's, as for the trend.
+    const noise = Math.max(sp, floor);
+    const t = (mb - ma) / (widen * noise * Math.sqrt(1 / k + 1 / (n - k)));
+    const limit = sp > floor ? tQuantile(n - 2, 0.01 / splits) : normalQuantile(1 - 0.01 / 2 / splits);
+    if (!best || Math.abs(t) / limit > Math.abs(best.t) / best.limit) best = { at: k, d: mb - ma, t, limit };
+  }
+  if (!best) return null;
+  return { at_window: index[best.at], change: round(Math.exp(best.d) - 1), t: finiteT(best.t), t_limit: round(best.limit, 2) };
+}
