@@ -12,8 +12,6 @@ import { compare, roundOrders } from "../src/bench/compare";
 import { writeReport } from "../src/report/report";
 import type { RunResult } from "../src/bench/results";
 import { type Comparison, METRICS, analyse } from "../src/bench/verdicts";
-import { mannWhitney } from "../src/bench/stats";
-import { verdictLines } from "../src/report/report-verdicts";
 import { writeBaselineReport } from "../src/report/baseline-report";
 import { down } from "../src/bench/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
@@ -137,64 +135,75 @@ test("the HTML page renders its charts in headless Chromium without console erro
 /** Opens a report page at a width once its 7 charts are drawn (0: a page without charts). */
 const open = (htmlPath: string, width: number, charts = 7) => openPage(htmlPath, width, charts);
 
-test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, intervals and p-values, and its report opens with what it found", async () => {
+test("a comparison of 4 shuffled rounds at two operating points: its JSON holds orders, canaries, the equal rate and paired verdicts, and its report's first screen is the answer", async () => {
   const seed = 11;
-  const { compare: comparePath, html } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed, cases: ["case1", "case2"] }, quiet);
+  const { compare: comparePath, html, markdown } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed, cases: ["case1", "case2"] }, quiet);
   firstComparison = comparePath;
   const onDisk = JSON.parse(readFileSync(comparePath, "utf8")) as Comparison;
   expect(onDisk.seed).toBe(seed);
   expect(onDisk.rounds.map((r) => r.order)).toEqual(roundOrders(["case1", "case2"], 4, seed));
-  expect(onDisk.runs).toHaveLength(8);
+  // Every round: each target in the closed model, then each at the equal offered load.
+  expect(onDisk.runs).toHaveLength(16);
+  expect(onDisk.runs.filter((r) => r.phase === "rate")).toHaveLength(8);
   for (const run of onDisk.runs) expect(run.canary_index).toBeGreaterThan(0);
-  // Which runs the canary leaves out depends on the machine's moments; analysed again without
-  // it, all eight count, and every interval holds its median and every ratio.
-  const runs = onDisk.runs.map((r) => {
-    const result = JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult;
-    delete result.extra.canary;
-    return { file: r.file, round: r.round, result };
-  });
-  const again = analyse(runs, { seed, params: {}, rounds: onDisk.rounds, targets: onDisk.targets });
-  const cpu = again.metrics.cpu_ms_total;
+  const runs = onDisk.runs.map((r) => ({ file: r.file, round: r.round, result: JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult }));
+  // The rate is half the slower target's successful throughput in round 1's closed-model runs.
+  const round1 = runs.filter((r) => r.round === 1 && r.result.mode !== "rate").map((r) => r.result.summary!.ok_rps!);
+  expect(onDisk.params.rate).toBe(Math.max(1, Math.floor(0.5 * Math.min(...round1))));
+  for (const r of runs.filter((x) => x.result.mode === "rate")) expect(r.result.params.rate).toBe(onDisk.params.rate as number);
+  expect(onDisk.metrics.cpu_ms_total.operating_point).toBe(`at ${onDisk.params.rate} requests/s (open model)`);
+  expect(onDisk.metrics.ok_rps.operating_point).toBe("at 4 VUs (closed model)");
+  const cpu = onDisk.metrics.cpu_ms_total;
   for (const t of ["case1 · rest-gateway", "case2 · yoga-gateway"]) {
-    expect(cpu.cases[t]!.n).toBe(4);
     expect(cpu.cases[t]!.ci[0]).toBeLessThanOrEqual(cpu.cases[t]!.median);
     expect(cpu.cases[t]!.ci[1]).toBeGreaterThanOrEqual(cpu.cases[t]!.median);
   }
-  const [pair] = cpu.pairs;
-  expect(pair.ci[0]).toBeLessThanOrEqual(pair.ratio);
-  expect(pair.ci[1]).toBeGreaterThanOrEqual(pair.ratio);
-  // Case 1's gateway is a streaming proxy; Case 2's parses, validates and executes GraphQL: about
-  // 5× the gateway CPU per request here. At R = 4 short rounds that is a clear verdict: the runs
-  // do not overlap, so p is the smallest R = 4 allows — 2/70 exactly when all 8 values differ, or
-  // about 0.03 by the tie-corrected normal approximation when two runs of a case share a value
-  // (CPU comes in 10 ms ticks: it happened in CI). (In total CPU per request the two are within
-  // 30 % at this fleet, Case 1's fan-out against Case 2's GraphQL work: no sure verdict in 4 s rounds.)
-  const [gateway] = again.metrics.cpu_ms_gateway.pairs;
-  expect({ a: gateway.a, b: gateway.b, verdict: gateway.verdict }).toEqual({ a: "case1 · rest-gateway", b: "case2 · yoga-gateway", verdict: "lower" });
-  expect(gateway.ci[1]).toBeLessThan(1);
-  const values = runs.map((r) => METRICS.cpu_ms_gateway.pick(r.result));
-  if (new Set(values).size === values.length) expect(gateway.p_value).toBeCloseTo(2 / 70, 10);
-  else expect(gateway.p_value).toBeCloseTo(mannWhitney([0, 0, 0, 0], [1, 1, 1, 1]).p, 1);
-  expect(gateway.p_value).toBeLessThan(0.035);
-  // At R = 3 the same difference cannot be a verdict: the smallest two-sided p with 3 runs a side
-  // is 2/20 = 0.1. The interval still lies below 1, and the report says why there is no verdict.
+  // Case 1's gateway is a streaming proxy; Case 2's parses, validates and executes GraphQL: several
+  // times the gateway CPU per request. Paired by round, that is decided at R = 4 — and at R = 3,
+  // where the unpaired test cannot go below p = 0.1 with 3 runs a side.
+  const gateway = onDisk.metrics.cpu_ms_gateway.pairs[0];
+  expect({ a: gateway.a, b: gateway.b, verdict: gateway.paired!.verdict }).toEqual({ a: "case1 · rest-gateway", b: "case2 · yoga-gateway", verdict: "lower" });
+  expect(gateway.paired!.ci[1]).toBeLessThan(1);
+  expect(gateway.paired!.per_round).toHaveLength(4);
+  const values = runs.filter((r) => r.result.mode === "rate").map((r) => METRICS.cpu_ms_gateway.pick(r.result));
+  expect(values.every((v) => typeof v === "number" && v > 0)).toBe(true);
   const three = analyse(runs.filter((r) => r.round <= 3), { seed, params: {}, rounds: onDisk.rounds.slice(0, 3), targets: onDisk.targets });
   const [gateway3] = three.metrics.cpu_ms_gateway.pairs;
-  expect({ verdict: gateway3.verdict, p: gateway3.p_value }).toEqual({ verdict: "no clear difference", p: 0.1 });
-  expect(gateway3.ci[1]).toBeLessThan(1);
-  expect(verdictLines(three)[0]).toContain("no difference can reach p < 0.05");
+  expect(gateway3.p_value).toBeGreaterThanOrEqual(0.1);
+  expect(gateway3.verdict).toBe("no clear difference");
+  expect(gateway3.paired!.verdict).toBe("lower");
+  // The Markdown's first screen: the title, the parameters line, then the verdict matrix.
+  const md = readFileSync(markdown, "utf8");
+  const beforeTable = md.slice(0, md.indexOf("\n|")).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+  expect(beforeTable.length).toBeLessThanOrEqual(6);
+  expect(md.indexOf("| target |")).toBeLessThan(md.indexOf("## Every pair"));
   for (const [width, name] of [[1280, "desktop"], [390, "phone"]] as const) {
     const { browser, page, errors, requests } = await open(html, width);
     try {
-      const verdicts = await page.$$eval("#verdict .verdict", (ps) => ps.map((p) => p.textContent ?? ""));
-      expect(verdicts.length).toBeGreaterThan(0);
-      for (const v of verdicts) expect(v).toMatch(/ is (higher|lower) than | no clear difference between |usable run|no difference can reach/);
-      // What it found comes before the charts; whiskers are drawn where there are intervals.
+      // The first screen: parameters, the matrix, at most five sentences — before every chart.
+      const params = await page.$eval("#verdict .params", (p) => p.textContent ?? "");
+      expect(params).toContain(`seed ${seed}`);
+      expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model)`);
+      const matrix = await page.$$eval("#verdict .matrix tr", (rows) => rows.map((r) => [...r.querySelectorAll("td,th")].map((c) => c.textContent ?? "")));
+      expect(matrix[0][0]).toBe("target");
+      expect(matrix.map((r) => r[0]).slice(1)).toEqual(["case1 · rest-gateway", "case2 · yoga-gateway"]);
+      expect(matrix.slice(1).some((r) => r.some((c) => c.endsWith("; reference")))).toBe(true);
+      expect(matrix.slice(1).some((r) => r.some((c) => / (lower|higher|equivalent|inconclusive)/.test(c)))).toBe(true);
+      const sentences = await page.$$eval("#verdict .verdict", (ps) => ps.map((p) => p.textContent ?? ""));
+      expect(sentences.length).toBeGreaterThan(0);
+      expect(sentences.length).toBeLessThanOrEqual(6);
+      for (const v of sentences) expect(v).toMatch(/ costs [\d.]+× | serves [\d.]+× | is [\d.]+× | equivalent | inconclusive at |No pair /);
+      // Sentences before the first table: none but the parameters line (and notes, none here).
+      const beforeFirstTable = await page.evaluate(() => {
+        const table = document.querySelector("table")!;
+        return [...document.querySelectorAll("p, li")].filter((el) => Boolean(el.compareDocumentPosition(table) & Node.DOCUMENT_POSITION_FOLLOWING)).length;
+      });
+      expect(beforeFirstTable).toBeLessThanOrEqual(6);
       expect(await page.evaluate(() => Boolean(document.querySelector("#verdict")!.compareDocumentPosition(document.querySelector(".charts")!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
       expect(Number(await page.evaluate(() => document.body.dataset.errorbars))).toBeGreaterThan(0);
       const text = await page.evaluate(() => document.body.innerText);
       expect(text).toContain("canary index");
-      expect(text).toContain(`seed ${seed}`);
+      expect(text).not.toContain("by construction");
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
       await page.screenshot({ path: html.replace(/\.html$/, `-${name}.png`), fullPage: true });
@@ -207,6 +216,7 @@ test("a comparison of 4 shuffled rounds: its JSON holds orders, canaries, interv
 test("--baseline on two real comparisons (the second pinned): what differs is listed first, then every ratio's change with its interval, on a page as on paper", async () => {
   expect(firstComparison).not.toBe("");
   const { compare: second } = await compare(config, { vus: 4, duration: "4s", repeat: 4, gateways: [], warmup: "1s", seed: 12, pin: true, cases: ["case1", "case2"] }, quiet);
+  // (Both comparisons measured at two operating points; the baseline compares their metrics.)
   const { markdown, html, result } = writeBaselineReport(config, [second], firstComparison, quiet);
   // The pin is the difference a reader must see before any number.
   expect(result.differences).toContain("parameter pin: true (baseline false)");
@@ -246,20 +256,19 @@ test("--baseline on two real comparisons (the second pinned): what differs is li
   expect(() => writeBaselineReport(config, [second], sources[0], quiet)).toThrow(/--baseline takes a comparison \(compare-\*\.json\)/);
 });
 
-test("A/A: Case 2 against itself as two columns (--cases case2,case2) is no clear difference in CPU per request", async () => {
-  // Two identical configurations differ only by chance, and a test at α = 0.05 calls a chance
-  // difference clear about 3 % of the time at R = 4 (p = 2/70 is the one value below 0.05). Such a
-  // comparison is repeated once; two in a row would happen by chance 0.08 % of the time, while a
-  // method that favoured a column (the first to run, say) would show it in both.
+test("A/A: Case 2 against itself as two columns (--cases case2,case2) at equal offered load is never lower or higher in CPU per request", async () => {
+  // Paired by round, identical configurations are `equivalent` (the interval within ±5 %) or
+  // `inconclusive`; a false lower/higher needs the interval to exclude 1 and reach past 5 %, which
+  // the simulation on this machine's recorded rounds puts well under 5 % (test/paired.test.ts).
+  // Such a comparison is repeated once; two in a row would be a method that favours a column.
   const verdicts: string[] = [];
-  for (let attempt = 0; attempt < 2 && verdicts.at(-1) !== "no clear difference"; attempt++) {
-    const { comparison } = await compare(config, { vus: 4, duration: "3s", repeat: 4, gateways: [], warmup: "1s", seed: 21 + attempt, cases: ["case2", "case2"] }, quiet);
+  for (let attempt = 0; attempt < 2 && !["equivalent", "inconclusive"].includes(verdicts.at(-1) ?? ""); attempt++) {
+    const { comparison } = await compare(config, { vus: 4, duration: "4s", repeat: 4, rate: 40, gateways: [], warmup: "1s", seed: 21 + attempt, cases: ["case2", "case2"] }, quiet);
     expect(comparison.targets).toEqual(["case2 · yoga-gateway #1", "case2 · yoga-gateway #2"]);
     expect(comparison.rounds.map((r) => r.order.length)).toEqual([2, 2, 2, 2]);
-    // Runs left out (machine_slow) may leave a column under 2 runs: then the check with every run
-    // counted, which holds all 4 of each, gives the verdict.
-    const pair = comparison.metrics.cpu_ms_total?.pairs[0] ?? comparison.with_every_run!.cpu_ms_total.pairs[0];
+    const pair = comparison.metrics.cpu_ms_total.pairs[0].paired!;
+    expect(pair.rounds + pair.lost.length).toBe(4);
     verdicts.push(pair.verdict);
   }
-  expect(verdicts.at(-1)).toBe("no clear difference");
+  expect(["equivalent", "inconclusive"]).toContain(verdicts.at(-1)!);
 });
