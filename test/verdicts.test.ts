@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { slowRuns } from "../src/bench/canary";
 import { equalRate, planLine, roundOrders } from "../src/bench/compare";
-import { markdownReport, toColumns } from "../src/report/report";
+import { chartData, markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/bench/results";
 import { everyRunLines, verdictLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
 import { analyse, type Comparison } from "../src/bench/verdicts";
@@ -40,7 +40,7 @@ function run(c: string, cpuMs: number, canary: number, flags: string[] = []): Ru
     summary: { requests: 3000, rps: 100, ok_rps: 100, error_rate: 0, dropped_iterations: 0, latency_ms: { p50: 10, p90: 20, p95: 25, p99: 40, max: 90 } },
     calls_per_request: {}, flags,
     resources: { [c === "case1" ? "rest-gateway" : "yoga-gateway"]: { cpu_seconds: 1, peak_rss_bytes: 1, cpu_ms_per_request: cpuMs }, k6: { cpu_seconds: 1, peak_rss_bytes: 1, cpu_ms_per_request: 9 } },
-    fingerprint: {}, extra: { canary: { index: canary } },
+    fingerprint: {}, extra: { canary: { index: canary }, result_path: `/results/${c}-${cpuMs}-${canary}-${flags.join("-")}.json` },
   };
 }
 
@@ -135,6 +135,28 @@ describe("analyse", () => {
     const md = markdownReport(toColumns(runs.map((r) => r.result)), old);
     expect(md).toContain("verdicts unpaired");
     expect(md).toContain("case1 · rest-gateway is higher than case2 · yoga-gateway (ratio 3.04");
+  });
+});
+
+describe("charts and tables count the runs the verdicts counted", () => {
+  test("a left-out run moves neither a bar nor a table cell; its whisker and its bar describe the same runs", () => {
+    const counted = [7, 7.1, 6.9].flatMap((cpu, i) => [run("case1", cpu, 100), run("case2", [2, 2.1, 2.2][i], 100)]);
+    const left = [4, 5, 6].flatMap((round) => [run("case1", 7 + round / 100, 100), run("case2", 9.9 + round / 100, 100, ["errors"])]);
+    const all = [...counted, ...left];
+    const entries = all.map((result, i) => ({ file: String(result.extra.result_path).slice("/results/".length), round: i < 6 ? Math.floor(i / 2) + 1 : Math.floor((i - 6) / 2) + 4, result }));
+    const c = analyse(entries, { seed: 1, params: {}, rounds: [], targets: ["case1 · rest-gateway", "case2 · yoga-gateway"] });
+    const data = chartData(toColumns(all), c);
+    const case2 = data.labels.findIndex((l) => l.startsWith("case2"));
+    expect(data.cpuTotal[0].data[case2]).toBeCloseTo(2.1, 10);
+    expect(c.metrics.cpu_ms_total.cases["case2 · yoga-gateway"]!.median).toBeCloseTo(2.1, 10);
+    const [lo, hi] = data.cpuTotal[0].errorBars[case2]!;
+    expect(lo).toBeLessThanOrEqual(2.1);
+    expect(hi).toBeGreaterThanOrEqual(2.1);
+    // The "all numbers" table: the median of the counted runs, not of every complete run.
+    const md = markdownReport(toColumns(all), c);
+    const row = md.split("\n").find((l) => l.startsWith("| CPU ms / request: total (without k6) |"))!;
+    expect(row).toContain("| 2.100 ±0.100 |");
+    expect(row).not.toContain("6.05");
   });
 });
 
