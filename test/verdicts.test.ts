@@ -53,6 +53,8 @@ describe("analyse", () => {
     { file: "c1-7.json", round: 7, result: run("case1", 7.05, 70) },
     { file: "c2-slow.json", round: 7, result: run("case2", 2.3, 70) },
   ];
+  // Each result knows its own file, as a real one does (the report matches runs to the comparison by it).
+  for (const r of runs) r.result.extra.result_path = `/results/${r.file}`;
   const targets = ["case1 · rest-gateway", "case2 · yoga-gateway"];
   const c = analyse(runs, { seed: 1, params: {}, rounds: [], targets });
 
@@ -104,7 +106,7 @@ describe("analyse", () => {
     const before = md.slice(0, firstTable).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(before).toHaveLength(1);
     expect(before[0]).toStartWith("2 targets × 7 round(s), each round in its own shuffled order (seed 1); measured at 10 VUs (closed model)");
-    expect(md).toContain("| case1 · rest-gateway | 7.000 [");
+    expect(md).toContain("| case1 · rest-gateway | 7.00 [6.90–7.10]; ×3.05 [");
     expect(md).toMatch(/\| case2 · yoga-gateway \| 2\.\d+ \[[\d.]+–[\d.]+\]; reference \|/);
     expect(md).toMatch(/- case1 · rest-gateway costs 3\.\d\d× case2 · yoga-gateway's CPU per request at 10 VUs \(closed model\) \(95 % CI/);
     expect(md).not.toContain("by construction");

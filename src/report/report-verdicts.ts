@@ -19,6 +19,13 @@ export const MAX_SENTENCES = 5;
 
 /** A number at a readable precision: whole above 100, one decimal above 10, else `small` decimals. */
 export const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
+/** Decimals for a value of this size, so a median and its interval read alike: 12.3 [11.0–13.5], 2.14 [2.01–2.30]. */
+const digitsFor = (x: number) => (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3);
+/** "12.3 [11.0–13.5]": a median and its interval at one precision. */
+export const withInterval = (median: number, ci: [number, number]) => {
+  const d = digitsFor(median);
+  return `${median.toFixed(d)} [${ci[0].toFixed(d)}–${ci[1].toFixed(d)}]`;
+};
 const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
 
@@ -109,7 +116,7 @@ export function parametersLine(c: Comparison): string {
 function matrixCell(c: Comparison, key: string, t: string, ref: string): string {
   const s = c.metrics[key]?.cases[t];
   if (!s) return "–";
-  const median = `${fixed(s.median)} [${fixed(s.ci[0])}–${fixed(s.ci[1])}]`;
+  const median = withInterval(s.median, s.ci);
   if (t === ref) return `${median}; reference`;
   const x = pairedOf(c, key, t, ref);
   if (!x) {
@@ -168,13 +175,20 @@ export function headlineSentences(c: Comparison): string[] {
   found.sort((u, v) => v.size - u.size);
   const lines = found.slice(0, MAX_SENTENCES).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
   if (lines.length < MAX_SENTENCES && open.length) {
-    const n = open.length;
-    const most = Math.max(...open.map((o) => o.x.rounds_needed ?? Infinity));
-    lines.push(`${n} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds${Number.isFinite(most) ? ` (the hardest needs about ${most} rounds: \`--repeat ${most}\`)` : ""}; every pair is listed below.`);
+    // What the undecided pairs would take: the differences these rounds resolve, and the rounds the observed ones need.
+    const cpu = open.filter((o) => o.key === "cpu_ms_total" && o.x.resolvable !== null);
+    const [least, most_] = cpu.length ? [Math.min(...cpu.map((o) => o.x.resolvable!)), Math.max(...cpu.map((o) => o.x.resolvable!))] : [0, 0];
+    const range = pct(least) === pct(most_) ? `±${pct(least)}` : `±${pct(least)} to ±${pct(most_)}`;
+    const resolves = cpu.length ? ` these rounds resolve differences in total CPU per request of ${range} or more` : "";
+    const needed = open.map((o) => o.x.rounds_needed).filter((r): r is number => r !== null && r > o0(open));
+    const most = needed.length ? ` (the observed differences would need up to about ${Math.max(...needed)} rounds: \`--repeat N\`)` : "";
+    lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${resolves || " see every pair below"}${most}.`);
   }
   if (!lines.length) lines.push("No pair of the headline metrics is decided or equivalent; every pair is listed below.");
   return lines;
 }
+
+const o0 = (open: { x: PairedComparison }[]) => open[0]?.x.rounds ?? 0;
 
 /** The old verdict lines (a comparison from before the paired analysis). */
 function verdictLinesUnpaired(c: Comparison): string[] {
@@ -199,7 +213,7 @@ export function summaryTable(c: Comparison): string {
       const s = m.cases[t];
       if (!s) return "–";
       const cv = s.cv === null ? "" : `, CV ${(s.cv * 100).toFixed(1)} %`;
-      return `${fixed(s.median)} [${fixed(s.ci[0])}–${fixed(s.ci[1])}]${cv}, n ${s.n}`;
+      return `${withInterval(s.median, s.ci)}${cv}, n ${s.n}`;
     });
     return `| ${m.label} (${m.unit})${m.operating_point ? ` ${m.operating_point}` : ""} | ${cells.join(" | ")} |`;
   });
