@@ -100,11 +100,13 @@ export function referenceTarget(c: Comparison): string {
 export function parametersLine(c: Comparison): string {
   const pr = c.params as Record<string, unknown>;
   const rounds = c.rounds.length || Math.max(0, ...c.runs.map((r) => r.round));
-  const points = [...new Set(MATRIX.flatMap((k) => (c.metrics[k]?.operating_point ? [c.metrics[k].operating_point!] : [])))];
-  const probe = pr.rate_from ? ` (${pr.rate_from})` : "";
+  // Each operating point once; the equal rate with where it came from.
+  const points = [...new Set(MATRIX.flatMap((k) => (c.metrics[k]?.operating_point ? [c.metrics[k].operating_point!] : [])))]
+    .sort((a, b) => Number(a.includes("open model")) - Number(b.includes("open model")))
+    .map((point) => (point.includes("open model") && pr.rate_from ? point.replace("(open model)", `(open model; ${pr.rate_from})`) : point));
   const parts = [
     `${c.targets.length} targets × ${rounds} round(s), each round in its own shuffled order (seed ${c.seed})`,
-    points.length ? `measured ${points.join(" and ")}${probe}` : "",
+    points.length ? `measured ${points.join(" and ")}` : "",
     pr.duration ? `${pr.duration} runs after a ${pr.warmup ?? "0s"} warm-up` : "",
     pr.api ? `API ${pr.api} only` : "mix 50/30/20",
     c.analysis ? `verdicts paired by round, equivalent within ±${Math.round(c.analysis.equivalence * 100)} %, ${c.analysis.multiplicity}` : "verdicts unpaired (a comparison from before the paired analysis)",
@@ -172,8 +174,12 @@ export function headlineSentences(c: Comparison): string[] {
       else if (x.verdict === "inconclusive" && x.rounds >= 2) open.push({ key, a, b, x });
     }
   }
+  // The largest decided effect of each metric first, in the matrix's order (cost first), then the
+  // largest of the rest: five sentences of one metric would hide the others.
   found.sort((u, v) => v.size - u.size);
-  const lines = found.slice(0, MAX_SENTENCES).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
+  const chosen = MATRIX.flatMap((key) => found.filter((f) => f.key === key).slice(0, 1));
+  for (const f of found) if (chosen.length < MAX_SENTENCES && !chosen.includes(f)) chosen.push(f);
+  const lines = chosen.slice(0, MAX_SENTENCES).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
   if (lines.length < MAX_SENTENCES && open.length) {
     // What the undecided pairs would take: the differences these rounds resolve, and the rounds the observed ones need.
     const cpu = open.filter((o) => o.key === "cpu_ms_total" && o.x.resolvable !== null);
