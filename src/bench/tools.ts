@@ -136,7 +136,7 @@ function crateProgress(tool: Tool, logText: string): string {
   return `, ${done}${total ? ` of about ${total}` : ""} crates compiled`;
 }
 
-/** "apollo-router 2.17.0: building for 12.3 min (expected about 30-45 minutes …), 412 of about 790 crates compiled". */
+/** "apollo-router 2.17.0: building for 12.3 min (expected about 20-45 minutes …), 412 of about 790 crates compiled". */
 export function buildProgress(config: Config, name: string, startedAt: number, logText = ""): string {
   const tool = toolNamed(name);
   const minutes = ((Date.now() - startedAt) / 60000).toFixed(1);

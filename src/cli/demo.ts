@@ -1,6 +1,6 @@
 /**
  * `just demo` (the README's first command): a short comparison of every case ending in the report.
- * It needs k6 (a few minutes to build, once). Apollo Router takes 30-45 minutes to build on two
+ * It needs k6 (a few minutes to build, once). Apollo Router takes 20-45 minutes to build on two
  * cores; rather than make a newcomer wait for it, the demo starts its build in the background and
  * runs Case 3 through Hive Gateway, says so above the report, and names the gateway on every line.
  * Nothing is substituted silently, and the build is paused (SIGSTOP) while the demo measures so it
@@ -27,7 +27,7 @@ export async function demo(config: Config, log: (line: string) => void = console
   let why: string;
   try {
     build = startBackgroundBuild(config, "apollo-router", log);
-    why = `its build runs in the background (started ${build!.started_at.slice(11, 16)} UTC, expected 30-45 minutes on two cores; paused while this demo measured). \`just tools\` shows its progress and waits for it; then \`just demo\` adds the Apollo Router column`;
+    why = `its build runs in the background (started ${build!.started_at.slice(11, 16)} UTC, expected 20-45 minutes on two cores; paused while this demo measured). \`just tools\` shows its progress and waits for it; then \`just demo\` adds the Apollo Router column`;
   } catch (error) {
     // It cannot be built here (no Rust, say): the demo still runs, and says what is missing.
     why = `it cannot be built here: ${(error as Error).message}`;
