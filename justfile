@@ -2,9 +2,9 @@
 # Every recipe is a thin call into src/main.ts; the logic lives (and is tested) in src/.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
-# fleetbench's own one-line error is the whole message: just adds no "recipe failed" line after it.
-set no-exit-message
 
+# Every recipe is [no-exit-message]: fleetbench's own one-line error is the whole message, and just
+# adds no "recipe failed" line after it.
 bun := justfile_directory() / "node_modules/.bin/bun"
 fleet := bun + " " + justfile_directory() / "src/main.ts"
 
