@@ -1,118 +1,148 @@
-# fleetbench — what an API architecture costs. `just` lists the recipes.
+# fleetbench — what an API architecture costs. `just` lists the recipes; `just RECIPE --help` shows one's options.
 # Every recipe is a thin call into src/main.ts; the logic lives (and is tested) in src/.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Every recipe is [no-exit-message]: fleetbench's own one-line error is the whole message, and just
+# adds no "recipe failed" line after it.
 bun := justfile_directory() / "node_modules/.bin/bun"
 fleet := bun + " " + justfile_directory() / "src/main.ts"
 
 default:
     @just --list
 
-# Case 1 (REST + N+1 fan-out): up | query API [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION | capacity [--slo p99=200ms] | chaos SERVICE SECONDS
+# Case 1 (REST + N+1 fan-out): up | query [API] [ID] | load VUS DURATION | iterations VUS COUNT | rate RPS DURATION | capacity | chaos SERVICE SECONDS | gate
 [group('case')]
-case1 action *args: (_case "case1" action args)
+[no-exit-message]
+case1 *args: (_case "case1" args)
 
-# case1b (Case 1's REST gateway and API, the orchestration over batch endpoints): as case1
+# case1b (Case 1's REST gateway and API, the orchestration over batch endpoints): the actions of case1
 [group('case')]
-case1b action *args: (_case "case1b" action args)
+[no-exit-message]
+case1b *args: (_case "case1b" args)
 
-# Case 2 (GraphQL gateway + DataLoader): up | query | load | iterations | rate | chaos (as case1)
+# Case 2 (GraphQL gateway + DataLoader): the actions of case1
 [group('case')]
-case2 action *args: (_case "case2" action args)
+[no-exit-message]
+case2 *args: (_case "case2" args)
 
-# Case 3 (Apollo Federation; CASE3_GATEWAY=apollo-router|hive-gateway): up | query | load | iterations | rate | chaos
+# Case 3 (Apollo Federation; CASE3_GATEWAY=apollo-router|hive-gateway): the actions of case1
 [group('case')]
-case3 action *args: (_case "case3" action args)
+[no-exit-message]
+case3 *args: (_case "case3" args)
 
-# One shared recipe for every case: `just case3 up` runs `src/main.ts up case3`.
-_case case action *args: _deps
-    @{{fleet}} {{action}} {{case}} {{args}}
+# One shared recipe for every case: `just case3 up` runs `src/main.ts case case3 up`.
+[no-exit-message]
+_case case *args: _deps
+    @{{fleet}} case {{case}} {{args}}
 
 # Stop every process fleetbench started (the case and the local PostgreSQL)
 [group('case')]
-down: _deps
-    @{{fleet}} down
+[no-exit-message]
+down *args: _deps
+    @{{fleet}} down {{args}}
 
 # Show what runs: case processes, PostgreSQL, the fleet size loaded
 [group('case')]
-status: _deps
-    @{{fleet}} status
+[no-exit-message]
+status *args: _deps
+    @{{fleet}} status {{args}}
 
-# The main job: a short comparison of every case (4 shuffled rounds of 5 s at 10 VUs), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
+# The main job: every case in 4 shuffled rounds, at 10 VUs and at one rate all sustain (5 s runs, about 5 min), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
 [group('load')]
-demo: _deps
-    @{{fleet}} demo
+[no-exit-message]
+demo *args: _deps
+    @{{fleet}} demo {{args}}
 
-# Every target under the same load in R shuffled rounds, then verdicts and the report: compare [VUS] [DURATION] (default 20 30s: each round at VUS and at one rate every target sustains) | --rate R [DURATION] (open model only) | --capacity [--slo p99=200ms]; --repeat R, --seed S, --gateways, --cases
+# Every target in R shuffled rounds, then paired verdicts and the report: compare [VUS] [DURATION] (default 20 30s: each round at VUS and at one rate every target sustains) | --rate R [DURATION] (open model only) | --capacity; says how long first
 [group('load')]
+[no-exit-message]
 compare *args: _deps
     @{{fleet}} compare {{args}}
 
 # The instrument proves itself: a known CPU cost injected into telemetry-service, measured back within ±10 %, an A/A check, the smallest difference this machine resolves: calibrate [DURATION] [--repeat 5] [--rate 30] [--inject 1ms]
 [group('load')]
+[no-exit-message]
 calibrate *args: _deps
     @{{fleet}} calibrate {{args}}
 
-# Curves: every target at each fleet size (sweep fleet 15,150,1500 [DURATION] [--vus V | --rate R | --capacity]) or offered rate (sweep rate 50,100,200,400 [DURATION]), then the report
+# Curves: every target at each fleet size (sweep fleet 15,150,1500 [DURATION]) or offered rate (sweep rate 50,100,200,400 [DURATION]), then the report
 [group('load')]
-sweep axis list *args: _deps
-    @{{fleet}} sweep {{axis}} {{list}} {{args}}
+[no-exit-message]
+sweep *args: _deps
+    @{{fleet}} sweep {{args}}
 
 # Markdown table + HTML page from results (default: the newest comparison); --baseline OTHER: against another comparison
 [group('load')]
-report *files: _deps
-    @{{fleet}} report {{files}}
+[no-exit-message]
+report *args: _deps
+    @{{fleet}} report {{args}}
 
 # Local PostgreSQL 16: up | down | status (nothing to do when DATABASE_URL is set)
 [group('data')]
-db action: _deps
-    @{{fleet}} db {{action}}
+[no-exit-message]
+db *args: _deps
+    @{{fleet}} db {{args}}
 
 # (Re)create the schema and load a deterministic fleet of N robots
 [group('data')]
-seed n="": _deps
-    @{{fleet}} seed {{n}}
+[no-exit-message]
+seed *args: _deps
+    @{{fleet}} seed {{args}}
 
 # Remove the local database and run folders (add --results to remove results too)
 [group('dev')]
-clean *flags: _deps
-    @{{fleet}} clean {{flags}}
+[no-exit-message]
+clean *args: _deps
+    @{{fleet}} clean {{args}}
 
 # Compose Case 3's supergraph from the subgraph schemas into compose/supergraph.graphql (--check: only compare)
 [group('dev')]
-supergraph *flags: _deps
-    @{{fleet}} supergraph {{flags}}
+[no-exit-message]
+supergraph *args: _deps
+    @{{fleet}} supergraph {{args}}
 
-# Build the pinned k6 and Apollo Router into the tools cache (~/.cache/fleetbench/tools), once
+# Build the pinned k6, Apollo Router and Toxiproxy into the tools cache (~/.cache/fleetbench/tools), once
 [group('dev')]
-tools *names: _deps
-    @{{fleet}} tools {{names}}
+[no-exit-message]
+tools *args: _deps
+    @{{fleet}} tools {{args}}
 
-# robot-service's GET /robots/:id against postgres.js with the same query, pool and concurrency, windows interleaved (--concurrency 50 --windows 5 --window 10s)
+# robot-service's GET /robots/:id against postgres.js with the same query, pool and concurrency, windows interleaved
 [group('dev')]
+[no-exit-message]
 bench-driver *args: _deps
     @{{fleet}} bench-driver {{args}}
 
 # Run the test suite (real PostgreSQL, real processes; builds the tools first if missing)
 [group('dev')]
-test *args: _deps tools
-    @{{bun}} test --timeout 180000 {{args}}
+[no-exit-message]
+test *args: _deps
+    @{{fleet}} test {{args}}
+
+# fleetbench's version and the commit it runs (`just --version` is just's own)
+[group('dev')]
+[no-exit-message]
+version *args: _deps
+    @{{fleet}} version {{args}}
 
 # Prometheus on :19090 (Grafana on :13000 when on PATH), natively: up | down | status | config [--compose] | check [RUN_ID]
 [group('obs')]
-obs action *args: _deps
-    @{{fleet}} obs {{action}} {{args}}
+[no-exit-message]
+obs *args: _deps
+    @{{fleet}} obs {{args}}
 
-# A case under Docker Compose (where a Docker engine runs): just compose case2 up | down | ps | logs
-[group('obs')]
-compose case action: _deps
-    @{{fleet}} compose {{case}} {{action}}
+# A case under Docker Compose (where a Docker engine runs): compose case2 up | down | ps | logs
+[group('platform')]
+[no-exit-message]
+compose *args: _deps
+    @{{fleet}} compose {{args}}
 
-# A target on Kubernetes with kubectl's current context: k8s render TARGET (no cluster needed) | up | gate | load | down, [--parallelism P] [--namespace NS] (`bun src/main.ts k8s --help`)
-[group('cluster')]
-k8s action *args: _deps
-    @{{fleet}} k8s {{action}} {{args}}
+# A case on Kubernetes with kubectl's current context: k8s case2 render (no cluster needed) | up | gate | load | down [options]
+[group('platform')]
+[no-exit-message]
+k8s *args: _deps
+    @{{fleet}} k8s {{args}}
 
 # Install the npm dependencies when they are missing
 _deps:

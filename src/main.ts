@@ -3,7 +3,8 @@
  * supervisor, compose and the tests start things the same way.
  *
  *   bun src/main.ts <role> [--orchestration]   run a role (robot-service, yoga-gateway, ...)
- *   bun src/main.ts <command> [args]           run a command (see src/cli/cli.ts)
+ *   bun src/main.ts <command> [args]           run a command (see src/cli/cli.ts; `just RECIPE` runs them)
+ *   bun src/main.ts [<command> ...] --help | --version
  */
 import { ConfigError, loadConfig } from "./config";
 import { RefusedError, UsageError } from "./errors";
@@ -12,11 +13,17 @@ import { ROLES, serveRole } from "./roles";
 const [name, ...args] = process.argv.slice(2);
 // Commands load lazily: a role process never carries the CLI's modules (k6 runner, report).
 const cli = name && ROLES.includes(name) ? null : await import("./cli/cli");
-// `COMMAND --help` (anywhere among its arguments; the recipes put the case first) or no command at all.
-if (cli && (!name || name === "--help" || name === "-h" || args.includes("--help") || args.includes("-h"))) {
-  const { helpText } = await import("./cli/help");
-  console.log(helpText(name && !name.startsWith("-") ? name : undefined));
-  process.exit(name ? 0 : 2);
+// `--version`, or `COMMAND --help` (anywhere among its arguments; the recipes put the case first), or no command at all.
+const asked = (...flags: string[]) => name !== undefined && (flags.includes(name) || args.some((a) => flags.includes(a)));
+if (cli && asked("--version")) {
+  console.log(cli.versionText());
+  process.exit(0);
+}
+if (cli && (!name || asked("--help", "-h"))) {
+  const { helpFor } = await import("./cli/help");
+  const { text, known } = helpFor(name && !name.startsWith("-") ? name : undefined, args);
+  console.log(text);
+  process.exit(known || name === "--help" || name === "-h" ? 0 : 2);
 }
 // --hop-latency D, on any command, is FLEET_HOP_LATENCY for this process and every process it starts.
 for (let i = args.findIndex((a) => a === "--hop-latency" || a.startsWith("--hop-latency=")); i >= 0; i = args.findIndex((a) => a === "--hop-latency" || a.startsWith("--hop-latency="))) {
@@ -32,7 +39,11 @@ try {
   } else {
     throw new UsageError(`unknown role or command "${name ?? ""}": roles are ${ROLES.join(", ")}; commands are ${Object.keys(cli!.COMMANDS).join(", ")}`);
   }
-} catch (error) {
+} catch (caught) {
+  let error = caught;
+  // A file that cannot be read (named on the command line, or one it names) is the user's to fix: one line, exit 2.
+  const fsError = (error as NodeJS.ErrnoException)?.syscall && /^(open|read|stat|lstat|scandir|access)$/.test((error as NodeJS.ErrnoException).syscall!) && (error as NodeJS.ErrnoException).path;
+  if (fsError) error = new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as NodeJS.ErrnoException).code}`);
   const known = error instanceof ConfigError || error instanceof UsageError || error instanceof RefusedError;
   // One line saying what went wrong and what to do; the stack only when asked for (FLEET_DEBUG=1).
   const message = (error as Error)?.message ?? String(error);

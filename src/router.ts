@@ -36,7 +36,7 @@ export function routerBinary(config: Config): string {
 export function routerCommand(config: Config): string[] {
   const bin = routerBinary(config);
   if (!existsSync(bin)) {
-    throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing, and no \`router\` ${ROUTER_VERSION} on PATH): run \`just tools\` to build it (about 30-60 min on 2 cores, once), use \`nix develop\`, or set CASE3_GATEWAY=hive-gateway`);
+    throw new Error(`Apollo Router ${ROUTER_VERSION} is not built (${bin} is missing, and no \`router\` ${ROUTER_VERSION} on PATH): run \`just tools\` to build it (about 20-45 min on 2 cores, once), use \`nix develop\`, or set CASE3_GATEWAY=hive-gateway`);
   }
   // Router 2.x has no --no-banner; this flag (env APOLLO_TELEMETRY_DISABLED) stops anonymous usage reports.
   return [bin, "--config", ROUTER_CONFIG, "--supergraph", SUPERGRAPH, "--anonymous-telemetry-disabled"];

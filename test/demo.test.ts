@@ -3,7 +3,7 @@
  * and it must not substitute silently. With a tools cache holding k6 only, the demo starts the
  * Router's build in the background, pauses it while it measures, runs Case 3 through Hive
  * Gateway, says so above the report, and leaves the build running; `just tools` then shows the
- * build's progress. The build is killed at the end (it would take 30-45 minutes).
+ * build's progress. The build is killed at the end (it would take 20-45 minutes).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -81,7 +81,7 @@ test("before Apollo Router is built, the demo runs Case 3 through Hive Gateway a
   expect(comparison.metrics.cpu_ms_total.operating_point).toMatch(/^at \d+ requests\/s \(open model\)$/);
   // Afterwards the build runs again, and the demo said how far it is and what to do next.
   expect(groupStates(build!.pid).some((s) => s !== "T")).toBe(true);
-  expect(lines.some((l) => /apollo-router 2\.17\.0: building for \d+\.\d min \(expected about 30-45 minutes/.test(l))).toBe(true);
+  expect(lines.some((l) => /apollo-router 2\.17\.0: building for \d+\.\d min \(expected about 20-45 minutes/.test(l))).toBe(true);
   expect(lines.some((l) => l.includes("`just demo` then adds the Apollo Router column"))).toBe(true);
   // `just tools` finds the running build and waits for it with its progress; Ctrl-C leaves it running.
   const waiter = Bun.spawn([process.execPath, "src/main.ts", "tools", "apollo-router"], { env: { ...process.env, FLEET_TOOLS_DIR: tools }, stdout: "pipe", stderr: "pipe" });

@@ -362,7 +362,7 @@ const fleet = (args: string[], env: Record<string, string> = {}) => {
 
 describe("the command line", () => {
   test("`k8s render case2` prints YAML that parses into the rendered objects", () => {
-    const r = fleet(["k8s", "render", "case2", "--parallelism", "2"]);
+    const r = fleet(["k8s", "case2", "render", "--parallelism", "2"]);
     expect(r.code).toBe(0);
     const docs = Bun.YAML.parse(r.out) as K8sObject[];
     const expected = render(BUN_ROWS.find((t) => t.case === "case2")!, "--parallelism", "2").objects;
@@ -382,16 +382,16 @@ describe("the command line", () => {
     ] as const) {
       if (!env.KUBECONFIG || Bun.which("kubectl")) {
         for (const action of ["up", "gate", "load"]) {
-          const r = fleet(["k8s", action, "case2"], env);
+          const r = fleet(["k8s", "case2", action], env);
           expect({ action, code: r.code, out: r.out }).toEqual({ action, code: 2, out: "" });
           expect(r.err.trim().split("\n")).toHaveLength(1);
           expect(r.err).toStartWith(`fleetbench: cannot run on Kubernetes here: ${why}`);
         }
       }
     }
-    const deno = fleet(["k8s", "render", "case2"], { FLEET_RUNTIME: "deno" });
+    const deno = fleet(["k8s", "case2", "render"], { FLEET_RUNTIME: "deno" });
     expect({ code: deno.code, out: deno.out, err: deno.err.trim() }).toEqual({ code: 2, out: "", err: "fleetbench: k8s runs the Bun image (compose/Dockerfile) only: FLEET_RUNTIME=deno is for native runs; unset it for k8s" });
-    const bad = fleet(["k8s", "render", "case2", "--namespace", "kube-system"]);
+    const bad = fleet(["k8s", "case2", "render", "--namespace", "kube-system"]);
     expect(bad.code).toBe(2);
     expect(bad.err.trim()).toBe('fleetbench: --namespace must be a namespace of fleetbench\'s own, not "kube-system"');
     // kubectl asks for a server for up to 5 s per call; six CLI runs.

@@ -2,10 +2,12 @@
  * The tools fleetbench builds once into a cache outside the repository, pinned by version
  * (src/versions.json): k6 and Toxiproxy (for --hop-latency) from their Go modules, Apollo Router
  * from its crate. A tool already on PATH at the pinned version (a Nix shell) is used as it is.
+ * Each build owns its folders in the cache (staging, cargo target, lock): builds of two tools run
+ * side by side without touching each other, and a second build of one tool waits for the first.
  *
  *   bun src/main.ts tools [k6|apollo-router|toxiproxy]...
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { isAlive } from "./ports";
@@ -37,12 +39,14 @@ export function k6Binary(config: Config): string {
   return join(config.toolsDir, `k6-${K6_VERSION}`, "bin", "k6");
 }
 
-interface Tool {
+/** A tool fleetbench builds: where its binary lands, what its build needs, and the build's command. */
+export interface Tool {
   name: string;
   version: string;
   binary: (config: Config) => string;
   needs: { command: string; hint: string }[];
   expected: string;
+  /** The build's command; it writes its binary under `staging`/bin (GOBIN, or cargo's --root). */
   build: (config: Config, staging: string) => string[];
 }
 
@@ -64,7 +68,7 @@ const TOOLS: Tool[] = [
       { command: "protoc", hint: "protoc (Debian/Ubuntu: apt-get install protobuf-compiler)" },
       { command: "cmake", hint: "cmake (Debian/Ubuntu: apt-get install cmake)" },
     ],
-    expected: "about 30-45 minutes on 2 cores, once",
+    expected: "about 20-45 minutes on 2 cores, once",
     build: (_config, staging) => ["cargo", "install", "apollo-router", "--version", ROUTER_VERSION, "--locked", "--root", staging],
   },
   {
@@ -132,7 +136,7 @@ function crateProgress(tool: Tool, logText: string): string {
   return `, ${done}${total ? ` of about ${total}` : ""} crates compiled`;
 }
 
-/** "apollo-router 2.17.0: building for 12.3 min (expected about 30-45 minutes …), 412 of about 790 crates compiled". */
+/** "apollo-router 2.17.0: building for 12.3 min (expected about 20-45 minutes …), 412 of about 790 crates compiled". */
 export function buildProgress(config: Config, name: string, startedAt: number, logText = ""): string {
   const tool = toolNamed(name);
   const minutes = ((Date.now() - startedAt) / 60000).toFixed(1);
@@ -203,27 +207,91 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
   const unknown = names.filter((n) => !TOOLS.some((t) => t.name === n));
   if (unknown.length) throw new Error(`unknown tool ${unknown.join(", ")}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
   for (const tool of wanted) {
-    const bin = tool.binary(config);
     const background = runningBuild(config, tool.name);
     // This process is the background build itself when its pid is the recorded one.
-    if (background && background.pid !== process.pid && !existsSync(bin)) await awaitBackgroundBuild(config, tool, background, log);
-    if (existsSync(bin)) {
-      log(`${tool.name} ${tool.version}: ${bin}`);
-      continue;
+    if (background && background.pid !== process.pid && !existsSync(tool.binary(config))) await awaitBackgroundBuild(config, tool, background, log);
+    await buildTool(config, tool, log);
+  }
+}
+
+/** What one build of `tool` owns in the tools cache, beside the tool's final folder. */
+function buildPaths(config: Config, tool: Tool) {
+  const finalDir = join(config.toolsDir, `${tool.name}-${tool.version}`);
+  return {
+    finalDir,
+    staging: `${finalDir}.partial`,
+    // Cargo's target folder, this tool's alone: cleaning it after the build touches no other build.
+    target: `${finalDir}.target`,
+    lock: `${finalDir}.lock`,
+  };
+}
+
+/**
+ * Takes the build lock of one tool: a file holding the builder's pid, created whole by a hard link
+ * (so no one ever reads it half-written). While a live process holds it, waits; a lock left by a
+ * process that died is taken over.
+ */
+async function lockBuild(lock: string, tool: Tool, log: (line: string) => void) {
+  const mine = `${lock}.${process.pid}`;
+  writeFileSync(mine, `${process.pid}\n`);
+  let said = false;
+  try {
+    for (;;) {
+      try {
+        linkSync(mine, lock);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(lock, "utf8").trim());
+      } catch {}
+      if (!holder || !isAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (!said) log(`${tool.name} ${tool.version} is being built by process ${holder}; waiting for that build (Ctrl-C leaves it running)`);
+      said = true;
+      await sleep(500);
     }
-    const missing = tool.needs.filter((n) => !which(n.command));
-    if (missing.length) {
-      throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
-    }
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
+/** Releases the lock if this process holds it. */
+function unlockBuild(lock: string) {
+  try {
+    if (Number(readFileSync(lock, "utf8").trim()) === process.pid) rmSync(lock, { force: true });
+  } catch {}
+}
+
+/**
+ * Builds one tool unless it is there. One build of a tool at a time (a second one waits for the
+ * first and then finds the tool); each build owns its staging and target folders and cleans only
+ * those, so building one tool never disturbs another's build.
+ */
+export async function buildTool(config: Config, tool: Tool, log: (line: string) => void = console.log) {
+  const bin = tool.binary(config);
+  if (existsSync(bin)) return void log(`${tool.name} ${tool.version}: ${bin}`);
+  const missing = tool.needs.filter((n) => !which(n.command));
+  if (missing.length) {
+    throw new Error(`cannot build ${tool.name} ${tool.version}: missing ${missing.map((m) => m.hint).join("; ")}`);
+  }
+  const { finalDir, staging, target, lock } = buildPaths(config, tool);
+  mkdirSync(config.toolsDir, { recursive: true });
+  await lockBuild(lock, tool, log);
+  try {
+    // The build waited for may have made it.
+    if (existsSync(bin)) return void log(`${tool.name} ${tool.version}: ${bin}`);
     // Build into a staging folder and move it into place whole, so an interrupted build never
     // leaves a half-written tool that looks finished.
-    const finalDir = join(config.toolsDir, `${tool.name}-${tool.version}`);
-    const staging = `${finalDir}.partial`;
     mkdirSync(join(staging, "bin"), { recursive: true });
     log(`building ${tool.name} ${tool.version} into ${finalDir} (${tool.expected}); its build output follows`);
     const t0 = Date.now();
     const child = spawn(tool.build(config, staging), {
-      env: { ...process.env, GOBIN: join(staging, "bin"), CARGO_TARGET_DIR: join(config.toolsDir, "cargo-target") },
+      env: { ...process.env, GOBIN: join(staging, "bin"), CARGO_TARGET_DIR: target },
       stdout: "inherit",
       stderr: "pipe",
     });
@@ -245,7 +313,9 @@ export async function ensureTools(config: Config, names: string[] = [], log: (li
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(staging, finalDir);
     // The target folder is kept only so an interrupted build resumes; once built it is gigabytes of nothing.
-    rmSync(join(config.toolsDir, "cargo-target"), { recursive: true, force: true });
+    rmSync(target, { recursive: true, force: true });
     log(`built ${tool.name} ${tool.version} in ${((Date.now() - t0) / 60000).toFixed(1)} min: ${bin}`);
+  } finally {
+    unlockBuild(lock);
   }
 }

@@ -2,9 +2,11 @@
  * The command line's arguments: options split from positional arguments, and each value checked
  * with a one-line usage error naming it and the form it takes.
  */
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices } from "../bench/cases";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
+import { routerBinary, ROUTER_VERSION } from "../router";
 import { RUNTIMES, type RuntimeName } from "../runtime";
 
 export function fleetSizeArg(raw: string | undefined, fallback: number): number {
@@ -43,6 +45,18 @@ export function splitFlags(args: string[], known: string[], switches: string[] =
   }
   return { flags, positional };
 }
+
+/**
+ * A value given either positionally or as its option (`just case2 load 50 5m` or `--vus 50
+ * --duration 5m`), never both.
+ */
+export function either(positional: string | undefined, flags: Flags, flag: string, what: string): string | undefined {
+  if (positional !== undefined && flags.has(flag)) throw new UsageError(`${what} is given twice, as "${positional}" and as --${flag} ${flags.get(flag)}: give one`);
+  return positional ?? flags.get(flag);
+}
+
+/** The name an error gives a value: its option when it came as one, else its place. */
+export const nameOf = (flags: Flags, flag: string, what: string) => (flags.has(flag) ? `--${flag}` : what);
 
 /** A positive integer option, or `fallback` when it is absent. */
 export const positiveFlag = <T extends number | undefined>(flags: Flags, name: string, fallback: T) =>
@@ -97,4 +111,26 @@ export function injectCpuFlag(flags: Flags): Record<string, number> | undefined 
     out[m[1]] = ms;
   }
   return out;
+}
+
+/** A file a command reads, checked first: a missing or unreadable one is a usage error of one line (exit 2). */
+export function readableFile(path: string) {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code}`);
+  }
+  if (statSync(path).isDirectory()) throw new UsageError(`cannot read ${path}: it is a folder, not a file`);
+}
+
+/**
+ * compare and sweep run Case 3 through --gateways (CASE3_GATEWAY is `up`'s and `load`'s): when
+ * Apollo Router is among them but not built, they stop before anything starts, naming what works for them.
+ */
+export function checkRouter(config: Config, gateways: Config["case3Gateway"][], cases: CaseName[] | undefined, command: string) {
+  if (!gateways.includes("apollo-router") || (cases && !cases.includes("case3")) || existsSync(routerBinary(config))) return;
+  throw new UsageError(
+    `Apollo Router ${ROUTER_VERSION} is not built: \`just tools\` builds it (about 20-45 min on 2 cores, once); meanwhile \`just ${command} ... --gateways hive-gateway\` runs Case 3 through Hive Gateway`,
+  );
 }

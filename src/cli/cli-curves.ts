@@ -2,7 +2,8 @@
  * The curve commands (DESIGN §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
  * --capacity`, from their arguments to src/bench/curves.ts and the curve report.
  */
-import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, type Flags, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
+import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, type Flags, gatewaysFlag, nameOf, positive, positiveFlag, splitFlags } from "./args";
+import { runsEstimate, searchesEstimate } from "./estimate";
 import { checkStep, parseSlo } from "../bench/capacity";
 import { caseSpec } from "../bench/cases";
 import type { Config } from "../config";
@@ -13,6 +14,9 @@ import { UsageError } from "../errors";
 
 /** The options a capacity search reads. */
 export const CAPACITY_FLAGS = ["slo", "start", "max", "step", "warmup", "repeat", "seed", "api"];
+
+/** What sweep takes: a capacity search's options, the targets' and the load's. */
+export const SWEEP_FLAGS = [...CAPACITY_FLAGS, "vus", "rate", "cases", "gateways", "runtimes", "duration"];
 
 /** The capacity search's options: --slo, --start, --max, --step, --warmup, --repeat, --seed, --api. */
 function capacityOptions(flags: Flags) {
@@ -31,8 +35,16 @@ function capacityOptions(flags: Flags) {
   };
 }
 
-/** The targets of --cases and --gateways (as compare reads them). */
-const planOf = (config: Config, flags: Flags) => targetPlan(config, casesFlag(flags), gatewaysFlag(flags), runtimesFlag(flags, config));
+/** The targets of --cases and --gateways (as compare reads them); Apollo Router must be built if it is one. */
+function planOf(config: Config, flags: Flags, command: string) {
+  const cases = casesFlag(flags);
+  const gateways = gatewaysFlag(flags);
+  checkRouter(config, gateways, cases, command);
+  return targetPlan(config, cases, gateways, runtimesFlag(flags, config));
+}
+
+/** The planned searches and their time, before the first starts. */
+const sayPlan = (searches: number, how: string, options: ReturnType<typeof capacityOptions>) => console.log(searchesEstimate(searches, how, options.warmup, options.step));
 
 /** Writes the document and its report; exit 130 after Ctrl-C, as every command. */
 function finish(config: Config, { doc, interrupted }: { doc: CurveDoc; interrupted: boolean }) {
@@ -43,7 +55,10 @@ function finish(config: Config, { doc, interrupted }: { doc: CurveDoc; interrupt
 /** `compare --capacity`: every target's capacity, in shuffled rounds. */
 export async function compareCapacity(config: Config, flags: Flags, positional: string[]) {
   if (flags.has("rate") || flags.has("pin") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate or --pin`);
-  finish(config, await capacityCurves(config, planOf(config, flags), capacityOptions(flags)));
+  const options = capacityOptions(flags);
+  const plan = planOf(config, flags, "compare --capacity");
+  sayPlan(plan.length * options.repeat, `${plan.length} targets × ${options.repeat}`, options);
+  finish(config, await capacityCurves(config, plan, options));
 }
 
 export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
@@ -51,11 +66,15 @@ export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => 
     const { flags, positional } = splitFlags(args, CAPACITY_FLAGS);
     if (positional.length !== 1) throw new UsageError(`capacity takes one CASE (e.g. \`just case2 capacity --slo p99=200ms\`), got "${positional.join(" ")}"`);
     const spec = caseSpec(positional[0]);
-    finish(config, await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], capacityOptions(flags)));
+    const options = capacityOptions(flags);
+    sayPlan(options.repeat, `${spec.name} × ${options.repeat}`, options);
+    finish(config, await capacityCurves(config, [{ case: spec.name, config, label: spec.target(config).label }], options));
   },
   async sweep(config, args) {
-    const { flags, positional } = splitFlags(args, [...CAPACITY_FLAGS, "vus", "rate", "cases", "gateways", "runtimes"], ["capacity"]);
-    const [axis, list, length] = positional;
+    const { flags, positional } = splitFlags(args, SWEEP_FLAGS, ["capacity"]);
+    if (positional.length > 3) throw new UsageError(`sweep takes fleet or rate, a LIST and a DURATION, got "${positional.join(" ")}"`);
+    const [axis, list] = positional;
+    const length = either(positional[2], flags, "duration", "DURATION");
     if (axis !== "fleet" && axis !== "rate") throw new UsageError(`sweep takes fleet or rate, then a list (e.g. \`just sweep fleet 15,150,1500\`), got "${axis ?? ""}"`);
     const values = parseList(list, `sweep ${axis}`);
     if (axis === "fleet") for (const n of values) fleetSizeArg(String(n), config.fleetSize);
@@ -65,13 +84,19 @@ export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => 
     const load = flags.has("capacity") ? { kind: "capacity" as const, capacity: capacityOptions(flags) }
       : flags.has("rate") ? { kind: "rate" as const, rate: positive(flags.get("rate"), "--rate") }
       : { kind: "vus" as const, vus: positiveFlag(flags, "vus", 10) };
-    finish(config, await sweep(config, planOf(config, flags), {
+    const options = {
       axis, values, load,
-      duration: length ? duration(length, "DURATION") : "10s",
+      duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "10s",
       warmup: durationFlag(flags, "warmup", "3s"),
       repeat: positiveFlag(flags, "repeat", 1),
       seed: positiveFlag(flags, "seed", undefined),
       api: apiFlag(flags),
-    }));
+    };
+    const plan = planOf(config, flags, `sweep ${axis} ${list}`);
+    const how = `${plan.length} targets × ${values.length} ${axis === "fleet" ? "fleet sizes" : "rates"} × ${options.repeat} rounds`;
+    const points = plan.length * values.length * options.repeat;
+    if (load.kind === "capacity") sayPlan(points, how, load.capacity);
+    else console.log(runsEstimate(points, how, options.warmup, options.duration));
+    finish(config, await sweep(config, plan, options));
   },
 };

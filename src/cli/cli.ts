@@ -1,31 +1,19 @@
 /**
- * The commands behind the justfile's recipes. Each is small; the work lives in the modules.
+ * The commands behind the justfile's recipes. Each is small; the work lives in the modules. Their
+ * usage, as people type them (`just case2 load VUS DURATION`), is in src/cli/help.ts.
  *
- *   db up|down|status        local PostgreSQL 16 (nothing to do when DATABASE_URL is set)
- *   seed [N]                 (re)create the schema and load a fleet of N robots (default FLEET_SIZE)
- *   up CASE | down | status  start a case (case1, case1b, case2, case3), stop everything, show what runs
- *   query CASE API [ID]      one client request (dashboard, monitor, critical), answer printed
- *   load CASE VUS DURATION | iterations CASE VUS COUNT | rate CASE RPS DURATION
- *                            one measured run (src/bench/load.ts), result under results/
- *   chaos CASE SERVICE SECONDS [VUS] [DURATION] [--mode kill|pause] [--at S]
- *                            a load run during which SERVICE is killed (or paused) for SECONDS
- *   compare [VUS] [DURATION] [--repeat R] [--gateways apollo-router,hive-gateway]
- *                            every case back to back under the same load, then the report
- *   report [RESULT.json...]  Markdown table and HTML page from result files
- *   clean [--results]        remove the local database and run folders (and results)
- *   supergraph [--check|--api]  compose Case 3's supergraph (compose/supergraph.graphql)
- *   tools [NAME...]          build k6 and Apollo Router into the tools cache (once, pinned)
- *   obs up|down|status       Prometheus (and Grafana when on PATH) natively (src/deploy/obs.ts)
- *   obs config [--compose]   print the generated Prometheus config (--compose: write compose/prometheus.yml)
- *   obs check [RUN_ID]       every dashboard panel's query over a run (default: the newest), series and last values
- *   compose CASE up|down|ps|logs  the case under Docker Compose, where a Docker engine runs
- *   gate CASE                the correctness gate alone, against the running case (the Kubernetes gate Job runs it)
- *   k8s render|up|gate|load|down TARGET [options]  the target on Kubernetes (src/deploy/k8s.ts)
- *   bench-driver [--concurrency 50] [--windows 5] [--window 10s] [--warmup 1s]
- *                            robot-service's GET /robots/:id against the raw driver, same run (src/bench/driver-bench.ts)
+ *   bun src/main.ts COMMAND [args]      (`just RECIPE [args]` runs these)
+ *   bun src/main.ts --help | --version
  */
 import { writeFileSync } from "node:fs";
-import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, injectCpuFlag, positive, positiveFlag, splitFlags } from "./args";
+import { join, resolve } from "node:path";
+import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, nameOf, positive, positiveFlag, readableFile, splitFlags } from "./args";
+import { CASE_ACTIONS } from "./help";
+import { codeVersion } from "../bench/fingerprint";
+import { targetPlan } from "../bench/curves";
+import { CASE_NAMES } from "../bench/cases";
+import { spawn } from "../runtime";
+import pkg from "../../package.json" with { type: "json" };
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../bench/cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
 import { type Config, loadConfig } from "../config";
@@ -56,15 +44,49 @@ import { checkDashboards, runSpan } from "../deploy/dashboards";
 import { composeAction, COMPOSE_DIR } from "../deploy/compose";
 
 
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+/** Each load mode's two values: positionally (`load case2 50 5m`) or as options (`--vus 50 --duration 5m`). */
+const MODE_VALUES = {
+  duration: [["vus", "VUS"], ["duration", "DURATION"]],
+  iterations: [["vus", "VUS"], ["iterations", "COUNT"]],
+  rate: [["rate", "RPS"], ["duration", "DURATION"]],
+} as const;
+
+/** The options each command takes (its help page lists every one; test/cli.test.ts holds them equal). */
+export const OPTIONS = {
+  load: { options: ["api", "warmup", "vus", "duration", "inject-cpu"], switches: ["pin"] },
+  iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
+  rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
+  compare: { options: ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence"], switches: ["pin", "capacity", "closed-only"] },
+  calibrate: { options: ["repeat", "rate", "inject", "warmup", "seed"], switches: [] },
+  chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
+  report: { options: ["baseline"], switches: [] },
+  "bench-driver": { options: ["concurrency", "windows", "window", "warmup"], switches: [] },
+} satisfies Record<string, { options: string[]; switches: string[] }>;
+
 /** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
 export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
-  const { flags, positional } = splitFlags(args, ["api", "warmup", "inject-cpu"], ["pin"]);
-  const [name, a, b] = positional;
+  const command = mode === "duration" ? "load" : mode;
+  const { flags, positional } = splitFlags(args, OPTIONS[command].options, OPTIONS[command].switches);
+  const [name, ...values] = positional;
+  if (values.length > 2) throw new UsageError(`${command} takes two values after the case (${MODE_VALUES[mode].map(([, w]) => w).join(" ")}), got "${values.join(" ")}"`);
+  const [[fa, wa], [fb, wb]] = MODE_VALUES[mode];
+  const a = either(values[0], flags, fa, wa);
+  const b = either(values[1], flags, fb, wb);
   const base = { case: caseSpec(name ?? "").name, mode, api: apiFlag(flags), warmup: durationFlag(flags, "warmup", "5s"), pin: flags.has("pin"), ...(flags.has("inject-cpu") ? { injectCpu: injectCpuFlag(flags) } : {}) };
-  if (mode === "iterations") return { ...base, vus: positive(a, "VUS"), iterations: positive(b, "COUNT") };
-  if (mode === "rate") return { ...base, vus: RATE_VUS, rate: positive(a, "RPS"), duration: duration(b, "DURATION") };
-  return { ...base, vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
+  if (mode === "iterations") return { ...base, vus: positive(a, nameOf(flags, fa, wa)), iterations: positive(b, nameOf(flags, fb, wb)) };
+  if (mode === "rate") return { ...base, vus: RATE_VUS, rate: positive(a, nameOf(flags, fa, wa)), duration: duration(b, nameOf(flags, fb, wb)) };
+  return { ...base, vus: positive(a, nameOf(flags, fa, wa)), duration: duration(b, nameOf(flags, fb, wb)) };
 }
+
+/** `fleetbench 0.1.0 (commit 1b0ddea99812)`: the version in package.json and the code that runs. */
+export function versionText(): string {
+  const { git_sha, git_dirty } = codeVersion();
+  return `fleetbench ${pkg.version} (${git_sha ? `commit ${git_sha.slice(0, 12)}${git_dirty ? ", with changes not committed" : ""}` : "not a git checkout"})`;
+}
+
+const K8S_ACTIONS = ["render", "up", "gate", "load", "down"];
 
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
   ...CURVE_COMMANDS,
@@ -143,24 +165,27 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     await measuredRun(config, loadParams("rate", args));
   },
   async compare(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "equivalence"], ["pin", "capacity", "closed-only"]);
+    const { flags, positional } = splitFlags(args, OPTIONS.compare.options, OPTIONS.compare.switches);
     if (flags.has("capacity")) return compareCapacity(config, flags, positional);
     if (flags.has("closed-only") && flags.has("rate")) throw new UsageError("compare takes --rate R (the open model only) or --closed-only (the closed model only), not both");
     const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
     if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
-    if (flags.has("rate") && positional.length > 1) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`), got "${positional.join(" ")}"`);
     const rate = positiveFlag(flags, "rate", undefined);
     // In the open model the one positional argument is the duration.
-    if (rate !== undefined) positional.unshift("10");
+    if (rate !== undefined && (positional.length > 1 || flags.has("vus"))) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`) and no VUS, got "${[...positional, ...(flags.has("vus") ? [`--vus ${flags.get("vus")}`] : [])].join(" ")}"`);
+    if (rate === undefined && positional.length > 2) throw new UsageError(`compare takes VUS and DURATION (e.g. \`just compare 20 30s\`), got "${positional.join(" ")}"`);
+    const vus = rate !== undefined ? "10" : either(positional[0], flags, "vus", "VUS");
+    const length = either(rate !== undefined ? positional[0] : positional[1], flags, "duration", "DURATION");
     const cases = casesFlag(flags);
     const runtimes = runtimesFlag(flags, config);
     if (cases && cases.length < 2 && runtimes.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno; got "${flags.get("cases")}"`);
-    const { interrupted } = await compare(config, {
-      vus: positional[0] ? positive(positional[0], "VUS") : 20,
-      duration: positional[1] ? duration(positional[1], "DURATION") : "30s",
+    const gateways = gatewaysFlag(flags);
+    const options = {
+      vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
+      duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "30s",
       repeat: positiveFlag(flags, "repeat", 5),
       seed: positiveFlag(flags, "seed", undefined),
-      gateways: gatewaysFlag(flags),
+      gateways,
       runtimes,
       api: apiFlag(flags),
       warmup: durationFlag(flags, "warmup", "5s"),
@@ -169,11 +194,14 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       rate,
       equivalence: equivalenceFlag(flags),
       ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
-    });
+    };
+    checkRouter(config, gateways, cases, "compare");
+    // compare says its planned runs and their time itself, before the first run.
+    const { interrupted } = await compare(config, options);
     if (interrupted) process.exit(130); // as every command after Ctrl-C
   },
   async calibrate(config, args) {
-    const { flags, positional } = splitFlags(args, ["repeat", "rate", "inject", "warmup", "seed"]);
+    const { flags, positional } = splitFlags(args, OPTIONS.calibrate.options, OPTIONS.calibrate.switches);
     if (positional.length > 1) throw new UsageError(`calibrate takes one DURATION (e.g. \`just calibrate 10s\`), got "${positional.join(" ")}"`);
     const { calibrate, CALIBRATE_DEFAULTS: d } = await import("../bench/calibrate");
     const inject = flags.has("inject") ? durationSeconds(duration(flags.get("inject")!, "--inject")) * 1000 : d.injectMs;
@@ -198,7 +226,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (interrupted) process.exit(130);
   },
   async report(config, args) {
-    const { flags, positional: files } = splitFlags(args, ["baseline"]);
+    const { flags, positional: files } = splitFlags(args, OPTIONS.report.options);
+    for (const file of [...files, ...(flags.get("baseline") ? [flags.get("baseline")!] : [])]) readableFile(file);
     if (flags.has("baseline")) {
       const other = flags.get("baseline")!;
       if (!other) throw new UsageError("--baseline takes a comparison: report [compare-NOW.json] --baseline compare-BEFORE.json");
@@ -221,13 +250,16 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     }
   },
   async chaos(config, args) {
-    const { flags, positional } = splitFlags(args, ["mode", "at", "api", "warmup"]);
-    const [name, service, seconds, vus, length] = positional;
+    const { flags, positional } = splitFlags(args, OPTIONS.chaos.options);
+    const [name, service, seconds, ...values] = positional;
+    if (values.length > 2) throw new UsageError(`chaos takes at most VUS and DURATION after SECONDS, got "${values.join(" ")}"`);
+    const vus = either(values[0], flags, "vus", "VUS");
+    const length = either(values[1], flags, "duration", "DURATION");
     if (!service) throw new UsageError("chaos takes CASE SERVICE SECONDS [VUS] [DURATION]: e.g. `just case2 chaos telemetry-service 5`");
     const down = positive(seconds, "SECONDS");
     const mode = flags.get("mode") ?? "kill";
     if (mode !== "kill" && mode !== "pause") throw new UsageError(`--mode must be kill or pause, got "${mode}"`);
-    const total = length ? duration(length, "DURATION") : `${Math.max(30, down * 4)}s`;
+    const total = length ? duration(length, nameOf(flags, "duration", "DURATION")) : `${Math.max(30, down * 4)}s`;
     const at = flags.has("at") ? positive(flags.get("at"), "--at") : Math.max(3, Math.round(durationSeconds(total) / 4));
     if (at + down >= durationSeconds(total)) throw new UsageError(`the fault (at ${at} s, for ${down} s) must end before the run does (${total})`);
     const base = loadParams("duration", [name ?? "", vus ?? "10", total, ...(flags.has("api") ? ["--api", flags.get("api")!] : []), "--warmup", flags.get("warmup") ?? "5s"]);
@@ -257,7 +289,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     }
     throw new UsageError(`obs takes up, down, status, config [--compose] or check [RUN_ID], got "${action ?? ""}"`);
   },
-  async compose(_config, [name, action]) {
+  async compose(_config, [name, action, ...rest]) {
+    if (rest.length) throw new UsageError(`compose takes CASE and up, down, ps or logs (e.g. \`just compose case2 up\`), got "${[name, action, ...rest].join(" ")}"`);
     await composeAction(name ?? "", action ?? "");
   },
   async gate(config, [name]) {
@@ -273,12 +306,38 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     }
   },
   async k8s(config, args) {
+    // One order everywhere: `just k8s case2 up`, as `just compose case2 up` and `just case2 up`.
+    // The earlier `just k8s up case2` still works and says so.
+    const [first, second, ...rest] = args;
+    const isCase = (word: string | undefined) => (CASE_NAMES as string[]).includes(word ?? "");
+    let ordered = args;
+    if (isCase(first) && K8S_ACTIONS.includes(second ?? "")) ordered = [second, first, ...rest];
+    else if (K8S_ACTIONS.includes(first ?? "") && isCase(second)) {
+      console.error(`fleetbench: notice: \`just k8s ${first} ${second}\` is now \`just k8s ${second} ${first}\` (the order of \`just compose ${second} up\`); the old order still works`);
+    } else if (first !== "down") {
+      throw new UsageError(`k8s takes CASE then ${K8S_ACTIONS.join(", ")} (e.g. \`just k8s case2 up\`; \`just k8s down\` needs no case), got "${args.filter((a) => !a.startsWith("--")).join(" ")}"`);
+    }
     // Loaded on demand: the manifests' modules are of no use to any other command.
     const { k8sCommand } = await import("../deploy/k8s");
-    await k8sCommand(config, args);
+    await k8sCommand(config, ordered);
+  },
+  async case(config, [name, action, ...rest]) {
+    caseSpec(name ?? "");
+    if (!CASE_ACTIONS.includes(action ?? "")) throw new UsageError(`just ${name} takes ${CASE_ACTIONS.join(", ")}${action ? `, got "${action}"` : ""} (\`just ${name} --help\`)`);
+    await COMMANDS[action!](config, [name!, ...rest]);
+  },
+  async version() {
+    console.log(versionText());
+  },
+  async test(config, args) {
+    await ensureTools(config);
+    // Ctrl-C reaches the suite too (one process group); it stops what it started, and this waits for it.
+    process.on("SIGINT", () => {});
+    const child = spawn([join(ROOT, "node_modules", ".bin", "bun"), "test", "--timeout", "180000", ...args], { cwd: ROOT, env: process.env, stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+    process.exit(await child.exited);
   },
   async "bench-driver"(config, args) {
-    const { flags, positional } = splitFlags(args, ["concurrency", "windows", "window", "warmup"]);
+    const { flags, positional } = splitFlags(args, OPTIONS["bench-driver"].options);
     if (positional.length) throw new UsageError(`bench-driver takes only options (--concurrency, --windows, --window, --warmup), got "${positional.join(" ")}"`);
     const windowSeconds = durationSeconds(flags.has("window") ? duration(flags.get("window"), "--window") : "10s");
     if (windowSeconds <= 0) throw new UsageError(`--window must be longer than 0 s, got "${flags.get("window")}"`);

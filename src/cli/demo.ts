@@ -1,6 +1,6 @@
 /**
  * `just demo` (the README's first command): a short comparison of every case ending in the report.
- * It needs k6 (a few minutes to build, once). Apollo Router takes 30-45 minutes to build on two
+ * It needs k6 (a few minutes to build, once). Apollo Router takes 20-45 minutes to build on two
  * cores; rather than make a newcomer wait for it, the demo starts its build in the background and
  * runs Case 3 through Hive Gateway, says so above the report, and names the gateway on every line.
  * Nothing is substituted silently, and the build is paused (SIGSTOP) while the demo measures so it
@@ -13,6 +13,8 @@ import { compare } from "../bench/compare";
 import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
 import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../bench/tools";
+import { targetPlan } from "../bench/curves";
+import { runsEstimate } from "./estimate";
 
 /**
  * The demo's comparison: 4 shuffled rounds, each target at 10 VUs (closed model: throughput and
@@ -25,20 +27,26 @@ export const DEMO = { vus: 10, duration: "5s", repeat: 4, warmup: "2s" };
 /** `params`: the test's shorter rounds; a user's demo always has DEMO's. */
 export async function demo(config: Config, log: (line: string) => void = console.log, params: typeof DEMO = DEMO) {
   await ensureTools(config, ["k6"], log);
+  const plan = (gateway: Config["case3Gateway"]) => {
+    const targets = targetPlan(config, undefined, [gateway]).length;
+    log(runsEstimate(targets * params.repeat, `${targets} targets × ${params.repeat} rounds`, params.warmup, params.duration));
+  };
   if (existsSync(routerBinary(config))) {
+    plan("apollo-router");
     return compare(config, { ...params, gateways: ["apollo-router"] }, log);
   }
   let build: ReturnType<typeof startBackgroundBuild> = null;
   let why: string;
   try {
     build = startBackgroundBuild(config, "apollo-router", log);
-    why = `its build runs in the background (started ${build!.started_at.slice(11, 16)} UTC, expected 30-45 minutes on two cores; paused while this demo measured). \`just tools\` shows its progress and waits for it; then \`just demo\` adds the Apollo Router column`;
+    why = `its build runs in the background (started ${build!.started_at.slice(11, 16)} UTC, expected 20-45 minutes on two cores; paused while this demo measured). \`just tools\` shows its progress and waits for it; then \`just demo\` adds the Apollo Router column`;
   } catch (error) {
     // It cannot be built here (no Rust, say): the demo still runs, and says what is missing.
     why = `it cannot be built here: ${(error as Error).message}`;
   }
   const note = `Case 3 ran through Hive Gateway only: Apollo Router ${ROUTER_VERSION} is not built yet, and ${why}.`;
   log(`\n${note}\n`);
+  plan("hive-gateway");
   if (build) signalBuild(build, "STOP");
   try {
     return await compare(config, { ...params, gateways: ["hive-gateway"], notes: [note] }, log);

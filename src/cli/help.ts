@@ -1,108 +1,178 @@
 /**
- * What every command answers to `--help` (or `-h`): its usage, its options and the exit codes,
- * which are the same for every command. `bun src/main.ts --help` lists them all.
+ * What every command answers to `--help` (or `-h`): its usage in the form people type it (the
+ * justfile's recipes: `just case2 load VUS DURATION`), its options, each once, and the exit codes,
+ * which are the same for every command. `just --list` lists the recipes; `bun src/main.ts --help`
+ * lists the commands behind them.
  */
 export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error,
 3 refused by the correctness gate, 130 interrupted (Ctrl-C)`;
 
-const RUN_OPTIONS = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix
-  --warmup DURATION                   warm-up at the measured load, not counted (default 5s; 0s for none)`;
-const LOAD_OPTIONS = `${RUN_OPTIONS}
-  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)
-  --inject-cpu PROCESS=1ms            PROCESS burns that much CPU time (not wall time) per request it receives (calibration; recorded in parity)`;
+/** The actions of `just CASE ACTION`: the commands that take a case first. */
+export const CASE_ACTIONS = ["up", "query", "load", "iterations", "rate", "capacity", "chaos", "gate"];
 
-const CAPACITY_OPTIONS = `  --slo PCT=DURATION   the SLO: p50, p95 or p99 at or under a bound (default p99=200ms)
-  --start R            the first rate tried (default 20 requests/s); --max R the highest (default 5000)
-  --step DURATION      each step's measured run (default 10s, at least 5s); --warmup DURATION before it (default 3s)
-  --repeat R           searches (default 1; with 2 or more, the capacity's interval); --seed S; --api NAME`;
+const API = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix`;
+const WARMUP = (d: string) => `  --warmup DURATION                   warm-up at the measured load, not counted (default ${d}; 0s for none)`;
+const PIN = `  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
+const HOP = `  --hop-latency D                     every internal hop through Toxiproxy, D added to each answer (0ms, 1ms, 5ms;
+                                      FLEET_HOP_LATENCY); without it nothing is proxied`;
+const TARGETS = `  --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
+                                      runs as two columns: an A/A check of what "no difference" looks like here
+  --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS, else apollo-router)
+  --runtimes bun,deno                 every target on each runtime, side by side (default FLEET_RUNTIME's, bun)`;
+const SEED = `  --seed S                            the seed of the rounds' orders (default: random, printed and recorded)`;
+/** The options of a capacity search that nothing else takes. */
+const SEARCH = `  --slo PCT=DURATION                  the SLO: p50, p95 or p99 at or under a bound (default p99=200ms)
+  --start R, --max R                  the first rate tried (default 20 requests/s), the highest (default 5000)
+  --step DURATION                     each step's measured run (default 10s, at least 5s)`;
+const INJECT = `  --inject-cpu PROCESS=1ms            PROCESS burns that much CPU time (not wall time) per request it receives
+                                      (calibration; recorded in parity; never on by default)`;
+const LOAD_OPTIONS = `${API}\n${WARMUP("5s")}\n${PIN}\n${HOP}\n${INJECT}`;
 
 export const HELP: Record<string, string> = {
-  db: `db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
-  seed: `seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
-  up: `up CASE\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health
-  every TypeScript role on FLEET_RUNTIME's runtime: bun (default) or deno`,
-  down: `down\n  stop every process fleetbench started, PostgreSQL included`,
-  status: `status\n  what runs (on which runtime), with pids and each process's memory now (PSS, RSS), and the fleet size loaded`,
-  query: `query CASE [API] [ID]\n  one client request through the running case (API: dashboard, monitor, critical; ID: a robot for monitor)`,
-  load: `load CASE VUS DURATION [options]\n  one measured run at constant VUs (e.g. load case3 50 5m); the result goes to results/\n${LOAD_OPTIONS}`,
-  iterations: `iterations CASE VUS COUNT [options]\n  one measured run: VUS share COUNT requests\n${LOAD_OPTIONS}`,
-  rate: `rate CASE RPS DURATION [options]\n  one measured run at a constant arrival rate (the open model)\n${LOAD_OPTIONS}`,
-  capacity: `capacity CASE [options]\n  the highest arrival rate at which CASE meets the SLO with no dropped iterations and under 0.1 % errors:
+  case: `just CASE ACTION [args]\n  the actions of a case (case1, case1b, case2 or case3; Case 3's gateway by CASE3_GATEWAY=apollo-router|hive-gateway):
+    up                       start the case (and PostgreSQL), wait for /health
+    query [API] [ID]         one client request through the running case, answer printed
+    load VUS DURATION        one measured run at constant VUs (e.g. just case3 load 50 5m)
+    iterations VUS COUNT     one measured run: VUS share COUNT requests
+    rate RPS DURATION        one measured run at a constant arrival rate
+    capacity [--slo p99=200ms]   the highest rate meeting the SLO
+    chaos SERVICE SECONDS    a load run during which SERVICE is killed (or paused) for SECONDS
+    gate                     the correctness gate alone, against the running case
+  \`just CASE ACTION --help\` for the action's options`,
+  db: `just db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
+  seed: `just seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
+  up: `just CASE up [options]\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health.
+  Every TypeScript role runs on FLEET_RUNTIME's runtime: bun (default) or deno
+${HOP}`,
+  down: `just down\n  stop every process fleetbench started, PostgreSQL included`,
+  status: `just status\n  what runs (on which runtime), with pids and each process's memory now (PSS, RSS), and the fleet size loaded`,
+  query: `just CASE query [API] [ID]\n  one client request through the running case (API: dashboard, monitor, critical; ID: a robot, for monitor)`,
+  load: `just CASE load VUS DURATION [options]\n  one measured run at constant VUs (e.g. just case3 load 50 5m); the result goes to results/
+  --vus V --duration D                the same as VUS DURATION
+${LOAD_OPTIONS}`,
+  iterations: `just CASE iterations VUS COUNT [options]\n  one measured run: VUS share COUNT requests
+  --vus V --iterations N              the same as VUS COUNT
+${LOAD_OPTIONS}`,
+  rate: `just CASE rate RPS DURATION [options]\n  one measured run at a constant arrival rate (the open model)
+  --rate R --duration D               the same as RPS DURATION
+${LOAD_OPTIONS}`,
+  capacity: `just CASE capacity [options]\n  the highest arrival rate at which CASE meets the SLO with no dropped iterations and under 0.1 % errors:
   doubling (or halving) to a bracket, then bisection to within 5 %; every step a measured run after a warm-up.
   The search and every step go to results/capacity-<time>.json, its report (latency against offered rate) beside it
-${CAPACITY_OPTIONS}`,
-  sweep: `sweep fleet|rate LIST [DURATION] [options]\n  every target at each value of LIST: fleet sizes (reseeded for each; the configured fleet is put back after)
-  or offered rates (requests/s); DURATION per run (default 10s). Curves in results/sweep-<axis>-<time>.json and its report
-  --vus V            (fleet) the closed model at V VUs (default 10)
-  --rate R           (fleet) the open model at R requests/s
-  --capacity         (fleet) a capacity search at each size (with the capacity options below)
-  --repeat R         rounds at each value, each in a shuffled order (default 1; with 2 or more, intervals)
-  --cases LIST, --gateways LIST, --runtimes bun,deno, --seed S, --warmup DURATION (default 3s), --api NAME
-${CAPACITY_OPTIONS}`,
-  chaos: `chaos CASE SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS
-  --mode kill|pause   a crash (default) or a hang
-  --at S              when the fault starts (default: a quarter into the run)
-${RUN_OPTIONS}`,
-  compare: `compare [VUS] [DURATION] [options]\n  every target in R rounds (default 20 VUs, 30 s runs), each in a shuffled order; verdicts in results/compare-<time>.json, then the report;
-  each round measures every target at VUS (closed model: throughput, latency) and at one arrival rate all of them
-  sustain (CPU per request at equal offered load: half the slowest target's closed-model throughput in round 1)
+${SEARCH}
+${WARMUP("3s")}
+  --repeat R                          searches (default 1; with 2 or more, the capacity's interval)
+${SEED}
+${API}
+${HOP}`,
+  chaos: `just CASE chaos SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS (default 10 VUs for max(30 s, 4 × SECONDS))
+  --vus V --duration D                the same as VUS DURATION
+  --mode kill|pause                   a crash (default) or a hang
+  --at S                              when the fault starts (default: a quarter into the run)
+${API}
+${WARMUP("5s")}`,
+  gate: `just CASE gate\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs`,
+  compare: `just compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order (default 20 VUs, 30s runs); verdicts in results/compare-<time>.json,
+  then the report. Each round measures every target at VUS (closed model: throughput, latency) and at one arrival
+  rate all of them sustain (CPU per request at equal offered load: half the slowest target's closed-model
+  throughput in round 1). Prints the planned runs and the time they take before it starts
+  --vus V --duration D                the same as VUS DURATION
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
                                       flagged sut_overloaded and named above the report)
   --closed-only                       the closed model only (CPU per request then at each target's own throughput)
   --equivalence 5%                    a pair whose ratio's 95 % interval lies within this margin is equivalent
-  --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json; options
-                                      of \`capacity\`; --repeat R searches per target, default 1)
-  --repeat R                          rounds (default 5; verdicts are paired by round, 2 at the least)
-  --seed S                            the seed of the rounds' orders (default: random, printed and recorded)
-  --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS or apollo-router)
-  --runtimes bun,deno                 every target on each runtime, side by side (default FLEET_RUNTIME's, bun)
-  --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
-                                      runs as two columns: an A/A check of what "no difference" looks like here
-  --api NAME                          one API instead of the mix
-  --warmup DURATION                   warm-up of every run (default 5s)
-  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others, in every run (needs 2 CPUs)`,
-  calibrate: `calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
+  --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json), with
+${SEARCH}
+  --repeat R                          rounds (default 5; verdicts are paired by round, 2 at the least); with --capacity,
+                                      searches per target (default 1)
+${SEED}
+${TARGETS}
+${API}
+${WARMUP("5s")}
+${PIN}
+${HOP}`,
+  sweep: `just sweep fleet|rate LIST [DURATION] [options]\n  every target at each value of LIST: fleet sizes (reseeded for each; the configured fleet is put back after)
+  or offered rates (requests/s); DURATION per run (default 10s). Curves in results/sweep-<axis>-<time>.json and its
+  report. Prints the planned runs and the time they take before it starts
+  --duration D                        the same as DURATION
+  --vus V                             (fleet) the closed model at V VUs (default 10)
+  --rate R                            (fleet) the open model at R requests/s
+  --capacity                          (fleet) a capacity search at each size, with
+${SEARCH}
+  --repeat R                          rounds at each value, each in a shuffled order (default 1; with 2 or more, intervals)
+${SEED}
+${TARGETS}
+${API}
+${WARMUP("3s")}
+${HOP}`,
+  calibrate: `just calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
   known CPU cost injected into telemetry-service; measured against expected (calls per request × the injected
   time), the A/A check, the smallest difference this machine resolves; exit 1 when more than 10 % off
-  --repeat R          rounds (default 5)
-  --rate R            requests/s for every run (default 30)
-  --inject DURATION   CPU time burnt per request telemetry-service receives (default 1ms)
-  --warmup DURATION   warm-up of every run (default 3s)
-  --seed S            the seed of the rounds' orders`,
-  demo: `demo\n  the README's first command: every case in 4 shuffled rounds, each at 10 VUs and at one arrival rate every case
-  sustains, 5 s runs (about 6 min), then the report with its verdicts paired by round.
+  --repeat R                          rounds (default 5)
+  --rate R                            requests/s for every run (default 30)
+  --inject DURATION                   CPU time burnt per request telemetry-service receives (default 1ms)
+  --warmup DURATION                   warm-up of every run (default 3s)
+${SEED}`,
+  demo: `just demo\n  the main job: every case in 4 shuffled rounds, each at 10 VUs and at one arrival rate every case sustains,
+  5 s runs (about 5 min), then the report with its verdicts paired by round.
   Builds k6 first if needed (a few minutes, once). Without Apollo Router it starts the Router's build in the
   background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
-  report: `report [compare-TIME.json | RESULT.json ...] [--baseline compare-OTHER.json]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
-  --baseline FILE   this comparison against another (another machine, another commit): what differs
-                    first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,
-  clean: `clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
-  supergraph: `supergraph [--check]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare)`,
-  tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once, with progress (minutes elapsed of those
-  expected; crates compiled); a build \`demo\` left running in the background is waited for instead (Ctrl-C leaves it)`,
-  obs: `obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively`,
-  compose: `compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs`,
-  gate: `gate CASE\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs`,
-  k8s: `k8s render|up|gate|load|down TARGET [options]\n  TARGET on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
+  report: `just report [compare-TIME.json | RESULT.json ...] [options]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
+  --baseline FILE                     this comparison against another (another machine, another commit): what differs
+                                      first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,
+  clean: `just clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
+  supergraph: `just supergraph [--check | --api]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare; --api: print the client schema)`,
+  tools: `just tools [k6|apollo-router|toxiproxy ...]\n  build the pinned k6, Apollo Router and Toxiproxy into the tools cache (FLEET_TOOLS_DIR, ~/.cache/fleetbench/tools),
+  once, with progress (minutes elapsed of those expected; crates compiled); a build \`demo\` left running in the
+  background, or another build of the same tool, is waited for instead (Ctrl-C leaves it)`,
+  test: `just test [FILE ...] [bun test options]\n  the test suite: builds the tools if missing, then \`bun test --timeout 180000\` over test/ (or the files named)`,
+  obs: `just obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively: config prints the generated Prometheus configuration
+  (--compose: writes compose/prometheus.yml); check runs every dashboard panel's query over a run (default: the newest)`,
+  compose: `just compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs (the same ports as natively)`,
+  k8s: `just k8s CASE render|up|gate|load|down [options]\n  the case on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
   PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs a k6-operator TestRun (the gate
-  first if not passed) and writes the result to results/; down deletes what fleetbench created (the namespace stays)
-  --parallelism P              k6 runner pods; each runs 1/P of the VUs, iterations or rate (default 1)
-  --vus V --duration D         the closed model (default 10 VUs for 30s); --rate R [--duration D] the open model;
-                               --iterations N [--vus V] a fixed count; --api NAME one API instead of the mix
-  --namespace NS               (default fleetbench)
-  --image IMAGE                the compose image with every Bun role (default fleetbench:bun-<Bun version>)
-  --database-url-secret NAME   a Secret with DATABASE_URL: that server, no PostgreSQL in the namespace
-  --prometheus NS/SERVICE:PORT the Prometheus k6 pushes to and results are read from (default monitoring/prometheus-server:80)
-  --operator-namespace NS      where k6-operator runs (default k6-operator-system)`,
-  "bench-driver": `bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
-  --concurrency N     requests in flight (default 50)
-  --windows N         windows of each (default 5), interleaved
-  --window DURATION   length of a window (default 10s)
-  --warmup DURATION   warm-up of each (default 1s)`,
+  first if not passed) and writes the result to results/; down deletes what fleetbench created (the namespace stays).
+  \`just k8s render case2\` (the action first) still works, with a notice
+  --parallelism P                     k6 runner pods; each runs 1/P of the VUs, iterations or rate (default 1)
+  --vus V --duration D                the closed model (default 10 VUs for 30s)
+  --rate R                            the open model (with --duration D)
+  --iterations N                      a fixed count (with --vus V)
+${API}
+  --namespace NS                      (default fleetbench)
+  --image IMAGE                       the compose image with every Bun role (default fleetbench:bun-<Bun version>)
+  --database-url-secret NAME          a Secret with DATABASE_URL: that server, no PostgreSQL in the namespace
+  --prometheus NS/SERVICE:PORT        the Prometheus k6 pushes to and results are read from (default monitoring/prometheus-server:80)
+  --operator-namespace NS             where k6-operator runs (default k6-operator-system)`,
+  "bench-driver": `just bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
+  --concurrency N                     requests in flight (default 50)
+  --windows N                         windows of each (default 5), interleaved
+  --window DURATION                   length of a window (default 10s)
+  --warmup DURATION                   warm-up of each (default 1s)`,
+  version: `just version\n  fleetbench's version (package.json) and the commit it runs (also \`--version\` on any command)`,
 };
 
-/** The help of one command, or of all of them. */
-export function helpText(command?: string): string {
-  if (command && HELP[command]) return `usage: bun src/main.ts ${HELP[command]}\n\n${EXIT_CODES}\n`;
-  return `usage: bun src/main.ts COMMAND [args]   (or a role: robot-service, yoga-gateway, ...)\n\n${Object.values(HELP).map((h) => h.split("\n")[0]).map((l) => `  ${l}`).join("\n")}\n\n\`COMMAND --help\` for its options.\n${EXIT_CODES}\n`;
+/** The help of one command (for a case action, `caseName` fills in CASE), or the list of them all. */
+export function helpText(command?: string, caseName?: string): string {
+  const page = command ? HELP[command] : undefined;
+  if (page) {
+    const usage = caseName && CASE_ACTIONS.includes(command!) ? page.replace("just CASE ", `just ${caseName} `) : page;
+    return `usage: ${usage}\n\n${EXIT_CODES}\n`;
+  }
+  const lines = Object.entries(HELP).filter(([name]) => !CASE_ACTIONS.includes(name)).map(([, h]) => `  ${h.split("\n")[0]}`);
+  return `usage: just RECIPE [args]   (\`just --list\` shows them with a line each)\n\n${lines.join("\n")}\n\n\`just RECIPE --help\` for its options.\n${EXIT_CODES}\n`;
+}
+
+/**
+ * The help main.ts prints for `NAME ARGS... --help`: the recipes pass the case first
+ * (`just case2 load --help` runs `case case2 load --help`), so the case fills in the usage line.
+ */
+export function helpFor(name: string | undefined, args: string[]): { text: string; known: boolean } {
+  const words = args.filter((a) => !a.startsWith("-"));
+  if (name === "case") {
+    const [caseName, action] = words;
+    if (action && CASE_ACTIONS.includes(action)) return { text: helpText(action, caseName), known: true };
+    return { text: `usage: ${HELP.case.replaceAll("just CASE", `just ${caseName ?? "CASE"}`)}\n\n${EXIT_CODES}\n`, known: true };
+  }
+  if (name && HELP[name]) return { text: helpText(name, CASE_ACTIONS.includes(name) ? words[0] : undefined), known: true };
+  return { text: helpText(), known: false };
 }

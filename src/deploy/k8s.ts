@@ -215,7 +215,7 @@ export async function k8sCommand(config: Config, [action, ...args]: string[], lo
   const parsed = action === "down" ? null : k8sArgs(config, args);
   if (action === "render") return void process.stdout.write(renderYaml(parsed!.target, parsed!.options));
   const why = clusterUnavailable(run);
-  if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s render ${parsed?.target.case ?? "case2"}\` prints the manifests without a cluster`);
+  if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s ${parsed?.target.case ?? "case2"} render\` prints the manifests without a cluster`);
   if (!parsed) return k8sDown(run, namespaceFlag(splitFlags(args, OPTIONS).flags), log);
   const { target, options } = parsed;
   if (action === "up") return k8sUp(run, target, options, log);

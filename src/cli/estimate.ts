@@ -1,0 +1,31 @@
+/**
+ * Before long work, how long: the runs `compare`, `sweep` and `capacity` plan and the time they
+ * will take, printed before the first one starts. The estimate is the runs' own seconds (warm-up
+ * and window) plus a measured cost per run for what surrounds it.
+ */
+import { durationSeconds } from "../bench/load";
+
+/**
+ * Seconds a run costs besides its warm-up and window: the case's start and stop, the correctness
+ * gate, k6's start and end, the canary. Measured: `just demo` (16 runs of 2 s + 5 s, 112 s) took
+ * 187 s on 2 cores, about 4.5 s a run; rounded up.
+ */
+export const RUN_OVERHEAD_S = 5;
+/** A capacity search's steps: doubling from --start to the bracket, then bisection to within 5 %. */
+const SEARCH_STEPS = { fewest: 6, most: 14 };
+
+const minutes = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
+const until = (s: number) => new Date(Date.now() + s * 1000).toISOString().slice(11, 16);
+
+/** "20 runs (4 targets × 5 rounds) of 5 s warm-up + 60 s: about 23 min, until about 06:40 UTC". */
+export function runsEstimate(runs: number, how: string, warmup: string, window: string): string {
+  const each = durationSeconds(warmup) + durationSeconds(window) + RUN_OVERHEAD_S;
+  return `planned: ${runs} run(s) (${how}) of ${warmup} warm-up + ${window}: about ${minutes(runs * each)}, until about ${until(runs * each)} UTC`;
+}
+
+/** "3 searches (…) of 6-14 steps of 3 s warm-up + 10 s: about 4-10 min, until 06:50 UTC at the latest". */
+export function searchesEstimate(searches: number, how: string, warmup: string, step: string): string {
+  const each = durationSeconds(warmup) + durationSeconds(step) + RUN_OVERHEAD_S;
+  const [low, high] = [SEARCH_STEPS.fewest, SEARCH_STEPS.most].map((n) => searches * n * each);
+  return `planned: ${searches} capacity search(es) (${how}), each ${SEARCH_STEPS.fewest}-${SEARCH_STEPS.most} steps of ${warmup} warm-up + ${step}: about ${minutes(low)} to ${minutes(high)}, until ${until(high)} UTC at the latest`;
+}
