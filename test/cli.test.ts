@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CAPACITY_FLAGS, SWEEP_FLAGS } from "../src/cli/cli-curves";
 import { COMMANDS, loadParams, OPTIONS } from "../src/cli/cli";
-import { runsEstimate, searchesEstimate } from "../src/cli/estimate";
+import { runsEstimate, searchesEstimate } from "../src/bench/estimate";
 import { CASE_ACTIONS, HELP } from "../src/cli/help";
 import { CASE_NAMES } from "../src/bench/cases";
 

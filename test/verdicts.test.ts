@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { slowRuns } from "../src/bench/canary";
-import { equalRate, planLine, roundOrders } from "../src/bench/compare";
+import { equalRate, roundOrders } from "../src/bench/compare";
+import { runsEstimate } from "../src/bench/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/bench/results";
 import { everyRunLines, verdictLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
@@ -172,6 +173,6 @@ describe("rates and plans", () => {
   });
 
   test("the plan says how many runs and about how long", () => {
-    expect(planLine(4, 4, ["closed", "rate"], "5s", "2s")).toBe("planned: 4 round(s) × 4 target(s) × 2 operating point(s) = 32 runs of 5s after a 2s warm-up, about 6 minutes");
+    expect(runsEstimate(32, "4 targets × 4 rounds × 2 operating points", "2s", "5s")).toStartWith("planned: 32 run(s) (4 targets × 4 rounds × 2 operating points) of 2s warm-up + 5s: about 6 min, until about ");
   });
 });

@@ -19,7 +19,7 @@ import { pinPlan } from "./pin";
 import { fileStamp, type RunResult, writeAtomic } from "./results";
 import { analyse, type Phase, targetOf } from "./verdicts";
 import { okRps } from "./run-result";
-import { durationSeconds } from "./k6-run";
+import { runsEstimate } from "./estimate";
 
 export interface CompareOptions {
   vus: number;
@@ -92,17 +92,6 @@ export function equalRate(closed: { target: string; okRps: number | null }[], fr
   return { rate, from: `${fraction} × the slowest target's closed-model throughput in round 1 (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
 }
 
-/** Seconds a run takes beyond its measured window and warm-up: start, seed check, gate, canary, stop (measured here: 3–5 s). */
-const RUN_OVERHEAD_S = 5;
-
-/** The planned runs and about how long they take, said before a comparison starts. */
-export function planLine(targets: number, rounds: number, phases: Phase[], duration: string, warmup: string): string {
-  const runs = targets * rounds * phases.length;
-  const seconds = runs * (durationSeconds(duration) + durationSeconds(warmup) + RUN_OVERHEAD_S);
-  const minutes = seconds / 60;
-  return `planned: ${rounds} round(s) × ${targets} target(s) × ${phases.length} operating point(s) = ${runs} runs of ${duration} after a ${warmup} warm-up, about ${minutes < 1.5 ? `${Math.round(seconds)} s` : `${Math.round(minutes)} minutes`}`;
-}
-
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
   // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
   const plan: { case: CaseName; config: Config; label: string; column?: string; injectCpu?: Record<string, number> }[] = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]).map((t) => ({
@@ -150,7 +139,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const points = phases.map((ph) => (ph === "closed" ? `${options.vus} VUs (closed model: throughput and latency)` : `${rate !== undefined ? `${rate} requests/s` : "one arrival rate every target sustains"} (open model: CPU and latency at equal offered load)`));
   log(`comparison at ${points.join(" and ")}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
   if (phases.includes("rate") && rate === undefined) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in round 1`);
-  log(planLine(plan.length, options.repeat, phases, options.duration, options.warmup));
+  log(runsEstimate(total, `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}`, options.warmup, options.duration));
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
     log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
     try {

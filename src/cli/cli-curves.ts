@@ -3,7 +3,7 @@
  * --capacity`, from their arguments to src/bench/curves.ts and the curve report.
  */
 import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, type Flags, gatewaysFlag, nameOf, positive, positiveFlag, splitFlags } from "./args";
-import { runsEstimate, searchesEstimate } from "./estimate";
+import { runsEstimate, searchesEstimate } from "../bench/estimate";
 import { checkStep, parseSlo } from "../bench/capacity";
 import { caseSpec } from "../bench/cases";
 import type { Config } from "../config";

@@ -13,8 +13,6 @@ import { compare } from "../bench/compare";
 import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
 import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../bench/tools";
-import { targetPlan } from "../bench/curves";
-import { runsEstimate } from "./estimate";
 
 /**
  * The demo's comparison: 4 shuffled rounds, each target at 10 VUs (closed model: throughput and
@@ -27,12 +25,7 @@ export const DEMO = { vus: 10, duration: "5s", repeat: 4, warmup: "2s" };
 /** `params`: the test's shorter rounds; a user's demo always has DEMO's. */
 export async function demo(config: Config, log: (line: string) => void = console.log, params: typeof DEMO = DEMO) {
   await ensureTools(config, ["k6"], log);
-  const plan = (gateway: Config["case3Gateway"]) => {
-    const targets = targetPlan(config, undefined, [gateway]).length;
-    log(runsEstimate(targets * params.repeat, `${targets} targets × ${params.repeat} rounds`, params.warmup, params.duration));
-  };
   if (existsSync(routerBinary(config))) {
-    plan("apollo-router");
     return compare(config, { ...params, gateways: ["apollo-router"] }, log);
   }
   let build: ReturnType<typeof startBackgroundBuild> = null;
@@ -46,7 +39,6 @@ export async function demo(config: Config, log: (line: string) => void = console
   }
   const note = `Case 3 ran through Hive Gateway only: Apollo Router ${ROUTER_VERSION} is not built yet, and ${why}.`;
   log(`\n${note}\n`);
-  plan("hive-gateway");
   if (build) signalBuild(build, "STOP");
   try {
     return await compare(config, { ...params, gateways: ["hive-gateway"], notes: [note] }, log);
