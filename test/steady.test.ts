@@ -143,3 +143,31 @@ describe("steady-state detection on synthetic windows", () => {
     expect(steadyOf(closed([2000, 2010, 1990, 2000, 2005, 0, 0, 0, 0]))).toMatchObject({ steady: false });
   });
 });
+
+describe("steady-state detection on windows recorded on this machine", () => {
+  interface Recorded { file: string; mode: SteadyInput["mode"]; window_seconds: number; ok_per_window: number[]; latency_p50_ms: number[] | null; steal_pct_windows: number[] | null; foreign_cpu_pct_windows?: number[] | null }
+  const fixture = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "aa-windows.json"), "utf8")) as { recorded: string[]; runs: Recorded[] };
+  const inputOf = (r: Recorded): SteadyInput => ({ mode: r.mode, windowSeconds: r.window_seconds, okPerWindow: r.ok_per_window, latencyP50: r.latency_p50_ms, stealPct: r.steal_pct_windows, foreignPct: r.foreign_cpu_pct_windows ?? null });
+
+  test("A/A runs (case2 against itself): at most 10 % flagged `no_steady_state`, where the 5 % drift rule flagged most", () => {
+    expect(fixture.runs.length).toBeGreaterThanOrEqual(12);
+    const detected = fixture.runs.map((r) => detectSteady(inputOf(r)));
+    // Every run has enough windows: none passes by not being measured.
+    expect(detected.filter((d) => "not_measured" in d)).toEqual([]);
+    const flagged = fixture.runs.filter((_, i) => (detected[i] as Steady).steady === false).map((r) => r.file);
+    expect(flagged.length / fixture.runs.length).toBeLessThanOrEqual(0.1);
+    const drifted = fixture.runs.filter((r) => r.mode !== "rate" && oldFlag(r.ok_per_window));
+    expect(drifted.length).toBeGreaterThan(fixture.runs.filter((r) => r.mode !== "rate").length / 2);
+  });
+
+  test("the same recorded runs with a real defect added (throughput falling 40 % over the run) are flagged", () => {
+    const closedRuns = fixture.runs.filter((r) => r.mode !== "rate" && r.ok_per_window.length >= 4);
+    expect(closedRuns.length).toBeGreaterThan(0);
+    const caught = closedRuns.filter((r) => {
+      const n = r.ok_per_window.length;
+      const falling = r.ok_per_window.map((ok, i) => Math.round(ok * (1 - (0.4 * i) / (n - 1))));
+      return (detectSteady({ ...inputOf(r), okPerWindow: falling }) as Steady).steady === false;
+    });
+    expect(caught.length / closedRuns.length).toBeGreaterThanOrEqual(0.8);
+  });
+});
