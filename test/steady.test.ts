@@ -150,7 +150,7 @@ describe("steady-state detection on windows recorded on this machine", () => {
   const inputOf = (r: Recorded): SteadyInput => ({ mode: r.mode, windowSeconds: r.window_seconds, okPerWindow: r.ok_per_window, latencyP50: r.latency_p50_ms, stealPct: r.steal_pct_windows, foreignPct: r.foreign_cpu_pct_windows ?? null });
 
   test("A/A runs (case2 against itself): at most 10 % flagged `no_steady_state`, where the 5 % drift rule flagged most", () => {
-    expect(fixture.runs.length).toBeGreaterThanOrEqual(12);
+    expect(fixture.runs.length).toBeGreaterThanOrEqual(24);
     const detected = fixture.runs.map((r) => detectSteady(inputOf(r)));
     // Every run has enough windows: none passes by not being measured.
     expect(detected.filter((d) => "not_measured" in d)).toEqual([]);
@@ -160,14 +160,15 @@ describe("steady-state detection on windows recorded on this machine", () => {
     expect(drifted.length).toBeGreaterThan(fixture.runs.filter((r) => r.mode !== "rate").length / 2);
   });
 
-  test("the same recorded runs with a real defect added (throughput falling 40 % over the run) are flagged", () => {
-    const closedRuns = fixture.runs.filter((r) => r.mode !== "rate" && r.ok_per_window.length >= 4);
-    expect(closedRuns.length).toBeGreaterThan(0);
-    const caught = closedRuns.filter((r) => {
-      const n = r.ok_per_window.length;
-      const falling = r.ok_per_window.map((ok, i) => Math.round(ok * (1 - (0.4 * i) / (n - 1))));
-      return (detectSteady({ ...inputOf(r), okPerWindow: falling }) as Steady).steady === false;
-    });
-    expect(caught.length / closedRuns.length).toBeGreaterThanOrEqual(0.8);
+  test("the same recorded runs with a real defect added are flagged: throughput falling 40 % (closed model), latency tripling (open model)", () => {
+    // At 4 windows (20 s) this is about what the detection resolves on this machine: a doubling of
+    // latency within 20 s is caught in 5 of these 12 open-model runs, a fall of 20 % in 9 of 12 closed.
+    const closedRuns = fixture.runs.filter((r) => r.mode !== "rate");
+    const openRuns = fixture.runs.filter((r) => r.mode === "rate");
+    expect(Math.min(closedRuns.length, openRuns.length)).toBeGreaterThanOrEqual(12);
+    const caught = (runs: Recorded[], defect: (r: Recorded) => SteadyInput) => runs.filter((r) => (detectSteady(defect(r)) as Steady).steady === false).length / runs.length;
+    const along = (r: Recorded, i: number) => i / (r.ok_per_window.length - 1);
+    expect(caught(closedRuns, (r) => ({ ...inputOf(r), okPerWindow: r.ok_per_window.map((ok, i) => Math.round(ok * (1 - 0.4 * along(r, i)))) }))).toBeGreaterThanOrEqual(0.8);
+    expect(caught(openRuns, (r) => ({ ...inputOf(r), latencyP50: r.latency_p50_ms!.map((ms, i) => ms * 3 ** along(r, i)) }))).toBeGreaterThanOrEqual(0.8);
   });
 });

@@ -21,8 +21,8 @@
 
 /** Windows the detection needs: fewer say `not_measured`. 4 windows (20 s) give a trend 2 degrees of freedom. */
 export const MIN_WINDOWS = 4;
-/** Warm-up trimming needs this many windows, so at least 4 are left after trimming a third. */
-export const TRIM_MIN_WINDOWS = 6;
+/** Warm-up trimming: at most a third of the windows (at least one) from this many windows on. */
+export const TRIM_MIN_WINDOWS = 4;
 /** Fitting the steal coefficient per run needs this many windows (3 parameters, 5 degrees of freedom). */
 export const FIT_MIN_WINDOWS = 8;
 /**
@@ -34,12 +34,18 @@ export const FIT_MIN_WINDOWS = 8;
  * from the issue's own measurement (24 windows of a 2-minute run: throughput 230–429 req/s
  * with steal 0.1–10.9 %, r = −0.84).
  *
- * MATERIAL: a change under 10 % is not called a failure to settle however significant. The A/A
- * spread of a 20 s run's windows (pooled residual sd 7 %) makes ±10 % the smallest trend 4 or 6
- * windows can tell from noise at all; a defect worth flagging (postgres.js's queue, DESIGN §12:
- * −50 to −75 % within a minute) is far beyond it.
+ * MATERIAL: a change under it is not called a failure to settle however significant.
+ * Throughput: 10 %. The A/A spread of a 20 s run's windows (pooled residual sd 7 %) makes ±10 %
+ * the smallest trend 4 or 6 windows can tell from noise at all; a defect worth flagging
+ * (postgres.js's queue, DESIGN §12: −50 to −75 % within a minute) is far beyond it.
+ * Latency (open model): 50 %. The windows' median latency at a fixed 60 req/s moved far more
+ * between windows (robust sd 10 %, 24 % with its outliers; the first window 13–40 % above the
+ * rest in 10 of 12 runs) while throughput held the rate; a case that cannot keep up sees its
+ * latency grow without bound, by far more than half within a run.
  */
-export const MATERIAL = 0.1;
+export const MATERIAL = { ok_rps: 0.1, latency_p50_ms: 0.5 };
+/** A leading window is trimmed as a warm-up only when it stands more than 10 % apart (and 3 noise sds), in either series. */
+export const TRIM_MATERIAL = 0.1;
 /** A window whose steal exceeds the run's median by this many points is set aside (10 points: the issue's whole range). */
 export const STEAL_ASIDE_PP = 10;
 /**
@@ -59,10 +65,11 @@ export const FOREIGN_COEFFICIENT = { ok_rps: -0.01, latency_p50_ms: 0.01 };
  * The machine's window noise: sd of the log series between windows of one run once steal is
  * taken out. A run's own estimate from a few windows can be far below it by chance (2 degrees
  * of freedom at 4 windows); the larger of the two is used, with the normal's quantile when it
- * is the machine's. 5 %: the low end of this machine's window CV (5–8 % in the issue; the A/A
- * runs' pooled residual sd 7 %, median run 6 %).
+ * is the machine's. Throughput 5 %: the low end of this machine's window CV (5–8 % in the
+ * issue; the A/A runs' pooled residual sd 7 %, median run 6 %). Latency 10 %: the A/A rate runs'
+ * robust sd (median absolute successive difference).
  */
-export const NOISE_FLOOR = { ok_rps: 0.05, latency_p50_ms: 0.07 };
+export const NOISE_FLOOR = { ok_rps: 0.05, latency_p50_ms: 0.1 };
 /**
  * Neighbouring windows of this machine are alike (its slow moments last longer than 5 s). The
  * standard errors are widened by sqrt((1 + ρ) / (1 − ρ)), ρ the larger of this and the run's own
@@ -249,16 +256,18 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   }
   const z = y.map((v, i) => v - regressors.reduce((sum, [what, x]) => sum + coefficients[what].value! * x[i], 0));
 
-  // 3. A warm-up transient: leading windows apart from the rest by more than its noise and MATERIAL.
+  // 3. A warm-up transient: leading windows apart from the rest by more than 3 times its noise
+  //    (never less than the machine's) and by more than TRIM_MATERIAL.
   const trimmed: number[] = [];
+  const material = MATERIAL[name];
   if (kept.length >= TRIM_MIN_WINDOWS) {
-    const most = Math.floor(kept.length / 3);
+    const most = Math.max(1, Math.floor(kept.length / 3));
     for (let j = 0; j < most; j++) {
       const rest = kept.slice(j + 1).map((i) => z[i]);
       const centre = median(rest);
-      const noise = Math.max(robustSd(rest), 1e-9);
+      const noise = Math.max(robustSd(rest), NOISE_FLOOR[name]);
       const apart = Math.abs(z[kept[j]] - centre);
-      if (apart > 3 * noise && apart > Math.log(1 + MATERIAL)) trimmed.push(kept[j]);
+      if (apart > 3 * noise && apart > Math.log(1 + TRIM_MATERIAL)) trimmed.push(kept[j]);
       else break;
     }
     kept = kept.filter((i) => !trimmed.includes(i));
@@ -284,14 +293,14 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
     trend = { change: round(Math.exp(line.beta[1] * span) - 1), t: finiteT(line.beta[1] / se), t_limit: round(limit, 2) };
   }
   const shift = levelShift(kept, zs, floor, widen);
-  const trendFails = trend !== null && Math.abs(trend.t) > trend.t_limit && Math.abs(trend.change) > MATERIAL;
-  const shiftFails = shift !== null && Math.abs(shift.t) > shift.t_limit && Math.abs(shift.change) > MATERIAL;
+  const trendFails = trend !== null && Math.abs(trend.t) > trend.t_limit && Math.abs(trend.change) > material;
+  const shiftFails = shift !== null && Math.abs(shift.t) > shift.t_limit && Math.abs(shift.change) > material;
   const what = name === "ok_rps" ? "throughput" : "median latency";
   const reason = trendFails
     ? `${what} keeps moving after steal is accounted for: ${pct(trend!.change)} over windows ${kept[0]}–${kept.at(-1)} (t = ${trend!.t}, beyond ${trend!.t_limit})`
     : shiftFails
       ? `${what} shifts by ${pct(shift!.change)} from window ${shift!.at_window} on, after steal is accounted for (t = ${shift!.t}, beyond ${shift!.t_limit})`
-      : `${what} settles${trimmed.length ? ` after ${trimmed.length} warm-up window(s)` : ""}: no trend or level shift beyond ${MATERIAL * 100} % and the noise of its ${kept.length} windows`;
+      : `${what} settles${trimmed.length ? ` after ${trimmed.length} warm-up window(s)` : ""}: no trend or level shift beyond ${material * 100} % and the noise of its ${kept.length} windows`;
   return {
     series: name,
     windows: n,
