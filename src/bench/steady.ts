@@ -27,12 +27,13 @@ export const TRIM_MIN_WINDOWS = 4;
 export const FIT_MIN_WINDOWS = 8;
 /**
  * CALIBRATION (the 2-vCPU VM fleetbench was written on; test/fixtures/aa-windows.json holds the
- * windows). A/A runs of case2 against itself (`just compare 10 20s --cases case2,case2 --repeat
- * 6`, `--rate 60 20s`, `10 30s --repeat 4`) with an Apollo Router build beside them: window CV
- * 6–15 %, throughput falling 7–22 % within 11 of 12 closed-model 20 s runs (the old 5 % drift
- * rule flagged 11 of 12), steal 0–0.1 % throughout. The constants below follow from that and
- * from the issue's own measurement (24 windows of a 2-minute run: throughput 230–429 req/s
- * with steal 0.1–10.9 %, r = −0.84).
+ * windows). 24 A/A runs of case2 against itself, an Apollo Router build (about one core) beside
+ * them: `just compare 10 20s --cases case2,case2 --repeat 6` (closed model) and `--rate 60 20s`
+ * (open model), 4 windows each. Closed: window CV 6–15 %, throughput falling 7–22 % within 11
+ * of 12 runs (the old 5 % drift rule flagged those 11). Open: throughput pinned at 60 req/s (the
+ * drift rule could never fire), median latency per window 5–32 ms. Steal 0–1 % throughout, and
+ * the other processes' CPU 52–80 %. The constants below follow from that and from the issue's
+ * own measurement (24 windows of a 2-minute run: 230–429 req/s with steal 0.1–10.9 %, r = −0.84).
  *
  * MATERIAL: a change under it is not called a failure to settle however significant.
  * Throughput: 10 %. The A/A spread of a 20 s run's windows (pooled residual sd 7 %) makes ±10 %
@@ -57,8 +58,8 @@ export const STEAL_ASIDE_PP = 10;
 export const STEAL_COEFFICIENT = { ok_rps: -0.04, latency_p50_ms: 0.04 };
 /**
  * Other processes' CPU (per point of all CPU time): on 2 CPUs a build taking one core (50
- * points) costs a CPU-bound case about half its CPU, ≈ −0.01 per point, and the fitted
- * coefficients of the 30 s A/A runs' own (CALIBRATION) are of that order.
+ * points) costs a CPU-bound case about half its CPU: ≈ −0.01 per point. Not yet fitted on
+ * recorded windows (the A/A runs' foreign CPU was recorded before its last window was fixed).
  */
 export const FOREIGN_COEFFICIENT = { ok_rps: -0.01, latency_p50_ms: 0.01 };
 /**
