@@ -32,7 +32,7 @@ export const FIT_MIN_WINDOWS = 8;
  * (open model), 4 windows each. Closed: window CV 6–15 %, throughput falling 7–22 % within 11
  * of 12 runs (the old 5 % drift rule flagged those 11). Open: throughput pinned at 60 req/s (the
  * drift rule could never fire), median latency per window 5–32 ms. Steal 0–1 % throughout, and
- * the other processes' CPU 52–80 %. The constants below follow from that and from the issue's
+ * the other processes' CPU 52–67 % of all CPU time. The constants below follow from that and from the issue's
  * own measurement (24 windows of a 2-minute run: 230–429 req/s with steal 0.1–10.9 %, r = −0.84).
  *
  * MATERIAL: a change under it is not called a failure to settle however significant.
