@@ -143,3 +143,32 @@ describe("steady-state detection on synthetic windows", () => {
     expect(steadyOf(closed([2000, 2010, 1990, 2000, 2005, 0, 0, 0, 0]))).toMatchObject({ steady: false });
   });
 });
+
+describe("steady-state detection on windows recorded on this machine", () => {
+  interface Recorded { file: string; mode: SteadyInput["mode"]; window_seconds: number; ok_per_window: number[]; latency_p50_ms: number[] | null; steal_pct_windows: number[] | null; foreign_cpu_pct_windows?: number[] | null }
+  const fixture = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "aa-windows.json"), "utf8")) as { recorded: string[]; runs: Recorded[] };
+  const inputOf = (r: Recorded): SteadyInput => ({ mode: r.mode, windowSeconds: r.window_seconds, okPerWindow: r.ok_per_window, latencyP50: r.latency_p50_ms, stealPct: r.steal_pct_windows, foreignPct: r.foreign_cpu_pct_windows ?? null });
+
+  test("A/A runs (case2 against itself): at most 10 % flagged `no_steady_state`, where the 5 % drift rule flagged most", () => {
+    expect(fixture.runs.length).toBeGreaterThanOrEqual(24);
+    const detected = fixture.runs.map((r) => detectSteady(inputOf(r)));
+    // Every run has enough windows: none passes by not being measured.
+    expect(detected.filter((d) => "not_measured" in d)).toEqual([]);
+    const flagged = fixture.runs.filter((_, i) => (detected[i] as Steady).steady === false).map((r) => r.file);
+    expect(flagged.length / fixture.runs.length).toBeLessThanOrEqual(0.1);
+    const drifted = fixture.runs.filter((r) => r.mode !== "rate" && oldFlag(r.ok_per_window));
+    expect(drifted.length).toBeGreaterThan(fixture.runs.filter((r) => r.mode !== "rate").length / 2);
+  });
+
+  test("the same recorded runs with a real defect added are flagged: throughput falling 40 % (closed model), latency tripling (open model)", () => {
+    // At 4 windows (20 s) this is about what the detection resolves on this machine: a doubling of
+    // latency within 20 s is caught in 5 of these 12 open-model runs, a fall of 20 % in 9 of 12 closed.
+    const closedRuns = fixture.runs.filter((r) => r.mode !== "rate");
+    const openRuns = fixture.runs.filter((r) => r.mode === "rate");
+    expect(Math.min(closedRuns.length, openRuns.length)).toBeGreaterThanOrEqual(12);
+    const caught = (runs: Recorded[], defect: (r: Recorded) => SteadyInput) => runs.filter((r) => (detectSteady(defect(r)) as Steady).steady === false).length / runs.length;
+    const along = (r: Recorded, i: number) => i / (r.ok_per_window.length - 1);
+    expect(caught(closedRuns, (r) => ({ ...inputOf(r), okPerWindow: r.ok_per_window.map((ok, i) => Math.round(ok * (1 - 0.4 * along(r, i)))) }))).toBeGreaterThanOrEqual(0.8);
+    expect(caught(openRuns, (r) => ({ ...inputOf(r), latencyP50: r.latency_p50_ms!.map((ms, i) => ms * 3 ** along(r, i)) }))).toBeGreaterThanOrEqual(0.8);
+  });
+});

@@ -126,7 +126,7 @@ export function effectiveConfig(config: Config) {
 
 export function parityOf(config: Config, spec: CaseSpec, options: { startedCase: boolean; postgresVersion: string | null; injectCpu?: Record<string, number> }) {
   const injectCpu = options.injectCpu ?? {};
-  const processes = Object.fromEntries(spec.processes(config).map((p) => [p.name, {
+  const processes: Record<string, Record<string, unknown>> = Object.fromEntries(spec.processes(config).map((p) => [p.name, {
     ...processSettings(p, config),
     ...(injectCpu[p.name] ? { inject_cpu_ms: injectCpu[p.name] } : {}),
   }]));

@@ -158,8 +158,6 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   const sample = () => {
     const totals = treeTotals(pids, pageSize);
     const pss: Record<string, number> = {};
-    // Each tree's growth since it was first seen, summed: a process joining (k6) adds only what it uses from then on.
-    ticksTimeline.push({ t: Date.now(), ticks: [...totals].reduce((sum, [name, total]) => sum + (first.has(name) ? Math.max(0, total.ticks - first.get(name)!) : 0), 0) });
     for (const [name, total] of totals) {
       if (total.ticks === 0 && total.rssBytes === 0) continue;
       if (!first.has(name)) first.set(name, total.ticks);
@@ -168,6 +166,9 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
       peakPss.set(name, Math.max(peakPss.get(name) ?? 0, total.pssBytes));
       pss[name] = total.pssBytes;
     }
+    // Each tree's growth since it was first seen, summed: a process joining (k6) adds only what
+    // it uses from then on, and one that ended (k6 at the end) keeps what it used.
+    ticksTimeline.push({ t: Date.now(), ticks: [...first.keys()].reduce((sum, name) => sum + last.get(name)! - first.get(name)!, 0) });
     timeline.push({ t: Date.now() - t0, pss });
   };
   sample();
