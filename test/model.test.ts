@@ -3,12 +3,22 @@
  * marginal parts (recovered within their intervals, and the intervals' coverage by simulation),
  * crossings of known lines, the cost arithmetic, a rate not sustained left out, bad input.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
+import { openPage } from "./browser";
+import { type CellDoc, cellFile, decide, type GridDoc, type GridParams, measureModel, readCells, runGrid, writeModel } from "../src/bench/grid";
+import { parseSlo } from "../src/bench/capacity";
+import { writeMapReport } from "../src/report/map-report";
+import { writeModelReport } from "../src/report/model-report";
+import { config, quiet } from "./utils";
 import {
-  analyseModel, cheapestChanges, checkRates, costAt, crossover, fitLine, fitTarget, GIB, lineOf, type ModelPoint, modelPoint,
-  parsePrice, perMillion, rankAt, valueAt,
+  analyseModel, cheapestChanges, type ModelDoc, checkRates, costAt, crossover, fitLine, fitTarget, GIB, lineOf, type ModelPoint, modelPoint,
+  parsePrice, parseRates, perMillion, rankAt, valueAt,
 } from "../src/bench/model";
+
+setDefaultTimeout(300_000);
 import type { RunResult } from "../src/bench/results";
 
 /** A standard normal from a seeded uniform generator (Box–Muller). */
@@ -220,5 +230,161 @@ describe("bad input", () => {
     expect(() => checkRates([10])).toThrow("--rates takes two rates at least");
     expect(() => checkRates([10, 10])).toThrow("--rates names a rate twice");
     expect(checkRates([100, 25])).toEqual([25, 100]);
+    expect(() => parseRates("10,-5")).toThrow('--rates takes offered rates in requests/s, positive integers separated by commas (e.g. 25,50,100,200), got "10,-5"');
+  });
+
+  test("the command line: one line and exit 2 for --rates 10,-5, --price vcpu-hour=abc, --at 0 (before anything starts)", () => {
+    for (const [args, said] of [
+      [["model", "--rates", "10,-5"], "--rates takes offered rates"],
+      [["model", "--price", "vcpu-hour=abc"], "--price takes vcpu-hour=P"],
+      [["model", "--at", "0"], '--at must be a positive integer, got "0"'],
+      [["grid", "--at", "0"], '--at must be a positive integer, got "0"'],
+      [["grid", "--hops", "1,-2"], "--hops takes a comma-separated list of whole milliseconds"],
+      [["grid", "--resume", "/nonexistent", "--at", "5"], "--resume continues a grid with its own parameters"],
+      [["map", "/nonexistent"], "a grid is named by its folder"],
+    ] as const) {
+      const r = Bun.spawnSync([`${import.meta.dirname}/../node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: `${import.meta.dirname}/..`, env: process.env, stdout: "pipe", stderr: "pipe" });
+      expect(r.exitCode).toBe(2);
+      const err = r.stderr.toString().trim();
+      expect(err.split("\n")).toHaveLength(1);
+      expect(err).toContain(said);
+    }
+  });
+});
+
+/** A model document from synthetic points (what measureModel writes, without measuring). */
+function syntheticModel(truths: Record<string, Truth>, rates: number[], seed: number, sd = 0.004): ModelDoc {
+  const all = Object.entries(truths).flatMap(([t, truth], i) => points(t, truth, rates, 2, seed + i, { sd }));
+  const params: ModelDoc["params"] = { rates, duration: "6s", warmup: "2s", repeat: 2, api: null, fleet_size: 15, hop_latency_ms: null, at: Math.max(...rates), price: null };
+  return {
+    schema_version: 1, kind: "model", created_at: new Date().toISOString(), seed, params, targets: Object.keys(truths),
+    blocks: [], points: all, ...analyseModel(all, Object.keys(truths), params),
+  } as ModelDoc;
+}
+
+const lean = (f: number, m: number): Truth => ({ "yoga-gateway": { fixed: f, marginal: m }, k6: { fixed: 0.08, marginal: 0.0009 } });
+
+describe("the reports in headless Chromium", () => {
+  test("the model's page: points, fit and band per target, the crossing marked, no errors, no requests", async () => {
+    const doc = syntheticModel({ "case1b · rest-gateway": lean(0.2, 0.003), "case2 · yoga-gateway": lean(0.5, 0.001) }, [50, 100, 200, 300], 5, 0.002);
+    expect(doc.crossovers[0].rate).toBeGreaterThan(120);
+    expect(doc.crossovers[0].rate).toBeLessThan(180);
+    const path = writeModel(config, doc);
+    const { html, markdown } = writeModelReport(config, path, quiet);
+    const md = readFileSync(markdown, "utf8");
+    expect(md).toContain("## What it found");
+    expect(md).toContain("cost the same CPU at");
+    expect(md).toContain("no price given: ranked by CPU-hours alone");
+    const page = await openPage(html, 1280);
+    try {
+      expect(Number(await page.page.evaluate(() => document.body.dataset.charts))).toBeGreaterThanOrEqual(2);
+      expect(Number(await page.page.evaluate(() => document.body.dataset.bands))).toBeGreaterThanOrEqual(2);
+      expect(Number(await page.page.evaluate(() => document.body.dataset.crossmarks))).toBe(1);
+      expect(await page.page.$eval("#found", (e) => e.textContent)).toContain("cost the same CPU at");
+      expect(page.errors).toEqual([]);
+      expect(page.requests).toEqual([]);
+    } finally {
+      await page.browser.close();
+    }
+  });
+
+  test("the decision map: one decided cell, one tie, one where no target meets the SLO, each labelled in words", async () => {
+    const dir = join(config.resultsDir, "grid-synthetic");
+    mkdirSync(dir, { recursive: true });
+    const slo = parseSlo("p99=200ms");
+    const params: GridParams = {
+      fleet: [15, 150], hops: [0], at: 100, quick: true, repeat: 2, duration: "5s", warmup: "1s", slo,
+      capacity: { step: "5s", warmup: "1s", precision: 0.25, max_factor: 2 }, cases: ["case1b", "case2"], gateways: [], runtimes: ["bun"], api: null, price: null, seed: 1,
+    };
+    const [a, b] = ["case1b · rest-gateway", "case2 · yoga-gateway"];
+    const grid: GridDoc = { schema_version: 1, kind: "grid", created_at: "", params, targets: [a, b], cells: [{ fleet: 15, hop_ms: 0, file: cellFile(15, 0) }, { fleet: 150, hop_ms: 0, file: cellFile(150, 0) }, { fleet: 1500, hop_ms: 0, file: cellFile(1500, 0) }], estimate_seconds: 0 };
+    const cell = (fleet: number, model: ModelDoc | null, capacity: number): CellDoc => ({
+      schema_version: 1, kind: "grid-cell", fleet, hop_ms: 0, at: 100, started_at: "", finished_at: "", content_hash: null, slo,
+      capacities: [a, b].map((target) => ({ target, capacity, bracket: [capacity, null], note: null, steps: 3 })), eligible: capacity >= 100 ? [a, b] : [], model,
+    });
+    // N = 15: b costs half of a at 100/s (decided); N = 150: the same line twice, noisy (a tie); N = 1500: capacity 20 < 100.
+    const decided = cell(15, syntheticModel({ [a]: lean(0.4, 0.004), [b]: lean(0.2, 0.002) }, [50, 100], 7), 300);
+    const tied = cell(150, syntheticModel({ [a]: lean(0.3, 0.002), [b]: lean(0.3, 0.002) }, [50, 100], 8, 0.03), 300);
+    const none = cell(1500, null, 20);
+    writeFileSync(join(dir, "grid.json"), JSON.stringify(grid));
+    for (const c of [decided, tied, none]) writeFileSync(join(dir, cellFile(c.fleet, 0)), JSON.stringify(c));
+    expect(decide(decided, 15, 0, 100).verdict).toBe("decided");
+    expect(decide(decided, 15, 0, 100).cheapest).toBe(b);
+    expect(decide(tied, 150, 0, 100).verdict).toBe("tie");
+    expect(decide(none, 1500, 0, 100).words).toBe("no target meets p99 ≤ 200 ms at 100/s");
+    const { html, markdown } = writeMapReport(dir, {}, quiet);
+    const md = readFileSync(markdown, "utf8");
+    expect(md).toContain("| N = 15 | case2 yoga-gateway: 0.50× case1b rest-gateway's CPU-hours (");
+    expect(md).toMatch(/\| N = 150 \| tie: /);
+    const page = await openPage(html, 1024, 0);
+    try {
+      expect(await page.page.evaluate(() => [document.body.dataset.cells, document.body.dataset.decided, document.body.dataset.ties])).toEqual(["3", "1", "1"]);
+      const words = await page.page.$$eval("#map td.cell", (cells) => cells.map((c) => c.textContent));
+      expect(words[0]).toStartWith("decidedcase2 yoga-gateway: 0.50×");
+      expect(words[1]).toStartWith("tietie: ");
+      expect(words[2]).toBe("none meets the SLOno target meets p99 ≤ 200 ms at 100/s");
+      expect(page.errors).toEqual([]);
+      expect(page.requests).toEqual([]);
+      await page.page.screenshot({ path: html.replace(/\.html$/, ".png"), fullPage: true });
+    } finally {
+      await page.browser.close();
+    }
+  });
+});
+
+// Real processes below: run under the machine lock (flock /tmp/fleetbench-machine.lock).
+describe("real", () => {
+  test("a short real model of case1b and case2 at two rates: positive fixed and marginal parts, per component", async () => {
+    const { doc } = await measureModel(config, { rates: [20, 60], duration: "6s", warmup: "2s", repeat: 2, seed: 19, cases: ["case1b", "case2"], gateways: [] }, quiet);
+    const path = writeModel(config, doc);
+    writeModelReport(config, path, quiet);
+    console.error(readFileSync(path.replace(/\.json$/, ".md"), "utf8").split("\n## Memory")[0]);
+    expect(doc.targets).toEqual(["case1b · rest-gateway", "case2 · yoga-gateway"]);
+    for (const m of doc.models) {
+      expect(m.total!.n).toBe(4);
+      expect(m.total!.fixed).toBeGreaterThan(0);
+      expect(m.total!.marginal).toBeGreaterThan(0);
+      expect(m.components.gateway.marginal).toBeGreaterThan(0);
+      expect(m.components["data services"].fixed).toBeGreaterThan(0);
+      expect(m.pss.every((p) => (p.total_bytes ?? 0) > 0)).toBe(true);
+    }
+    expect(doc.blocks).toHaveLength(4);
+  });
+
+  test("a tiny real grid, interrupted after its first cell, then resumed: the finished cell is kept, only the other measured", async () => {
+    const params: GridParams = {
+      fleet: [5, 15], hops: [0], at: 20, quick: true, repeat: 1, duration: "3s", warmup: "1s", slo: parseSlo("p99=200ms"),
+      capacity: { step: "5s", warmup: "1s", precision: 0.5, max_factor: 2 }, cases: ["case2"], gateways: [], runtimes: ["bun"], api: null, price: null, seed: 3,
+    };
+    let dir = "";
+    const lines: string[] = [];
+    // Ctrl-C as soon as the first cell's file is written.
+    const watcher = setInterval(() => {
+      if (dir && existsSync(join(dir, cellFile(5, 0)))) {
+        process.emit("SIGINT");
+        clearInterval(watcher);
+      }
+    }, 50);
+    const first = await runGrid(config, params, null, (line) => {
+      lines.push(line);
+      dir ||= /^grid folder: (\S+)/.exec(line)?.[1] ?? "";
+    });
+    clearInterval(watcher);
+    expect(first.complete).toBe(false);
+    expect(first.interrupted).toBe(true);
+    expect(readCells(first.dir).map((c) => c.fleet)).toEqual([5]);
+    const kept = readFileSync(join(first.dir, cellFile(5, 0)), "utf8");
+    const resumed: string[] = [];
+    const second = await runGrid(config, null, first.dir, (line) => resumed.push(line));
+    expect(second.complete).toBe(true);
+    expect(readFileSync(join(first.dir, cellFile(5, 0)), "utf8")).toBe(kept);
+    expect(resumed.some((l) => l.includes("1 cell(s) already finished, kept"))).toBe(true);
+    expect(resumed.filter((l) => l.includes("########## cell:"))).toEqual(["\n########## cell: fleet of 15 robots, 0 ms per internal hop ##########"]);
+    const cells = readCells(first.dir);
+    expect(cells.map((c) => c.fleet)).toEqual([5, 15]);
+    expect(cells.every((c) => c.capacities[0].capacity !== null && c.capacities[0].capacity >= 20)).toBe(true);
+    expect(cells.every((c) => c.model?.models[0].total !== null)).toBe(true);
+    const { markdown } = writeMapReport(first.dir, {}, quiet);
+    expect(readFileSync(markdown, "utf8")).toContain("only case2 yoga-gateway meets the SLO");
   });
 });

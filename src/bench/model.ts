@@ -447,7 +447,14 @@ export function cheapestChanges(models: TargetModel[], lo: number, hi: number, p
   return changes;
 }
 
-/** Rates as `just model --rates` takes them: positive integers, ascending, no repeats. */
+/** `--rates 25,50,100`: offered rates in requests/s, positive integers, two at least, ascending once read. */
+export function parseRates(text: string): number[] {
+  const items = text.split(",").map((r) => r.trim());
+  if (!items.every((r) => /^\d+$/.test(r) && Number(r) >= 1)) throw new UsageError(`--rates takes offered rates in requests/s, positive integers separated by commas (e.g. 25,50,100,200), got "${text}"`);
+  return checkRates(items.map(Number));
+}
+
+/** Rates as `just model --rates` takes them: two at least, no repeats; returned ascending. */
 export function checkRates(rates: number[]): number[] {
   if (rates.length < 2) throw new UsageError(`--rates takes two rates at least (a line needs two), got ${rates.join(",")}`);
   if (new Set(rates).size !== rates.length) throw new UsageError(`--rates names a rate twice: ${rates.join(",")}`);

@@ -28,6 +28,7 @@ import { writeFileSync } from "node:fs";
 import { apiFlag, casesFlag, runtimesFlag, duration, durationFlag, fleetSizeArg, gatewaysFlag, positive, positiveFlag, splitFlags } from "./args";
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../bench/cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
+import { MODEL_COMMANDS } from "./cli-model";
 import { type Config, loadConfig } from "../config";
 import { createSql, loadedFleetSize } from "../db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "../bench/pg-cluster";
@@ -68,6 +69,7 @@ export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams
 
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
   ...CURVE_COMMANDS,
+  ...MODEL_COMMANDS,
   async db(config, [action]) {
     if (action === "up") return clusterUp(config);
     if (action === "down") {
