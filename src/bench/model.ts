@@ -366,7 +366,9 @@ export function costAt(model: TargetModel, rate: number, price?: Price): Cost | 
   const k = perMillion(1, rate);
   const money = price ? price.vcpu_hour * cores.value * k + price.gb_hour * (gb ?? 0) * k : null;
   const rankScale = price ? price.vcpu_hour * k : k;
-  const extrapolated = rate < model.total.range[0] * 0.999 || rate > model.total.range[1] * 1.001;
+  // Against the offered rates measured (the fit's x, the rate served, runs a little under them).
+  const [lo, hi] = model.sustained_rates.length ? [model.sustained_rates[0], model.sustained_rates.at(-1)!] : model.total.range;
+  const extrapolated = rate < lo || rate > hi;
   return {
     target: model.target, rate,
     cores: cores.value, cores_ci: cores.ci,
