@@ -72,6 +72,24 @@ calibrate *args: _deps
 sweep *args: _deps
     @{{fleet}} sweep {{args}}
 
+# The cost model: every target at several rates, CPU per second = fixed + marginal × rate per process and component, crossings, cost per million requests: model [DURATION] [--rates 25,50,100,200] [--repeat 3] [--at R] [--price vcpu-hour=P,gb-hour=Q]
+[group('load')]
+[no-exit-message]
+model *args: _deps
+    @{{fleet}} model {{args}}
+
+# The decision map over fleet size × hop latency (capacity at the SLO and the model per cell): grid [--quick] [--fleet 15,150,1500] [--hops 0,1,5] [--at 50] [--plan] [--resume DIR]; map DIR [--at R] redraws it
+[group('load')]
+[no-exit-message]
+grid *args: _deps
+    @{{fleet}} grid {{args}}
+
+# The decision map of a grid folder at another rate or price: map DIR [--at R] [--price ...]
+[group('load')]
+[no-exit-message]
+map *args: _deps
+    @{{fleet}} map {{args}}
+
 # Markdown table + HTML page from results (default: the newest comparison); --baseline OTHER: against another comparison
 [group('load')]
 [no-exit-message]

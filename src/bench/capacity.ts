@@ -45,6 +45,8 @@ export interface CapacityOptions {
   step: string;
   warmup: string;
   api?: LoadParams["api"];
+  /** The bisection's stopping width, as a share of the bracket's lower end. @default PRECISION (5 %) */
+  precision?: number;
 }
 
 /** One step of a search: a point of the target's latency-against-offered-rate curve. */
@@ -144,7 +146,7 @@ export async function searchCapacity(
     }
   }
   // Bisect until the bracket is within PRECISION of its lower end (or one request/s wide).
-  while (hi !== null && lo !== null && hi - lo > Math.max(1, PRECISION * lo)) await tryRate(Math.round((lo + hi) / 2));
+  while (hi !== null && lo !== null && hi - lo > Math.max(1, (options.precision ?? PRECISION) * lo)) await tryRate(Math.round((lo + hi) / 2));
   log(`${target}: capacity ${lo} requests/s at ${sloText(options.slo)}${hi !== null ? ` (missed at ${hi}/s)` : ""}`);
   return { target, capacity: lo, bracket: [lo, hi], note, steps };
 }

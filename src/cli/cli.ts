@@ -16,6 +16,7 @@ import { spawn } from "../runtime";
 import pkg from "../../package.json" with { type: "json" };
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../bench/cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
+import { MODEL_COMMANDS } from "./cli-model";
 import { type Config, loadConfig } from "../config";
 import { createSql, loadedFleetSize } from "../db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "../bench/pg-cluster";
@@ -90,6 +91,7 @@ const K8S_ACTIONS = ["render", "up", "gate", "load", "down"];
 
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
   ...CURVE_COMMANDS,
+  ...MODEL_COMMANDS,
   async db(config, [action]) {
     if (action === "up") return clusterUp(config);
     if (action === "down") {

@@ -65,6 +65,28 @@ ${WARMUP("3s")}
 ${SEED}
 ${API}
 ${HOP}`,
+  model: `just model [DURATION] [options]\n  the cost model: every target at each rate in R rounds (each round every rate in a shuffled order, each rate a
+  comparison in the open model); per process and component CPU per second = fixed + marginal × rate by least
+  squares with 95 % intervals, peak PSS per rate, where targets' lines cross, cost per million requests.
+  A rate a target cannot sustain (dropped iterations, errors) is recorded and left out of its fit.
+  results/model-<time>.json and its report (.md, .html); DURATION per run (default 10s)
+  --rates LIST        offered rates, requests/s (default 25,50,100,200)
+  --repeat R          rounds (default 3); --warmup DURATION (default 3s); --seed S
+  --at R              the rate the cost is ranked at (default the highest rate)
+  --price vcpu-hour=P,gb-hour=Q   money per million requests (without it, ranked by CPU-hours)
+  --cases LIST, --gateways LIST, --runtimes bun,deno, --api NAME`,
+  grid: `just grid [DURATION] [options]\n  the decision map: in every cell of fleet size × hop latency each target's capacity at the SLO (searched up
+  from --at) and the model up to --at among those that meet it; per cell the cheapest target at --at, its ratio
+  to the runner-up with the interval, tie where it includes 1. One file per cell in results/grid-<time>/,
+  the map (map-at-R.md, .html) beside them. Prints its estimate first
+  --fleet LIST        fleet sizes (default 15,150,1500); --hops LIST latency per internal hop, ms (default 0,1,5)
+  --at R              the map's rate, requests/s (default 50)
+  --quick             a 2 × 2 grid (15,150 × 0,5 ms), 2 rounds, short runs, a coarse search: within 30 minutes
+  --plan              print the estimate and stop
+  --resume DIR        continue an interrupted grid (its finished cells are kept)
+  --repeat R, --slo PCT=DURATION, --step DURATION, --warmup DURATION, --price ..., --cases, --gateways, --runtimes, --api, --seed`,
+  map: `just map DIR [--at R] [--price vcpu-hour=P,gb-hour=Q]\n  the decision map of a grid folder again, at another rate or price (a rate outside a cell's measured
+  rates is extrapolated, and said)`,
   chaos: `just CASE chaos SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS (default 10 VUs for max(30 s, 4 × SECONDS))
   --vus V --duration D                the same as VUS DURATION
   --mode kill|pause                   a crash (default) or a hang
