@@ -162,7 +162,13 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       writeAtomic(listPath, `${done.map((d) => d.file).join("\n")}\n`);
       return result;
     } catch (error) {
-      if (!(error instanceof RefusedError)) throw error;
+      if (!(error instanceof RefusedError)) {
+        // A run that broke (a process gone, a scrape refused): the rounds stop, but what completed
+        // is analysed and reported before the error is raised, never thrown away.
+        failure = `${step.label}: ${(error as Error).message}`;
+        interrupted = true;
+        return null;
+      }
       log((error as Error).message);
       // The first difference goes into the final message too: a quiet caller still learns why.
       refused.push(`${step.label} (${(error as Error).message.split("\n")[1]?.trim() ?? "see above"})`);
