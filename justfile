@@ -99,10 +99,10 @@ test *args: _deps tools
 obs action *args: _deps
     @{{fleet}} obs {{action}} {{args}}
 
-# A case under Docker Compose (where a Docker engine runs): just compose case2 up | down | ps | logs
+# A case under Docker Compose: just compose case2 up [--no-grafana] | down | ps | logs | gate | rate RPS DURATION; just compose images | tools | down
 [group('obs')]
-compose case action: _deps
-    @{{fleet}} compose {{case}} {{action}}
+compose +args: _deps
+    @{{fleet}} compose {{args}}
 
 # A target on Kubernetes with kubectl's current context: k8s render TARGET (no cluster needed) | up | gate | load | down, [--parallelism P] [--namespace NS] (`bun src/main.ts k8s --help`)
 [group('cluster')]

@@ -67,7 +67,7 @@ ${RUN_OPTIONS}`,
   tools: `tools [k6|apollo-router ...]\n  build the pinned k6 and Apollo Router into the tools cache, once, with progress (minutes elapsed of those
   expected; crates compiled); a build \`demo\` left running in the background is waited for instead (Ctrl-C leaves it)`,
   obs: `obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively`,
-  compose: `compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs`,
+  compose: `compose CASE up [--no-grafana]|down|ps|logs|gate|rate RPS DURATION|load VUS DURATION, compose images|tools|down\n  the case under Docker Compose (docs/compose.md); images builds stand-ins where no registry answers`,
   gate: `gate CASE\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs`,
   k8s: `k8s render|up|gate|load|down TARGET [options]\n  TARGET on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
   PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs a k6-operator TestRun (the gate
