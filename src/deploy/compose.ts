@@ -13,7 +13,7 @@
 import { join, resolve } from "node:path";
 import { type CaseName, caseSpec, CASE_NAMES, configFor, type TargetSpec, targetFor } from "../bench/cases";
 import { type Config, DEFAULTS, loadConfig } from "../config";
-import { waitForHealth } from "../bench/ports";
+import { portOwner, waitForHealth } from "../bench/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
 import { buildCompose, composeReady } from "./compose-tools";
@@ -155,6 +155,14 @@ export async function composeUp(config: Config, caseName: CaseName, options: Com
   const running = stackContainers().filter((c) => c.state === "running").map((c) => c.service);
   const others = running.filter((s) => !composeTarget(caseName, config).processes.some((p) => p.name === s) && !["postgres", "prometheus", "grafana"].includes(s));
   if (others.length) throw new UsageError(`another case's compose stack runs (${others.join(", ")}): \`just compose down\` first`);
+  if (!running.length) {
+    // The stack publishes the native processes' ports: a native case or PostgreSQL holding one is named, not fought over.
+    const ports = [...composeTarget(caseName, config).processes.map((p) => p.port(config)), DEFAULTS.pgPort, DEFAULTS.prometheusPort, ...(options.grafana ? [DEFAULTS.grafanaPort] : [])];
+    for (const port of ports) {
+      const owner = await portOwner(port);
+      if (owner) throw new UsageError(`port ${port}, which the compose stack publishes, is in use by ${owner}: \`just down\` stops a native case and its PostgreSQL; nothing was started`);
+    }
+  }
   await runCompose(composeCommand(caseName, "up", options), log, quiet);
   // The compose files publish DESIGN §2's ports (test/environments.test.ts holds them equal).
   const at = (port: number) => `http://127.0.0.1:${port}`;
