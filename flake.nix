@@ -70,6 +70,7 @@
         { name = "prometheus"; pin = versions.prometheus; command = "prometheus --version"; }
         { name = "grafana"; pin = versions.grafana; command = "grafana --version"; }
         { name = "toxiproxy"; pin = versions.toxiproxy; command = "toxiproxy-server -version"; }
+        { name = "docker-compose"; pin = versions.dockerCompose; command = "docker-compose version"; }
       ];
     in
     {

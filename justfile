@@ -150,10 +150,10 @@ version *args: _deps
 obs *args: _deps
     @{{fleet}} obs {{args}}
 
-# A case under Docker Compose (where a Docker engine runs): compose case2 up | down | ps | logs
+# A case under Docker Compose: just compose case2 up [--no-grafana] | down | ps | logs | gate | rate RPS DURATION; just compose images | tools | down
 [group('platform')]
 [no-exit-message]
-compose *args: _deps
+compose +args: _deps
     @{{fleet}} compose {{args}}
 
 # A case on Kubernetes with kubectl's current context: k8s case2 render (no cluster needed) | up | gate | load | down [options]

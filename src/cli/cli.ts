@@ -42,7 +42,7 @@ import { reportSources, writeReport } from "../report/report";
 import { obsDown, obsStatus, obsUp } from "../deploy/obs";
 import { prometheusYaml, RATE_INTERVAL } from "../deploy/prometheus";
 import { checkDashboards, runSpan } from "../deploy/dashboards";
-import { composeAction, COMPOSE_DIR } from "../deploy/compose";
+import { composeCli, COMPOSE_DIR } from "../deploy/compose";
 
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -291,9 +291,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     }
     throw new UsageError(`obs takes up, down, status, config [--compose] or check [RUN_ID], got "${action ?? ""}"`);
   },
-  async compose(_config, [name, action, ...rest]) {
-    if (rest.length) throw new UsageError(`compose takes CASE and up, down, ps or logs (e.g. \`just compose case2 up\`), got "${[name, action, ...rest].join(" ")}"`);
-    await composeAction(name ?? "", action ?? "");
+  async compose(config, args) {
+    await composeCli(config, args);
   },
   async gate(config, [name]) {
     const spec = caseSpec(name ?? "");

@@ -150,7 +150,7 @@ ${SEED}`,
   test: `just test [FILE ...] [bun test options]\n  the test suite: builds the tools if missing, then \`bun test --timeout 180000\` over test/ (or the files named)`,
   obs: `just obs up|down|status|config [--compose]|check [RUN_ID]\n  Prometheus (and Grafana when on PATH) natively: config prints the generated Prometheus configuration
   (--compose: writes compose/prometheus.yml); check runs every dashboard panel's query over a run (default: the newest)`,
-  compose: `just compose CASE up|down|ps|logs\n  the case under Docker Compose, where a Docker engine runs (the same ports as natively)`,
+  compose: `just compose CASE up [--no-grafana]|down|ps|logs|gate|rate RPS DURATION|load VUS DURATION, just compose images|tools|down\n  the case under Docker Compose (docs/compose.md); images builds stand-ins where no registry answers`,
   k8s: `just k8s CASE render|up|gate|load|down [options]\n  the case on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
   PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs a k6-operator TestRun (the gate
   first if not passed) and writes the result to results/; down deletes what fleetbench created (the namespace stays).

