@@ -147,6 +147,12 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
   expect(onDisk.runs.filter((r) => r.phase === "rate")).toHaveLength(8);
   for (const run of onDisk.runs) expect(run.canary_index).toBeGreaterThan(0);
   const runs = onDisk.runs.map((r) => ({ file: r.file, round: r.round, result: JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult }));
+  // 4 s runs are judged for steady state (four 1 s windows), with the machine's steal beside them.
+  for (const r of runs) {
+    const stability = r.result.extra.stability as { steady?: unknown; not_measured?: string; steal_pct?: number; window_seconds?: number };
+    expect({ file: r.file, not_measured: stability.not_measured ?? null, window_seconds: stability.window_seconds }).toEqual({ file: r.file, not_measured: null, window_seconds: 1 });
+    expect(typeof stability.steal_pct).toBe("number");
+  }
   // The rate is half the slower target's successful throughput in round 1's closed-model runs.
   const round1 = runs.filter((r) => r.round === 1 && r.result.mode !== "rate").map((r) => r.result.summary!.ok_rps!);
   expect(onDisk.params.rate).toBe(Math.max(1, Math.floor(0.5 * Math.min(...round1))));

@@ -172,3 +172,20 @@ describe("steady-state detection on windows recorded on this machine", () => {
     expect(caught(openRuns, (r) => ({ ...inputOf(r), latencyP50: r.latency_p50_ms!.map((ms, i) => ms * 3 ** along(r, i)) }))).toBeGreaterThanOrEqual(0.8);
   });
 });
+
+describe("short runs are judged too (windows shorter than 5 s below 20 s)", () => {
+  test("the demo's 5 s runs get five 1 s windows (one 5 s window before: no drift could ever be seen); from 20 s on, 5 s windows", () => {
+    const { windowCount, windowSecondsFor } = require("../src/bench/k6-run") as typeof import("../src/bench/k6-run");
+    const at = (duration: string) => ({ seconds: windowSecondsFor({ mode: "duration", vus: 10, duration }), windows: windowCount({ mode: "duration", vus: 10, duration }) });
+    expect(at("5s")).toEqual({ seconds: 1, windows: 5 });
+    expect(at("4s")).toEqual({ seconds: 1, windows: 4 });
+    expect(at("10s")).toEqual({ seconds: 2, windows: 5 });
+    expect(at("20s")).toEqual({ seconds: 5, windows: 4 });
+    expect(at("30s")).toEqual({ seconds: 5, windows: 6 });
+    expect(windowSecondsFor({ mode: "rate", vus: 10, rate: 30, duration: "5s" })).toBe(1);
+    // Five 1 s windows are enough for the detection: a run that never settles is flagged.
+    const rising = detectSteady({ mode: "duration", windowSeconds: 1, okPerWindow: [100, 130, 160, 190, 220] });
+    expect("not_measured" in rising).toBe(false);
+    expect((rising as { steady: boolean }).steady).toBe(false);
+  });
+});

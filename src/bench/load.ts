@@ -17,7 +17,7 @@ import { createSql, type Sql } from "../db";
 import { RefusedError, UsageError } from "../errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
-import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount } from "./k6-run";
+import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./k6-run";
 import { type Canary, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
@@ -156,7 +156,7 @@ async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }>
   const chaosEvents = chaos ? await chaos.done : null;
   let summary: K6Summary | null = null;
   try {
-    summary = parseSummary(summaryPath, windows);
+    summary = parseSummary(summaryPath, windows, windowSecondsFor(params));
   } catch {
     summary = null;
   }

@@ -22,7 +22,7 @@ import { createSql } from "../db";
 import { RefusedError } from "../errors";
 import { fingerprint } from "../bench/fingerprint";
 import { runGate } from "../bench/gate";
-import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount } from "../bench/k6-run";
+import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "../bench/k6-run";
 import { describe, type LoadParams, mixOf, RATE_VUS, warmupParams } from "../bench/load";
 import { runCanary } from "../bench/canary";
 import { type MemorySample, type ProcessUsage, startSampler } from "../bench/resources";
@@ -159,7 +159,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     if (k6Exit !== 0) log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
     let summary: K6Summary | null = null;
     try {
-      summary = parseSummary(summaryPath, windows);
+      summary = parseSummary(summaryPath, windows, windowSecondsFor(params));
     } catch {}
 
     const usage: Record<string, ProcessUsage> = {};
