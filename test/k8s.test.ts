@@ -462,9 +462,10 @@ describe("a run's result from Prometheus", () => {
     const r = k8sResult(base, measured, a, 2);
     expect(r.status).toBe("complete");
     expect(r.summary).toMatchObject({ requests: 1000, rps: 20, ok_rps: 19.96, error_rate: 0.002, dropped_iterations: 0, latency_ms: { p50: 4.1, p90: 9, p95: 11.2, p99: 20.5, max: 64 } });
-    // robot: 600 + 400 = 1000; telemetry: 600 on one replica, 170 + 400 after a restart on the other.
-    expect(r.calls_per_request).toEqual({ "robot-service": 1, "telemetry-service": 1.17 });
-    expect(r.resources["yoga-gateway"]).toEqual({ cpu_seconds: 30, peak_rss_bytes: 120e6, peak_pss_bytes: 120e6, cpu_ms_per_request: 30 });
+    // robot: 600 + 400 = 1000; telemetry: 600 on one replica, 170 + 400 after a restart on the other;
+    // per successful request (998 of the 1000: error rate 0.2 %).
+    expect(r.calls_per_request).toEqual({ "robot-service": 1.002, "telemetry-service": 1.172 });
+    expect(r.resources["yoga-gateway"]).toEqual({ cpu_seconds: 30, peak_rss_bytes: 120e6, peak_pss_bytes: 120e6, cpu_ms_per_request: 30.06 });
     expect(r.resources.k6.cpu_seconds).toBe(91);
     expect(Object.keys(r.resources).sort()).toEqual(["k6", "yoga-gateway"]);
     // 91 CPU-s over 55 s is 1.65 cores, but on 2 runners of one CPU each: 0.83 of each, saturated.

@@ -189,7 +189,7 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
       // The first screen: parameters, the matrix, at most five sentences — before every chart.
       const params = await page.$eval("#verdict .params", (p) => p.textContent ?? "");
       expect(params).toContain(`seed ${seed}`);
-      expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model)`);
+      expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model; 0.5 × the slowest target's closed-model throughput in round 1`);
       const matrix = await page.$$eval("#verdict .matrix tr", (rows) => rows.map((r) => [...r.querySelectorAll("td,th")].map((c) => c.textContent ?? "")));
       expect(matrix[0][0]).toBe("target");
       expect(matrix.map((r) => r[0]).slice(1)).toEqual(["case1 · rest-gateway", "case2 · yoga-gateway"]);
