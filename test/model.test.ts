@@ -367,7 +367,7 @@ describe("real", () => {
     }, 50);
     const first = await runGrid(config, params, null, (line) => {
       lines.push(line);
-      dir ||= /^grid folder: (\S+)/.exec(line)?.[1] ?? "";
+      dir ||= /^grid folder: ([^;\s]+)/.exec(line)?.[1] ?? "";
     });
     clearInterval(watcher);
     expect(first.complete).toBe(false);
