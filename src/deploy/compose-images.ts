@@ -249,10 +249,12 @@ const STAND_INS: StandIn[] = [
   },
   {
     image: IMAGES.router,
-    contents: "the Apollo Router binary of the tools cache (the native path's, built from its crate)",
-    files: (config) => ({ router: routerBinary(config) }),
+    contents: "the Apollo Router binary of the tools cache (the native path's, built from its crate), and this machine's CA bundle (the official image has Debian's)",
+    // The router loads the system's CA certificates at start (rustls) and panics without any.
+    files: (config) => ({ router: routerBinary(config), "ca-certificates.crt": caBundle() }),
     dockerfile: [
       "COPY router /dist/router",
+      "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
       "RUN mkdir -p /dist/config /dist/schema",
       "WORKDIR /dist",
       'ENTRYPOINT ["/dist/router"]',

@@ -167,7 +167,22 @@ export async function composeUp(config: Config, caseName: CaseName, options: Com
   // The compose files publish DESIGN §2's ports (test/environments.test.ts holds them equal).
   const at = (port: number) => `http://127.0.0.1:${port}`;
   // depends_on orders the start by health; the gateway answering means the whole case is up.
-  await waitForHealth(`${at(DEFAULTS.gatewayPort)}/health`, 600_000);
+  // A container of the case that exits (a crash at start) ends the wait at once, with its last lines.
+  let checked = 0;
+  let exited: { service: string; id: string } | undefined;
+  const alive = () => {
+    if (Date.now() - checked < 2000) return true;
+    checked = Date.now();
+    exited = stackContainers().find((c) => c.state === "exited" && c.service !== "seed");
+    return !exited;
+  };
+  try {
+    await waitForHealth(`${at(DEFAULTS.gatewayPort)}/health`, 600_000, alive);
+  } catch (error) {
+    if (!exited) throw error;
+    const tail = spawnSync(["docker", "logs", "--tail", "5", exited.id]);
+    throw new Error(`${exited.service} exited during start-up; its last lines:\n${(tail.stdout.toString() + tail.stderr.toString()).trim()}`);
+  }
   log(standInLine(caseName, options));
   log(`${caseName} runs in compose: client ${at(DEFAULTS.gatewayPort)}, Prometheus ${at(DEFAULTS.prometheusPort)}${options.grafana ? `, Grafana ${at(DEFAULTS.grafanaPort)}` : ""}`);
 }
