@@ -42,7 +42,8 @@ import { reportSources, writeReport } from "../report/report";
 import { obsDown, obsStatus, obsUp } from "../deploy/obs";
 import { prometheusYaml, RATE_INTERVAL } from "../deploy/prometheus";
 import { checkDashboards, runSpan } from "../deploy/dashboards";
-import { composeCli, COMPOSE_DIR } from "../deploy/compose";
+import { COMPOSE_DIR } from "../deploy/compose";
+import { composeCli } from "../deploy/compose-cli";
 
 
 const ROOT = resolve(import.meta.dirname, "..", "..");

@@ -66,7 +66,7 @@ export function composeUnavailable(config: Config = loadConfig()): string | null
 }
 
 /** Refuses, in one line and before anything starts, when there is no engine or no Compose. */
-function requireCompose(config: Config, caseName: CaseName | null, log: (line: string) => void) {
+export function requireCompose(config: Config, caseName: CaseName | null, log: (line: string) => void) {
   const ready = composeReady(config);
   if ("why" in ready) {
     throw new UsageError(`cannot run the compose stack here: ${ready.why}; nothing was started${caseName ? ` (without Docker: \`just ${caseName} up\` runs the same case natively)` : ""}`);
@@ -137,7 +137,7 @@ export function standInLine(caseName: CaseName, options: ComposeOptions): string
   return `stand-in images (built here from Debian and the native path's binaries, not the official images; docs/compose.md): ${standIns.join(", ")}; ${LOCAL_IMAGE} is built FROM the ${IMAGES.bun} stand-in`;
 }
 
-async function runCompose(command: string[], log: (line: string) => void, quiet = false) {
+export async function runCompose(command: string[], log: (line: string) => void, quiet = false) {
   log(`$ ${command.join(" ").replaceAll(`${ROOT}/`, "")}`);
   const child = spawn(command, { cwd: ROOT, env: composeEnv(), stdout: quiet ? "pipe" : "inherit", stderr: quiet ? "pipe" : "inherit", stdin: "ignore" });
   const out = quiet ? Promise.all([new Response(child.stdout as ReadableStream).text(), new Response(child.stderr as ReadableStream).text()]) : Promise.resolve(["", ""]);
@@ -212,42 +212,4 @@ export async function composeGate(config: Config, caseName: CaseName, log: (line
   }
 }
 
-/** `compose …` on the command line. */
-export async function composeCli(config: Config, args: string[], log: (line: string) => void = console.log) {
-  const flags = args.filter((a) => a.startsWith("--"));
-  const [first, action] = args.filter((a) => !a.startsWith("--"));
-  const options: ComposeOptions = { grafana: !flags.includes("--no-grafana") };
-  if (first === "tools") return void (await buildCompose(config, log));
-  if (first === "images") {
-    requireCompose(config, null, log);
-    const states = await buildStandIns(config, log);
-    for (const s of states) log(`${s.image}: ${s.state === "official" ? "the official image (pulled), kept" : s.state === "missing" ? `NO stand-in (${s.note})` : `stand-in ${s.id?.slice(7, 19)}${s.state === "built" ? " (built now)" : ""}`}`);
-    log(`${IMAGES.grafana}: ${inspectImage(IMAGES.grafana) ? "here" : "no stand-in (not here; `--no-grafana` starts a stack without it)"}`);
-    return;
-  }
-  if (first === "down" && !action) return composeDown(config, "case1", log);
-  const caseName = caseSpec(first ?? "").name;
-  switch (action) {
-    case "up": return composeUp(config, caseName, options, log);
-    case "down": return composeDown(config, caseName, log);
-    case "gate": {
-      requireCompose(config, caseName, log);
-      const gate = await composeGate(config, caseName, log);
-      if (!gate.passed) throw new Error(`${caseName} under compose does not answer as the database`);
-      return;
-    }
-    case "rate":
-    case "load": {
-      const { composeLoadCli } = await import("./compose-run");
-      return composeLoadCli(config, caseName, action, args.slice(args.indexOf(action) + 1), log);
-    }
-    default: {
-      requireCompose(config, caseName, log);
-      await runCompose(composeCommand(caseName, action ?? "", options), log);
-    }
-  }
-}
-
-/** Kept for callers of the first version: `compose CASE ACTION`. */
-export const composeAction = (name: string, action: string, log: (line: string) => void = console.log) => composeCli(loadConfig(), [name, action], log);
 export { CASE_NAMES };
