@@ -8,7 +8,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
-import { holm, incompleteBeta, pairedFamily, pairedRatio, pairedT, resolvable, roundsNeeded, signFlipP, tQuantile, tTwoSided } from "../src/bench/paired";
+import { incompleteBeta, tQuantile, tTwoSided } from "../src/bench/distributions";
+import { holm, pairedFamily, pairedRatio, pairedT, resolvable, roundsNeeded, signFlipP } from "../src/bench/paired";
 
 describe("Student's t", () => {
   test("quantiles equal the published table (t_{0.975}: 12.706 at 1 df, 4.303 at 2, 3.182 at 3, 2.776 at 4, 2.262 at 9, 1.962 at 1000)", () => {

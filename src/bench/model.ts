@@ -11,7 +11,8 @@
  * slope is CPU per request even when k6's start-up takes a slice of the window.
  */
 import { UsageError } from "../errors";
-import { LEVEL, tQuantile } from "./paired";
+import { tQuantile } from "./distributions";
+import { LEVEL } from "./paired";
 import type { RunResult } from "./results";
 import { componentOf, inCaseTotal } from "./run-result";
 

@@ -21,6 +21,8 @@
  *   rounds would resolve the observed one.
  */
 
+import { tQuantile, tTwoSided } from "./distributions";
+
 export type Interval = [lo: number, hi: number];
 export type PairedVerdict = "lower" | "higher" | "equivalent" | "inconclusive";
 
@@ -32,87 +34,6 @@ export const EQUIVALENCE = 0.05;
 export const SIGN_FLIP_FROM = 6;
 /** Rounds-needed estimates stop here: beyond it, "more than" this many. */
 export const MAX_ROUNDS_NEEDED = 500;
-
-// --- Student's t, from the regularized incomplete beta function -------------------------------
-
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms; relative error below 1e-13 in double precision). */
-export function logGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const z = x - 1;
-  let sum = c[0];
-  for (let i = 1; i < 9; i++) sum += c[i] / (z + i);
-  const t = z + 7.5;
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
-}
-
-/** The continued fraction of I_x(a, b), evaluated by the modified Lentz method. */
-function betaFraction(x: number, a: number, b: number): number {
-  const tiny = 1e-300;
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  d = Math.abs(d) < tiny ? 1 / tiny : 1 / d;
-  let h = d;
-  for (let m = 1; m <= 500; m++) {
-    const m2 = 2 * m;
-    // Even step, then odd step of the fraction's recurrence.
-    let step = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + step * d;
-    d = Math.abs(d) < tiny ? 1 / tiny : 1 / d;
-    c = 1 + step / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    h *= d * c;
-    step = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + step * d;
-    d = Math.abs(d) < tiny ? 1 / tiny : 1 / d;
-    c = 1 + step / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < 1e-15) break;
-  }
-  return h;
-}
-
-/** The regularized incomplete beta function I_x(a, b), 0 ≤ x ≤ 1. */
-export function incompleteBeta(x: number, a: number, b: number): number {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  // The fraction converges fast on this side of the mean; the other side by symmetry.
-  return x < (a + 1) / (a + b + 2) ? (front * betaFraction(x, a, b)) / a : 1 - (front * betaFraction(1 - x, b, a)) / b;
-}
-
-/** P(|T| ≥ |t|) for Student's t with `df` degrees of freedom. */
-export function tTwoSided(t: number, df: number): number {
-  if (!Number.isFinite(t)) return 0;
-  return incompleteBeta(df / (df + t * t), df / 2, 0.5);
-}
-
-const quantiles = new Map<string, number>();
-
-/** The t quantile q with P(T ≤ q) = p, by bisection on the tail (p in (0.5, 1)); remembered, as R and the level repeat. */
-export function tQuantile(p: number, df: number): number {
-  const key = `${p},${df}`;
-  let q = quantiles.get(key);
-  if (q === undefined) quantiles.set(key, (q = bisectQuantile(p, df)));
-  return q;
-}
-
-function bisectQuantile(p: number, df: number): number {
-  if (!(p > 0.5 && p < 1)) throw new Error(`tQuantile needs p strictly between 0.5 and 1: got ${p}`);
-  const tail = 2 * (1 - p);
-  let lo = 0;
-  let hi = 1;
-  while (tTwoSided(hi, df) > tail) hi *= 2;
-  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
-    const mid = (lo + hi) / 2;
-    if (tTwoSided(mid, df) > tail) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
 
 // --- The paired procedure ----------------------------------------------------------------------
 

@@ -18,6 +18,9 @@
  * model (mode "rate") throughput is pinned by the arrival rate, so the windows' median latency.
  * Every window set aside or trimmed is listed; nothing is dropped silently.
  */
+import { normalQuantile, tQuantile as studentQuantile } from "./distributions";
+
+export { normalQuantile };
 
 /** Windows the detection needs: fewer say `not_measured`. 4 windows (20 s) give a trend 2 degrees of freedom. */
 export const MIN_WINDOWS = 4;
@@ -136,38 +139,8 @@ const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 /** A t statistic, kept finite for JSON: a difference over zero noise is "beyond any limit", written 999. */
 const finiteT = (x: number) => (Number.isFinite(x) ? round(x, 2) : Math.sign(x) * 999);
 
-/** Two-sided 99 % quantiles of Student's t by degrees of freedom (1–30); beyond, the normal's plus a small-sample term. */
-const T99 = [63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.25, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947, 2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779, 2.771, 2.763, 2.756, 2.75];
-/** Two-sided quantile of t at level 1 − alpha for alpha ≤ 0.01 (Bonferroni-divided alphas use the Cornish–Fisher expansion). */
-export function tQuantile(df: number, alpha = 0.01): number {
-  if (alpha === 0.01 && df >= 1 && df <= 30) return T99[Math.round(df) - 1];
-  const z = normalQuantile(1 - alpha / 2);
-  // Cornish–Fisher expansion of t in terms of z (Abramowitz & Stegun 26.7.5): good to ~1 % for df ≥ 3.
-  const g1 = (z ** 3 + z) / 4;
-  const g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96;
-  const g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384;
-  return z + g1 / df + g2 / df ** 2 + g3 / df ** 3;
-}
-
-/** Quantile of the standard normal (Acklam's rational approximation, relative error < 1.2e-9). */
-export function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628274631];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const q = p < 0.5 ? p : 1 - p;
-  let x: number;
-  if (q < 0.02425) {
-    const r = Math.sqrt(-2 * Math.log(q));
-    x = (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1);
-  } else {
-    const r = q - 0.5;
-    const s = r * r;
-    x = ((((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r) / (((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1);
-    return p < 0.5 ? x : -x;
-  }
-  return p < 0.5 ? x : -x;
-}
+/** Two-sided quantile of Student's t at level 1 − alpha (the 99 % one by default): the exact one of src/bench/distributions.ts. */
+export const tQuantile = (df: number, alpha = 0.01): number => studentQuantile(1 - alpha / 2, df);
 
 /** Ordinary least squares of y on the columns of X (each row [1, …]); null when X is singular. */
 export function ols(X: number[][], y: number[]): { beta: number[]; se: number[]; df: number; sigma: number } | null {
