@@ -11,6 +11,7 @@
  *
  *   bun src/main.ts calibrate [DURATION] [--repeat 5] [--rate 30] [--inject 1ms] [--warmup 3s]
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config";
 import { compare } from "./compare";
@@ -140,10 +141,9 @@ export async function calibrate(config: Config, options: CalibrateOptions, log: 
     cases: ["case1", "case1", "case1"],
     inject: [null, null, { [CALIBRATION_PROCESS]: options.injectMs }],
   }, log);
-  const [plain, twin, injected] = result.comparison.targets.length === 3
-    ? [result.comparison.targets.find((t) => t.endsWith("#1"))!, result.comparison.targets.find((t) => t.endsWith("#2"))!, result.comparison.targets.find((t) => t.includes(CALIBRATION_PROCESS))!]
-    : (() => { throw new Error(`calibration needs all three columns to have run: got ${result.comparison.targets.join(", ")}`); })();
-  const { readFileSync } = await import("node:fs");
+  const targets = result.comparison.targets;
+  if (targets.length !== 3) throw new Error(`calibration needs all three columns to have run: got ${targets.join(", ")}`);
+  const [plain, twin, injected] = [targets.find((t) => t.endsWith("#1"))!, targets.find((t) => t.endsWith("#2"))!, targets.find((t) => t.includes(CALIBRATION_PROCESS))!];
   const runs = result.comparison.runs.map((r) => ({ round: r.round, result: JSON.parse(readFileSync(join(config.resultsDir, r.file), "utf8")) as RunResult }));
   const figures = calibrationOf(runs, { plain, twin, injected }, result.comparison, options);
   const calibration: Calibration = { schema_version: 1, created_at: new Date().toISOString(), comparison: result.compare, ...figures };

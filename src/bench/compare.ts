@@ -115,6 +115,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       p.column = `${CASES[p.case].target(p.config).label} #${i + 1}`;
     });
   }
+  // Each row's column as its runs will carry it (targetOf of their results), now that names are final.
+  const columnOf = new Map(plan.map((p) => [p.label, p.column ?? CASES[p.case].target(p.config).label]));
   // Refused before anything runs when the machine cannot be split.
   if (options.pin) pinPlan();
   const phases: Phase[] = options.phases ?? (options.rate !== undefined ? ["rate"] : ["closed", "rate"]);
@@ -183,8 +185,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         if (phase === "rate" && rate === undefined) {
           // The probe is this round's closed-model block: the rate follows from it.
           const closed = orders[round - 1].map((label) => {
-            const r = done.find((d) => d.round === round && d.result.mode !== "rate" && targetOf(d.result) === targetOfPlan(plan, label));
-            return { target: targetOfPlan(plan, label), okRps: r ? okRps(r.result) : null };
+            const r = done.find((d) => d.round === round && d.result.mode !== "rate" && targetOf(d.result) === columnOf.get(label));
+            return { target: columnOf.get(label)!, okRps: r ? okRps(r.result) : null };
           });
           ({ rate, from: rateFrom } = equalRate(closed));
           log(`\nequal offered load: ${rate} requests/s (${rateFrom})`);
@@ -215,7 +217,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
     },
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
-    targets: [...new Set(plan.map((p) => p.column ?? CASES[p.case].target(p.config).label))].filter((t) => done.some((d) => targetOf(d.result) === t)),
+    targets: [...new Set(columnOf.values())].filter((t) => done.some((d) => targetOf(d.result) === t)),
   });
   const notes = [...(options.notes ?? [])];
   const overloadedTargets = [...new Set(overloaded)];
@@ -231,8 +233,3 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   return { ...report, compare: comparePath, comparison, interrupted };
 }
 
-/** The column name a plan row's runs carry (targetOf of its results). */
-function targetOfPlan(plan: { case: CaseName; config: Config; label: string; column?: string }[], label: string): string {
-  const p = plan.find((x) => x.label === label)!;
-  return p.column ?? CASES[p.case].target(p.config).label;
-}

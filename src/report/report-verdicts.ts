@@ -183,18 +183,16 @@ export function headlineSentences(c: Comparison): string[] {
   if (lines.length < MAX_SENTENCES && open.length) {
     // What the undecided pairs would take: the differences these rounds resolve, and the rounds the observed ones need.
     const cpu = open.filter((o) => o.key === "cpu_ms_total" && o.x.resolvable !== null);
-    const [least, most_] = cpu.length ? [Math.min(...cpu.map((o) => o.x.resolvable!)), Math.max(...cpu.map((o) => o.x.resolvable!))] : [0, 0];
-    const range = pct(least) === pct(most_) ? `±${pct(least)}` : `±${pct(least)} to ±${pct(most_)}`;
+    const [least, widest] = cpu.length ? [Math.min(...cpu.map((o) => o.x.resolvable!)), Math.max(...cpu.map((o) => o.x.resolvable!))] : [0, 0];
+    const range = pct(least) === pct(widest) ? `±${pct(least)}` : `±${pct(least)} to ±${pct(widest)}`;
     const resolves = cpu.length ? ` these rounds resolve differences in total CPU per request of ${range} or more` : "";
-    const needed = open.map((o) => o.x.rounds_needed).filter((r): r is number => r !== null && r > o0(open));
+    const needed = open.map((o) => o.x.rounds_needed).filter((r): r is number => r !== null && r > open[0].x.rounds);
     const most = needed.length ? ` (the observed differences would need up to about ${Math.max(...needed)} rounds: \`--repeat N\`)` : "";
     lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${resolves || " see every pair below"}${most}.`);
   }
   if (!lines.length) lines.push("No pair of the headline metrics is decided or equivalent; every pair is listed below.");
   return lines;
 }
-
-const o0 = (open: { x: PairedComparison }[]) => open[0]?.x.rounds ?? 0;
 
 /** The old verdict lines (a comparison from before the paired analysis). */
 function verdictLinesUnpaired(c: Comparison): string[] {

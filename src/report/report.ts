@@ -166,10 +166,8 @@ export function comparisonColumns(columns: Column[], comparison?: Comparison): {
   if (!comparison) return [{ title: "", columns }];
   const excluded = new Set(comparison.runs.filter((r) => r.excluded).map((r) => r.file));
   const counted = columns.map((c) => ({ ...c, runs: c.runs.filter((r) => !excluded.has(basename(String(r.extra?.result_path ?? "")))) }));
-  const groups = [
-    { title: "", pick: (r: RunResult) => r.mode === "rate" },
-    { title: "", pick: (r: RunResult) => r.mode !== "rate" },
-  ].map((g) => ({ columns: counted.map((c) => ({ ...c, runs: c.runs.filter(g.pick) })).filter((c) => c.runs.length) }))
+  const groups = [(r: RunResult) => r.mode === "rate", (r: RunResult) => r.mode !== "rate"]
+    .map((pick) => ({ columns: counted.map((c) => ({ ...c, runs: c.runs.filter(pick) })).filter((c) => c.runs.length) }))
     .filter((g) => g.columns.length);
   return groups.map((g) => ({ title: groups.length > 1 ? operatingPoint(g.columns[0].runs[0]) : "", columns: g.columns }));
 }
