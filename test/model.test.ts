@@ -13,10 +13,8 @@ import { parseSlo } from "../src/bench/capacity";
 import { writeMapReport } from "../src/report/map-report";
 import { writeModelReport } from "../src/report/model-report";
 import { config, quiet } from "./utils";
-import {
-  analyseModel, cheapestChanges, type ModelDoc, checkRates, costAt, crossover, fitLine, fitTarget, GIB, lineOf, type ModelPoint, modelPoint,
-  parsePrice, parseRates, perMillion, rankAt, valueAt,
-} from "../src/bench/model";
+import { checkRates, crossover, fitLine, fitTarget, lineOf, type ModelPoint, modelPoint, parseRates, valueAt } from "../src/bench/model";
+import { analyseModel, cheapestChanges, type ModelDoc, costAt, GIB, parsePrice, perMillion, rankAt } from "../src/bench/cost";
 
 setDefaultTimeout(300_000);
 import type { RunResult } from "../src/bench/results";

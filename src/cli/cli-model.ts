@@ -7,7 +7,8 @@ import { checkStep, parseSlo } from "../bench/capacity";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
 import { checkAxes, GRID_DEFAULTS, type GridParams, gridEstimate, measureModel, runGrid, writeModel } from "../bench/grid";
-import { parsePrice, parseRates } from "../bench/model";
+import { parseRates } from "../bench/model";
+import { parsePrice } from "../bench/cost";
 import { parseList, targetPlan } from "../bench/curves";
 
 const SELECT = ["cases", "gateways", "runtimes", "api", "seed"];

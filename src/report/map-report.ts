@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sloText } from "../bench/capacity";
 import { type CellDoc, type Decision, decisionMap, type GridDoc, gridDir, readCells } from "../bench/grid";
-import type { Price } from "../bench/model";
+import { type Price } from "../bench/cost";
 import { escape } from "./report-verdicts";
 import { writeAtomic } from "../bench/results";
 

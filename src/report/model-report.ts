@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { COMPONENTS, componentOf, inCaseTotal } from "../bench/run-result";
-import { type Fit, lineOf, type ModelDoc, type ModelPoint, type Price, rankAt, valueAt } from "../bench/model";
+import { type Fit, lineOf, type ModelPoint, valueAt } from "../bench/model";
+import { type ModelDoc, type Price, rankAt } from "../bench/cost";
 import { escape } from "./report-verdicts";
 import { writeAtomic } from "../bench/results";
 
