@@ -8,18 +8,13 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { calibrate, calibrationLines } from "../src/bench/calibrate";
 import { down } from "../src/bench/supervisor";
-import { config, quiet, reseed, testSql } from "./utils";
+import { config, fleetCli, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(600_000);
 afterAll(async () => {
   await down(config, quiet);
 });
 
-const ROOT = `${import.meta.dirname}/..`;
-const cli = (args: string[]) => {
-  const r = Bun.spawnSync([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: ROOT, env: process.env, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-};
 
 test("bad input is one line and exit 2, before anything starts", () => {
   for (const [args, line] of [
@@ -28,7 +23,7 @@ test("bad input is one line and exit 2, before anything starts", () => {
     [["calibrate", "--inject", "200ms"], 'fleetbench: --inject must be a CPU time per request between 0 and 100 ms (e.g. 1ms), got "200ms"'],
     [["calibrate", "10s", "20s"], 'fleetbench: calibrate takes one DURATION (e.g. `just calibrate 10s`), got "10s 20s"'],
   ] as const) {
-    const r = cli([...args]);
+    const r = fleetCli([...args]);
     expect({ code: r.code, err: r.err.trim() }).toEqual({ code: 2, err: line });
   }
 });

@@ -16,15 +16,11 @@ import { loadConfig } from "../src/config";
 import { loadedFleetSize } from "../src/db";
 import type { RunResult } from "../src/bench/results";
 import { down } from "../src/bench/supervisor";
-import { config, quiet, reseed, testSql } from "./utils";
+import { config, quiet, reseed, testSql, fleetCli } from "./utils";
 
 setDefaultTimeout(300_000);
 
-const ROOT = `${import.meta.dirname}/..`;
-const fleet = (...args: string[]) => {
-  const r = Bun.spawnSync([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: ROOT, env: process.env, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-};
+const fleet = (...args: string[]) => fleetCli(args);
 
 /** A run at `rate` of a system whose p99 is 20 ms up to `ceiling` requests/s and 500 ms above it. */
 function synthetic(rate: number, ceiling: number): RunResult {

@@ -39,6 +39,7 @@ import { routerEnv } from "../src/router";
 import { baseResult } from "../src/bench/run-result";
 import { criticalCount } from "../src/seed";
 import versions from "../src/versions.json" with { type: "json" };
+import { fleetCli } from "./utils";
 import testRunSchema from "./fixtures/k6-testrun.schema.json";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -355,10 +356,7 @@ describe("safe defaults on every object", () => {
   });
 });
 
-const fleet = (args: string[], env: Record<string, string> = {}) => {
-  const r = Bun.spawnSync([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-};
+const fleet = fleetCli;
 
 describe("the command line", () => {
   test("`k8s render case2` prints YAML that parses into the rendered objects", () => {

@@ -12,7 +12,7 @@ import { type CellDoc, cellFile, decide, type GridDoc, type GridParams, measureM
 import { parseSlo } from "../src/bench/capacity";
 import { writeMapReport } from "../src/report/map-report";
 import { writeModelReport } from "../src/report/model-report";
-import { config, quiet } from "./utils";
+import { config, fleetCli, quiet } from "./utils";
 import { checkRates, crossover, fitLine, fitTarget, lineOf, type ModelPoint, modelPoint, parseRates, valueAt } from "../src/bench/model";
 import { analyseModel, cheapestChanges, type ModelDoc, costAt, GIB, parsePrice, perMillion, rankAt } from "../src/bench/cost";
 
@@ -241,9 +241,9 @@ describe("bad input", () => {
       [["grid", "--resume", "/nonexistent", "--at", "5"], "--resume continues a grid with its own parameters"],
       [["map", "/nonexistent"], "a grid is named by its folder"],
     ] as const) {
-      const r = Bun.spawnSync([`${import.meta.dirname}/../node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: `${import.meta.dirname}/..`, env: process.env, stdout: "pipe", stderr: "pipe" });
-      expect(r.exitCode).toBe(2);
-      const err = r.stderr.toString().trim();
+      const r = fleetCli([...args]);
+      expect(r.code).toBe(2);
+      const err = r.err.trim();
       expect(err.split("\n")).toHaveLength(1);
       expect(err).toContain(said);
     }

@@ -19,6 +19,13 @@ import { keep } from "./trace";
 export const quiet = (line: string) => keep(line);
 export const config = loadConfig();
 
+/** `bun src/main.ts ARGS` as a user runs it, from the repository, with `env` added: exit code, stdout, stderr. */
+export function fleetCli(args: string[], env: Record<string, string> = {}) {
+  const root = `${import.meta.dirname}/..`;
+  const r = Bun.spawnSync([`${root}/node_modules/.bin/bun`, "src/main.ts", ...args], { cwd: root, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
 /** A pool for the test's own SQL; the local cluster is started if needed. */
 export async function testSql(cfg: Config = config): Promise<Sql> {
   await clusterUp(cfg, quiet);
