@@ -172,3 +172,37 @@ for (const caseName of CASES) {
     });
   });
 }
+
+describe("compare --platforms native,compose: the same case natively and under compose, in the same rounds", () => {
+  test("a target compose cannot run is refused in one line before anything starts", () => {
+    const r = cli(["compare", "--cases", "case3,case3", "--gateways", "hive-gateway", "--platforms", "compose", "--rate", "10", "2s"], {});
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("runs under compose");
+    expect(stackContainers()).toEqual([]);
+  });
+
+  test("two rounds: a column per platform, paired verdicts between them, the stack down after each compose run", async () => {
+    await down(config, quiet);
+    const results = mkdtempSync(join(tmpdir(), "fleetbench-platforms-"));
+    const r = cli(["compare", "--cases", "case1b", "--platforms", "native,compose", "--repeat", "2", "--rate", "40", "4s", "--warmup", "1s"], { FLEET_RESULTS_DIR: results });
+    expect({ code: r.code, err: r.err.split("\n").slice(-5).join("\n") }).toEqual({ code: 0, err: expect.any(String) });
+    expect(r.out).toContain("case1b under compose");
+    const file = (await Array.fromAsync(new Bun.Glob("compare-*.json").scan(results)))[0];
+    const comparison = JSON.parse(await Bun.file(join(results, file)).text());
+    expect(comparison.targets.sort()).toEqual(["case1b · rest-gateway", "case1b · rest-gateway · compose"]);
+    expect(comparison.params.platforms).toEqual(["native", "compose"]);
+    expect(comparison.runs.length).toBe(4);
+    expect(comparison.runs.filter((run: { excluded: string | null }) => run.excluded)).toEqual([]);
+    // Each round has one run of each platform, and the pair is decided (or not) from the rounds' ratios.
+    for (const round of [1, 2]) expect(comparison.runs.filter((run: { round: number }) => run.round === round).map((run: { target: string }) => run.target).sort()).toEqual(comparison.targets);
+    const pair = comparison.metrics.cpu_ms_total.pairs[0];
+    expect(pair.paired.rounds).toBe(2);
+    expect(["lower", "higher", "equivalent", "inconclusive"]).toContain(pair.paired.verdict);
+    for (const run of comparison.runs) {
+      const result = JSON.parse(await Bun.file(join(results, run.file)).text());
+      expect(result.fingerprint.platform ?? "native").toBe(run.target.endsWith("· compose") ? "compose" : "native");
+      if (run.target.endsWith("· compose")) expect(typeof result.fingerprint.stand_in).toBe("boolean");
+    }
+    expect(leftovers()).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+});

@@ -129,6 +129,10 @@ export const selectTargets = (cases: CaseName[] | undefined, gateways: Config["c
   (cases ?? CASE_NAMES).flatMap((name) => runtimes.flatMap((runtime) =>
     TARGETS.filter((t) => t.case === name && t.runtime === runtime && (!t.choice || gateways.includes(t.choice)))));
 
+/** Where a target runs: processes on this machine, or the case's Docker Compose stack (src/deploy/compose.ts). */
+export const PLATFORMS = ["native", "compose"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
 /** The configuration that selects `target` (its gateway and runtime; the same one otherwise). */
 export const configFor = (target: TargetSpec, config: Config): Config =>
   ({ ...config, runtime: target.runtime, ...(target.choice ? { case3Gateway: target.choice } : {}) });

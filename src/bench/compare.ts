@@ -7,17 +7,17 @@
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { type CaseName, CASES, configFor, selectTargets, shortLabel } from "./cases";
+import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "./cases";
 import type { RuntimeName } from "../runtime";
 import type { Config } from "../config";
-import { RefusedError } from "../errors";
+import { RefusedError, UsageError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "./load";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "./pg-cluster";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "./pin";
 import { fileStamp, type RunResult, writeAtomic } from "./results";
-import { analyse, type Phase, targetOf } from "./verdicts";
+import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
 import { okRps } from "./run-result";
 import { runsEstimate } from "./estimate";
 
@@ -57,7 +57,16 @@ export interface CompareOptions {
   equivalence?: number;
   /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
   inject?: (Record<string, number> | null)[];
+  /**
+   * Where each target runs (DESIGN §19): `native` (processes on this machine) and/or `compose`
+   * (the same case's Docker Compose stack, src/deploy/compose-run.ts). With both, every target runs
+   * on each, in the same rounds, so the containers' and their bridge network's cost is itself a
+   * paired, measured factor.
+   * @default ["native"]
+   */
+  platforms?: Platform[];
 }
+
 
 /** Fisher–Yates with a seeded generator: the same seed gives the same order on every machine. */
 export function shuffled<T>(items: T[], random: () => number): T[] {
@@ -92,11 +101,48 @@ export function equalRate(closed: { target: string; okRps: number | null }[], fr
   return { rate, from: `${fraction} × the slowest target's closed-model throughput in round 1 (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
 }
 
+/** Seconds a compose run spends starting and stopping its stack, beyond the run itself (measured here: docs/compose.md). */
+export const COMPOSE_CYCLE_SECONDS = 40;
+
+/** What `--platforms native,compose` cannot do, refused before anything runs. */
+function checkComposePlan(targets: ReturnType<typeof selectTargets>, options: CompareOptions) {
+  if (!targets.some((t) => t.compose)) throw new UsageError(`none of ${targets.map((t) => t.label).join(", ")} runs under compose (compose runs Bun's rows; Case 3 through apollo-router): --platforms compose has nothing to run`);
+  if (options.pin) throw new UsageError("--pin splits this machine's CPUs between k6 and native processes; containers are not pinned: --pin runs with --platforms native only");
+  if (options.inject?.some(Boolean)) throw new UsageError("CPU injection (just calibrate) is native only: --platforms compose cannot take it");
+}
+
+async function composePreflight(config: Config, log: (line: string) => void) {
+  const { requireCompose, stackContainers } = await import("../deploy/compose");
+  requireCompose(config, null, log);
+  const running = stackContainers().filter((c) => c.state === "running").map((c) => c.service);
+  if (running.length) throw new UsageError(`a compose stack runs (${running.join(", ")}), and it holds the ports the native runs use: \`just compose down\` first; nothing was started`);
+}
+
+/**
+ * A compose run inside a comparison: the native cluster (which holds PostgreSQL's port the stack
+ * publishes) is stopped first, then the stack is started, measured and stopped again, so the next
+ * native run finds its ports free. Without Grafana: it is not measured, and has no stand-in here.
+ */
+async function composeRun(config: Config, params: LoadParams, log: (line: string) => void, column: string) {
+  const { composeLoad } = await import("../deploy/compose-run");
+  if (!config.db.external && clusterPid(config) !== null) await clusterDown(config, log);
+  return composeLoad(config, params, log, { grafana: false, column });
+}
+
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
   // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
-  const plan: { case: CaseName; config: Config; label: string; column?: string; injectCpu?: Record<string, number> }[] = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]).map((t) => ({
-    case: t.case, config: configFor(t, config), label: shortLabel(t),
-  }));
+  const platforms = options.platforms ?? ["native"];
+  const targets = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]);
+  if (platforms.includes("compose")) checkComposePlan(targets, options);
+  const plan: { case: CaseName; config: Config; label: string; column?: string; injectCpu?: Record<string, number>; platform: Platform }[] = platforms.flatMap((platform) =>
+    targets.filter((t) => platform === "native" || t.compose).map((t) => ({
+      case: t.case, config: configFor(t, config), platform,
+      ...(platform === "compose" ? { label: `${shortLabel(t)} under compose`, column: `${t.label}${COMPOSE_SUFFIX}` } : { label: shortLabel(t) }),
+    })));
+  const nativeOnly = platforms.includes("compose") ? targets.filter((t) => !t.compose) : [];
+  if (nativeOnly.length) log(`native only (compose runs Bun's rows, Case 3 through apollo-router): ${nativeOnly.map(shortLabel).join(", ")}`);
+  // Compose runs need an engine, Compose and no stack running (it would hold the native ports): said before anything runs.
+  if (platforms.includes("compose")) await composePreflight(config, log);
   // A target with CPU injected (just calibrate) is a column of its own, named by what was injected.
   (options.inject ?? []).forEach((inject, i) => {
     if (!inject || !plan[i]) return;
@@ -111,8 +157,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     if (same.length < 2) continue;
     same.forEach((p, i) => {
       p.label = `${label} #${i + 1}`;
-      // The target's name as targetOf gives it (case · gateway), numbered.
-      p.column = `${CASES[p.case].target(p.config).label} #${i + 1}`;
+      // The target's name as targetOf gives it (case · gateway, · compose), numbered.
+      p.column = `${p.column ?? CASES[p.case].target(p.config).label} #${i + 1}`;
     });
   }
   // Each row's column as its runs will carry it (targetOf of their results), now that names are final.
@@ -142,14 +188,19 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   log(`comparison at ${points.join(" and ")}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
   if (phases.includes("rate") && rate === undefined) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in round 1`);
   log(runsEstimate(total, `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}`, options.warmup, options.duration));
+  const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
+  if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
     log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
     try {
       const load = phase === "rate" ? { mode: "rate" as const, vus: RATE_VUS, rate: rate! } : { mode: "duration" as const, vus: options.vus };
-      const { path, result } = await runLoad(step.config, {
+      const params = {
         case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
         ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
-      }, log, { keepDatabase: true, column: step.column });
+      };
+      const { path, result } = step.platform === "compose"
+        ? await composeRun(config, params, log, step.column!)
+        : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column });
       if (result.flags.includes("sut_overloaded")) {
         overloaded.push(step.label);
         log(`⚠ ${step.label} could not keep up with ${rate} requests/s: k6 dropped ${result.summary?.dropped_iterations} iterations (flagged sut_overloaded; the rate is above its capacity)`);
@@ -215,6 +266,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
       ...(options.cases ? { cases: options.cases } : {}),
       ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
+      ...(options.platforms ? { platforms: options.platforms } : {}),
     },
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
     targets: [...new Set(columnOf.values())].filter((t) => done.some((d) => targetOf(d.result) === t)),

@@ -73,8 +73,12 @@ export const METRICS: Record<string, Metric> = {
   latency_p99_at_rate: { label: "latency p99 at equal offered load", unit: "ms", pick: (r) => r.summary?.latency_ms.p99 ?? null, phases: ["rate"] },
 };
 
-/** A target of a comparison: a case through one gateway (the column of the report). */
-export const targetOf = (r: RunResult) => (r.extra?.column as string | undefined) ?? labelOfRun(r);
+/** What a target's name ends with when it ran under Docker Compose: a column apart from the same case run natively. */
+export const COMPOSE_SUFFIX = " · compose";
+
+/** A target of a comparison: a case through one gateway, on its platform (the column of the report). */
+export const targetOf = (r: RunResult) =>
+  (r.extra?.column as string | undefined) ?? `${labelOfRun(r)}${(r.fingerprint as { platform?: string } | undefined)?.platform === "compose" ? COMPOSE_SUFFIX : ""}`;
 
 export interface RunEntry {
   file: string;

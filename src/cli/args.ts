@@ -3,7 +3,7 @@
  * with a one-line usage error naming it and the form it takes.
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices } from "../bench/cases";
+import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices, type Platform, PLATFORMS } from "../bench/cases";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
 import { routerBinary, ROUTER_VERSION } from "../router";
@@ -85,6 +85,17 @@ export function runtimesFlag(flags: Flags, config: Config): RuntimeName[] {
   for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) throw new UsageError(`--runtimes takes ${RUNTIMES.join(" and/or ")}, got "${r}"`);
   if (new Set(runtimes).size !== runtimes.length) throw new UsageError(`--runtimes names a runtime twice ("${raw}"): for an A/A check name the case twice (--cases case2,case2)`);
   return runtimes as RuntimeName[];
+}
+
+/** --platforms native,compose (default native): where every target of a comparison runs. */
+export function platformsFlag(flags: Flags): Platform[] | undefined {
+  const raw = flags.get("platforms");
+  if (raw === undefined) return undefined;
+  const platforms = raw.split(",").map((p) => p.trim()).filter(Boolean);
+  if (!platforms.length) throw new UsageError(`--platforms takes ${PLATFORMS.join(" and/or ")}, separated by commas (e.g. native,compose), got nothing`);
+  for (const p of platforms) if (!(PLATFORMS as readonly string[]).includes(p)) throw new UsageError(`--platforms takes ${PLATFORMS.join(" and/or ")}, got "${p}"`);
+  if (new Set(platforms).size !== platforms.length) throw new UsageError(`--platforms names a platform twice ("${raw}")`);
+  return platforms as Platform[];
 }
 
 /** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */

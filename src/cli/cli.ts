@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, nameOf, positive, positiveFlag, readableFile, splitFlags } from "./args";
+import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, nameOf, platformsFlag, positive, positiveFlag, readableFile, splitFlags } from "./args";
 import { CASE_ACTIONS } from "./help";
 import { codeVersion } from "../bench/fingerprint";
 import { targetPlan } from "../bench/curves";
@@ -60,7 +60,7 @@ export const OPTIONS = {
   load: { options: ["api", "warmup", "vus", "duration", "inject-cpu"], switches: ["pin"] },
   iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
   rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
-  compare: { options: ["repeat", "gateways", "runtimes", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence"], switches: ["pin", "capacity", "closed-only"] },
+  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence"], switches: ["pin", "capacity", "closed-only"] },
   calibrate: { options: ["repeat", "rate", "inject", "warmup", "seed"], switches: [] },
   chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
   report: { options: ["baseline"], switches: [] },
@@ -181,7 +181,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const length = either(rate !== undefined ? positional[0] : positional[1], flags, "duration", "DURATION");
     const cases = casesFlag(flags);
     const runtimes = runtimesFlag(flags, config);
-    if (cases && cases.length < 2 && runtimes.length < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno; got "${flags.get("cases")}"`);
+    if (cases && cases.length < 2 && runtimes.length < 2 && (platformsFlag(flags)?.length ?? 1) < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno or --platforms native,compose; got "${flags.get("cases")}"`);
     const gateways = gatewaysFlag(flags);
     const options = {
       vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
@@ -196,6 +196,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       cases,
       rate,
       equivalence: equivalenceFlag(flags),
+      platforms: platformsFlag(flags),
       ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
     };
     checkRouter(config, gateways, cases, "compare");

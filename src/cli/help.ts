@@ -109,6 +109,9 @@ ${SEARCH}
                                       searches per target (default 1)
 ${SEED}
 ${TARGETS}
+  --platforms native,compose          every target on each platform in the same rounds (default native): what the
+                                      containers and their bridge network cost, paired (compose: Bun's rows, Case 3
+                                      through apollo-router; needs Docker and Compose, \`just compose tools\`)
 ${API}
 ${WARMUP("5s")}
 ${PIN}

@@ -75,6 +75,8 @@ function platformFacts(ready: { engine: string; compose: string }) {
 interface ComposeRunOptions extends ComposeOptions {
   /** Leave the stack running when this run started it (tests measure several runs on one stack). */
   keepStack?: boolean;
+  /** The report's column for this run (a comparison's, src/bench/compare.ts). */
+  column?: string;
 }
 
 /** Runs one measured run against the case's compose stack (started here when it is not up) and writes its result. */
@@ -114,7 +116,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
         images,
         stand_in: Object.values(images).some((r) => r.stand_in),
       },
-      extra: { title: spec.title, warmup: params.warmup, result_path: path, platform: "compose", canary },
+      extra: { title: spec.title, warmup: params.warmup, result_path: path, platform: "compose", canary, ...(options.column ? { column: options.column } : {}) },
     });
     log(`correctness gate: every API of ${caseName} under compose against the database (fleet of ${facts.robots})`);
     const gate = await runGate(spec, config, sql);
