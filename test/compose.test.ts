@@ -16,6 +16,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { API_NAMES, type CaseName } from "../src/bench/cases";
+import { paritySignature } from "../src/bench/parity";
 import { delta, scrapeRequests } from "../src/bench/scrape";
 import { down } from "../src/bench/supervisor";
 import { loadConfig } from "../src/config";
@@ -138,6 +139,12 @@ for (const caseName of CASES) {
       expect(result.status).toBe("complete");
       expect(result.summary!.error_rate).toBe(0);
       expect(result.fingerprint.platform).toBe("compose");
+      // Steal and foreign CPU per window, and the parity record, as a native run has them.
+      const stability = result.extra.stability as { steal_pct?: number; foreign_cpu_pct_windows?: (number | null)[] };
+      expect(stability.steal_pct).toEqual(expect.any(Number));
+      expect(stability.foreign_cpu_pct_windows!.length).toBeGreaterThan(0);
+      expect(paritySignature(result.extra.parity)).not.toBe("none recorded");
+      expect((result.extra.parity as { processes: Record<string, { runtime: string }> }).processes.postgres.runtime).toBe("container");
       expect(Object.keys(result.resources).sort()).toEqual([...target.processes.map((p) => p.name), "postgres", "docker-proxy", "k6"].sort());
       for (const [name, r] of Object.entries(result.resources)) expect({ name, cpu: r.cpu_seconds > 0 }).toEqual({ name, cpu: true });
       // Every container of the stack, Prometheus too: their cgroups' sum is the parent cgroup's count over the same window.
@@ -202,6 +209,7 @@ describe("compare --platforms native,compose: the same case natively and under c
       const result = JSON.parse(await Bun.file(join(results, run.file)).text());
       expect(result.fingerprint.platform ?? "native").toBe(run.target.endsWith("· compose") ? "compose" : "native");
       if (run.target.endsWith("· compose")) expect(typeof result.fingerprint.stand_in).toBe("boolean");
+      expect(paritySignature(result.extra.parity)).not.toBe("none recorded");
     }
     expect(leftovers()).toEqual({ containers: [], networks: [], volumes: [] });
   });

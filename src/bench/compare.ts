@@ -101,8 +101,8 @@ export function equalRate(closed: { target: string; okRps: number | null }[], fr
   return { rate, from: `${fraction} × the slowest target's closed-model throughput in round 1 (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
 }
 
-/** Seconds a compose run spends starting and stopping its stack, beyond the run itself (measured here: docs/compose.md). */
-export const COMPOSE_CYCLE_SECONDS = 40;
+/** Seconds a compose run spends starting and stopping its stack, beyond the run itself (12–18 s measured here, with the images built). */
+export const COMPOSE_CYCLE_SECONDS = 15;
 
 /** What `--platforms native,compose` cannot do, refused before anything runs. */
 function checkComposePlan(targets: ReturnType<typeof selectTargets>, options: CompareOptions) {

@@ -105,16 +105,23 @@ export function startCgroupSampler(cgroups: ContainerCgroup[], intervalMs = 500)
   const parent0 = parent ? cpuSeconds(version, parent) : null;
   const peak = new Map<string, number>();
   const timeline: { t: number; bytes: Record<string, number> }[] = [];
+  // The containers' CPU together at each sample (ms since the epoch, seconds): what the stack
+  // itself used per window, beside the machine's /proc/stat (the foreign CPU of steal.ts).
+  const cpuTimeline: { t: number; seconds: number }[] = [];
   const t0 = Date.now();
   const sample = () => {
     const bytes: Record<string, number> = {};
+    let seconds = 0;
     for (const c of cgroups) {
       try {
         bytes[c.name] = memoryBytes(c.version, c.memoryDir);
         peak.set(c.name, Math.max(peak.get(c.name) ?? 0, bytes[c.name]));
+        seconds += cpuSeconds(c.version, c.cpuDir);
       } catch {}
     }
-    timeline.push({ t: Date.now() - t0, bytes });
+    const now = Date.now();
+    timeline.push({ t: now - t0, bytes });
+    cpuTimeline.push({ t: now, seconds });
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -131,7 +138,7 @@ export function startCgroupSampler(cgroups: ContainerCgroup[], intervalMs = 500)
         usage[c.name] = { cpu_seconds: cpu, peak_memory_bytes: peak.get(c.name) ?? 0 };
       }
       const stackTotal = parent && parent0 !== null ? cpuSeconds(version, parent) - parent0 : null;
-      return { usage, timeline, stackTotal, parent, version };
+      return { usage, timeline, cpuTimeline, stackTotal, parent, version };
     },
   };
 }

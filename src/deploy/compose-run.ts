@@ -37,6 +37,12 @@ import { type ComposeOptions, composeConfig, composeDown, composeTarget, compose
 import { composeReady } from "./compose-tools";
 import { imageRecord, LOCAL_IMAGE } from "./compose-images";
 import { containerCgroups, startCgroupSampler } from "./compose-resources";
+import { startStealSampler } from "../bench/steal";
+import { parityOf } from "../bench/parity";
+import { getconf } from "../bench/resources";
+
+/** The kernel's clock ticks per second, as /proc/stat counts them. */
+const TICKS_PER_SECOND = getconf("CLK_TCK");
 
 /** The processes of a measured run that are not containers: Docker's proxy for the gateway's published port. */
 export function dockerProxyPids(port: number): number[] {
@@ -97,7 +103,8 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
   const stackDir = join(config.stateDir, "compose-runs", runId);
   let result: RunResult | null = null;
   try {
-    const [facts] = await sql`SELECT (SELECT count(*)::int FROM robots) AS robots, (SELECT count(*)::int FROM alerts WHERE severity = 'critical') AS critical, current_setting('server_version') AS version`;
+    const [facts] = await sql`SELECT (SELECT count(*)::int FROM robots) AS robots, (SELECT count(*)::int FROM alerts WHERE severity = 'critical') AS critical, current_setting('server_version') AS version,
+      current_setting('fsync') AS fsync, current_setting('max_connections')::int AS max_connections, current_setting('shared_buffers') AS shared_buffers`;
     const containers = stackContainers().filter((c) => c.state === "running");
     const byService = new Map(containers.map((c) => [c.service, c]));
     const measuredNames = [...target.processes.map((p) => p.name), "postgres"];
@@ -118,6 +125,14 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
       },
       extra: { title: spec.title, warmup: params.warmup, result_path: path, platform: "compose", canary, ...(options.column ? { column: options.column } : {}) },
     });
+    // The same parity record as a native run (the containers run the same code with the same
+    // defaults and no variable passed from this shell); PostgreSQL's settings as its container reports them.
+    const parity = parityOf(config, spec, { startedCase: upHere, postgresVersion: facts.version });
+    parity.processes.postgres = {
+      runtime: "container", image: images.postgres?.image ?? null, version: facts.version,
+      settings: { fsync: facts.fsync, max_connections: facts.max_connections, shared_buffers: facts.shared_buffers, listen: "the stack's bridge network" },
+    };
+    result.extra.parity = parity;
     log(`correctness gate: every API of ${caseName} under compose against the database (fleet of ${facts.robots})`);
     const gate = await runGate(spec, config, sql);
     result.extra.gate = gate;
@@ -145,18 +160,21 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     const before = await scrapeRequests(procs);
     const cgroups = containerCgroups(containers);
     const sampler = startCgroupSampler(cgroups);
+    const steal = startStealSampler();
     const proxies = dockerProxyPids(config.ports.gateway);
     const hostSampler = startSampler(Object.fromEntries(proxies.map((pid, i) => [i ? `docker-proxy-${i}` : "docker-proxy", pid])));
     const summaryPath = join(stackDir, "k6-summary.json");
     const windows = windowCount(params);
     const t0 = performance.now();
     log(`measuring: ${describe(params)} against ${target.label} under compose, run ${runId}`);
+    const k6StartMs = Date.now();
     const k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, specPath, windows, summaryPath), ...push.env }, "inherit");
     hostSampler.add("k6", k6.pid);
     const k6Exit = await k6.exited;
     const wallSeconds = (performance.now() - t0) / 1000;
     const cg = sampler.stop();
     const host = hostSampler.stop();
+    const cpuTimes = steal.stop();
     const after = await scrapeRequests(procs);
     if (k6Exit !== 0) log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
     let summary: K6Summary | null = null;
@@ -184,7 +202,14 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
       : host.usage.k6;
     const memory: MemorySample[] = cg.timeline.map((s) => ({ t: s.t, pss: Object.fromEntries(Object.entries(s.bytes).filter(([n]) => measuredNames.includes(n))) }));
     const received = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
-    result = assembleResult(result, { summary, k6Exit, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary });
+    // The run's own CPU per window: the containers' cgroups plus docker-proxy and k6 (host
+    // processes), in clock ticks as /proc/stat counts the machine's, so steal and foreign CPU are
+    // judged as natively.
+    const measuredTicks = cg.cpuTimeline.map((c) => {
+      const hostTicks = host.ticksTimeline.filter((h) => h.t <= c.t).at(-1)?.ticks ?? 0;
+      return { t: c.t, ticks: c.seconds * TICKS_PER_SECOND + hostTicks };
+    });
+    result = assembleResult(result, { summary, k6Exit, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, cpuTimes, measuredTicks, k6StartMs });
     const round = (x: number) => Math.round(x * 1000) / 1000;
     const containersSum = Object.values(cg.usage).reduce((s, u) => s + (Number.isFinite(u.cpu_seconds) ? u.cpu_seconds : 0), 0);
     result.extra.memory = { ...(result.extra.memory as object), measure: "cgroup memory usage minus inactive file pages per container (what docker stats shows)" };
