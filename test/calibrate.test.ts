@@ -1,8 +1,12 @@
 /**
- * `just calibrate` (src/bench/calibrate.ts) for real, in short rounds: Case 1 three times per round
+ * `just calibrate` (src/bench/calibrate.ts) for real, in four short rounds: Case 1 three times per round
  * at one rate, once with 1 ms of CPU injected into telemetry-service per request it receives. The
  * measured increase of its CPU per client request must be its calls per client request × 1 ms
  * within ±10 %, the total CPU per request `higher`, and the A/A pair never lower or higher.
+ *
+ * Four rounds, not three: the total's verdict is Holm-adjusted over the metric's three pairs, and
+ * at three rounds (2 degrees of freedom) it came out inconclusive once here on a noisy day while
+ * the injected cost itself was measured 1.7 % off; at four rounds it decided (A/A resolves ±9.4 %).
  */
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -33,13 +37,13 @@ test("a real calibration: the injected cost measured within ±10 % of calls per 
   await reseed(sql, 15);
   await sql.end();
   const lines: string[] = [];
-  const { path, calibration } = await calibrate(config, { duration: "6s", repeat: 3, rate: 30, injectMs: 1, warmup: "2s", seed: 3 }, (l) => lines.push(l));
+  const { path, calibration } = await calibrate(config, { duration: "6s", repeat: 4, rate: 30, injectMs: 1, warmup: "2s", seed: 3 }, (l) => lines.push(l));
   for (const l of calibrationLines(calibration)) console.log(l);
   expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(JSON.parse(JSON.stringify(calibration)));
   // Mix 50/30/20 at 15 robots: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls to telemetry-service per client request.
   expect(calibration.calls_per_request).toBeCloseTo(9.8, 0);
   expect(calibration.expected_ms).toBeCloseTo(calibration.calls_per_request, 10);
-  expect(calibration.rounds).toBe(3);
+  expect(calibration.rounds).toBe(4);
   expect(Math.abs(calibration.error)).toBeLessThanOrEqual(0.1);
   expect(calibration.passed).toBe(true);
   expect(calibration.measured_ci[0]).toBeLessThanOrEqual(calibration.measured_ms);
