@@ -67,7 +67,6 @@ export interface CompareOptions {
   platforms?: Platform[];
 }
 
-
 /** Fisher–Yates with a seeded generator: the same seed gives the same order on every machine. */
 export function shuffled<T>(items: T[], random: () => number): T[] {
   const out = [...items];

@@ -181,7 +181,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const length = either(rate !== undefined ? positional[0] : positional[1], flags, "duration", "DURATION");
     const cases = casesFlag(flags);
     const runtimes = runtimesFlag(flags, config);
-    if (cases && cases.length < 2 && runtimes.length < 2 && (platformsFlag(flags)?.length ?? 1) < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno or --platforms native,compose; got "${flags.get("cases")}"`);
+    const platforms = platformsFlag(flags);
+    if (cases && cases.length < 2 && runtimes.length < 2 && (platforms?.length ?? 1) < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno or --platforms native,compose; got "${flags.get("cases")}"`);
     const gateways = gatewaysFlag(flags);
     const options = {
       vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
@@ -196,7 +197,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       cases,
       rate,
       equivalence: equivalenceFlag(flags),
-      platforms: platformsFlag(flags),
+      platforms,
       ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
     };
     checkRouter(config, gateways, cases, "compare");

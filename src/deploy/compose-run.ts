@@ -39,8 +39,6 @@ import { imageRecord, LOCAL_IMAGE } from "./compose-images";
 import { containerCgroups, startCgroupSampler } from "./compose-resources";
 import { startStealSampler } from "../bench/steal";
 import { parityOf } from "../bench/parity";
-import { getconf } from "../bench/resources";
-
 
 /** The processes of a measured run that are not containers: Docker's proxy for the gateway's published port. */
 export function dockerProxyPids(port: number): number[] {
@@ -203,10 +201,9 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     // The run's own CPU per window: the containers' cgroups plus docker-proxy and k6 (host
     // processes), in clock ticks as /proc/stat counts the machine's, so steal and foreign CPU are
     // judged as natively.
-    const ticksPerSecond = getconf("CLK_TCK"); // the kernel's clock ticks per second, as /proc/stat counts them
     const measuredTicks = cg.cpuTimeline.map((c) => {
       const hostTicks = host.ticksTimeline.filter((h) => h.t <= c.t).at(-1)?.ticks ?? 0;
-      return { t: c.t, ticks: c.seconds * ticksPerSecond + hostTicks };
+      return { t: c.t, ticks: c.seconds * host.ticksPerSecond + hostTicks };
     });
     result = assembleResult(result, { summary, k6Exit, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, cpuTimes, measuredTicks, k6StartMs });
     const round = (x: number) => Math.round(x * 1000) / 1000;
