@@ -84,11 +84,16 @@ console.log(grown.user + grown.system);\n`);
 /** The run folder `up` logged (its processes' logs are there). */
 const runDirOf = (lines: string[]) => lines.find((l) => l.startsWith("  logs:     "))!.slice("  logs:     ".length);
 
-describe("real runs (case2, telemetry-service with 1 ms per request)", () => {
-  const N = 600;
+describe("real runs (case2, telemetry-service with 5 ms per request)", () => {
+  // 5 ms per request, so the burn (1.5 s over 300 requests) stands well above what the plain run
+  // spends: 0.2–0.5 s here from one fresh run of the same case to the next on this machine, which
+  // no single pair of runs can average away (`just calibrate` pairs its rounds). Five runs of this
+  // test added 0.92–1.11 × the burn.
+  const N = 300;
+  const MS = 5;
   const params = { case: "case2" as const, mode: "iterations" as const, vus: 4, iterations: N, api: "dashboard" as const, warmup: "3s" };
 
-  test("its CPU time, from /proc, grows by the injected 1 ms per request it received; parity says so; a case running without it is restarted", async () => {
+  test("its CPU time, from /proc, grows by the injected 5 ms per request it received; parity says so; a case running without it is restarted", async () => {
     // Both runs on freshly started processes (a process's first seconds cost more CPU per request
     // than later ones): the plain run starts the case itself and stops it.
     const plain = (await runLoad(config, params, quiet)).result;
@@ -98,16 +103,16 @@ describe("real runs (case2, telemetry-service with 1 ms per request)", () => {
     await up(config, "case2", { log: quiet });
     expect(plain.extra.inject_cpu).toBeUndefined();
     const lines: string[] = [];
-    const injected = (await runLoad(config, { ...params, injectCpu: { "telemetry-service": 1 } }, (l) => { lines.push(l); quiet(l); })).result;
+    const injected = (await runLoad(config, { ...params, injectCpu: { "telemetry-service": MS } }, (l) => { lines.push(l); quiet(l); })).result;
     const parity = injected.extra.parity as { started_case: boolean; inject_cpu: Record<string, number>; processes: Record<string, { inject_cpu_ms?: number }> };
     expect(parity.started_case).toBe(true);
-    expect(parity.inject_cpu).toEqual({ "telemetry-service": 1 });
-    expect(parity.processes["telemetry-service"].inject_cpu_ms).toBe(1);
+    expect(parity.inject_cpu).toEqual({ "telemetry-service": MS });
+    expect(parity.processes["telemetry-service"].inject_cpu_ms).toBe(MS);
     expect(parity.processes["yoga-gateway"].inject_cpu_ms).toBeUndefined();
-    expect(injected.extra.inject_cpu).toEqual({ "telemetry-service": 1 });
+    expect(injected.extra.inject_cpu).toEqual({ "telemetry-service": MS });
     // Only telemetry-service burnt (its log says so; the others' do not).
     const dir = runDirOf(lines);
-    expect(readFileSync(join(dir, "telemetry-service.log"), "utf8")).toContain("telemetry-service: burning 1 ms of CPU per request");
+    expect(readFileSync(join(dir, "telemetry-service.log"), "utf8")).toContain(`telemetry-service: burning ${MS} ms of CPU per request`);
     for (const other of ["robot-service", "alert-service", "yoga-gateway"]) expect(readFileSync(join(dir, `${other}.log`), "utf8")).not.toContain("burning");
     // The run started the case with the injection, so it stopped it: nothing burns afterwards.
     expect(readState(config)).toBeNull();
@@ -116,14 +121,16 @@ describe("real runs (case2, telemetry-service with 1 ms per request)", () => {
     const received = (r: RunResult) => (r.extra.requests_received as Record<string, number>)["telemetry-service"];
     expect(received(plain)).toBe(N);
     expect(received(injected)).toBe(N);
-    // What the injection added: the injected run's CPU less what the plain run spent per request.
-    const added = cpuMs(injected) - received(injected) * (cpuMs(plain) / received(plain));
-    const expected = received(injected) * 1;
+    // What the injection added: the injected run's CPU less the plain run's.
+    const added = cpuMs(injected) - cpuMs(plain);
+    const expected = received(injected) * MS;
     console.log(`telemetry-service: plain ${cpuMs(plain).toFixed(0)} ms, injected ${cpuMs(injected).toFixed(0)} ms for ${N} requests: added ${added.toFixed(0)} ms, expected ${expected} ms`);
-    // At least the burn itself (each request burnt ≥ 1 ms of the process's CPU) less one clock tick at each end of the window.
+    // At least the burn itself (each request burnt ≥ 5 ms of the process's CPU) less one clock tick at each end of the window.
     expect(cpuMs(injected)).toBeGreaterThanOrEqual(expected - 20);
-    // Within ±15 %: the plain run's own CPU per request moves between runs on this machine.
-    expect(Math.abs(added / expected - 1)).toBeLessThan(0.15);
+    // Within ±25 % of the burn: the plain run's own CPU moves by up to 0.3 s between runs, and the
+    // injected run lasts longer, so it also pays the process's fixed CPU per second (about 70 ms/s
+    // for a Bun data service) for longer. An injection that burnt half or twice as much fails.
+    expect(Math.abs(added / expected - 1)).toBeLessThan(0.25);
   });
 
   test("every role kind burns: Yoga subgraphs and Hive Gateway (case3 through Hive)", async () => {
