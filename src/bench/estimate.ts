@@ -14,7 +14,8 @@ export const RUN_OVERHEAD_S = 5;
 /** A capacity search's steps: doubling from --start to the bracket, then bisection to within 5 %. */
 const SEARCH_STEPS = { fewest: 6, most: 14 };
 
-const minutes = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
+/** "45 s", "12 min". */
+export const minutes = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
 const until = (s: number) => new Date(Date.now() + s * 1000).toISOString().slice(11, 16);
 
 /** "20 runs (4 targets × 5 rounds) of 5 s warm-up + 60 s: about 23 min, until about 06:40 UTC". */

@@ -25,6 +25,7 @@ import { contentHash, createSql } from "../db";
 import { mulberry32 } from "../determinism.js";
 import { UsageError } from "../errors";
 import { durationSeconds } from "./load";
+import { minutes, RUN_OVERHEAD_S } from "./estimate";
 import { type Interval, type ModelPoint, modelPoint } from "./model";
 import { analyseModel, type ModelDoc, type Price, rankAt, cheapestChanges, type Ranking } from "./cost";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
@@ -51,17 +52,12 @@ export interface ModelOptions {
   stop?: () => boolean;
 }
 
-/** Seconds a measured run takes beyond its window and warm-up (start, gate, canary, stop; as compare's plan says). */
-const RUN_OVERHEAD_S = 5;
-
 /** A model's runs and about how long they take. */
 export function modelPlan(targets: number, options: Pick<ModelOptions, "rates" | "repeat" | "duration" | "warmup">) {
   const runs = targets * options.rates.length * options.repeat;
   const seconds = runs * (durationSeconds(options.duration) + durationSeconds(options.warmup) + RUN_OVERHEAD_S);
   return { runs, seconds, line: `planned: ${options.repeat} round(s) × ${options.rates.length} rate(s) (${options.rates.join(", ")} requests/s) × ${targets} target(s) = ${runs} runs of ${options.duration} after a ${options.warmup} warm-up, about ${minutes(seconds)}` };
 }
-
-const minutes = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} minutes`);
 
 /** Every target at every rate, in rounds; the fits. The database stays up throughout (started if needed, stopped after). */
 export async function measureModel(config: Config, options: ModelOptions, log: (line: string) => void = console.log): Promise<{ doc: ModelDoc; interrupted: boolean }> {
