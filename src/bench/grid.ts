@@ -1,136 +1,30 @@
 /**
- * Measuring the cost model and the grid (DESIGN §20).
+ * Measuring the grid (DESIGN §20).
  *
- *   bun src/main.ts model [DURATION] [--rates 25,50,100,200] [--repeat R] [--at R] [--price vcpu-hour=P,gb-hour=Q]
  *   bun src/main.ts grid [--fleet 15,150,1500] [--hops 0,1,5] [--at R] [--quick] [--resume DIR]
  *
- * A model measures every target at several offered rates: each round runs every rate in a
- * shuffled order, and each rate is one comparison (src/bench/compare.ts, the open model only),
- * which runs every target in its own shuffled order. Rates are interleaved over the rounds, not
- * measured one after another, so a machine that drifts moves every rate's points alike rather
- * than tilting the line. The points go to src/bench/model.ts; results/model-<time>.json holds it.
- *
  * A grid measures, in every cell of fleet size × hop latency, each target's capacity at the SLO
- * (src/bench/capacity.ts, searched upwards from the map's rate) and the model at rates up to the
- * map's rate among the targets that meet the SLO there. Each finished cell is its own file in the
- * grid's folder, so an interrupted grid keeps them and `--resume` measures only the rest.
+ * (src/bench/capacity.ts, searched upwards from the map's rate) and the model (src/bench/model-run.ts)
+ * at rates up to the map's rate among the targets that meet the SLO there. Each finished cell is
+ * its own file in the grid's folder, so an interrupted grid keeps them and `--resume` measures only
+ * the rest. src/bench/decision.ts turns the cells into the decision map.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { type CapacityOptions, sloText, type Slo } from "./capacity";
 import { selectTargets } from "./cases";
-import { compare, shuffled } from "./compare";
 import type { Config } from "../config";
 import { contentHash, createSql } from "../db";
-import { mulberry32 } from "../determinism.js";
 import { UsageError } from "../errors";
-import { durationSeconds } from "./load";
 import { minutes, RUN_OVERHEAD_S } from "./estimate";
-import { type Interval, type ModelPoint, modelPoint } from "./model";
-import { analyseModel, type ModelDoc, type Price, rankAt, cheapestChanges, type Ranking } from "./cost";
+import { durationSeconds } from "./load";
+import type { ModelDoc, Price } from "./cost";
+import { measureModel, type ModelOptions, modelPlan } from "./model-run";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
-import { fileStamp, type RunResult, writeAtomic } from "./results";
+import { fileStamp, writeAtomic } from "./results";
 import type { RuntimeName } from "../runtime";
 import { seed as seedFleet } from "../seed";
 import { capacityCurves, type TargetStep, targetPlan } from "./curves";
-import { commonFingerprint } from "./verdicts";
-
-export interface ModelOptions {
-  rates: number[];
-  duration: string;
-  warmup: string;
-  repeat: number;
-  seed?: number;
-  cases?: TargetStep["case"][];
-  gateways: Config["case3Gateway"][];
-  runtimes?: RuntimeName[];
-  api?: CapacityOptions["api"];
-  /** The rate the ranking is made at (default: the highest rate measured). */
-  at?: number;
-  price?: Price;
-  /** Checked before every block: true stops the model there (a grid's Ctrl-C). */
-  stop?: () => boolean;
-}
-
-/** A model's runs and about how long they take. */
-export function modelPlan(targets: number, options: Pick<ModelOptions, "rates" | "repeat" | "duration" | "warmup">) {
-  const runs = targets * options.rates.length * options.repeat;
-  const seconds = runs * (durationSeconds(options.duration) + durationSeconds(options.warmup) + RUN_OVERHEAD_S);
-  return { runs, seconds, line: `planned: ${options.repeat} round(s) × ${options.rates.length} rate(s) (${options.rates.join(", ")} requests/s) × ${targets} target(s) = ${runs} runs of ${options.duration} after a ${options.warmup} warm-up, about ${minutes(seconds)}` };
-}
-
-/** Every target at every rate, in rounds; the fits. The database stays up throughout (started if needed, stopped after). */
-export async function measureModel(config: Config, options: ModelOptions, log: (line: string) => void = console.log): Promise<{ doc: ModelDoc; interrupted: boolean }> {
-  const plan = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]);
-  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const random = mulberry32(seed);
-  log(`model: every target (${plan.map((t) => t.label).join(", ")}) at ${options.rates.join(", ")} requests/s, ${options.repeat} round(s), each round every rate in a shuffled order (seed ${seed})`);
-  log(modelPlan(plan.length, options).line);
-  const dbWasUp = config.db.external || clusterPid(config) !== null;
-  await clusterUp(config, log);
-  const points: ModelPoint[] = [];
-  const results: RunResult[] = [];
-  const blocks: ModelDoc["blocks"] = [];
-  const notes: string[] = [];
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.on("SIGINT", onSignal);
-  try {
-    for (let round = 1; round <= options.repeat && !interrupted; round++) {
-      for (const rate of shuffled(options.rates, random)) {
-        if (options.stop?.()) interrupted = true;
-        if (interrupted) break;
-        log(`\n##### model round ${round} of ${options.repeat}: every target at ${rate} requests/s #####`);
-        let done: Awaited<ReturnType<typeof compare>>;
-        try {
-          done = await compare(config, {
-            vus: 10, duration: options.duration, repeat: 1, warmup: options.warmup, seed: Math.floor(random() * 2 ** 31),
-            gateways: options.gateways, runtimes: options.runtimes, cases: options.cases, api: options.api, rate, phases: ["rate"],
-          }, log);
-        } catch (error) {
-          // A failed run ends the model here; what was measured is kept and said.
-          notes.push(`the model stopped in round ${round} at ${rate} requests/s: ${(error as Error).message}`);
-          log(`model stopped: ${(error as Error).message}`);
-          interrupted = true;
-          break;
-        }
-        blocks.push({ round, rate, compare: basename(done.compare) });
-        for (const run of done.comparison.runs) {
-          const result = JSON.parse(readFileSync(join(config.resultsDir, run.file), "utf8")) as RunResult;
-          results.push(result);
-          points.push(modelPoint(run.target, round, run.file, result));
-        }
-        if (done.interrupted) interrupted = true;
-      }
-    }
-  } finally {
-    process.removeListener("SIGINT", onSignal);
-    if (!dbWasUp) await clusterDown(config, log);
-  }
-  const targets = [...new Set([...plan.map((t) => t.label), ...points.map((p) => p.target)])].filter((t) => points.some((p) => p.target === t));
-  const params: ModelDoc["params"] = {
-    rates: options.rates, duration: options.duration, warmup: options.warmup, repeat: options.repeat, api: options.api ?? null,
-    fleet_size: results[0]?.params.fleet_size ?? null, hop_latency_ms: config.hopLatencyMs, at: options.at ?? null, price: options.price ?? null,
-  };
-  const analysis = analyseModel(points, targets, params);
-  const doc: ModelDoc = {
-    schema_version: 1, kind: "model", created_at: new Date().toISOString(), seed, params, targets, blocks, points,
-    ...analysis, notes: [...notes, ...analysis.notes], fingerprint: commonFingerprint(results.map((r) => r.fingerprint)),
-  };
-  return { doc, interrupted };
-}
-
-/** Writes a model document as results/model-<time>.json. */
-export function writeModel(config: Config, doc: ModelDoc): string {
-  mkdirSync(config.resultsDir, { recursive: true });
-  const path = join(config.resultsDir, `model-${fileStamp()}.json`);
-  writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
-  return path;
-}
-
-// --- The grid ----------------------------------------------------------------------------------
 
 export interface GridParams {
   fleet: number[];
@@ -342,63 +236,6 @@ export async function runGrid(config: Config, p: GridParams | null, resume: stri
   const complete = readCells(dir).length === grid.cells.length;
   if (!complete) log(`grid not complete (${readCells(dir).length} of ${grid.cells.length} cells): continue with \`just grid --resume ${dir}\``);
   return { dir, complete, interrupted };
-}
-
-// --- The decision map (pure) -------------------------------------------------------------------
-
-export interface Decision {
-  fleet: number;
-  hop_ms: number;
-  at: number;
-  verdict: Ranking["verdict"] | "not measured";
-  cheapest: string | null;
-  runner_up: string | null;
-  ratio: number | null;
-  ratio_ci: Interval | null;
-  /** Targets whose capacity reaches `at`, and those that miss the SLO there (with their capacity). */
-  meets: string[];
-  misses: { target: string; capacity: number | null }[];
-  /** Where the cheapest target changes within the cell's measured rates. */
-  changes: { rate: number; from: string; to: string; ci: Interval | null }[];
-  /** The cost at `at` is read off a line beyond the rates it was fitted over. */
-  extrapolated: boolean;
-  basis: string | null;
-  /** The cell in words (the heatmap's label and the table's cell). */
-  words: string;
-}
-
-const short = (target: string) => target.replace(/ · /g, " ");
-const fmt = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
-
-/** The decision in one cell at `at` requests/s: the cheapest target meeting the SLO there, its ratio to the runner-up. */
-export function decide(cell: CellDoc | null, fleet: number, hop: number, at: number, price?: Price): Decision {
-  const base = { fleet, hop_ms: hop, at, cheapest: null, runner_up: null, ratio: null, ratio_ci: null, changes: [], extrapolated: false, basis: null };
-  if (!cell) return { ...base, verdict: "not measured", meets: [], misses: [], words: "not measured yet" };
-  const meets = cell.capacities.filter((c) => c.capacity !== null && c.capacity >= at).map((c) => c.target);
-  const misses = cell.capacities.filter((c) => !meets.includes(c.target)).map((c) => ({ target: c.target, capacity: c.capacity }));
-  const models = (cell.model?.models ?? []).filter((m) => meets.includes(m.target));
-  const ranking = rankAt(models, at, price);
-  const fitted = models.filter((m) => m.total);
-  const lo = fitted.length ? Math.max(...fitted.map((m) => m.total!.range[0])) : 0;
-  const hi = fitted.length ? Math.min(...fitted.map((m) => m.total!.range[1])) : 0;
-  const changes = hi > lo ? cheapestChanges(models, lo, hi, price) : [];
-  const [c1, c2] = ranking.costs;
-  const extrapolated = ranking.costs.slice(0, 2).some((c) => c.extrapolated);
-  const unit = ranking.by === "money" ? "money" : "CPU-hours";
-  const words = ranking.verdict === "none"
-    ? (meets.length ? `${meets.map(short).join(", ")} meet${meets.length === 1 ? "s" : ""} the SLO, no model` : `no target meets ${sloText(cell.slo)} at ${at}/s`)
-    : ranking.verdict === "alone" ? `only ${short(c1.target)} meets the SLO`
-    : ranking.verdict === "tie" ? `tie: ${short(c1.target)} ≈ ${short(c2.target)} (${fmt(ranking.ratio!)}×${ranking.ratio_ci ? `, ${fmt(ranking.ratio_ci[0])}–${fmt(ranking.ratio_ci[1])}` : ", no interval"})`
-    : `${short(c1.target)}: ${fmt(ranking.ratio!)}× ${short(c2.target)}'s ${unit} (${fmt(ranking.ratio_ci![0])}–${fmt(ranking.ratio_ci![1])})`;
-  return {
-    ...base, verdict: ranking.verdict, cheapest: c1?.target ?? null, runner_up: c2?.target ?? null, ratio: ranking.ratio, ratio_ci: ranking.ratio_ci,
-    meets, misses, changes, extrapolated, basis: ranking.basis, words: `${words}${extrapolated ? " (extrapolated)" : ""}`,
-  };
-}
-
-/** The decision map of a grid: one decision per cell, in the grid's order. */
-export function decisionMap(grid: GridDoc, cells: CellDoc[], at: number = grid.params.at, price: Price | undefined = grid.params.price ?? undefined): Decision[] {
-  return grid.cells.map((c) => decide(cells.find((x) => x.fleet === c.fleet && x.hop_ms === c.hop_ms) ?? null, c.fleet, c.hop_ms, at, price));
 }
 
 /** Checks a grid's axes: fleet sizes positive, hop latencies whole milliseconds ≥ 0. */

@@ -1,12 +1,14 @@
 /**
  * The cost-model commands (DESIGN §20): `model`, `grid` and `map`, from their arguments to
- * src/bench/grid.ts and the model and map reports. Bad input is one line and exit 2.
+ * src/bench/model-run.ts, src/bench/grid.ts and the model and map reports. Bad input is one line
+ * and exit 2.
  */
 import { apiFlag, casesFlag, duration, durationFlag, type Flags, gatewaysFlag, positiveFlag, runtimesFlag, splitFlags } from "./args";
 import { checkStep, parseSlo } from "../bench/capacity";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
-import { checkAxes, GRID_DEFAULTS, type GridParams, gridEstimate, measureModel, runGrid, writeModel } from "../bench/grid";
+import { checkAxes, GRID_DEFAULTS, type GridParams, gridEstimate, runGrid } from "../bench/grid";
+import { measureModel, writeModel } from "../bench/model-run";
 import { parseRates } from "../bench/model";
 import { parsePrice } from "../bench/cost";
 import { parseList, targetPlan } from "../bench/curves";
