@@ -1,4 +1,4 @@
-// fleetbench load script: one script for every case. The runner (src/bench/load.ts) writes a request
+// fleetbench load script: one script for every case. The runner (src/run/load.ts) writes a request
 // spec from the case table (base URL, REST paths or GraphQL queries, expected sizes) and passes
 // its path in FLEET_SPEC; everything else comes from FLEET_* variables.
 //
@@ -21,7 +21,7 @@ const t0 = Number(__ENV.FLEET_T0 || 0);
 const windowSeconds = Number(__ENV.FLEET_WINDOW_SECONDS || 5);
 const windows = Number(__ENV.FLEET_WINDOWS || 0);
 // With FLEET_WINDOW_LATENCY=1 each window's latency too: in the open model the arrival rate pins
-// throughput, so latency is what moves when the case does not settle (src/bench/steady.ts).
+// throughput, so latency is what moves when the case does not settle (src/stats/steady.ts).
 const windowLatency = windows > 0 && __ENV.FLEET_WINDOW_LATENCY === "1";
 /** Client request latency (ms), tagged with the window it ended in. */
 const latency = new Trend("fleet_latency", true);

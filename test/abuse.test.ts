@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { caseSpec } from "../src/bench/cases";
+import { caseSpec } from "../src/run/cases";
 import { contentHash, type Sql } from "../src/db";
-import { clusterPid } from "../src/bench/pg-cluster";
-import { listeners, socketProcess } from "../src/bench/ports";
+import { clusterPid } from "../src/run/pg-cluster";
+import { listeners, socketProcess } from "../src/run/ports";
 import { RUNTIMES } from "../src/runtime";
-import { down, up } from "../src/bench/supervisor";
+import { down, up } from "../src/run/supervisor";
 import { EVERY_RUNTIME, call, config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -1,5 +1,5 @@
 /**
- * `just calibrate` (src/bench/calibrate.ts) for real, in four short rounds: Case 1 three times per round
+ * `just calibrate` (src/plans/calibrate.ts) for real, in four short rounds: Case 1 three times per round
  * at one rate, once with 1 ms of CPU injected into telemetry-service per request it receives. The
  * measured increase of its CPU per client request must be its calls per client request × 1 ms
  * within ±10 %, the total CPU per request `higher`, and the A/A pair never lower or higher.
@@ -10,8 +10,8 @@
  */
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { calibrate, calibrationLines } from "../src/bench/calibrate";
-import { down } from "../src/bench/supervisor";
+import { calibrate, calibrationLines } from "../src/plans/calibrate";
+import { down } from "../src/run/supervisor";
 import { config, fleetCli, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(600_000);

@@ -6,9 +6,9 @@
  */
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-import { API_NAMES, type ApiName } from "../src/bench/cases";
-import { delta, scrapeRequests } from "../src/bench/scrape";
-import { up } from "../src/bench/supervisor";
+import { API_NAMES, type ApiName } from "../src/run/cases";
+import { delta, scrapeRequests } from "../src/run/scrape";
+import { up } from "../src/run/supervisor";
 import { EVERY_RUNTIME, TARGETS, call, quiet, reseed, times, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
@@ -147,9 +147,9 @@ describe("Case 1's fan-out policy (FLEET_FANOUT)", () => {
 
   test("bounded to 3 robots at once, Case 1 answers as the database with exactly the same calls, and the result's parity says so", async () => {
     const { loadConfig } = await import("../src/config");
-    const { caseSpec } = await import("../src/bench/cases");
-    const { runGate } = await import("../src/bench/gate");
-    const { parityOf } = await import("../src/bench/parity");
+    const { caseSpec } = await import("../src/run/cases");
+    const { runGate } = await import("../src/run/gate");
+    const { parityOf } = await import("../src/run/parity");
     await reseed(db.sql, 15);
     const bounded = loadConfig({ ...process.env, FLEET_FANOUT: "3" });
     const state = await up(bounded, "case1", { log: quiet, env: { FLEET_FANOUT: "3" } });

@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync } from "node:fs";
 import { buildSchema, lexicographicSortSchema, printSchema } from "graphql";
 
-import { GRAPHQL_QUERIES } from "../src/bench/cases";
+import { GRAPHQL_QUERIES } from "../src/run/cases";
 import { type Config, loadConfig } from "../src/config";
 import type { Sql } from "../src/db";
-import { isAlive } from "../src/bench/ports";
+import { isAlive } from "../src/run/ports";
 import { RUNTIMES } from "../src/runtime";
 import { SUPERGRAPH } from "../src/router";
 import { composeSupergraph, composedApiSchema } from "../src/supergraph";
-import { down, up, type SupervisorState } from "../src/bench/supervisor";
+import { down, up, type SupervisorState } from "../src/run/supervisor";
 import { CLIENT_SCHEMA } from "../src/yoga-gateway";
 import { call, config as base, expectedAnswers, plain, quiet, reseed, testSql } from "./utils";
 

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CAPACITY_FLAGS, SWEEP_FLAGS } from "../src/cli/cli-curves";
 import { COMMANDS, loadParams, OPTIONS } from "../src/cli/cli";
-import { runsEstimate, searchesEstimate } from "../src/bench/estimate";
+import { runsEstimate, searchesEstimate } from "../src/plans/estimate";
 import { CASE_ACTIONS, HELP } from "../src/cli/help";
-import { CASE_NAMES } from "../src/bench/cases";
+import { CASE_NAMES } from "../src/run/cases";
 
 // Each call starts bun and the CLI's modules: about a second apiece on 2 busy cores.
 setDefaultTimeout(120_000);

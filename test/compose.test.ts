@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { API_NAMES, type CaseName } from "../src/bench/cases";
-import { paritySignature } from "../src/bench/parity";
-import { delta, scrapeRequests } from "../src/bench/scrape";
-import { down } from "../src/bench/supervisor";
+import { API_NAMES, type CaseName } from "../src/run/cases";
+import { paritySignature } from "../src/run/parity";
+import { delta, scrapeRequests } from "../src/run/scrape";
+import { down } from "../src/run/supervisor";
 import { loadConfig } from "../src/config";
 import { composeConfig, composeDown, composeGate, composeTarget, composeUp, leftovers, stackContainers } from "../src/deploy/compose";
 import { buildStandIns, IMAGES, inspectImage, STAND_IN_LABEL } from "../src/deploy/compose-images";

@@ -7,15 +7,15 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { openPage } from "./browser";
-import { parseSlo, PRECISION, searchCapacity } from "../src/bench/capacity";
-import { compare } from "../src/bench/compare";
+import { parseSlo, PRECISION, searchCapacity } from "../src/plans/capacity";
+import { compare } from "../src/plans/compare";
 import { writeCurveReport } from "../src/report/curve-report";
-import { writeCurve } from "../src/bench/curve-doc";
-import { capacityCurves, parseList, sweep, targetPlan } from "../src/bench/curves";
+import { writeCurve } from "../src/plans/curve-doc";
+import { capacityCurves, parseList, sweep, targetPlan } from "../src/plans/curves";
 import { loadConfig } from "../src/config";
 import { loadedFleetSize } from "../src/db";
-import type { RunResult } from "../src/bench/results";
-import { down } from "../src/bench/supervisor";
+import type { RunResult } from "../src/run/results";
+import { down } from "../src/run/supervisor";
 import { config, quiet, reseed, testSql, fleetCli } from "./utils";
 
 setDefaultTimeout(300_000);
@@ -71,7 +71,7 @@ describe("the capacity search", () => {
   });
 
   test("dropped iterations and 0.1 % errors miss the SLO as a latency above it does", async () => {
-    const { judge } = await import("../src/bench/capacity");
+    const { judge } = await import("../src/plans/capacity");
     const run = synthetic(10, 100);
     expect(judge(run, parseSlo("p99=200ms"))).toEqual({ meets: true, misses: [] });
     expect(judge({ ...run, summary: { ...run.summary!, dropped_iterations: 2 } }, parseSlo("p99=200ms")).misses).toEqual(["2 iterations dropped"]);

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config";
 import { demo } from "../src/cli/demo";
-import { down } from "../src/bench/supervisor";
-import { k6Binary, K6_VERSION, runningBuild } from "../src/bench/tools";
+import { down } from "../src/run/supervisor";
+import { k6Binary, K6_VERSION, runningBuild } from "../src/run/tools";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);

@@ -1,6 +1,6 @@
-/** The arithmetic behind `bench-driver`'s verdicts (src/bench/driver-bench.ts); the run itself needs PostgreSQL and is not run here. */
+/** The arithmetic behind `bench-driver`'s verdicts (src/run/driver-bench.ts); the run itself needs PostgreSQL and is not run here. */
 import { describe, expect, test } from "bun:test";
-import { stats, verdicts } from "../src/bench/driver-bench";
+import { stats, verdicts } from "../src/run/driver-bench";
 
 describe("window statistics", () => {
   test("mean, sample CV and drift over thirds of the windows", () => {

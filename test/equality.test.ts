@@ -3,12 +3,12 @@
  * and that data is what the database says (DESIGN §5): for every robot id, at the default fleet
  * size and a larger one. At N = 15 every answer, and the correctness gate's own reference, must
  * also equal the committed golden answers (test/fixtures/golden-15.json), which depend on neither
- * the services' SQL nor src/bench/gate.ts's.
+ * the services' SQL nor src/run/gate.ts's.
  */
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-import { referenceAnswers } from "../src/bench/gate";
-import { up } from "../src/bench/supervisor";
+import { referenceAnswers } from "../src/run/gate";
+import { up } from "../src/run/supervisor";
 import GOLDEN_15 from "./fixtures/golden-15.json";
 import { EVERY_RUNTIME, call, expectedAnswers, plain, quiet, reseed, useFleetDatabase } from "./utils";
 
@@ -32,7 +32,7 @@ describe.each([15, 200])("fleet of %d robots", (n) => {
   });
 
   if (golden) {
-    test("src/bench/gate.ts's referenceAnswers equal the golden answers", async () => {
+    test("src/run/gate.ts's referenceAnswers equal the golden answers", async () => {
       const reference = await referenceAnswers(db.sql);
       expect(golden.fleetSize).toBe(n);
       expect(plain(reference.dashboard)).toEqual(golden.dashboard);

@@ -4,11 +4,11 @@
  * fast and name telemetry, and once the service is back the errors stop within a bounded time.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { type ApiName, API_NAMES, caseSpec, GRAPHQL_FIELDS } from "../src/bench/cases";
+import { type ApiName, API_NAMES, caseSpec, GRAPHQL_FIELDS } from "../src/run/cases";
 import { loadConfig } from "../src/config";
-import { runLoad } from "../src/bench/load";
-import { isAlive, listeners } from "../src/bench/ports";
-import { down, faultProcess, readState, recoverProcess, up } from "../src/bench/supervisor";
+import { runLoad } from "../src/run/load";
+import { isAlive, listeners } from "../src/run/ports";
+import { down, faultProcess, readState, recoverProcess, up } from "../src/run/supervisor";
 import { EVERY_RUNTIME, call, config, expectedAnswers, plain, quiet, reseed, strayProcesses, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -24,6 +24,6 @@ test("a fresh clone is clean after `npm install --no-audit --no-fund`", () => {
   const install = run(["npm", "install", "--no-audit", "--no-fund"], clone);
   expect({ code: install.code, err: install.code ? install.err : "" }).toEqual({ code: 0, err: "" });
   expect(run(["git", "status", "--porcelain"], clone).out).toBe("");
-  // What a result's fingerprint reads (src/bench/fingerprint.ts): not dirty.
+  // What a result's fingerprint reads (src/run/fingerprint.ts): not dirty.
   expect(run(["git", "status", "--porcelain", "--untracked-files=no"], clone).out).toBe("");
 }, 600_000);

@@ -7,13 +7,13 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { API_NAMES, caseSpec } from "../src/bench/cases";
+import { API_NAMES, caseSpec } from "../src/run/cases";
 import { type Config, loadConfig } from "../src/config";
-import { runGate } from "../src/bench/gate";
-import { hops } from "../src/bench/hops";
-import { runLoad } from "../src/bench/load";
-import { delta, scrapeRequests } from "../src/bench/scrape";
-import { readState, stopCase, up } from "../src/bench/supervisor";
+import { runGate } from "../src/run/gate";
+import { hops } from "../src/run/hops";
+import { runLoad } from "../src/run/load";
+import { delta, scrapeRequests } from "../src/run/scrape";
+import { readState, stopCase, up } from "../src/run/supervisor";
 import { TARGETS, call, config, expectedCalls, quiet, reseed, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(180_000);
@@ -92,7 +92,7 @@ test("a measured run through the proxies: Toxiproxy's CPU is its own component, 
   expect(parity.processes.toxiproxy).toMatchObject({ version: "2.12.0", hop_latency_ms: 1, client_to_gateway: "direct (not proxied)" });
   expect(parity.config.hopLatencyMs).toBe(1);
   expect((result.fingerprint.versions as Record<string, string>).toxiproxy).toBe("2.12.0");
-  const { cpuMsPerRequest, inCaseTotal } = await import("../src/bench/run-result");
+  const { cpuMsPerRequest, inCaseTotal } = await import("../src/run/run-result");
   const total = cpuMsPerRequest(result, inCaseTotal)!;
   const everything = cpuMsPerRequest(result, (p) => p !== "k6")!;
   expect(everything - total).toBeCloseTo(result.resources.toxiproxy.cpu_ms_per_request ?? 0, 6);

@@ -9,12 +9,12 @@ import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { injectCpuFlag, splitFlags } from "../src/cli/args";
-import { caseSpec } from "../src/bench/cases";
+import { caseSpec } from "../src/run/cases";
 import { loadConfig } from "../src/config";
-import { checkInjectCpu, runLoad } from "../src/bench/load";
-import type { RunResult } from "../src/bench/results";
+import { checkInjectCpu, runLoad } from "../src/run/load";
+import type { RunResult } from "../src/run/results";
 import { burnCpu } from "../src/roles";
-import { down, readState, up } from "../src/bench/supervisor";
+import { down, readState, up } from "../src/run/supervisor";
 import { config, quiet } from "./utils";
 
 setDefaultTimeout(180_000);

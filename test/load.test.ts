@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
-import { type CaseName, caseSpec } from "../src/bench/cases";
+import { type CaseName, caseSpec } from "../src/run/cases";
 import { RefusedError } from "../src/errors";
-import { runLoad } from "../src/bench/load";
-import { listeners } from "../src/bench/ports";
-import type { RunResult } from "../src/bench/results";
+import { runLoad } from "../src/run/load";
+import { listeners } from "../src/run/ports";
+import type { RunResult } from "../src/run/results";
 import { criticalCount, seed } from "../src/seed";
-import { down, readState } from "../src/bench/supervisor";
+import { down, readState } from "../src/run/supervisor";
 import { TARGETS, config, expectedCalls, quiet, reseed, testSql } from "./utils";
 import type { Config } from "../src/config";
 import { loadConfig } from "../src/config";
@@ -114,7 +114,7 @@ test("the correctness gate refuses a case serving altered data, and nothing is m
   await altered`UPDATE robots SET name = 'AGV-Altered' WHERE id = 'robot-004'`;
   await altered.end();
 
-  const { up } = await import("../src/bench/supervisor");
+  const { up } = await import("../src/run/supervisor");
   await up(config, "case2", { log: quiet, env: { DATABASE_URL: alteredUrl } });
   const run = runLoad(config, { case: "case2", mode: "iterations", vus: 1, iterations: 5, warmup: "1s" }, quiet);
   await expect(run).rejects.toThrow(RefusedError);
@@ -129,8 +129,8 @@ test("the correctness gate refuses a case serving altered data, and nothing is m
 });
 
 test("the gate sends a request with no HTTP answer once more, and refuses when the second gets none either; a wrong answer is never asked again", async () => {
-  const { up, faultProcess } = await import("../src/bench/supervisor");
-  const { runGate } = await import("../src/bench/gate");
+  const { up, faultProcess } = await import("../src/run/supervisor");
+  const { runGate } = await import("../src/run/gate");
   await up(config, "case1", { log: quiet });
   try {
     const passed = await runGate(caseSpec("case1"), config, sql);
@@ -147,7 +147,7 @@ test("the gate sends a request with no HTTP answer once more, and refuses when t
 });
 
 test("a run whose k6 fails is not complete, and the result and the console say why", async () => {
-  const { up } = await import("../src/bench/supervisor");
+  const { up } = await import("../src/run/supervisor");
   const state = await up(config, "case2", { log: quiet });
   const gateway = state.processes.find((p) => p.name === "yoga-gateway")!;
   const lines: string[] = [];
@@ -223,8 +223,8 @@ test("a measured run's k6 and every process of a case get fleetbench's variables
   Object.assign(process.env, shell);
   let run: Promise<unknown> | undefined;
   try {
-    const { up } = await import("../src/bench/supervisor");
-    const { clusterPid } = await import("../src/bench/pg-cluster");
+    const { up } = await import("../src/run/supervisor");
+    const { clusterPid } = await import("../src/run/pg-cluster");
     const state = await up(hive, "case3", { log: quiet });
     // k6 of a measured run against it: caught while it runs.
     // Awaited whatever happens (finally, below): a run left behind would outlive this test.
@@ -299,14 +299,14 @@ function treeThreads(roots: number[]): { task: string; cpus: string | null }[] {
 
 test("--pin: k6 runs on the last CPU, every thread of the case and of PostgreSQL on the others, recorded in the result, and the case gets every CPU back", async () => {
   const all = cpusOf("/proc/self")!;
-  const cpus = (await import("../src/bench/pin")).parseCpuList(all);
+  const cpus = (await import("../src/run/pin")).parseCpuList(all);
   expect(cpus.length).toBeGreaterThanOrEqual(2);
   const k6Cpu = String(cpus.at(-1));
   const caseCpus = cpus.slice(0, -1).join(",");
   let run: Promise<{ result: RunResult }> | undefined;
   try {
-    const { up } = await import("../src/bench/supervisor");
-    const { clusterPid } = await import("../src/bench/pg-cluster");
+    const { up } = await import("../src/run/supervisor");
+    const { clusterPid } = await import("../src/run/pg-cluster");
     const state = await up(config, "case2", { log: quiet });
     const roots = [...state.processes.map((p) => p.pid), clusterPid(config)!];
     let settled = false;
@@ -344,9 +344,9 @@ test("--pin: k6 runs on the last CPU, every thread of the case and of PostgreSQL
 });
 
 test("--pin on fewer than 2 CPUs is refused with one line (exit 2) before anything starts; without --pin the result records no pin", async () => {
-  const { splitCpus } = await import("../src/bench/pin");
+  const { splitCpus } = await import("../src/run/pin");
   expect(() => splitCpus([3])).toThrow(/--pin needs at least 2 CPUs .*this process may use 1: 3/);
-  const first = String((await import("../src/bench/pin")).parseCpuList(cpusOf("/proc/self")!)[0]);
+  const first = String((await import("../src/run/pin")).parseCpuList(cpusOf("/proc/self")!)[0]);
   const cli = Bun.spawn(["taskset", "--cpu-list", first, process.execPath, "src/main.ts", "load", "case2", "2", "2s", "--pin"], { env: process.env, stdout: "pipe", stderr: "pipe" });
   const [code, out, err] = await Promise.all([cli.exited, new Response(cli.stdout).text(), new Response(cli.stderr).text()]);
   expect({ code, err: err.trim() }).toEqual({ code: 2, err: `fleetbench: --pin needs at least 2 CPUs to give k6 and the case their own (this process may use 1: ${first}); run without --pin` });
@@ -358,6 +358,6 @@ test("--pin on fewer than 2 CPUs is refused with one line (exit 2) before anythi
 });
 
 function readStateNames(caseName: CaseName): string[] {
-  const { caseSpec } = require("../src/bench/cases") as typeof import("../src/bench/cases");
+  const { caseSpec } = require("../src/run/cases") as typeof import("../src/run/cases");
   return caseSpec(caseName).processes(config).map((p) => p.name);
 }

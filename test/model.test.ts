@@ -8,18 +8,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
 import { openPage } from "./browser";
-import { decide } from "../src/bench/decision";
-import { type CellDoc, cellFile, type GridDoc, type GridParams, readCells, runGrid } from "../src/bench/grid";
-import { measureModel, writeModel } from "../src/bench/model-run";
-import { parseSlo } from "../src/bench/capacity";
+import { decide } from "../src/plans/decision";
+import { type CellDoc, cellFile, type GridDoc, type GridParams, readCells, runGrid } from "../src/plans/grid";
+import { measureModel, writeModel } from "../src/plans/model-run";
+import { parseSlo } from "../src/plans/capacity";
 import { writeMapReport } from "../src/report/map-report";
 import { writeModelReport } from "../src/report/model-report";
 import { config, fleetCli, quiet } from "./utils";
-import { checkRates, crossover, fitLine, fitTarget, lineOf, type ModelPoint, modelPoint, parseRates, valueAt } from "../src/bench/model";
-import { analyseModel, cheapestChanges, type ModelDoc, costAt, GIB, parsePrice, perMillion, rankAt } from "../src/bench/cost";
+import { checkRates, crossover, fitLine, fitTarget, lineOf, type ModelPoint, modelPoint, parseRates, valueAt } from "../src/plans/model";
+import { analyseModel, cheapestChanges, type ModelDoc, costAt, GIB, parsePrice, perMillion, rankAt } from "../src/plans/cost";
 
 setDefaultTimeout(300_000);
-import type { RunResult } from "../src/bench/results";
+import type { RunResult } from "../src/run/results";
 
 /** A standard normal from a seeded uniform generator (Box–Muller). */
 const normal = (random: () => number) => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

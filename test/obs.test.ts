@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CASES, type CaseName } from "../src/bench/cases";
+import { CASES, type CaseName } from "../src/run/cases";
 import { checkDashboards, panelQueries, queryRange, variableQueries } from "../src/deploy/dashboards";
-import { runLoad } from "../src/bench/load";
+import { runLoad } from "../src/run/load";
 import { obsDown, obsUp, prometheusPid, targets } from "../src/deploy/obs";
 import { prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/deploy/prometheus";
-import { down, stopCase, up } from "../src/bench/supervisor";
+import { down, stopCase, up } from "../src/run/supervisor";
 import type { Sql } from "../src/db";
 import { config, quiet, reseed, testSql } from "./utils";
 

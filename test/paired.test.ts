@@ -1,5 +1,5 @@
 /**
- * The paired statistics of DESIGN §18 (src/bench/paired.ts): Student's t and its quantiles against
+ * The paired statistics of DESIGN §18 (src/stats/paired.ts): Student's t and its quantiles against
  * published values, a textbook paired example, forced answers (constant ratios), and — on real
  * A/A rounds recorded on this machine (test/fixtures/aa-rounds.json) — the false-verdict rate
  * and the power of the whole procedure, by simulation.
@@ -8,8 +8,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
-import { incompleteBeta, tQuantile, tTwoSided } from "../src/bench/distributions";
-import { holm, pairedFamily, pairedRatio, pairedT, resolvable, roundsNeeded, signFlipP } from "../src/bench/paired";
+import { incompleteBeta, tQuantile, tTwoSided } from "../src/stats/distributions";
+import { holm, pairedFamily, pairedRatio, pairedT, resolvable, roundsNeeded, signFlipP } from "../src/stats/paired";
 
 describe("Student's t", () => {
   test("quantiles equal the published table (t_{0.975}: 12.706 at 1 df, 4.303 at 2, 3.182 at 3, 2.776 at 4, 2.262 at 9, 1.962 at 1000)", () => {

@@ -5,15 +5,15 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CHROMIUM, launchBrowser, openPage } from "./browser";
-import type { CaseName } from "../src/bench/cases";
+import type { CaseName } from "../src/run/cases";
 import { loadConfig, type Config } from "../src/config";
-import { runLoad } from "../src/bench/load";
-import { compare, roundOrders } from "../src/bench/compare";
+import { runLoad } from "../src/run/load";
+import { compare, roundOrders } from "../src/plans/compare";
 import { writeReport } from "../src/report/report";
-import type { RunResult } from "../src/bench/results";
-import { type Comparison, METRICS, analyse } from "../src/bench/verdicts";
+import type { RunResult } from "../src/run/results";
+import { type Comparison, METRICS, analyse } from "../src/plans/verdicts";
 import { writeBaselineReport } from "../src/report/baseline-report";
-import { down } from "../src/bench/supervisor";
+import { down } from "../src/run/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

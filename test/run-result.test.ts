@@ -1,21 +1,21 @@
 /**
  * From measurements to a result, without processes: status, flags, stability, per-request
- * costs, memory totals (src/bench/run-result.ts); k6's summary (src/bench/k6-run.ts); the curated environment
- * (src/bench/environment.ts); and the report of a result written before these fields existed.
+ * costs, memory totals (src/run/run-result.ts); k6's summary (src/run/engine/k6.ts); the curated environment
+ * (src/run/environment.ts); and the report of a result written before these fields existed.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config";
-import { measuredEnv, withheldSwitches } from "../src/bench/environment";
-import { k6Env, parseSummary, windowCount } from "../src/bench/k6-run";
-import { warmupParams } from "../src/bench/load";
+import { measuredEnv, withheldSwitches } from "../src/run/environment";
+import { k6Env, parseSummary, windowCount } from "../src/run/engine/k6";
+import { warmupParams } from "../src/run/load";
 import { markdownReport, toColumns } from "../src/report/report";
 import { differences } from "../src/report/report-context";
-import { getconf, parseStat } from "../src/bench/resources";
-import type { RunResult } from "../src/bench/results";
-import { type Measured, assembleResult, cv, peakSum, stability } from "../src/bench/run-result";
+import { getconf, parseStat } from "../src/run/resources";
+import type { RunResult } from "../src/run/results";
+import { type Measured, assembleResult, cv, peakSum, stability } from "../src/run/run-result";
 
 const base = (): RunResult => ({
   schema_version: 1, run_id: "r", case: "case2", gateway: null, mode: "duration",

@@ -8,12 +8,12 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { compare } from "../src/bench/compare";
-import { clusterUp } from "../src/bench/pg-cluster";
+import { compare } from "../src/plans/compare";
+import { clusterUp } from "../src/run/pg-cluster";
 import type { Config } from "../src/config";
 import { runtimeBinary } from "../src/runtime";
-import { down, readState, up } from "../src/bench/supervisor";
-import type { Comparison } from "../src/bench/verdicts";
+import { down, readState, up } from "../src/run/supervisor";
+import type { Comparison } from "../src/plans/verdicts";
 import { config, quiet, strayProcesses, useFleetDatabase } from "./utils";
 
 setDefaultTimeout(300_000);

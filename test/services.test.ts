@@ -10,7 +10,7 @@ import type { Sql } from "../src/db";
 import { createRobotService } from "../src/robot-service";
 import { createTelemetryService } from "../src/telemetry-service";
 import { createYogaGateway } from "../src/yoga-gateway";
-import { down } from "../src/bench/supervisor";
+import { down } from "../src/run/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -8,7 +8,7 @@
  *
  * FLEET_TEST_RUN marks the processes this run starts, so a test can find the ones it left behind
  * without matching anybody else's (test/utils.ts, strayProcesses). Its FLEET_ prefix lets it
- * through to measured processes (src/bench/environment.ts passes fleetbench's own variables).
+ * through to measured processes (src/run/environment.ts passes fleetbench's own variables).
  *
  * A process a test spawns itself gets these variables only when it is given `env: process.env`:
  * Bun 1.3's Bun.spawn without `env` passes the environment the runner started with, not

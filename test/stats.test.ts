@@ -1,10 +1,10 @@
 /**
- * The statistics of DESIGN §13 (src/bench/stats.ts) against values known without it: textbook and
+ * The statistics of DESIGN §13 (src/stats/stats.ts) against values known without it: textbook and
  * scipy-documented Mann–Whitney results, hand counts checked by brute-force enumeration of every
  * assignment of the pooled values, and bootstrap intervals whose answer is forced by the data.
  */
 import { describe, expect, test } from "bun:test";
-import { ALPHA, NOISY_CV, bootstrapMedianCI, compare, cv, mannWhitney, median, ratioCI, summarize } from "../src/bench/stats";
+import { ALPHA, NOISY_CV, bootstrapMedianCI, compare, cv, mannWhitney, median, ratioCI, summarize } from "../src/stats/stats";
 
 /** Every k-subset of 0…n−1, in lexicographic order. */
 function* subsets(n: number, k: number, start = 0, chosen: number[] = []): Generator<number[]> {
@@ -41,7 +41,7 @@ function enumerate(a: readonly number[], b: readonly number[]) {
   return { p, mean, variance, count: us.length };
 }
 
-/** Upper normal tail 1 − Φ(z), z ≥ 0, by Abramowitz & Stegun 26.2.17 (|error| < 7.5e-8): independent of src/bench/stats.ts's erf. */
+/** Upper normal tail 1 − Φ(z), z ≥ 0, by Abramowitz & Stegun 26.2.17 (|error| < 7.5e-8): independent of src/stats/stats.ts's erf. */
 function normalTail(z: number): number {
   const t = 1 / (1 + 0.2316419 * z);
   const poly = t * (0.31938153 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))));

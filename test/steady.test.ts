@@ -1,15 +1,15 @@
 /**
  * Noise measured, not used to throw runs away (DESIGN §18), without processes: steal time from
- * /proc/stat text (src/bench/steal.ts) and the steady-state detection on window series
- * (src/bench/steady.ts), synthetic and recorded on this machine (test/fixtures/aa-windows.json).
+ * /proc/stat text (src/run/steal.ts) and the steady-state detection on window series
+ * (src/stats/steady.ts), synthetic and recorded on this machine (test/fixtures/aa-windows.json).
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
-import { assembleResult, DRIFT_LIMIT, stability } from "../src/bench/run-result";
-import { foreignPct, foreignPerWindow, parseCpuLine, stealPct, stealPerWindow } from "../src/bench/steal";
-import { detectSteady, normalQuantile, ols, type Steady, type SteadyInput, tQuantile } from "../src/bench/steady";
+import { assembleResult, DRIFT_LIMIT, stability } from "../src/run/run-result";
+import { foreignPct, foreignPerWindow, parseCpuLine, stealPct, stealPerWindow } from "../src/run/steal";
+import { detectSteady, normalQuantile, ols, type Steady, type SteadyInput, tQuantile } from "../src/stats/steady";
 
 describe("steal time from /proc/stat", () => {
   // Two readings of a 2-vCPU guest 5 s apart (clock ticks summed over CPUs): user nice system idle iowait irq softirq steal guest guest_nice.
@@ -175,7 +175,7 @@ describe("steady-state detection on windows recorded on this machine", () => {
 
 describe("short runs are judged too (windows shorter than 5 s below 20 s)", () => {
   test("the demo's 5 s runs get five 1 s windows (one 5 s window before: no drift could ever be seen); from 20 s on, 5 s windows", () => {
-    const { windowCount, windowSecondsFor } = require("../src/bench/k6-run") as typeof import("../src/bench/k6-run");
+    const { windowCount, windowSecondsFor } = require("../src/run/engine/k6") as typeof import("../src/run/engine/k6");
     const at = (duration: string) => ({ seconds: windowSecondsFor({ mode: "duration", vus: 10, duration }), windows: windowCount({ mode: "duration", vus: 10, duration }) });
     expect(at("5s")).toEqual({ seconds: 1, windows: 5 });
     expect(at("4s")).toEqual({ seconds: 1, windows: 4 });

@@ -6,8 +6,8 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { listeners } from "../src/bench/ports";
-import { isAlive, readState, up } from "../src/bench/supervisor";
+import { listeners } from "../src/run/ports";
+import { isAlive, readState, up } from "../src/run/supervisor";
 import { config } from "./utils";
 
 setDefaultTimeout(180_000);

@@ -1,5 +1,5 @@
 /**
- * Tool builds that cannot hurt each other (src/bench/tools.ts): each build owns its target folder
+ * Tool builds that cannot hurt each other (src/run/tools.ts): each build owns its target folder
  * and cleans only that, and a second build of the same tool waits for the first. Real builds of a
  * stand-in tool (test/fixtures/fake-tool.ts) in processes of their own, into a temporary tools
  * folder: never the real cache.

@@ -4,14 +4,14 @@
  */
 import { afterAll, beforeAll } from "bun:test";
 import { readFileSync } from "node:fs";
-import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/bench/cases";
+import { type ApiName, type CaseName, caseSpec, clientRequest, configFor, TARGETS as TARGET_ROWS } from "../src/run/cases";
 import { type Config, loadConfig } from "../src/config";
 import type { RuntimeName } from "../src/runtime";
 import { createSql, type Sql } from "../src/db";
-import { clusterUp } from "../src/bench/pg-cluster";
+import { clusterUp } from "../src/run/pg-cluster";
 import { seed } from "../src/seed";
-import { down } from "../src/bench/supervisor";
-import { referenceAnswers } from "../src/bench/gate";
+import { down } from "../src/run/supervisor";
+import { referenceAnswers } from "../src/run/gate";
 import { commandLine, processTable } from "./procs";
 import { keep } from "./trace";
 
@@ -93,7 +93,7 @@ const asTarget = (t: (typeof TARGET_ROWS)[number]): Target => {
   return { label: t.runtime === "bun" ? contract : `${contract} on ${t.runtime}`, contract, caseName: t.case, config: configFor(t, config), gateway: t.gateway, runtime: t.runtime };
 };
 
-/** Every row of the target table (src/bench/cases.ts) on FLEET_RUNTIME's runtime (Bun unless set): "case1", "case1b", "case2", "case3 apollo-router", ... */
+/** Every row of the target table (src/run/cases.ts) on FLEET_RUNTIME's runtime (Bun unless set): "case1", "case1b", "case2", "case3 apollo-router", ... */
 export const TARGETS: Target[] = TARGET_ROWS.filter((t) => t.runtime === config.runtime).map(asTarget);
 
 /**

@@ -1,16 +1,16 @@
 /**
  * Comparisons without processes: shuffled rounds reproducible from their seed, the canary's
  * machine_slow rule, which runs are left out of verdicts, the verdicts themselves and the report
- * that opens with them (src/bench/compare.ts, src/bench/canary.ts, src/bench/verdicts.ts, src/report/report-verdicts.ts).
+ * that opens with them (src/plans/compare.ts, src/run/canary.ts, src/plans/verdicts.ts, src/report/report-verdicts.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { slowRuns } from "../src/bench/canary";
-import { equalRate, roundOrders } from "../src/bench/compare";
-import { runsEstimate } from "../src/bench/estimate";
+import { slowRuns } from "../src/run/canary";
+import { equalRate, roundOrders } from "../src/plans/compare";
+import { runsEstimate } from "../src/plans/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
-import type { RunResult } from "../src/bench/results";
+import type { RunResult } from "../src/run/results";
 import { everyRunLines, verdictLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
-import { analyse, type Comparison } from "../src/bench/verdicts";
+import { analyse, type Comparison } from "../src/plans/verdicts";
 
 describe("rounds", () => {
   test("every round is a permutation; the same seed gives the same orders, another seed others", () => {

@@ -3,7 +3,7 @@
  * with a one-line usage error naming it and the form it takes.
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices, type Platform, PLATFORMS } from "../bench/cases";
+import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices, type Platform, PLATFORMS } from "../run/cases";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
 import { routerBinary, ROUTER_VERSION } from "../router";

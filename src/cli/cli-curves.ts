@@ -1,15 +1,15 @@
 /**
  * The curve commands (DESIGN §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
- * --capacity`, from their arguments to src/bench/curves.ts and the curve report.
+ * --capacity`, from their arguments to src/plans/curves.ts and the curve report.
  */
 import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, type Flags, gatewaysFlag, nameOf, positive, positiveFlag, splitFlags } from "./args";
-import { runsEstimate, searchesEstimate } from "../bench/estimate";
-import { checkStep, parseSlo } from "../bench/capacity";
-import { caseSpec } from "../bench/cases";
+import { runsEstimate, searchesEstimate } from "../plans/estimate";
+import { checkStep, parseSlo } from "../plans/capacity";
+import { caseSpec } from "../run/cases";
 import type { Config } from "../config";
 import { writeCurveReport } from "../report/curve-report";
-import { type CurveDoc, writeCurve } from "../bench/curve-doc";
-import { capacityCurves, parseList, sweep, targetPlan } from "../bench/curves";
+import { type CurveDoc, writeCurve } from "../plans/curve-doc";
+import { capacityCurves, parseList, sweep, targetPlan } from "../plans/curves";
 import { UsageError } from "../errors";
 
 /** The options a capacity search reads. */

@@ -1,17 +1,17 @@
 /**
  * The cost-model commands (DESIGN §20): `model`, `grid` and `map`, from their arguments to
- * src/bench/model-run.ts, src/bench/grid.ts and the model and map reports. Bad input is one line
+ * src/plans/model-run.ts, src/plans/grid.ts and the model and map reports. Bad input is one line
  * and exit 2.
  */
 import { apiFlag, casesFlag, duration, durationFlag, type Flags, gatewaysFlag, positiveFlag, runtimesFlag, splitFlags } from "./args";
-import { checkStep, parseSlo } from "../bench/capacity";
+import { checkStep, parseSlo } from "../plans/capacity";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
-import { checkAxes, GRID_DEFAULTS, type GridParams, gridEstimate, runGrid } from "../bench/grid";
-import { measureModel, writeModel } from "../bench/model-run";
-import { parseRates } from "../bench/model";
-import { parsePrice } from "../bench/cost";
-import { parseList, targetPlan } from "../bench/curves";
+import { checkAxes, GRID_DEFAULTS, type GridParams, gridEstimate, runGrid } from "../plans/grid";
+import { measureModel, writeModel } from "../plans/model-run";
+import { parseRates } from "../plans/model";
+import { parsePrice } from "../plans/cost";
+import { parseList, targetPlan } from "../plans/curves";
 
 const SELECT = ["cases", "gateways", "runtimes", "api", "seed"];
 

@@ -9,23 +9,23 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, nameOf, platformsFlag, positive, positiveFlag, readableFile, splitFlags } from "./args";
 import { CASE_ACTIONS } from "./help";
-import { codeVersion } from "../bench/fingerprint";
-import { targetPlan } from "../bench/curves";
-import { CASE_NAMES } from "../bench/cases";
+import { codeVersion } from "../run/fingerprint";
+import { targetPlan } from "../plans/curves";
+import { CASE_NAMES } from "../run/cases";
 import { spawn } from "../runtime";
 import pkg from "../../package.json" with { type: "json" };
-import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../bench/cases";
+import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../run/cases";
 import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
 import { MODEL_COMMANDS } from "./cli-model";
 import { type Config, loadConfig } from "../config";
 import { createSql, loadedFleetSize } from "../db";
-import { clusterDown, clusterPaths, clusterPid, clusterUp } from "../bench/pg-cluster";
+import { clusterDown, clusterPaths, clusterPid, clusterUp } from "../run/pg-cluster";
 import { seed } from "../seed";
 import { RefusedError, UsageError } from "../errors";
-import { clean, down, isAlive, readState, up } from "../bench/supervisor";
-import { memoryNow } from "../bench/resources";
-import { ensureTools } from "../bench/tools";
-import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../bench/load";
+import { clean, down, isAlive, readState, up } from "../run/supervisor";
+import { memoryNow } from "../run/resources";
+import { ensureTools } from "../run/tools";
+import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
 
 /**
  * A measured run from the command line: exit 0 only for a complete result; 130 after Ctrl-C (as
@@ -37,7 +37,7 @@ async function measuredRun(config: Config, params: LoadParams) {
   if (result.extra.interrupted) process.exit(130);
   throw new Error(`the run is not complete (${path}): ${result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
 }
-import { compare } from "../bench/compare";
+import { compare } from "../plans/compare";
 import { reportSources, writeReport } from "../report/report";
 import { obsDown, obsStatus, obsUp } from "../deploy/obs";
 import { prometheusYaml, RATE_INTERVAL } from "../deploy/prometheus";
@@ -208,7 +208,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async calibrate(config, args) {
     const { flags, positional } = splitFlags(args, OPTIONS.calibrate.options, OPTIONS.calibrate.switches);
     if (positional.length > 1) throw new UsageError(`calibrate takes one DURATION (e.g. \`just calibrate 10s\`), got "${positional.join(" ")}"`);
-    const { calibrate, CALIBRATE_DEFAULTS: d } = await import("../bench/calibrate");
+    const { calibrate, CALIBRATE_DEFAULTS: d } = await import("../plans/calibrate");
     const inject = flags.has("inject") ? durationSeconds(duration(flags.get("inject")!, "--inject")) * 1000 : d.injectMs;
     if (!(inject > 0 && inject <= 100)) throw new UsageError(`--inject must be a CPU time per request between 0 and 100 ms (e.g. 1ms), got "${flags.get("inject")}"`);
     const repeat = positiveFlag(flags, "repeat", d.repeat);
@@ -299,7 +299,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async gate(config, [name]) {
     const spec = caseSpec(name ?? "");
-    const { runGate } = await import("../bench/gate");
+    const { runGate } = await import("../run/gate");
     const sql = createSql(config, "fleetbench-gate");
     try {
       const gate = await runGate(spec, config, sql);
@@ -346,7 +346,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const windowSeconds = durationSeconds(flags.has("window") ? duration(flags.get("window"), "--window") : "10s");
     if (windowSeconds <= 0) throw new UsageError(`--window must be longer than 0 s, got "${flags.get("window")}"`);
     // Loaded on demand: it brings the robot service's modules, which no other command needs.
-    const { driverBench } = await import("../bench/driver-bench");
+    const { driverBench } = await import("../run/driver-bench");
     await driverBench(config, {
       concurrency: flags.has("concurrency") ? positive(flags.get("concurrency"), "--concurrency") : 50,
       windows: flags.has("windows") ? positive(flags.get("windows"), "--windows") : 5,

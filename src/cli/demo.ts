@@ -9,10 +9,10 @@
  *   bun src/main.ts demo
  */
 import { existsSync, readFileSync } from "node:fs";
-import { compare } from "../bench/compare";
+import { compare } from "../plans/compare";
 import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
-import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../bench/tools";
+import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../run/tools";
 
 /**
  * The demo's comparison: 4 shuffled rounds, each target at 10 VUs (closed model: throughput and

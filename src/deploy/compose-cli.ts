@@ -4,7 +4,7 @@
  */
 import type { Config } from "../config";
 import { loadConfig } from "../config";
-import { caseSpec } from "../bench/cases";
+import { caseSpec } from "../run/cases";
 import { type ComposeOptions, composeCommand, composeDown, composeGate, composeUp, requireCompose, runCompose } from "./compose";
 import { buildCompose } from "./compose-tools";
 import { buildStandIns, IMAGES, inspectImage } from "./compose-images";

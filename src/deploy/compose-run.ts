@@ -16,20 +16,20 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CaseName, caseSpec } from "../bench/cases";
+import { type CaseName, caseSpec } from "../run/cases";
 import type { Config } from "../config";
 import { createSql } from "../db";
 import { RefusedError } from "../errors";
-import { fingerprint } from "../bench/fingerprint";
-import { runGate } from "../bench/gate";
-import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "../bench/k6-run";
-import { describe, type LoadParams, mixOf, RATE_VUS, warmupParams } from "../bench/load";
-import { runCanary } from "../bench/canary";
-import { type MemorySample, type ProcessUsage, startSampler } from "../bench/resources";
-import { fileStamp, freshResultPath, type RunResult, writeResult } from "../bench/results";
-import { assembleResult, baseResult, k6ExitMeaning } from "../bench/run-result";
-import { scrapeRequests } from "../bench/scrape";
-import { k6Binary } from "../bench/tools";
+import { fingerprint } from "../run/fingerprint";
+import { runGate } from "../run/gate";
+import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "../run/engine/k6";
+import { describe, type LoadParams, mixOf, RATE_VUS, warmupParams } from "../run/load";
+import { runCanary } from "../run/canary";
+import { type MemorySample, type ProcessUsage, startSampler } from "../run/resources";
+import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
+import { assembleResult, baseResult, k6ExitMeaning } from "../run/run-result";
+import { scrapeRequests } from "../run/scrape";
+import { k6Binary } from "../run/tools";
 import { k6PrometheusOutput } from "./prometheus";
 import { apiFlag, duration, durationFlag, positive, splitFlags } from "../cli/args";
 import { spawnSync } from "../runtime";
@@ -37,8 +37,8 @@ import { type ComposeOptions, composeConfig, composeDown, composeTarget, compose
 import { composeReady } from "./compose-tools";
 import { imageRecord, LOCAL_IMAGE } from "./compose-images";
 import { containerCgroups, startCgroupSampler } from "./compose-resources";
-import { startStealSampler } from "../bench/steal";
-import { parityOf } from "../bench/parity";
+import { startStealSampler } from "../run/steal";
+import { parityOf } from "../run/parity";
 
 /** The processes of a measured run that are not containers: Docker's proxy for the gateway's published port. */
 export function dockerProxyPids(port: number): number[] {
@@ -77,7 +77,7 @@ function platformFacts(ready: { engine: string; compose: string }) {
 interface ComposeRunOptions extends ComposeOptions {
   /** Leave the stack running when this run started it (tests measure several runs on one stack). */
   keepStack?: boolean;
-  /** The report's column for this run (a comparison's, src/bench/compare.ts). */
+  /** The report's column for this run (a comparison's, src/plans/compare.ts). */
   column?: string;
 }
 

@@ -11,9 +11,9 @@
  *   bun src/main.ts compose images | tools | down
  */
 import { join, resolve } from "node:path";
-import { type CaseName, caseSpec, CASE_NAMES, configFor, type TargetSpec, targetFor } from "../bench/cases";
+import { type CaseName, caseSpec, CASE_NAMES, configFor, type TargetSpec, targetFor } from "../run/cases";
 import { type Config, DEFAULTS, loadConfig } from "../config";
-import { portOwner, waitForHealth } from "../bench/ports";
+import { portOwner, waitForHealth } from "../run/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
 import { buildCompose, composeReady } from "./compose-tools";
@@ -199,7 +199,7 @@ export async function composeDown(config: Config, caseName: CaseName = "case1", 
 
 /** The correctness gate against the running stack (the same gate as before every measured run). */
 export async function composeGate(config: Config, caseName: CaseName, log: (line: string) => void = console.log) {
-  const { runGate } = await import("../bench/gate");
+  const { runGate } = await import("../run/gate");
   const { createSql } = await import("../db");
   const c = composeConfig(caseName, config);
   const sql = createSql(c, "fleetbench-gate");

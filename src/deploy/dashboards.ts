@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
 import { prometheusUrl } from "./prometheus";
-import { readResults } from "../bench/results";
+import { readResults } from "../run/results";
 
 export const DASHBOARDS_DIR = resolve(import.meta.dirname, "..", "..", "grafana", "dashboards");
 

@@ -11,11 +11,11 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, join, normalize, resolve } from "node:path";
-import { type ApiName, CASES, type TargetSpec } from "../bench/cases";
-import { type K6Params, k6Env, requestSpec } from "../bench/k6-run";
+import { type ApiName, CASES, type TargetSpec } from "../run/cases";
+import { type K6Params, k6Env, requestSpec } from "../run/engine/k6";
 import { clusterConfig, containerSecurity, type K8sObject, type K8sOptions, labels, type LoadShape, podSecurity, resourcesOf, targetSlug } from "./k8s-pods";
 export type { LoadShape } from "./k8s-pods";
-import { mixOf } from "../bench/load";
+import { mixOf } from "../run/load";
 import { K6_SYSTEM_TAGS } from "./prometheus";
 import { criticalCount } from "../seed";
 import versions from "../versions.json" with { type: "json" };

@@ -1,5 +1,5 @@
 /**
- * A target on Kubernetes (DESIGN §17), generated from the one table of targets (src/bench/cases.ts) and
+ * A target on Kubernetes (DESIGN §17), generated from the one table of targets (src/run/cases.ts) and
  * the configuration defaults, as plain objects printed as YAML by `k8s render`.
  *
  * Generated YAML, not a kustomize base with an overlay per case: an overlay per case would be the
@@ -16,15 +16,15 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
-import type { ProcessSpec, TargetSpec } from "../bench/cases";
+import type { ProcessSpec, TargetSpec } from "../run/cases";
 import { loadConfig } from "../config";
 import { clusterConfig, clusterEnv, type K8sObject, type K8sOptions, labels, PART_OF, podSpec, POSTGRES_UID, resourcesOf, scratch, scrapeAnnotations, targetSlug } from "./k8s-pods";
 import { K6_API_PORT, loadObjects, type LoadShape } from "./k8s-load";
-import { SERVER_SETTINGS } from "../bench/pg-cluster";
-import { componentOf } from "../bench/run-result";
+import { SERVER_SETTINGS } from "../run/pg-cluster";
+import { componentOf } from "../run/run-result";
 import { ROUTER_CONFIG, routerEnv, SUPERGRAPH } from "../router";
 import versions from "../versions.json" with { type: "json" };
-import { stringifyYaml } from "../bench/yaml";
+import { stringifyYaml } from "../run/yaml";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -79,7 +79,7 @@ function postgres(o: K8sOptions): K8sObject[] {
     name: "postgres",
     image: `postgres:${versions.postgres}`,
     imagePullPolicy: "IfNotPresent",
-    // The native server's settings (src/bench/pg-cluster.ts), so the database is not what differs.
+    // The native server's settings (src/run/pg-cluster.ts), so the database is not what differs.
     args: SERVER_SETTINGS.flatMap((s) => ["-c", s]),
     env: [
       ...env({ POSTGRES_DB: c.db.name, POSTGRES_USER: c.db.user, PGDATA: "/var/lib/postgresql/data/pgdata" }),
@@ -240,7 +240,7 @@ export function renderTarget(t: TargetSpec, o: K8sOptions): K8sObject[] {
 /** The objects as one YAML stream, with a header saying where they come from. */
 export function renderYaml(t: TargetSpec, o: K8sOptions, objects = renderTarget(t, o)): string {
   const header = [
-    `# fleetbench on Kubernetes: ${t.label} (${t.title}), run ${o.runId}, generated from src/bench/cases.ts by src/deploy/k8s-manifests.ts.`,
+    `# fleetbench on Kubernetes: ${t.label} (${t.title}), run ${o.runId}, generated from src/run/cases.ts by src/deploy/k8s-manifests.ts.`,
     `# Namespace ${o.namespace}; Bun image ${o.image}; database ${o.databaseUrlSecret ? `from Secret ${o.databaseUrlSecret} (key DATABASE_URL)` : `PostgreSQL ${versions.postgres} in the namespace, password in Secret ${K8S_DEFAULTS.databaseSecret} (\`just k8s up\` creates it)`}.`,
     `# Load: k6-operator TestRun with parallelism ${o.parallelism}; metrics to Prometheus ${o.prometheus.namespace}/${o.prometheus.name}:${o.prometheus.port}.`,
   ];

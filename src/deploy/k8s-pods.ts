@@ -15,10 +15,10 @@ import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { type ApiName, type ProcessSpec, type TargetSpec, configFor } from "../bench/cases";
+import { type ApiName, type ProcessSpec, type TargetSpec, configFor } from "../run/cases";
 import { type Config, loadConfig } from "../config";
-import type { K6Params } from "../bench/k6-run";
-import { componentOf } from "../bench/run-result";
+import type { K6Params } from "../run/engine/k6";
+import { componentOf } from "../run/run-result";
 
 /** What k6 is asked to do on the cluster: the native runner's parameters, and one API or the mix. */
 export type LoadShape = K6Params & { api?: ApiName };
@@ -78,7 +78,7 @@ export const POSTGRES_UID = 999;
  * Requests equal limits: every pod in the Guaranteed QoS class, so a neighbour cannot take CPU a
  * process was counted on, and on nodes with the static CPU manager the whole-CPU ones get cores
  * of their own. The same for every gateway and every service of a kind, in every case (DESIGN §7).
- * @default by component (src/bench/run-result.ts componentOf), plus `jobs` for the seed and the gate
+ * @default by component (src/run/run-result.ts componentOf), plus `jobs` for the seed and the gate
  */
 export const RESOURCES: Record<string, { cpu: string; memory: string }> = {
   gateway: { cpu: "1", memory: "512Mi" },

@@ -4,13 +4,13 @@
  * as native histograms) and what Prometheus scraped (the services' `http_requests_total`, the
  * cluster's cAdvisor container metrics). The queries are strings and the answers are parsed by
  * pure functions, so both are tested without a cluster; the same result format as a native run
- * comes out (src/bench/run-result.ts assembleResult).
+ * comes out (src/run/run-result.ts assembleResult).
  */
-import { API_NAMES } from "../bench/cases";
-import type { K6Summary } from "../bench/k6-run";
-import type { ProcessUsage } from "../bench/resources";
-import { assembleResult, type Measured, SATURATION } from "../bench/run-result";
-import type { RunResult } from "../bench/results";
+import { API_NAMES } from "../run/cases";
+import type { K6Summary } from "../run/engine/k6";
+import type { ProcessUsage } from "../run/resources";
+import { assembleResult, type Measured, SATURATION } from "../run/run-result";
+import type { RunResult } from "../run/results";
 
 /** One answer of Prometheus' /api/v1/query: a vector (instant) or a matrix (range selector). */
 export interface PromAnswer {

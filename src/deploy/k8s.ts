@@ -12,19 +12,19 @@
  */
 import { randomBytes } from "node:crypto";
 import { positive, positiveFlag, duration as durationArg, apiFlag, splitFlags } from "../cli/args";
-import { caseSpec, type TargetSpec } from "../bench/cases";
+import { caseSpec, type TargetSpec } from "../run/cases";
 import type { Config } from "../config";
 import { RefusedError, UsageError } from "../errors";
-import { codeVersion } from "../bench/fingerprint";
-import { durationSeconds } from "../bench/k6-run";
+import { codeVersion } from "../run/fingerprint";
+import { durationSeconds } from "../run/engine/k6";
 import { clusterSpec, splitLoad, TEST_RUN } from "./k8s-load";
 import { inClusterDatabaseUrl, K8S_DEFAULTS, renderTarget, renderYaml } from "./k8s-manifests";
 import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8s-pods";
 import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
 import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery, rolledOut } from "./kubectl";
-import { RATE_VUS } from "../bench/load";
-import { fileStamp, freshResultPath, writeResult } from "../bench/results";
-import { baseResult } from "../bench/run-result";
+import { RATE_VUS } from "../run/load";
+import { fileStamp, freshResultPath, writeResult } from "../run/results";
+import { baseResult } from "../run/run-result";
 import versions from "../versions.json" with { type: "json" };
 
 const OPTIONS = ["parallelism", "namespace", "image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];

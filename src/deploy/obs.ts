@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync,
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
-import { isAlive, portOwner, waitForHealth } from "../bench/ports";
+import { isAlive, portOwner, waitForHealth } from "../run/ports";
 import { prometheusUrl, prometheusYaml, scrapeTargets } from "./prometheus";
 import { sleep, spawn, which } from "../runtime";
 

@@ -5,9 +5,9 @@
  *   bun src/main.ts obs config             print the native configuration (127.0.0.1 targets)
  *   bun src/main.ts obs config --compose   write compose/prometheus.yml (targets by service name)
  */
-import { type ProcessSpec, TARGETS } from "../bench/cases";
+import { type ProcessSpec, TARGETS } from "../run/cases";
 import type { Config } from "../config";
-import { stringifyYaml } from "../bench/yaml";
+import { stringifyYaml } from "../run/yaml";
 
 /** Seconds between scrapes; short, so a 30 s run shows a curve. Grafana's datasource says the same. */
 export const SCRAPE_INTERVAL = "5s";
@@ -71,7 +71,7 @@ export function prometheusYaml(config: Config, mode: "native" | "compose"): stri
     return `#   ${t.address.padEnd(24)} ${who.join(", ")}`;
   });
   return [
-    `# Prometheus configuration for fleetbench (${mode}), generated from the case table (src/bench/cases.ts)`,
+    `# Prometheus configuration for fleetbench (${mode}), generated from the case table (src/run/cases.ts)`,
     `# by src/deploy/prometheus.ts: do not edit, regenerate with \`just obs config${mode === "compose" ? " --compose" : ""}\`.`,
     "# Targets (a target whose case is not running is simply down):",
     ...lines,

@@ -4,10 +4,10 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { againstBaseline, baselineHtml, baselineMarkdown } from "../bench/baseline";
+import { againstBaseline, baselineHtml, baselineMarkdown } from "../plans/baseline";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
-import { fileStamp, writeAtomic } from "../bench/results";
+import { fileStamp, writeAtomic } from "../run/results";
 
 export function writeBaselineReport(config: Config, named: string[], baseline: string, log: (line: string) => void = console.log) {
   if (!/compare-[^/]*\.json$/.test(baseline)) throw new UsageError(`--baseline takes a comparison (compare-*.json), got "${baseline}"`);

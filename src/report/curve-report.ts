@@ -1,5 +1,5 @@
 /**
- * The report of a curve document (src/bench/curves.ts): Markdown and a self-contained HTML page.
+ * The report of a curve document (src/plans/curves.ts): Markdown and a self-contained HTML page.
  * Capacity: what each target sustains at the SLO (median and interval over rounds), then its
  * latency (p50, p99) against the offered rate, with the SLO line and the capacity marked. Sweep:
  * latency percentiles, CPU ms per request (total and by component), internal calls per request,
@@ -9,11 +9,11 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
-import { sloText } from "../bench/capacity";
-import { CURVE_COMPONENTS, type CurveDoc, type Point } from "../bench/curve-doc";
+import { sloText } from "../plans/capacity";
+import { CURVE_COMPONENTS, type CurveDoc, type Point } from "../plans/curve-doc";
 import { escape } from "./report-verdicts";
-import { writeAtomic } from "../bench/results";
-import { summarize } from "../bench/stats";
+import { writeAtomic } from "../run/results";
+import { summarize } from "../stats/stats";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 

@@ -1,5 +1,5 @@
 /**
- * The decision map of a grid (src/bench/decision.ts): for one rate, per cell of fleet size × hop
+ * The decision map of a grid (src/plans/decision.ts): for one rate, per cell of fleet size × hop
  * latency, the cheapest target that meets the SLO there, its ratio to the runner-up with the
  * interval, `tie` where that includes 1, and where in the cell's measured rates the cheapest
  * changes. Markdown (a table) and a self-contained HTML page whose heatmap labels every cell in
@@ -7,12 +7,12 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { sloText } from "../bench/capacity";
-import { type Decision, decisionMap } from "../bench/decision";
-import { type CellDoc, type GridDoc, gridDir, readCells } from "../bench/grid";
-import { type Price } from "../bench/cost";
+import { sloText } from "../plans/capacity";
+import { type Decision, decisionMap } from "../plans/decision";
+import { type CellDoc, type GridDoc, gridDir, readCells } from "../plans/grid";
+import { type Price } from "../plans/cost";
 import { escape } from "./report-verdicts";
-import { writeAtomic } from "../bench/results";
+import { writeAtomic } from "../run/results";
 
 const num = (v: number, digits = 1) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(digits));
 const capacityText = (c: CellDoc["capacities"][number]) => (c.capacity === null ? "none" : `${c.capacity}${c.note?.includes("at least") ? "+" : ""}`);

@@ -1,5 +1,5 @@
 /**
- * The report of a cost model (src/bench/model.ts): Markdown and a self-contained HTML page. First
+ * The report of a cost model (src/plans/model.ts): Markdown and a self-contained HTML page. First
  * what it found (each target's fixed and marginal CPU, where lines cross, the ranking at a rate),
  * then CPU per second against the rate served per target — the measured points, the fitted line
  * and its 95 % band, the crossings marked — per component and per process, peak PSS per rate, the
@@ -8,11 +8,11 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
-import { COMPONENTS, componentOf, inCaseTotal } from "../bench/run-result";
-import { type Fit, lineOf, type ModelPoint, valueAt } from "../bench/model";
-import { type ModelDoc, type Price, rankAt } from "../bench/cost";
+import { COMPONENTS, componentOf, inCaseTotal } from "../run/run-result";
+import { type Fit, lineOf, type ModelPoint, valueAt } from "../plans/model";
+import { type ModelDoc, type Price, rankAt } from "../plans/cost";
 import { escape } from "./report-verdicts";
-import { writeAtomic } from "../bench/results";
+import { writeAtomic } from "../run/results";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];

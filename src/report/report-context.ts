@@ -3,10 +3,10 @@
  * share, the parity of every process (DESIGN §12), what each flag means, and where and with what
  * each run was measured.
  */
-import { targetOfRun } from "../bench/cases";
-import { paritySignature } from "../bench/parity";
-import type { RunResult } from "../bench/results";
-import { COMPONENTS, componentOf } from "../bench/run-result";
+import { targetOfRun } from "../run/cases";
+import { paritySignature } from "../run/parity";
+import type { RunResult } from "../run/results";
+import { COMPONENTS, componentOf } from "../run/run-result";
 
 /** A report column: one target's runs, under its label. */
 export interface Column {

@@ -1,14 +1,14 @@
 /**
  * The parts of the report that come from a comparison's verdicts (results/compare-<time>.json,
- * src/bench/verdicts.ts). The first screen is the answer (DESIGN §18): the parameters and
+ * src/plans/verdicts.ts). The first screen is the answer (DESIGN §18): the parameters and
  * operating points in one line, one verdict matrix (targets × headline metrics: median [interval],
  * ratio to a reference target [interval], verdict), then at most five plain sentences, largest
  * effects first. Below it: every pair in words, each target's medians, the rounds lost and the runs
  * left out, the unpaired check, the rounds' orders with every run's canary and steal time.
  * Comparisons written before the paired analysis render with their own (unpaired) verdicts.
  */
-import type { PairedComparison } from "../bench/paired";
-import type { Comparison, PairEntry } from "../bench/verdicts";
+import type { PairedComparison } from "../stats/paired";
+import type { Comparison, PairEntry } from "../plans/verdicts";
 
 /** The metrics the report lists, in this order (DESIGN §13's headline metrics). */
 export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99", "latency_p50_at_rate", "latency_p99_at_rate"];

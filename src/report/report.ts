@@ -6,14 +6,14 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { labelOfRun } from "../bench/cases";
+import { labelOfRun } from "../run/cases";
 import type { Config } from "../config";
 import { type Column, differences, fingerprintTable, flagNotes, parityTable, runtimeOfRun, toolOf } from "./report-context";
-import { fileStamp, type RunResult, readResults, writeAtomic } from "../bench/results";
-import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../bench/run-result";
-import { median } from "../bench/stats";
+import { fileStamp, type RunResult, readResults, writeAtomic } from "../run/results";
+import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
+import { median } from "../stats/stats";
 import { escape, EVERY_RUN_INTRO, everyRunLines, headlineSentences, intervals, parametersLine, roundsTable, summaryTable, UNPAIRED_INTRO, unpairedLines, verdictLines, verdictMarkdown, verdictMatrix, firstScreenMarkdown } from "./report-verdicts";
-import { type Comparison, operatingPoint, targetOf } from "../bench/verdicts";
+import { type Comparison, operatingPoint, targetOf } from "../plans/verdicts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 

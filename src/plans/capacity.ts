@@ -8,12 +8,12 @@
  *   bun src/main.ts capacity CASE [--slo p99=200ms] [--start 20] [--max 5000] [--step 10s] [--warmup 3s] [--repeat R]
  */
 import { basename } from "node:path";
-import type { CaseName } from "./cases";
+import type { CaseName } from "../run/cases";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
-import { durationSeconds, type LoadParams, RATE_VUS, runLoad } from "./load";
-import type { RunResult } from "./results";
-import { cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
+import { durationSeconds, type LoadParams, RATE_VUS, runLoad } from "../run/load";
+import type { RunResult } from "../run/results";
+import { cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 
 export interface Slo {
   percentile: "p50" | "p95" | "p99";

@@ -1,14 +1,14 @@
 /**
  * A curve document (DESIGN §14): every measured run of a capacity search or a sweep as a point,
- * the searches and the capacities found over the rounds. src/bench/curves.ts measures it, src/curve-
+ * the searches and the capacities found over the rounds. src/plans/curves.ts measures it, src/curve-
  * report.ts draws it; results/capacity-*.json and results/sweep-*.json hold it.
  */
 import { basename, join } from "node:path";
 import type { Search, Slo } from "./capacity";
 import type { Config } from "../config";
-import { fileStamp, type RunResult, writeAtomic } from "./results";
-import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
-import { summarize } from "./stats";
+import { fileStamp, type RunResult, writeAtomic } from "../run/results";
+import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
+import { summarize } from "../stats/stats";
 
 /** The components a CPU curve is drawn for (k6 is the load generator, not the target). */
 export const CURVE_COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy"];

@@ -5,13 +5,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { API_NAMES, type CaseSpec, GRAPHQL_FIELDS, clientRequest } from "./cases";
-import type { Config } from "../config";
-import { measuredEnv } from "./environment";
-import { pinnedCommand } from "./pin";
-import { spawn } from "../runtime";
+import { API_NAMES, type CaseSpec, GRAPHQL_FIELDS, clientRequest } from "../cases";
+import type { Config } from "../../config";
+import { measuredEnv } from "../environment";
+import { pinnedCommand } from "../pin";
+import { spawn } from "../../runtime";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
+const ROOT = resolve(import.meta.dirname, "..", "..", "..");
 /** Throughput is counted per window of this many seconds (DESIGN §13). */
 export const WINDOW_SECONDS = 5;
 /** Iterations mode has no fixed duration: windows are counted for up to this long. */

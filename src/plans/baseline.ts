@@ -7,11 +7,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { RunResult } from "./results";
+import type { RunResult } from "../run/results";
 import { escape, EVERY_RUN_INTRO, fixed, HEADLINE } from "../report/report-verdicts";
-import { compare as comparePair, type Interval, median, ratioChangeCI, ratioCI } from "./stats";
+import { compare as comparePair, type Interval, median, ratioChangeCI, ratioCI } from "../stats/stats";
 import { type Comparison, commonFingerprint, flatten, METRICS } from "./verdicts";
-import { paritySignature } from "./parity";
+import { paritySignature } from "../run/parity";
 
 export interface CaseChange {
   metric: string;

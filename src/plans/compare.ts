@@ -1,24 +1,24 @@
 /**
  * All cases under the same parameters in R interleaved rounds (DESIGN §13), then the verdicts and
  * the report. Each round runs the cases in its own order, shuffled from a recorded seed, so a
- * machine that drifts does not line up with one case. The verdicts (src/bench/verdicts.ts) go to
+ * machine that drifts does not line up with one case. The verdicts (src/plans/verdicts.ts) go to
  * results/compare-<time>.json, and the report is rendered from it.
  *
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "./cases";
+import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "../run/cases";
 import type { RuntimeName } from "../runtime";
 import type { Config } from "../config";
 import { RefusedError, UsageError } from "../errors";
-import { type LoadParams, RATE_VUS, runLoad } from "./load";
+import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { writeReport } from "../report/report";
-import { clusterDown, clusterPid } from "./pg-cluster";
+import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { mulberry32 } from "../determinism.js";
-import { pinPlan } from "./pin";
-import { fileStamp, type RunResult, writeAtomic } from "./results";
+import { pinPlan } from "../run/pin";
+import { fileStamp, type RunResult, writeAtomic } from "../run/results";
 import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
-import { okRps } from "./run-result";
+import { okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
 
 export interface CompareOptions {
@@ -33,7 +33,7 @@ export interface CompareOptions {
   warmup: string;
   /** Seeds the order of the rounds; random (and recorded) when not given. */
   seed?: number;
-  /** k6 on a CPU of its own, the case on the others, in every run (src/bench/pin.ts). */
+  /** k6 on a CPU of its own, the case on the others, in every run (src/run/pin.ts). */
   pin?: boolean;
   /**
    * The cases to compare (default: all). A case named twice runs as two columns, "#1" and "#2":

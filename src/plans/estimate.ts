@@ -3,7 +3,7 @@
  * will take, printed before the first one starts. The estimate is the runs' own seconds (warm-up
  * and window) plus a measured cost per run for what surrounds it.
  */
-import { durationSeconds } from "./k6-run";
+import { durationSeconds } from "../run/engine/k6";
 
 /**
  * Seconds a run costs besides its warm-up and window: the case's start and stop, the correctness

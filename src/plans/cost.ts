@@ -1,12 +1,12 @@
 /**
- * What the cost model (src/bench/model.ts) says a rate costs, pure: cores needed at R requests/s,
+ * What the cost model (src/plans/model.ts) says a rate costs, pure: cores needed at R requests/s,
  * CPU-hours and memory GB-hours per million requests, money only with a price the user gives
  * (`--price vcpu-hour=P,gb-hour=Q`), the targets ranked at a rate with the ratio to the runner-up,
  * where the cheapest target changes; and the model document that holds all of it.
  */
 import { UsageError } from "../errors";
-import { tQuantile } from "./distributions";
-import { LEVEL } from "./paired";
+import { tQuantile } from "../stats/distributions";
+import { LEVEL } from "../stats/paired";
 import { type Crossover, type Interval, type ModelPoint, type TargetModel, crossover, crossovers, fitTarget, lineOf, valueAt } from "./model";
 
 const tOf = (df: number, level = LEVEL) => tQuantile(1 - (1 - level) / 2, df);

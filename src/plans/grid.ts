@@ -4,24 +4,24 @@
  *   bun src/main.ts grid [--fleet 15,150,1500] [--hops 0,1,5] [--at R] [--quick] [--resume DIR]
  *
  * A grid measures, in every cell of fleet size × hop latency, each target's capacity at the SLO
- * (src/bench/capacity.ts, searched upwards from the map's rate) and the model (src/bench/model-run.ts)
+ * (src/plans/capacity.ts, searched upwards from the map's rate) and the model (src/plans/model-run.ts)
  * at rates up to the map's rate among the targets that meet the SLO there. Each finished cell is
  * its own file in the grid's folder, so an interrupted grid keeps them and `--resume` measures only
- * the rest. src/bench/decision.ts turns the cells into the decision map.
+ * the rest. src/plans/decision.ts turns the cells into the decision map.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type CapacityOptions, sloText, type Slo } from "./capacity";
-import { selectTargets } from "./cases";
+import { selectTargets } from "../run/cases";
 import type { Config } from "../config";
 import { contentHash, createSql } from "../db";
 import { UsageError } from "../errors";
 import { minutes, RUN_OVERHEAD_S } from "./estimate";
-import { durationSeconds } from "./load";
+import { durationSeconds } from "../run/load";
 import type { ModelDoc, Price } from "./cost";
 import { measureModel, type ModelOptions, modelPlan } from "./model-run";
-import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
-import { fileStamp, writeAtomic } from "./results";
+import { clusterDown, clusterPid, clusterUp } from "../run/pg-cluster";
+import { fileStamp, writeAtomic } from "../run/results";
 import type { RuntimeName } from "../runtime";
 import { seed as seedFleet } from "../seed";
 import { capacityCurves, type TargetStep, targetPlan } from "./curves";

@@ -1,19 +1,19 @@
 /**
  * From a comparison's runs to its verdicts (DESIGN §13, §18): per target and headline metric the
  * median, its bootstrap interval and CV; per pair of targets the paired analysis by round
- * (src/bench/paired.ts), which decides, and beside it the unpaired ratio of medians with a
+ * (src/stats/paired.ts), which decides, and beside it the unpaired ratio of medians with a
  * Mann–Whitney p (kept as a check and for older readers). Runs flagged `errors` or
  * `no_steady_state` are left out and listed; a round loses only the pairs of a left-out run. Runs
  * whose canary is more than 10 % slower than the median are flagged `machine_slow` and kept.
  * Pure: the same runs and seed give the same JSON.
  */
-import { slowRuns } from "./canary";
-import { labelOfRun } from "./cases";
-import type { RunResult } from "./results";
-import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "./run-result";
-import { paritySignature } from "./parity";
-import { EQUIVALENCE, LEVEL, type PairedComparison, pairedFamily, pairedRatio } from "./paired";
-import { compare as comparePair, summarize } from "./stats";
+import { slowRuns } from "../run/canary";
+import { labelOfRun } from "../run/cases";
+import type { RunResult } from "../run/results";
+import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
+import { paritySignature } from "../run/parity";
+import { EQUIVALENCE, LEVEL, type PairedComparison, pairedFamily, pairedRatio } from "../stats/paired";
+import { compare as comparePair, summarize } from "../stats/stats";
 
 /** `{a: {b: 1}}` → `{"a.b": 1}`: fingerprints compared field by field. */
 export function flatten(value: unknown, prefix = ""): Record<string, unknown> {
@@ -118,7 +118,7 @@ export interface Comparison {
   analysis?: { method: string; equivalence: number; multiplicity: string; level: number };
   /** What every run was measured on: one value per field, or `{ varies: [...] }` when the runs differ. */
   fingerprint?: Record<string, unknown>;
-  /** Per target, what its processes paid for (src/bench/parity.ts's signature). */
+  /** Per target, what its processes paid for (src/run/parity.ts's signature). */
   parity?: Record<string, string>;
   /** The metrics with no run left out, when some were: a check of the exclusions, never the verdict. */
   with_every_run?: Comparison["metrics"];

@@ -6,8 +6,8 @@
 import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
-import type { K6Summary } from "./k6-run";
-import { detectSteady } from "./steady";
+import type { K6Summary } from "./engine/k6";
+import { detectSteady } from "../stats/steady";
 import { type CpuTimes, foreignPct, foreignPerWindow, stealPct, stealPerWindow } from "./steal";
 
 /** k6 using more than this share of one core means the load generator may be the bottleneck. */
@@ -16,7 +16,7 @@ export const SATURATION = 0.8;
 export const ERROR_LIMIT = 0.001;
 /**
  * |drift| above this flagged a run `unstable` (DESIGN §13) until steady state was detected
- * instead (src/bench/steady.ts, DESIGN §18): results written before still carry `unstable`, and
+ * instead (src/stats/steady.ts, DESIGN §18): results written before still carry `unstable`, and
  * it still means this. New results carry `no_steady_state` when the case does not settle.
  */
 export const DRIFT_LIMIT = 0.05;
@@ -152,9 +152,9 @@ export interface Measured {
   gatewayName: string;
   usage: Record<string, ProcessUsage>;
   memory: MemorySample[];
-  /** The machine-speed canary timed just before the window (src/bench/canary.ts). */
+  /** The machine-speed canary timed just before the window (src/run/canary.ts). */
   canary?: unknown;
-  /** /proc/stat's `cpu` line over the window (src/bench/steal.ts); absent: steal not measured. */
+  /** /proc/stat's `cpu` line over the window (src/run/steal.ts); absent: steal not measured. */
   cpuTimes?: CpuTimes[];
   /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
   measuredTicks?: { t: number; ticks: number }[];

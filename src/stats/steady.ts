@@ -139,7 +139,7 @@ const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 /** A t statistic, kept finite for JSON: a difference over zero noise is "beyond any limit", written 999. */
 const finiteT = (x: number) => (Number.isFinite(x) ? round(x, 2) : Math.sign(x) * 999);
 
-/** Two-sided quantile of Student's t at level 1 − alpha (the 99 % one by default): the exact one of src/bench/distributions.ts. */
+/** Two-sided quantile of Student's t at level 1 − alpha (the 99 % one by default): the exact one of src/stats/distributions.ts. */
 export const tQuantile = (df: number, alpha = 0.01): number => studentQuantile(1 - alpha / 2, df);
 
 /** Ordinary least squares of y on the columns of X (each row [1, …]); null when X is singular. */

@@ -1,7 +1,7 @@
 /**
  * Curves, not points (DESIGN §14): capacity searches and sweeps over every target of the table,
  * in rounds whose target order is shuffled from a recorded seed (as comparisons). Every measured
- * run is a point of a curve; a curve document (src/bench/curve-doc.ts: results/capacity-*.json,
+ * run is a point of a curve; a curve document (src/plans/curve-doc.ts: results/capacity-*.json,
  * results/sweep-*.json) holds them all, and the report (src/report/curve-report.ts) draws it.
  *
  *   bun src/main.ts capacity CASE [--slo p99=200ms] ...       one target's capacity
@@ -11,17 +11,17 @@
  */
 import { type CapacityOptions, judge, type Search, searchCapacity, stepRunner } from "./capacity";
 import { capacitiesOf, type CurveDoc, type Point, pointOf } from "./curve-doc";
-import { type CaseName, configFor, selectTargets } from "./cases";
+import { type CaseName, configFor, selectTargets } from "../run/cases";
 import { roundOrders } from "./compare";
 import type { Config } from "../config";
 import { contentHash, createSql } from "../db";
 import { UsageError } from "../errors";
 import type { RuntimeName } from "../runtime";
-import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
-import type { RunResult } from "./results";
+import { clusterDown, clusterPid, clusterUp } from "../run/pg-cluster";
+import type { RunResult } from "../run/results";
 import { seed as seedFleet } from "../seed";
-import { stopCase, up } from "./supervisor";
-import { RATE_VUS, runLoad } from "./load";
+import { stopCase, up } from "../run/supervisor";
+import { RATE_VUS, runLoad } from "../run/load";
 import { commonFingerprint } from "./verdicts";
 
 /** A comma-separated list of positive integers: `15,150,1500`. */

@@ -11,10 +11,10 @@
  * slope is CPU per request even when k6's start-up takes a slice of the window.
  */
 import { UsageError } from "../errors";
-import { tQuantile } from "./distributions";
-import { LEVEL } from "./paired";
-import type { RunResult } from "./results";
-import { componentOf, inCaseTotal } from "./run-result";
+import { tQuantile } from "../stats/distributions";
+import { LEVEL } from "../stats/paired";
+import type { RunResult } from "../run/results";
+import { componentOf, inCaseTotal } from "../run/run-result";
 
 export type Interval = [lo: number, hi: number];
 

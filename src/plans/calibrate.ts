@@ -15,9 +15,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config";
 import { compare } from "./compare";
-import { pairedT, resolvable } from "./paired";
-import { fileStamp, type RunResult, writeAtomic } from "./results";
-import { median } from "./stats";
+import { pairedT, resolvable } from "../stats/paired";
+import { fileStamp, type RunResult, writeAtomic } from "../run/results";
+import { median } from "../stats/stats";
 import { targetOf } from "./verdicts";
 
 /** The process the known cost goes into, and how far off the measured cost may be. */

@@ -17,7 +17,7 @@ import { createSql, type Sql } from "../db";
 import { RefusedError, UsageError } from "../errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
-import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./k6-run";
+import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./engine/k6";
 import { type Canary, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
@@ -41,9 +41,9 @@ export interface LoadParams extends K6Params {
   case: CaseName;
   api?: ApiName;
   warmup: string;
-  /** Fault injection during the measured run (src/bench/chaos.ts). */
+  /** Fault injection during the measured run (src/run/chaos.ts). */
   chaos?: ChaosPlan;
-  /** k6 on a CPU of its own, the case on the others (src/bench/pin.ts). */
+  /** k6 on a CPU of its own, the case on the others (src/run/pin.ts). */
   pin?: boolean;
   /**
    * CPU ms burnt per request, by process name (--inject-cpu, calibration; never by default): each
@@ -182,7 +182,7 @@ export async function runLoad(
 
   checkInjectCpu(spec, config, params.injectCpu);
   const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
-  // The machine's speed (src/bench/canary.ts), taken before this run starts anything: right after a
+  // The machine's speed (src/run/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
   const canary = runCanary();
   // Refused before anything starts when the machine cannot be split.

@@ -4,25 +4,25 @@
  *   bun src/main.ts model [DURATION] [--rates 25,50,100,200] [--repeat R] [--at R] [--price vcpu-hour=P,gb-hour=Q]
  *
  * A model measures every target at several offered rates: each round runs every rate in a
- * shuffled order, and each rate is one comparison (src/bench/compare.ts, the open model only),
+ * shuffled order, and each rate is one comparison (src/plans/compare.ts, the open model only),
  * which runs every target in its own shuffled order. Rates are interleaved over the rounds, not
  * measured one after another, so a machine that drifts moves every rate's points alike rather
- * than tilting the line. The points go to src/bench/model.ts (the fits) and src/bench/cost.ts (the
+ * than tilting the line. The points go to src/plans/model.ts (the fits) and src/plans/cost.ts (the
  * document); results/model-<time>.json holds it.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { CapacityOptions } from "./capacity";
-import { selectTargets } from "./cases";
+import { selectTargets } from "../run/cases";
 import { compare, shuffled } from "./compare";
 import type { Config } from "../config";
 import { mulberry32 } from "../determinism.js";
 import { minutes, RUN_OVERHEAD_S } from "./estimate";
-import { durationSeconds } from "./load";
+import { durationSeconds } from "../run/load";
 import { type ModelPoint, modelPoint } from "./model";
 import { analyseModel, type ModelDoc, type Price } from "./cost";
-import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
-import { fileStamp, type RunResult, writeAtomic } from "./results";
+import { clusterDown, clusterPid, clusterUp } from "../run/pg-cluster";
+import { fileStamp, type RunResult, writeAtomic } from "../run/results";
 import type { RuntimeName } from "../runtime";
 import type { TargetStep } from "./curves";
 import { commonFingerprint } from "./verdicts";

@@ -5,7 +5,7 @@
  * flagged `machine_slow` and left out of verdicts instead of being read as the case's fault.
  */
 import { mulberry32 } from "../determinism.js";
-import { median } from "./stats";
+import { median } from "../stats/stats";
 import { spawnSync, which } from "../runtime";
 
 /** Iterations of one timing: about 9 ms on the machine fleetbench was written on. */
