@@ -9,6 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CAPACITY_FLAGS, SWEEP_FLAGS } from "../src/cli/cli-curves";
+import { leadingWords } from "../src/cli/args";
 import { COMMANDS, loadParams, OPTIONS } from "../src/cli/cli";
 import { runsEstimate, searchesEstimate } from "../src/plans/estimate";
 import { CASE_ACTIONS, HELP } from "../src/cli/help";
@@ -155,6 +156,26 @@ test("--vus/--duration (and --iterations, --rate) wherever VUS DURATION are posi
   expect(loadParams("iterations", ["case1", "--vus", "2", "--iterations", "40"])).toEqual(loadParams("iterations", ["case1", "2", "40"]));
   expect(loadParams("rate", ["case1", "--rate", "30", "--duration", "1m"])).toEqual(loadParams("rate", ["case1", "30", "1m"]));
   expect(() => loadParams("duration", ["case2", "5", "3s", "--vus", "5"])).toThrow('VUS is given twice, as "5" and as --vus 5: give one');
+});
+
+test("options go anywhere after the recipe: before a case's action, between its values, before k8s's and compose's words", () => {
+  expect(leadingWords(["--api", "monitor", "load", "20", "30s"], 1, ["pin"])).toEqual({ words: ["load"], rest: ["--api", "monitor", "20", "30s"] });
+  expect(leadingWords(["--pin", "load", "--warmup=1s", "20"], 1, ["pin"])).toEqual({ words: ["load"], rest: ["--pin", "--warmup=1s", "20"] });
+  expect(leadingWords(["--namespace", "fb", "case2", "render"], 2)).toEqual({ words: ["case2", "render"], rest: ["--namespace", "fb"] });
+  // Through just, each order reaches the same check: the action is found and the option is read.
+  for (const args of [["case2", "--api", "monitor", "load", "20", "0x"], ["case2", "load", "--api", "monitor", "20", "0x"], ["case2", "load", "20", "0x", "--api", "monitor"]]) {
+    const r = just(args);
+    oneLine(r, 2);
+    expect(r.err.trim()).toBe('fleetbench: DURATION must be a duration like 30s, 5m or 1m30s, got "0x"');
+  }
+  expect(just(["case2", "--api", "nope", "load", "20", "30s"]).err.trim()).toBe('fleetbench: --api must be one of dashboard, monitor, critical, got "nope"');
+  expect(just(["case2", "--pin", "load", "20", "--vus", "3"]).err.trim()).toBe('fleetbench: VUS is given twice, as "20" and as --vus 3: give one');
+  expect(just(["case2", "--api", "monitor", "load", "--help"]).out).toStartWith("usage: just case2 load VUS DURATION");
+  const k8s = just(["k8s", "--namespace", "fleetbench-order", "case2", "render"]);
+  expect({ code: k8s.code, err: k8s.err }).toEqual({ code: 0, err: "" });
+  expect(k8s.out).toContain("namespace: fleetbench-order");
+  // compose reads its load options before it looks for Docker.
+  expect(just(["compose", "case2", "--api", "nope", "rate", "10", "5s"]).err.trim()).toBe('fleetbench: --api must be one of dashboard, monitor, critical, got "nope"');
 });
 
 test("the estimate before long work: runs times (warm-up + window + the measured cost around a run)", () => {

@@ -47,6 +47,27 @@ export function splitFlags(args: string[], known: string[], switches: string[] =
 }
 
 /**
+ * The first `count` words of a command line that are neither options nor an option's value, and
+ * the arguments without them, in their order: options go anywhere after the recipe, so `just case2
+ * --api monitor load 20 30s` finds its action as `just case2 load 20 30s --api monitor` does. As in
+ * splitFlags, `--name` takes the next argument as its value unless it is one of `switches` or
+ * says `--name=value`.
+ */
+export function leadingWords(args: string[], count: number, switches: string[] = []) {
+  const words: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) (words.length < count ? words : rest).push(arg);
+    else {
+      rest.push(arg);
+      if (!arg.includes("=") && !switches.includes(arg.slice(2)) && i + 1 < args.length) rest.push(args[++i]);
+    }
+  }
+  return { words, rest };
+}
+
+/**
  * A value given either positionally or as its option (`just case2 load 50 5m` or `--vus 50
  * --duration 5m`), never both.
  */

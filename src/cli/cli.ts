@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, nameOf, platformsFlag, positive, positiveFlag, readableFile, splitFlags } from "./args";
+import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, leadingWords, nameOf, platformsFlag, positive, positiveFlag, readableFile, splitFlags } from "./args";
 import { CASE_ACTIONS } from "./help";
 import { codeVersion } from "../run/fingerprint";
 import { targetPlan } from "../plans/curves";
@@ -66,6 +66,9 @@ export const OPTIONS = {
   report: { options: ["baseline"], switches: [] },
   "bench-driver": { options: ["concurrency", "windows", "window", "warmup"], switches: [] },
 } satisfies Record<string, { options: string[]; switches: string[] }>;
+
+/** The switches (options without a value) of the case actions, so an option before the action does not take it as its value. */
+const CASE_SWITCHES = CASE_ACTIONS.flatMap((a) => (a in OPTIONS ? OPTIONS[a as keyof typeof OPTIONS].switches : []));
 
 /** `CASE A B [--api NAME] [--warmup 5s]` for the three load modes. */
 export function loadParams(mode: LoadParams["mode"], args: string[]): LoadParams {
@@ -312,9 +315,10 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async k8s(config, args) {
     // One order everywhere: `just k8s case2 up`, as `just compose case2 up` and `just case2 up`.
     // The earlier `just k8s up case2` still works and says so.
-    const [first, second, ...rest] = args;
+    const { words, rest } = leadingWords(args, 2);
+    const [first, second] = words;
     const isCase = (word: string | undefined) => (CASE_NAMES as string[]).includes(word ?? "");
-    let ordered = args;
+    let ordered = [...words, ...rest];
     if (isCase(first) && K8S_ACTIONS.includes(second ?? "")) ordered = [second, first, ...rest];
     else if (K8S_ACTIONS.includes(first ?? "") && isCase(second)) {
       console.error(`fleetbench: notice: \`just k8s ${first} ${second}\` is now \`just k8s ${second} ${first}\` (the order of \`just compose ${second} up\`); the old order still works`);
@@ -325,8 +329,10 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const { k8sCommand } = await import("../deploy/k8s");
     await k8sCommand(config, ordered);
   },
-  async case(config, [name, action, ...rest]) {
+  async case(config, [name, ...args]) {
     caseSpec(name ?? "");
+    // The action is the first word that is not an option: options may come before it.
+    const { words: [action], rest } = leadingWords(args, 1, CASE_SWITCHES);
     if (!CASE_ACTIONS.includes(action ?? "")) throw new UsageError(`just ${name} takes ${CASE_ACTIONS.join(", ")}${action ? `, got "${action}"` : ""} (\`just ${name} --help\`)`);
     await COMMANDS[action!](config, [name!, ...rest]);
   },

@@ -4,6 +4,8 @@
  * which are the same for every command. `just --list` lists the recipes; `bun src/main.ts --help`
  * lists the commands behind them.
  */
+import { leadingWords } from "./args";
+
 export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error,
 3 refused by the correctness gate, 130 interrupted (Ctrl-C)`;
 
@@ -192,7 +194,8 @@ export function helpText(command?: string, caseName?: string): string {
  * (`just case2 load --help` runs `case case2 load --help`), so the case fills in the usage line.
  */
 export function helpFor(name: string | undefined, args: string[]): { text: string; known: boolean } {
-  const words = args.filter((a) => !a.startsWith("-"));
+  // The words as the command finds them (an option's value is not one): `case2 --api monitor load --help` is load's page.
+  const { words } = leadingWords(args.filter((a) => a !== "--help" && a !== "-h"), 2, ["pin"]);
   if (name === "case") {
     const [caseName, action] = words;
     if (action && CASE_ACTIONS.includes(action)) return { text: helpText(action, caseName), known: true };

@@ -2,6 +2,7 @@
  * `just compose …` on the command line: a case's stack up, down, gated or measured, the stand-in
  * images, the pinned Compose itself (src/deploy/compose.ts runs the stack, compose-run.ts measures).
  */
+import { leadingWords } from "../cli/args";
 import type { Config } from "../config";
 import { loadConfig } from "../config";
 import { caseSpec } from "../run/cases";
@@ -12,9 +13,9 @@ import { composeLoadCli } from "./compose-run";
 
 /** `compose …` on the command line. */
 export async function composeCli(config: Config, args: string[], log: (line: string) => void = console.log) {
-  const flags = args.filter((a) => a.startsWith("--"));
-  const [first, action] = args.filter((a) => !a.startsWith("--"));
-  const options: ComposeOptions = { grafana: !flags.includes("--no-grafana") };
+  // Options go anywhere after the recipe: the case and the action are the first two other words.
+  const { words: [first, action], rest } = leadingWords(args, 2, ["no-grafana"]);
+  const options: ComposeOptions = { grafana: !rest.includes("--no-grafana") };
   if (first === "tools") return void (await buildCompose(config, log));
   if (first === "images") {
     requireCompose(config, null, log);
@@ -36,7 +37,7 @@ export async function composeCli(config: Config, args: string[], log: (line: str
     }
     case "rate":
     case "load": {
-      return composeLoadCli(config, caseName, action, args.slice(args.indexOf(action) + 1), log);
+      return composeLoadCli(config, caseName, action, rest, log);
     }
     default: {
       requireCompose(config, caseName, log);
