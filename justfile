@@ -9,7 +9,10 @@ set positional-arguments
 
 # Every recipe is [no-exit-message]: fleetbench's own one-line error is the whole message, and just
 # adds no "recipe failed" line after it.
-bun := justfile_directory() / "node_modules/.bin/bun"
+
+# Bun from PATH when it is the version src/versions.json pins (the Nix shell's), else npm's, which
+# _deps installs when it is missing. (`bun -p` prints nothing on a failed require: only "true" counts.)
+bun := `p=$(command -v bun) && [ "$("$p" -p 'Bun.version === require("./src/versions.json").bun' 2>/dev/null)" = true ] && echo "$p" || echo "$PWD/node_modules/.bin/bun"`
 fleet := quote(bun) + " " + quote(justfile_directory() / "src/main.ts")
 
 default:
@@ -167,4 +170,4 @@ k8s *args: _deps
 
 # Install the npm dependencies when they are missing
 _deps:
-    @[ -x "{{bun}}" ] || npm install --no-audit --no-fund
+    @[ -x node_modules/.bin/bun ] || npm install --no-audit --no-fund

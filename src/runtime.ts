@@ -10,9 +10,10 @@
  * supervisor needs for the logs of detached processes).
  */
 import { spawn as nodeSpawn, spawnSync as nodeSpawnSync } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { accessSync, constants, existsSync, realpathSync } from "node:fs";
+import { delimiter, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
+import pinned from "./versions.json" with { type: "json" };
 
 // Deno's global, typed here for the Bun type check; at run time it exists only under Deno.
 declare const Deno: {
@@ -219,12 +220,54 @@ export function spawnSync(command: string[], options: { cwd?: string; env?: Reco
  */
 const denoArgs = () => ["run", "--allow-all", "--config", join(ROOT, "deno.json")];
 
-/** The executable of a runtime: this process's own when it is that runtime, else the one npm installed, else PATH's. */
+/** The version `bin --version` prints (its first x.y.z), or null when it does not run. */
+function versionOf(bin: string): string | null {
+  const said = spawnSync([bin, "--version"], { timeout: 10_000 });
+  return said.exitCode === 0 ? (/\d+\.\d+\.\d+/.exec(said.stdout)?.[0] ?? null) : null;
+}
+
+const binaries = new Map<RuntimeName, string | null>();
+
+/**
+ * The executable of a runtime: this process's own when it is that runtime; else PATH's when it is
+ * the pinned version (src/versions.json: the Nix shell's, as the justfile chooses Bun); else the
+ * one npm installed; else PATH's, whatever its version.
+ */
 export function runtimeBinary(runtime: RuntimeName): string | null {
   if (runtime === RUNTIME) return process.execPath;
-  const installed = join(ROOT, "node_modules", ".bin", runtime);
-  if (existsSync(installed)) return installed;
-  return which(runtime);
+  if (!binaries.has(runtime)) {
+    const onPath = which(runtime);
+    const installed = join(ROOT, "node_modules", ".bin", runtime);
+    if (onPath && versionOf(onPath) === pinned[runtime]) binaries.set(runtime, onPath);
+    else binaries.set(runtime, existsSync(installed) ? installed : onPath);
+  }
+  return binaries.get(runtime)!;
+}
+
+/** Where a runtime's executable came from: npm's (node_modules), PATH's, or another (named by its path). */
+export type ToolSource = "npm" | "PATH" | "other";
+
+/**
+ * For bun and deno: the executable this process runs (or would start), where it came from and its
+ * version; null for one not installed. For a result's fingerprint: Bun from the Nix shell's PATH
+ * and Bun from npm are the same version but not the same build.
+ */
+export function toolSources(): Record<RuntimeName, { path: string; source: ToolSource; version: string | null } | null> {
+  const real = (path: string | null) => {
+    try {
+      return path ? realpathSync(path) : null;
+    } catch {
+      return null;
+    }
+  };
+  const describe = (runtime: RuntimeName) => {
+    const path = real(runtimeBinary(runtime));
+    if (!path) return null;
+    // npx and npm scripts put node_modules/.bin on PATH: the binary's real place decides, not how it was found.
+    const source: ToolSource = path.startsWith(`${real(join(ROOT, "node_modules"))}${sep}`) ? "npm" : path === real(which(runtime)) ? "PATH" : "other";
+    return { path, source, version: runtimeVersion(runtime) };
+  };
+  return { bun: describe("bun"), deno: describe("deno") };
 }
 
 /** The command line that runs `src/main.ts` with `args` on `runtime`; an error naming the runtime when it is not installed. */
@@ -241,8 +284,7 @@ export function runtimeVersion(runtime: RuntimeName): string | null {
   if (runtime === RUNTIME) return RUNTIME_VERSION;
   if (!versions.has(runtime)) {
     const bin = runtimeBinary(runtime);
-    const said = bin ? spawnSync([bin, "--version"]) : null;
-    versions.set(runtime, said?.exitCode === 0 ? (/\d+\.\d+\.\d+/.exec(said.stdout)?.[0] ?? null) : null);
+    versions.set(runtime, bin ? versionOf(bin) : null);
   }
   return versions.get(runtime)!;
 }
