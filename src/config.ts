@@ -6,6 +6,10 @@
 import { resolve } from "node:path";
 import { RUNTIMES, type RuntimeName } from "./runtime";
 
+/** The load engines fleetbench drives (docs/design.md §22): vegeta is the default everywhere. */
+export const ENGINES = ["vegeta", "k6"] as const;
+export type EngineName = (typeof ENGINES)[number];
+
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
 }
@@ -32,6 +36,8 @@ export const DEFAULTS = {
   grafanaPort: 13000,
   /** Toxiproxy's API, with --hop-latency (its proxies listen on each internal port + 1000). */
   toxiproxyPort: 18474,
+  /** The load engine's Prometheus exporter while a measured run lasts (vegeta's -prometheus-addr). */
+  loadgenPort: 18880,
   dbName: "robot_fleet",
   dbUser: "fleet",
   dbPassword: "fleet123",
@@ -66,6 +72,7 @@ const ENV_NAMES = {
   prometheusPort: "FLEET_PROMETHEUS_PORT",
   grafanaPort: "FLEET_GRAFANA_PORT",
   toxiproxyPort: "FLEET_TOXIPROXY_PORT",
+  loadgenPort: "FLEET_LOADGEN_PORT",
   dbPool: "FLEET_DB_POOL",
   fleetSize: "FLEET_SIZE",
   batchMax: "FLEET_BATCH_MAX",
@@ -143,6 +150,7 @@ export function loadConfig(env: Env = process.env) {
     prometheus: port("prometheusPort"),
     grafana: port("grafanaPort"),
     toxiproxy: port("toxiproxyPort"),
+    loadgen: port("loadgenPort"),
   };
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const urls = {
@@ -182,10 +190,18 @@ export function loadConfig(env: Env = process.env) {
   }
   const runtime = env.FLEET_RUNTIME || "bun";
   if (!(RUNTIMES as readonly string[]).includes(runtime)) throw new ConfigError(`FLEET_RUNTIME must be ${RUNTIMES.join(" or ")}, got "${runtime}"`);
+  const engine = env.FLEET_ENGINE || "vegeta";
+  if (!(ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`FLEET_ENGINE must be ${ENGINES.join(" or ")}, got "${engine}"`);
   return {
     host: host("bindHost"),
     /** What runs every TypeScript role (DESIGN §16): FLEET_RUNTIME, bun (default) or deno. */
     runtime: runtime as RuntimeName,
+    /**
+     * The load engine (docs/design.md §22): FLEET_ENGINE or --engine, vegeta (default; built here
+     * from its Go module) or k6 (only a k6 the user brings on PATH; fleetbench never builds it).
+     * @default "vegeta"
+     */
+    engine: engine as EngineName,
     /** The gateway's bind address: loopback unless exposed explicitly. */
     gatewayHost,
     ports,

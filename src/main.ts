@@ -30,11 +30,18 @@ for (let i = args.findIndex((a) => a === "--hop-latency" || a.startsWith("--hop-
   const [flag] = args.splice(i, 1);
   process.env.FLEET_HOP_LATENCY = flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : (args.splice(i, 1)[0] ?? "(nothing)");
 }
+// --engine vegeta|k6, on any command, is FLEET_ENGINE for this process (docs/design.md §22).
+for (let i = args.findIndex((a) => a === "--engine" || a.startsWith("--engine=")); cli && i >= 0; i = args.findIndex((a) => a === "--engine" || a.startsWith("--engine="))) {
+  const [flag] = args.splice(i, 1);
+  process.env.FLEET_ENGINE = flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : (args.splice(i, 1)[0] ?? "(nothing)");
+}
 try {
   const config = loadConfig();
   if (name && !cli) {
     await serveRole(name, args, config);
   } else if (name && cli?.COMMANDS[name]) {
+    // No engine, no start: a measuring command says so in one line before it starts anything.
+    await cli.engineFirst(config, name, args);
     await cli.COMMANDS[name](config, args);
   } else {
     throw new UsageError(`unknown role or command "${name ?? ""}": roles are ${ROLES.join(", ")}; commands are ${Object.keys(cli!.COMMANDS).join(", ")}`);

@@ -455,7 +455,7 @@ describe("a run's result from Prometheus", () => {
 
   test("a result in the native format: merged percentiles, calls summed over replicas, CPU per container, flags", () => {
     const a = answers();
-    const measured = measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 });
+    const measured = measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", engineExit: 0 });
     const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", runtime: "bun", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
     const r = k8sResult(base, measured, a, 2);
     expect(r.status).toBe("complete");
@@ -479,9 +479,9 @@ describe("a run's result from Prometheus", () => {
     const a = answers();
     a.requests = { status: "success", data: { resultType: "vector", result: [] } };
     const base = baseResult({ runId: "r1", case: "case2", gateway: "yoga-gateway", runtime: "bun", params: { mode: "duration", vus: 10, duration: "50s", mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
-    expect(k8sResult(base, measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 }), a, 1).status).toBe("incomplete");
+    expect(k8sResult(base, measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", engineExit: 0 }), a, 1).status).toBe("incomplete");
     a.calls = { status: "error", error: 'parse error: unexpected "}"' };
-    expect(() => measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", k6Exit: 0 })).toThrow('Prometheus answered error: parse error: unexpected "}"');
+    expect(() => measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", engineExit: 0 })).toThrow('Prometheus answered error: parse error: unexpected "}"');
   });
 
   test("the fingerprint: platform kubernetes, the nodes' types and where each process ran", () => {

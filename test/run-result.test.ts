@@ -31,7 +31,7 @@ const summary = (over: Partial<NonNullable<Measured["summary"]>> = {}): NonNulla
 });
 
 const measured = (over: Partial<Measured> = {}): Measured => ({
-  summary: summary(), k6Exit: 0, interrupted: false, wallSeconds: 30,
+  summary: summary(), engineExit: 0, interrupted: false, wallSeconds: 30,
   received: { "yoga-gateway": 3000, "robot-service": 3000, "telemetry-service": 3000, "alert-service": 3000 },
   gatewayName: "yoga-gateway",
   usage: {
@@ -110,10 +110,10 @@ describe("assembleResult", () => {
   });
 
   test("k6 failing (not interrupted) leaves the result incomplete and says why", () => {
-    const r = assembleResult(base(), measured({ k6Exit: 107 }));
+    const r = assembleResult(base(), measured({ engineExit: 107 }));
     expect(r.status).toBe("incomplete");
     expect(r.extra.k6_failure).toBe("k6 exited with code 107: script error");
-    const interrupted = assembleResult(base(), measured({ k6Exit: 105, interrupted: true }));
+    const interrupted = assembleResult(base(), measured({ engineExit: 105, interrupted: true }));
     expect(interrupted.status).toBe("incomplete");
     expect(interrupted.extra.k6_failure).toBeUndefined();
     const noSummary = assembleResult(base(), measured({ summary: null }));
@@ -210,7 +210,7 @@ describe("report", () => {
     const fresh = assembleResult(base(), measured({
       summary: summary({ windows: [500, 470, 440, 410, 380, 350] }),
       cpuTimes: [{ t: 0, total: 0, steal: 0 }, { t: 30_000, total: 6000, steal: 60 }],
-      k6StartMs: 0,
+      engineStartMs: 0,
     }));
     expect(fresh.flags).toEqual(["no_steady_state"]);
     expect(fresh.extra.stability).toMatchObject({ steal_pct: 1, steal_pct_windows: [1, 1, 1, 1, 1, 1], steal_clock: "k6 process start" });

@@ -25,7 +25,20 @@ import { RefusedError, UsageError } from "../errors";
 import { clean, down, isAlive, readState, up } from "../run/supervisor";
 import { memoryNow } from "../run/resources";
 import { ensureTools } from "../run/tools";
+import { ensureEngine } from "../run/engine/engine";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
+
+/** The commands (and case or compose actions) that drive load: each needs the engine before it starts anything. */
+const MEASURING = ["load", "iterations", "rate", "compare", "calibrate", "demo", "chaos", "capacity", "sweep", "model", "grid"];
+
+/**
+ * Makes sure the load engine can run before a measuring command starts PostgreSQL or a case
+ * (vegeta is built when Go is there; k6 must be on PATH); one line and exit 2 otherwise.
+ */
+export async function engineFirst(config: Config, name: string, args: string[]) {
+  const action = name === "case" ? leadingWords(args.slice(1), 1, CASE_SWITCHES).words[0] : name === "compose" ? args.slice(1).find((a) => a === "rate" || a === "load") : name;
+  if (action && MEASURING.includes(action)) await ensureEngine(config);
+}
 
 /**
  * A measured run from the command line: exit 0 only for a complete result; 130 after Ctrl-C (as
@@ -35,7 +48,7 @@ async function measuredRun(config: Config, params: LoadParams) {
   const { path, result } = await runLoad(config, params);
   if (result.status === "complete") return;
   if (result.extra.interrupted) process.exit(130);
-  throw new Error(`the run is not complete (${path}): ${result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
+  throw new Error(`the run is not complete (${path}): ${result.extra.engine_failure ?? result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
 }
 import { compare } from "../plans/compare";
 import { reportSources, writeReport } from "../report/report";

@@ -12,7 +12,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { compare } from "../plans/compare";
 import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
-import { buildProgress, ensureTools, signalBuild, startBackgroundBuild } from "../run/tools";
+import { buildProgress, signalBuild, startBackgroundBuild } from "../run/tools";
+import { ensureEngine } from "../run/engine/engine";
 
 /**
  * The demo's comparison: 4 shuffled rounds, each target at 10 VUs (closed model: throughput and
@@ -24,7 +25,7 @@ export const DEMO = { vus: 10, duration: "5s", repeat: 4, warmup: "2s" };
 
 /** `params`: the test's shorter rounds; a user's demo always has DEMO's. */
 export async function demo(config: Config, log: (line: string) => void = console.log, params: typeof DEMO = DEMO) {
-  await ensureTools(config, ["k6"], log);
+  await ensureEngine(config, log);
   if (existsSync(routerBinary(config))) {
     return compare(config, { ...params, gateways: ["apollo-router"] }, log);
   }

@@ -22,15 +22,15 @@ import { createSql } from "../db";
 import { RefusedError } from "../errors";
 import { fingerprint } from "../run/fingerprint";
 import { runGate } from "../run/gate";
-import { type K6Summary, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "../run/engine/k6";
-import { describe, type LoadParams, mixOf, RATE_VUS, warmupParams } from "../run/load";
+import { type EngineContext, ensureEngine, type LoadSummary } from "../run/engine/engine";
+import type { GateAnswers } from "../run/gate";
+import { describe, type LoadParams, mixOf, RATE_VUS, summaryLine, warmupParams } from "../run/load";
 import { runCanary } from "../run/canary";
 import { type MemorySample, type ProcessUsage, startSampler } from "../run/resources";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
-import { assembleResult, baseResult, k6ExitMeaning } from "../run/run-result";
+import { assembleResult, baseResult } from "../run/run-result";
 import { scrapeRequests } from "../run/scrape";
-import { k6Binary } from "../run/tools";
-import { k6PrometheusOutput } from "./prometheus";
+import { k6PrometheusOutput, loadgenExporter } from "./prometheus";
 import { apiFlag, duration, durationFlag, positive, splitFlags } from "../cli/args";
 import { spawnSync } from "../runtime";
 import { type ComposeOptions, composeConfig, composeDown, composeTarget, composeUp, stackContainers } from "./compose";
@@ -89,6 +89,8 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
   const target = composeTarget(caseName, config);
   const ready = composeReady(config);
   if ("why" in ready) throw new RefusedError(`cannot run the compose stack here: ${ready.why}; nothing was started`);
+  // The load engine runs on the host, as natively; no engine, no start.
+  const engine = await ensureEngine(config, log);
   const canary = runCanary();
   const running = new Set(stackContainers().filter((c) => c.state === "running").map((c) => c.service));
   const upHere = !target.processes.every((p) => running.has(p.name));
@@ -105,7 +107,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     const byService = new Map(containers.map((c) => [c.service, c]));
     const measuredNames = [...target.processes.map((p) => p.name), "postgres"];
     const images = Object.fromEntries(containers.map((c) => [c.service, imageRecord(c.image)]));
-    const print = await fingerprint(config, facts.version);
+    const print = await fingerprint(config, facts.version, null, engine);
     // The versions that ran are the containers' own: the Bun of the image, the router of its image.
     const versions = { ...(print.versions as Record<string, unknown>) };
     versions.bun = execOut(byService.get("robot-service")!.id, ["bun", "--version"]);
@@ -130,7 +132,8 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     };
     result.extra.parity = parity;
     log(`correctness gate: every API of ${caseName} under compose against the database (fleet of ${facts.robots})`);
-    const gate = await runGate(spec, config, sql);
+    const answers: GateAnswers = new Map();
+    const gate = await runGate(spec, config, sql, 8, answers);
     result.extra.gate = gate;
     if (!gate.passed) {
       result.status = "refused";
@@ -139,19 +142,16 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
       throw new RefusedError(`${caseName} under compose failed the correctness gate, not measured (${path}):\n  ${gate.failures.join("\n  ")}`);
     }
     log(`gate passed: ${gate.checked} answers equal the database`);
-    const specPath = join(stackDir, "k6-spec.json");
-    mkdirSync(stackDir, { recursive: true });
-    writeFileSync(specPath, JSON.stringify(requestSpec(spec, config, runId, mix, facts.robots, facts.critical), null, 2));
+    const engineCtx: EngineContext = { config, spec, runId, dir: stackDir, mix, fleetSize: facts.robots, criticalCount: facts.critical, expected: answers };
+    engine.prepare(engineCtx, params);
     if (params.warmup !== "0s") {
       const warm = warmupParams(params, params.warmup);
       log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
-      const k6 = spawnK6(config, k6Args(k6Binary(config)), k6Env(warm, specPath), "quiet");
-      const code = await k6.exited;
-      if (code !== 0) throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(k6.stderr as ReadableStream).text()).trim()}`);
+      await (await engine.warmUp(engineCtx, warm)).done;
     }
 
-    // The window: counters before, the cgroups and docker-proxy sampled, k6, counters after.
-    const push = await k6PrometheusOutput(config, log);
+    // The window: counters before, the cgroups and docker-proxy sampled, the engine, counters after.
+    const obs = engine.name === "vegeta" ? { prometheusAddr: await loadgenExporter(config, log) } : { push: await k6PrometheusOutput(config, log) };
     const procs = target.processes.map((p) => ({ name: p.name, port: p.port(config), requestMetrics: p.requestMetrics }));
     const before = await scrapeRequests(procs);
     const cgroups = containerCgroups(containers);
@@ -159,24 +159,22 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     const steal = startStealSampler();
     const proxies = dockerProxyPids(config.ports.gateway);
     const hostSampler = startSampler(Object.fromEntries(proxies.map((pid, i) => [i ? `docker-proxy-${i}` : "docker-proxy", pid])));
-    const summaryPath = join(stackDir, "k6-summary.json");
-    const windows = windowCount(params);
     const t0 = performance.now();
-    log(`measuring: ${describe(params)} against ${target.label} under compose, run ${runId}`);
-    const k6StartMs = Date.now();
-    const k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, specPath, windows, summaryPath), ...push.env }, "inherit");
-    hostSampler.add("k6", k6.pid);
-    const k6Exit = await k6.exited;
+    log(`measuring: ${describe(params)} against ${target.label} under compose with ${engine.name} ${engine.version}, run ${runId}`);
+    const engineStartMs = Date.now();
+    const run = engine.measure(engineCtx, params, { ...obs, recordsPath: path.replace(/\.json$/, ".records.csv.gz") });
+    const gen = run.child;
+    hostSampler.add(engine.name, gen.pid);
+    const engineExit = await gen.exited;
     const wallSeconds = (performance.now() - t0) / 1000;
     const cg = sampler.stop();
     const host = hostSampler.stop();
     const cpuTimes = steal.stop();
     const after = await scrapeRequests(procs);
-    if (k6Exit !== 0) log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
-    let summary: K6Summary | null = null;
-    try {
-      summary = parseSummary(summaryPath, windows, windowSecondsFor(params));
-    } catch {}
+    log(`reading ${engine.name}'s records and checking every answer`);
+    const { summary, failure: engineFailure } = await run.finish(engineExit).catch((error) => ({ summary: null as LoadSummary | null, failure: `${engine.name}'s output could not be read: ${(error as Error).message}` }));
+    if (engineFailure) log(`${engineFailure}; the result is not complete`);
+    if (summary) log(summaryLine(engine.name, summary));
 
     const usage: Record<string, ProcessUsage> = {};
     for (const name of measuredNames) {
@@ -192,24 +190,25 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
         peak_pss_bytes: proxyUsage.reduce((s, [, u]) => s + u.peak_pss_bytes, 0),
       };
     }
-    const ru = k6.resourceUsage();
-    usage.k6 = ru
-      ? { cpu_seconds: ru.cpuMicros / 1e6, peak_rss_bytes: Math.max(host.usage.k6?.peak_rss_bytes ?? 0, ru.maxRssBytes), peak_pss_bytes: host.usage.k6?.peak_pss_bytes ?? 0 }
-      : host.usage.k6;
+    const ru = gen.resourceUsage();
+    const sampled = host.usage[engine.name];
+    usage[engine.name] = ru
+      ? { cpu_seconds: ru.cpuMicros / 1e6, peak_rss_bytes: Math.max(sampled?.peak_rss_bytes ?? 0, ru.maxRssBytes), peak_pss_bytes: sampled?.peak_pss_bytes ?? 0 }
+      : sampled;
     const memory: MemorySample[] = cg.timeline.map((s) => ({ t: s.t, pss: Object.fromEntries(Object.entries(s.bytes).filter(([n]) => measuredNames.includes(n))) }));
     const received = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
-    // The run's own CPU per window: the containers' cgroups plus docker-proxy and k6 (host
+    // The run's own CPU per window: the containers' cgroups plus docker-proxy and the engine (host
     // processes), in clock ticks as /proc/stat counts the machine's, so steal and foreign CPU are
     // judged as natively.
     const measuredTicks = cg.cpuTimeline.map((c) => {
       const hostTicks = host.ticksTimeline.filter((h) => h.t <= c.t).at(-1)?.ticks ?? 0;
       return { t: c.t, ticks: c.seconds * host.ticksPerSecond + hostTicks };
     });
-    result = assembleResult(result, { summary, k6Exit, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, cpuTimes, measuredTicks, k6StartMs });
+    result = assembleResult(result, { summary, engineExit, engineFailure, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, cpuTimes, measuredTicks, engineStartMs });
     const round = (x: number) => Math.round(x * 1000) / 1000;
     const containersSum = Object.values(cg.usage).reduce((s, u) => s + (Number.isFinite(u.cpu_seconds) ? u.cpu_seconds : 0), 0);
     result.extra.memory = { ...(result.extra.memory as object), measure: "cgroup memory usage minus inactive file pages per container (what docker stats shows)" };
-    result.extra.cpu_measure = "per container: its cgroup's CPU counter (cgroup v" + cg.version + "); docker-proxy and k6: /proc, as natively";
+    result.extra.cpu_measure = "per container: its cgroup's CPU counter (cgroup v" + cg.version + `); docker-proxy and ${engine.name}: /proc, as natively`;
     result.extra.containers = Object.fromEntries(Object.entries(cg.usage).map(([n, u]) => [n, { cpu_seconds: round(u.cpu_seconds), peak_memory_bytes: u.peak_memory_bytes, image: images[n]?.image ?? null }]));
     result.extra.stack_cgroup = { parent: cg.parent, cpu_seconds: cg.stackTotal === null ? null : round(cg.stackTotal), containers_cpu_seconds: round(containersSum) };
     result.extra.image_built = LOCAL_IMAGE;

@@ -103,7 +103,7 @@ const ms = (seconds: number | null | undefined) => (typeof seconds === "number" 
 /** What the run measured, from the answers to runQueries (one per key). */
 export function measuredFromPrometheus(
   answers: Record<keyof RunQueries, PromAnswer>,
-  run: { seconds: number; wallSeconds: number; gateway: string; k6Exit: number | null },
+  run: { seconds: number; wallSeconds: number; gateway: string; engineExit: number | null },
 ): Measured {
   const requests = scalar(answers.requests) ?? 0;
   const failed = scalar(answers.failed) ?? 0;
@@ -135,7 +135,7 @@ export function measuredFromPrometheus(
   );
   return {
     summary: requests ? summary : null,
-    k6Exit: run.k6Exit,
+    engineExit: run.engineExit,
     interrupted: false,
     wallSeconds: run.wallSeconds,
     received: increaseBy(answers.calls, "service"),

@@ -163,7 +163,7 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   const finished = Date.now() / 1000;
   const runners = JSON.parse(kubectlOk(run, ["get", "pods", "-n", o.namespace, "-l", `k6_cr=${TEST_RUN},runner=true`, "-o", "json"]));
   const exits: number[] = runners.items.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => c.state?.terminated?.exitCode ?? 1));
-  const k6Exit = stage === "error" ? 1 : Math.max(0, ...exits);
+  const engineExit = stage === "error" ? 1 : Math.max(0, ...exits);
   // The last samples must be after the end: the runners' final push and one scrape of every service.
   const latest = `min(timestamp(http_requests_total{namespace="${o.namespace}"}))`;
   await poll("Prometheus to scrape the services after the run", 300_000, () => ((promQuery(run, o.prometheus, latest, Date.now() / 1000).data?.result[0]?.value?.[1] ?? 0) >= finished ? true : null));
@@ -172,7 +172,7 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   const answers = Object.fromEntries(Object.entries(queries).map(([k, q]) => [k, promQuery(run, o.prometheus, q, end)])) as Record<keyof RunQueries, ReturnType<typeof promQuery>>;
   // The run's length for its rates: as configured; iterations mode has none, so the TestRun's (its start-up included).
   const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
-  const measured = measuredFromPrometheus(answers, { seconds, wallSeconds: finished - start, gateway: t.gateway, k6Exit });
+  const measured = measuredFromPrometheus(answers, { seconds, wallSeconds: finished - start, gateway: t.gateway, engineExit });
   const base = baseResult({
     runId, case: t.case, gateway: t.gateway, runtime: t.runtime, params: { ...o.load, mix: clusterSpec(t, options).mix, fleetSize: o.fleetSize },
     fingerprint: k8sFingerprint(run, options),

@@ -1,6 +1,7 @@
 /**
  * Prometheus for fleetbench (DESIGN §9): the scrape configuration, generated from the case table
- * so it can never miss a process, and what k6 needs to push its metrics by remote write.
+ * so it can never miss a process, the load generator's exporter (vegeta's, scraped while a
+ * measured run lasts), and what a user-brought k6 needs to push its metrics by remote write.
  *
  *   bun src/main.ts obs config             print the native configuration (127.0.0.1 targets)
  *   bun src/main.ts obs config --compose   write compose/prometheus.yml (targets by service name)
@@ -59,6 +60,7 @@ export function prometheusConfig(config: Config, mode: "native" | "compose") {
           { source_labels: ["service", "otel_scope_name"], regex: ";apollo/router", target_label: "service", replacement: "apollo-router" },
         ],
       },
+      ...(mode === "native" ? [loadgenJob(config)] : []),
     ],
   };
 }
@@ -77,6 +79,39 @@ export function prometheusYaml(config: Config, mode: "native" | "compose"): stri
     ...lines,
     stringifyYaml(prometheusConfig(config, mode)).replace(/[ \t]+$/gm, ""),
   ].join("\n").trimEnd() + "\n";
+}
+
+/**
+ * The load generator's exporter (vegeta's -prometheus-addr), up only while a measured run lasts:
+ * its `request_seconds` histogram and failure counts. Each request's URL ends in a fragment naming
+ * the answer it expects (`#monitor:robot-007`); the `api` label keeps only the API, and the URL
+ * label goes, so a fleet of 1,500 robots is not 1,500 series. Native only: under Compose the engine
+ * runs on the host, out of the containers' network.
+ */
+export function loadgenJob(config: Config) {
+  return {
+    job_name: "load-generator",
+    metrics_path: "/metrics",
+    static_configs: [{ targets: [`127.0.0.1:${config.ports.loadgen}`], labels: { service: "load-generator", engine: "vegeta" } }],
+    metric_relabel_configs: [
+      { source_labels: ["url"], regex: ".*#([a-z]+):.*", target_label: "api", replacement: "$1" },
+      { regex: "url", action: "labeldrop" },
+    ],
+  };
+}
+
+/**
+ * Where the engine's exporter listens during a measured run, when a Prometheus answers (none
+ * otherwise, and a line saying so: runs never need it).
+ */
+export async function loadgenExporter(config: Config, log: (line: string) => void): Promise<string | undefined> {
+  if (!(await prometheusReady(config))) {
+    log(`Prometheus is not answering at ${prometheusUrl(config)}: the load generator's metrics are not exported (\`just obs up\` starts it)`);
+    return undefined;
+  }
+  const address = `127.0.0.1:${config.ports.loadgen}`;
+  log(`the load generator's metrics at http://${address}/metrics while the run lasts, scraped by Prometheus (job load-generator)`);
+  return address;
 }
 
 /** Prometheus' base URL on this machine (native, or compose's published port). */

@@ -206,7 +206,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       }
       if (result.status !== "complete") {
         // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
-        if (!result.extra.interrupted) failure = `${step.label}: ${result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
+        if (!result.extra.interrupted) failure = `${step.label}: ${result.extra.engine_failure ?? result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
         interrupted = true;
         return null;
       }

@@ -44,7 +44,7 @@ export function differences(columns: Column[]): string[] {
     ...differ("git SHA", (r) => `${String(r.fingerprint?.git_sha ?? "unknown").slice(0, 12)}${r.fingerprint?.git_dirty ? " (dirty)" : ""}`),
     // The runtime on a line of its own: in a --runtimes comparison it is the factor under study.
     ...differ("runtime (what runs the TypeScript roles)", runtimeOfRun),
-    ...differ("parity (variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity, { runtime: false })),
+    ...differ("parity (load engine, variables passed on purpose, pool, timeouts, limits)", (r) => paritySignature(r.extra?.parity, { runtime: false })),
   ];
 }
 

@@ -47,17 +47,15 @@ export function startChaos(config: Config, plan: ChaosPlan, t0: number, log: (li
   return { done, cancel: () => (cancelled = true) };
 }
 
+/** Requests and failed requests per whole second of the run, counted from the clock the fault runs on. */
+export type ErrorTimeline = { second: number; requests: number; errors: number }[];
+
 /**
- * Errors over time from k6's per-second sub-metrics (`fleet_errors{second:N}`), and the time to
- * recover: from the moment the process was back to the end of the last second with an error.
+ * Errors over time (per second, from the engine's records) and the time to recover: from the
+ * moment the process was back to the end of the last second with an error.
  */
-export function chaosReport(plan: ChaosPlan, events: ChaosEvents, metrics: Record<string, Record<string, number>>) {
-  const timeline: { second: number; requests: number; errors: number }[] = [];
-  for (const [name, m] of Object.entries(metrics)) {
-    const match = /^fleet_errors\{second:(\d+)\}$/.exec(name);
-    if (match) timeline.push({ second: Number(match[1]), requests: (m.passes ?? 0) + (m.fails ?? 0), errors: m.passes ?? 0 });
-  }
-  timeline.sort((a, b) => a.second - b.second);
+export function chaosReport(plan: ChaosPlan, events: ChaosEvents, seconds: ErrorTimeline) {
+  const timeline = [...seconds].sort((a, b) => a.second - b.second);
   // The timeline is sized for the longest the run could last; the seconds after its end are empty.
   while (timeline.length && timeline.at(-1)!.requests === 0) timeline.pop();
   const withErrors = timeline.filter((t) => t.errors > 0);

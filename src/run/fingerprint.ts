@@ -9,7 +9,8 @@ import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import type { PinPlan } from "./pin";
 import { routerBinary } from "../router";
-import { k6Binary, TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
+import { TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
+import type { Engine } from "./engine/engine";
 import pinned from "../versions.json" with { type: "json" };
 import { runtimeVersion, spawnSync } from "../runtime";
 
@@ -30,7 +31,7 @@ export const codeVersion = () => ({
   git_dirty: (output(["git", "status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
 });
 
-export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null) {
+export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null, engine: Engine | null = null) {
   const router = routerBinary(config);
   const lock = join(ROOT, "flake.lock");
   return {
@@ -39,13 +40,17 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       bun: runtimeVersion("bun"),
       // The other runtime of the TypeScript roles (FLEET_RUNTIME=deno); which one ran is the result's `runtime`.
       deno: runtimeVersion("deno"),
-      k6: output([k6Binary(config), "version"])?.split(" ")[1] ?? null,
+      // The load engine that ran (a go-install build of vegeta embeds no version string: the
+      // cache's and PATH's are checked to be the pinned module version before they run).
+      ...(engine ? { [engine.name]: engine.version } : {}),
       apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
       postgres: postgresVersion,
       // With --hop-latency only: the Toxiproxy that carried every internal hop.
       // (`go install` of a module version embeds no version string: the cache's build is the pinned one.)
       ...(config.hopLatencyMs !== null ? { toxiproxy: toxiproxyBinary(config).startsWith(config.toolsDir) ? TOXIPROXY_VERSION : (output([toxiproxyBinary(config), "-version"])?.match(/\d+\.\d+\.\d+/)?.[0] ?? null) } : {}),
     },
+    /** The load engine: its name, version and where its binary came from (PATH or the tools cache). */
+    engine: engine ? { name: engine.name, version: engine.version, source: engine.source(config) } : null,
     /** What src/versions.json pinned when this ran: a result whose `versions` differ says so itself. */
     pinned,
     flake_lock_sha256: existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : null,
@@ -53,7 +58,7 @@ export async function fingerprint(config: Config, postgresVersion: string | null
     cores: cpus().length,
     kernel: release(),
     memory_bytes: totalmem(),
-    /** --pin: the CPUs of k6 and of the case (null: nothing pinned, every process may use every CPU). */
+    /** --pin: the CPUs of the load engine (`k6`, its name before vegeta) and of the case (null: nothing pinned, every process may use every CPU). */
     pin: pin ? { k6: pin.k6, case: pin.case, available: pin.available } : null,
   };
 }

@@ -66,8 +66,15 @@ export interface GateResult {
   retried: string[];
 }
 
+/**
+ * The bodies of the answers that passed (answer key `api:robot` → the body in base64): what every
+ * response of the load is checked against (docs/design.md §22). Kept apart from GateResult, which
+ * goes into the result file; these can be megabytes for a large fleet.
+ */
+export type GateAnswers = Map<string, string>;
+
 /** Calls every API of a running case (monitor for every robot) and compares with the database. */
-export async function runGate(spec: CaseSpec, config: Config, sql: Sql, concurrency = 8): Promise<GateResult> {
+export async function runGate(spec: CaseSpec, config: Config, sql: Sql, concurrency = 8, answers: GateAnswers = new Map()): Promise<GateResult> {
   const reference = await referenceAnswers(sql);
   const failures: string[] = [];
   const retried: string[] = [];
@@ -89,16 +96,20 @@ export async function runGate(spec: CaseSpec, config: Config, sql: Sql, concurre
         got = `request failed twice: ${(error as Error).message}`;
       }
     }
+    let raw: Buffer | null = null;
     if (response) {
       try {
-        got = request.pick(await response.json());
+        raw = Buffer.from(await response.arrayBuffer());
+        got = request.pick(JSON.parse(raw.toString("utf8")));
       } catch (error) {
         got = `unreadable answer (HTTP ${response.status}): ${(error as Error).message}`;
       }
     }
     checked++;
-    if (plain(got) !== plain(expected) && failures.length < 10) {
-      failures.push(`${api}${robotId ? ` ${robotId}` : ""}: answer differs from the database (got ${plain(got)?.slice(0, 160)}…)`);
+    if (plain(got) !== plain(expected)) {
+      if (failures.length < 10) failures.push(`${api}${robotId ? ` ${robotId}` : ""}: answer differs from the database (got ${plain(got)?.slice(0, 160)}…)`);
+    } else if (raw && response?.status === 200) {
+      answers.set(`${api}:${robotId ?? "-"}`, raw.toString("base64"));
     }
   };
   await verify("dashboard", undefined, reference.dashboard);

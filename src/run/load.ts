@@ -1,6 +1,7 @@
 /**
- * One measured load run (DESIGN §8): start the case if needed, pass the correctness gate, warm
- * up (not counted), run k6 while sampling every process, then write one result file.
+ * One measured load run (DESIGN §8): check the load engine, start the case if needed, pass the
+ * correctness gate, warm up (not counted), run the engine while sampling every process, then
+ * write one result file, with the run's request records beside it.
  *
  *   bun src/main.ts load CASE VUS DURATION        constant VUs for a time
  *   bun src/main.ts iterations CASE VUS COUNT     VUs share COUNT requests
@@ -8,8 +9,7 @@
  *   options: --api dashboard|monitor|critical (default: the 50/30/20 mix), --warmup 5s, --pin,
  *            --inject-cpu PROCESS=1ms (calibration: a known CPU cost per request in one process)
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { type ApiName, type CaseName, caseSpec } from "./cases";
 import type { Config } from "../config";
 import { type ChaosPlan, chaosReport, startChaos } from "./chaos";
@@ -17,21 +17,22 @@ import { createSql, type Sql } from "../db";
 import { RefusedError, UsageError } from "../errors";
 import { fingerprint } from "./fingerprint";
 import { runGate } from "./gate";
-import { type K6Params, type K6Summary, durationSeconds, k6Args, k6Env, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./engine/k6";
+import { type K6Params, durationSeconds } from "./engine/k6";
+import { type Engine, type EngineContext, ensureEngine, type LoadSummary } from "./engine/engine";
+import type { GateAnswers } from "./gate";
 import { type Canary, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
 import { affinityOf, type PinPlan, pinPlan, pinTrees } from "./pin";
 import { clusterDown, clusterPid } from "./pg-cluster";
-import { k6PrometheusOutput } from "../deploy/prometheus";
+import { k6PrometheusOutput, loadgenExporter } from "../deploy/prometheus";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "./results";
-import { type Measured, assembleResult, baseResult, k6ExitMeaning } from "./run-result";
+import { type Measured, assembleResult, baseResult } from "./run-result";
 import { readState, sameInjection, stopCase, type SupervisorState, up } from "./supervisor";
-import { k6Binary } from "./tools";
 import { type Child } from "../runtime";
 
 export { durationSeconds };
-/** VUs k6 pre-allocates in the open model (k6/lib/profiles.js allows up to 2 × the rate). */
+/** Workers (VUs) the engine starts with in the open model; it may use up to 2 × the rate. */
 export const RATE_VUS = 10;
 export const DEFAULT_MIX: Record<ApiName, number> = { dashboard: 50, monitor: 30, critical: 20 };
 /** The mix of a run: one API at 100 % (--api), or the default 50/30/20. */
@@ -43,7 +44,7 @@ export interface LoadParams extends K6Params {
   warmup: string;
   /** Fault injection during the measured run (src/run/chaos.ts). */
   chaos?: ChaosPlan;
-  /** k6 on a CPU of its own, the case on the others (src/run/pin.ts). */
+  /** The load engine on a CPU of its own, the case on the others (src/run/pin.ts). */
   pin?: boolean;
   /**
    * CPU ms burnt per request, by process name (--inject-cpu, calibration; never by default): each
@@ -80,9 +81,9 @@ export function warmupParams(params: K6Params, warmup: string): K6Params {
   return { mode: "duration", vus: params.vus, duration: warmup };
 }
 
-/** What a signal handler needs to reach: the k6 that runs now, and whether Ctrl-C came. */
+/** What a signal handler needs to reach: the engine process that runs now, and whether Ctrl-C came. */
 interface RunControl {
-  k6: Child | null;
+  generator: Child | null;
   interrupted: boolean;
 }
 
@@ -92,19 +93,22 @@ interface RunContext {
   spec: ReturnType<typeof caseSpec>;
   state: SupervisorState;
   runId: string;
-  specPath: string;
+  engine: Engine;
+  engineCtx: EngineContext;
+  /** Where the run's request records are kept, beside its result. */
+  recordsPath: string;
   log: (line: string) => void;
   control: RunControl;
   canary: Canary;
   pin: PinPlan | null;
-  /** The CPUs each process may use, read back from /proc (k6's once it runs). */
+  /** The CPUs each process may use, read back from /proc (the engine's once it runs). */
   affinity: Record<string, string | null>;
 }
 
 /** The correctness gate (DESIGN §7): a case that does not answer as the database is refused, not measured. */
-async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: string, fleetSize: number) {
+async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: string, fleetSize: number, answers: GateAnswers) {
   ctx.log(`correctness gate: every API of ${ctx.spec.name} against the database (fleet of ${fleetSize})`);
-  const gate = await runGate(ctx.spec, ctx.config, sql);
+  const gate = await runGate(ctx.spec, ctx.config, sql, 8, answers);
   result.extra.gate = gate;
   if (!gate.passed) {
     result.status = "refused";
@@ -120,50 +124,62 @@ async function warmUp(ctx: RunContext) {
   if (control.interrupted || params.warmup === "0s") return;
   const warm = warmupParams(params, params.warmup);
   ctx.log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
-  control.k6 = spawnK6(ctx.config, k6Args(k6Binary(ctx.config)), k6Env(warm, ctx.specPath), "quiet", ctx.pin?.k6);
-  const code = await control.k6.exited;
-  if (code !== 0 && !control.interrupted) {
-    throw new Error(`warm-up k6 run failed (exit ${code}: ${k6ExitMeaning(code)}): ${(await new Response(control.k6.stderr as ReadableStream).text()).trim()}`);
+  const { child, done } = await ctx.engine.warmUp(ctx.engineCtx, warm);
+  control.generator = child;
+  try {
+    await done;
+  } catch (error) {
+    if (!control.interrupted) throw error;
   }
 }
 
-/** The measured window: k6 runs (and a fault, when asked) while every process is sampled. */
+/** The measured window: the engine runs (and a fault, when asked) while every process is sampled. */
 async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }> {
-  const { config, params, spec, control } = ctx;
-  // Only the measured run pushes to Prometheus (when it answers): warm-up samples stay out of the dashboards.
-  const push = await k6PrometheusOutput(config, ctx.log);
-  const summaryPath = join(dirname(ctx.specPath), "k6-summary.json");
-  const windows = windowCount(params);
+  const { config, params, spec, control, engine } = ctx;
+  // Only the measured run is watched by Prometheus (when it answers): warm-up samples stay out of the dashboards.
+  const obs = engine.name === "vegeta" ? { prometheusAddr: await loadgenExporter(config, ctx.log) } : { push: await k6PrometheusOutput(config, ctx.log) };
   const window = await openWindow(config, ctx.state);
-  let k6Exit: number | null = null;
-  let k6StartMs: number | undefined;
+  let exit: number | null = null;
+  let startMs: number | undefined;
   let chaos: ReturnType<typeof startChaos> | null = null;
+  let run: ReturnType<Engine["measure"]> | null = null;
   if (!control.interrupted) {
-    ctx.log(`measuring: ${describe(params)} against ${spec.target(config).label}, run ${ctx.runId}`);
-    const k6Start = Date.now();
-    k6StartMs = k6Start;
-    // A fault-injection run also counts errors per second, for as long as the run can last.
-    const timeline: Record<string, string> = params.chaos ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(params.duration ?? "0s")) + 35), FLEET_T0: String(k6Start) } : {};
-    control.k6 = spawnK6(config, k6Args(k6Binary(config), true, push.args), { ...k6Env(params, ctx.specPath, windows, summaryPath), ...timeline, ...push.env }, "inherit", ctx.pin?.k6);
-    window.add("k6", control.k6.pid);
-    ctx.affinity.k6 = affinityOf(control.k6.pid);
-    chaos = params.chaos ? startChaos(config, params.chaos, k6Start, ctx.log) : null;
-    k6Exit = await control.k6.exited;
-    if (k6Exit !== 0 && !control.interrupted) ctx.log(`k6 failed: exit code ${k6Exit} (${k6ExitMeaning(k6Exit)}); the result is not complete`);
+    ctx.log(`measuring: ${describe(params)} against ${spec.target(config).label} with ${engine.name} ${engine.version}, run ${ctx.runId}`);
+    startMs = Date.now();
+    run = engine.measure(ctx.engineCtx, params, { ...obs, recordsPath: ctx.recordsPath, timelineT0Ms: params.chaos ? startMs : undefined });
+    control.generator = run.child;
+    window.add(engine.name, run.child.pid);
+    ctx.affinity[engine.name] = affinityOf(run.child.pid);
+    chaos = params.chaos ? startChaos(config, params.chaos, startMs, ctx.log) : null;
+    exit = await run.child.exited;
   }
-  const measured = await window.close(control.k6);
+  const measured = await window.close(run ? { name: engine.name, child: run.child } : null);
   chaos?.cancel();
   const chaosEvents = chaos ? await chaos.done : null;
-  let summary: K6Summary | null = null;
-  try {
-    summary = parseSummary(summaryPath, windows, windowSecondsFor(params));
-  } catch {
-    summary = null;
+  let summary: LoadSummary | null = null;
+  let failure: string | undefined;
+  if (run && exit !== null) {
+    ctx.log(`reading ${engine.name}'s records and checking every answer`);
+    try {
+      ({ summary, failure } = await run.finish(control.interrupted ? 0 : exit));
+    } catch (error) {
+      failure = `${engine.name}'s output could not be read: ${(error as Error).message}`;
+    }
+    if (failure && !control.interrupted) ctx.log(`${failure}; the result is not complete`);
+    if (summary) ctx.log(summaryLine(engine.name, summary));
   }
   return {
-    ...measured, k6StartMs, summary, k6Exit, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
-    chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary ? summaryMetrics(summaryPath) : {}) : undefined,
+    ...measured, engineStartMs: startMs, summary, engineExit: exit, engineFailure: failure, interrupted: control.interrupted, gatewayName: spec.gateway(config), canary: ctx.canary,
+    chaos: params.chaos && chaosEvents ? chaosReport(params.chaos, chaosEvents, summary?.timeline ?? []) : undefined,
   };
+}
+
+/** One line for the console: requests, failures by kind, latency. */
+export function summaryLine(engine: string, s: LoadSummary): string {
+  const ms = (v: number | null) => (v === null ? "–" : v.toFixed(1));
+  const kinds = s.errors ? Object.entries(s.errors).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") : "";
+  const failed = s.requests - (s.ok_requests ?? s.requests);
+  return `${engine}: ${s.requests} requests (${s.rps}/s), ${failed} failed${kinds ? ` (${kinds})` : ""}${s.dropped_iterations ? `, ${s.dropped_iterations} not sent on time` : ""}; latency p50 ${ms(s.latency_ms.p50)} / p95 ${ms(s.latency_ms.p95)} / p99 ${ms(s.latency_ms.p99)} / max ${ms(s.latency_ms.max)} ms`;
 }
 
 /** Runs one measured load run and writes its result file. Returns the path and the result. */
@@ -181,6 +197,8 @@ export async function runLoad(
   const mix = mixOf(params.api);
 
   checkInjectCpu(spec, config, params.injectCpu);
+  // No engine, no start: before PostgreSQL, the case or a result file.
+  const engine = await ensureEngine(config, log);
   const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
   // The machine's speed (src/run/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
@@ -196,7 +214,7 @@ export async function runLoad(
   const facts = await fleetFacts(sql);
   let result = baseResult({
     runId, case: spec.name, gateway, runtime: config.runtime, params: { ...params, mix, fleetSize: facts.fleetSize },
-    fingerprint: await fingerprint(config, facts.postgresVersion, pin),
+    fingerprint: await fingerprint(config, facts.postgresVersion, pin, engine),
     extra: {
       title: spec.title,
       warmup: params.warmup,
@@ -206,26 +224,27 @@ export async function runLoad(
       parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion, injectCpu }),
     },
   });
-  const specPath = join(state.runDir, runId, "k6-spec.json");
+  const answers: GateAnswers = new Map();
+  const engineCtx: EngineContext = { config, spec, runId, dir: join(state.runDir, runId), mix, fleetSize: facts.fleetSize, criticalCount: facts.criticalCount, expected: answers, cpus: pin?.k6 };
+  const recordsPath = path.replace(/\.json$/, ".records.csv.gz");
   // Every process of the case, PostgreSQL included: pinned to the case's CPUs with --pin, and
   // their affinity recorded either way (a set left narrowed by someone else shows in the result).
   const roots: Record<string, number> = Object.fromEntries(state.processes.map((p) => [p.name, p.pid]));
   const postmaster = config.db.external ? null : clusterPid(config);
   if (postmaster) roots.postgres = postmaster;
   const affinity = pin ? pinTrees(roots, pin.case) : Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, affinityOf(pid)]));
-  if (pin) log(`pinned: k6 on CPU ${pin.k6}, the case (${Object.keys(roots).length} processes with their threads and children) on CPU ${pin.case}`);
-  const ctx: RunContext = { config, params, spec, state, runId, specPath, log, control: { k6: null, interrupted: false }, canary, pin, affinity };
+  if (pin) log(`pinned: ${engine.name} on CPU ${pin.k6}, the case (${Object.keys(roots).length} processes with their threads and children) on CPU ${pin.case}`);
+  const ctx: RunContext = { config, params, spec, state, runId, engine, engineCtx, recordsPath, log, control: { generator: null, interrupted: false }, canary, pin, affinity };
   const onSignal = () => {
     ctx.control.interrupted = true;
-    log("interrupted: stopping k6, then writing an incomplete result");
-    ctx.control.k6?.kill("SIGINT");
+    log(`interrupted: stopping ${engine.name}, then writing an incomplete result`);
+    ctx.control.generator?.kill("SIGINT");
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    await passGate(ctx, sql, result, path, facts.fleetSize);
-    mkdirSync(dirname(specPath), { recursive: true });
-    writeFileSync(specPath, JSON.stringify(requestSpec(spec, config, runId, mix, facts.fleetSize, facts.criticalCount), null, 2));
+    await passGate(ctx, sql, result, path, facts.fleetSize, answers);
+    engine.prepare(engineCtx, params);
     await warmUp(ctx);
     const { chaos, ...measured } = await measure(ctx);
     result = assembleResult(result, measured);
@@ -235,7 +254,7 @@ export async function runLoad(
     result.finished_at = new Date().toISOString();
     writeResult(path, result);
     if (result.flags.length) log(`flags: ${result.flags.join(", ")}`);
-    log(`result (${result.status}${result.extra.k6_failure ? `: ${result.extra.k6_failure}` : ""}): ${path}`);
+    log(`result (${result.status}${result.extra.engine_failure ? `: ${result.extra.engine_failure}` : ""}): ${path}`);
     return { path, result };
   } catch (error) {
     if (!(error instanceof RefusedError)) {
@@ -261,11 +280,6 @@ export async function runLoad(
     if (startedHere) await stopCase(config, log);
     if (startedHere && !dbWasUp && !options.keepDatabase) await clusterDown(config, log);
   }
-}
-
-/** The raw metrics of k6's summary (the chaos timeline reads its per-second sub-metrics). */
-function summaryMetrics(path: string): Record<string, Record<string, number>> {
-  return JSON.parse(readFileSync(path, "utf8")).metrics;
 }
 
 export function describe(p: Pick<LoadParams, "mode" | "vus" | "duration" | "iterations" | "rate" | "api">) {

@@ -1,7 +1,7 @@
 /**
  * The measurement window of a run: requests each process received (metrics scraped before and
- * after), CPU and memory of every process sampled in between (k6 included once it starts), and
- * the machine's steal time read from /proc/stat on the wall clock k6's windows are counted on.
+ * after), CPU and memory of every process sampled in between (the load generator included once
+ * it starts), and the machine's steal time read from /proc/stat on the wall clock of the run's windows.
  */
 import type { Config } from "../config";
 import { clusterPid } from "./pg-cluster";
@@ -32,8 +32,8 @@ export async function openWindow(config: Config, state: SupervisorState) {
   const t0 = performance.now();
   return {
     add: (name: string, pid: number) => sampler.add(name, pid),
-    /** Closes the window; k6's CPU comes from its own rusage when it ran (exact, not sampled). */
-    async close(k6: Child | null): Promise<WindowMeasures> {
+    /** Closes the window; the load generator's CPU comes from its own rusage when it ran (exact, not sampled). */
+    async close(generator: { name: string; child: Child } | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
       const { usage, timeline, ticksTimeline } = sampler.stop();
       const cpuTimes = steal.stop();
@@ -50,13 +50,14 @@ export async function openWindow(config: Config, state: SupervisorState) {
           uncounted[p.name] = `not reachable after the run: ${(error as Error).message}`;
         }
       }));
-      const ru = k6?.resourceUsage();
-      if (ru) {
-        // On Bun the OS's own count for the ended k6 (getrusage); on Deno, what the sampler saw.
-        usage.k6 = {
+      const ru = generator?.child.resourceUsage();
+      if (generator && ru) {
+        // On Bun the OS's own count for the ended generator (getrusage); on Deno, what the sampler saw.
+        const sampled = usage[generator.name];
+        usage[generator.name] = {
           cpu_seconds: ru.cpuMicros / 1e6,
-          peak_rss_bytes: Math.max(usage.k6?.peak_rss_bytes ?? 0, ru.maxRssBytes),
-          peak_pss_bytes: usage.k6?.peak_pss_bytes ?? 0,
+          peak_rss_bytes: Math.max(sampled?.peak_rss_bytes ?? 0, ru.maxRssBytes),
+          peak_pss_bytes: sampled?.peak_pss_bytes ?? 0,
         };
       }
       return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline };

@@ -14,6 +14,7 @@ import { hopParity } from "./hops";
 import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "../router";
 import { parseYaml } from "./yaml";
 import { runtimeVersion } from "../runtime";
+import pins from "../versions.json" with { type: "json" };
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -145,6 +146,8 @@ export function parityOf(config: Config, spec: CaseSpec, options: { startedCase:
     started_case: options.startedCase,
     /** CPU ms burnt per request, by process (--inject-cpu, calibration); {} when none, the default. */
     inject_cpu: injectCpu,
+    /** The load engine that drove the run: runs of two engines are never put side by side unsaid. */
+    load_engine: { name: config.engine, version: config.engine === "vegeta" ? pins.vegeta : pins.k6 },
   };
 }
 
@@ -172,5 +175,7 @@ export function paritySignature(parity: unknown, { runtime = true }: { runtime?:
     pool: c.db?.pool, timeout_ms: c.timeoutMs, limits: c.limits, batch_max: c.batchMax, fan_out: c.fanout ?? null, hop_latency_ms: c.hopLatencyMs ?? null,
     // Only when some CPU was injected, so the signatures of every other run stay as they were.
     ...(p.inject_cpu && Object.keys(p.inject_cpu).length ? { inject_cpu: p.inject_cpu } : {}),
+    // Results from before the engine was recorded were all driven by k6.
+    engine: p.load_engine ? `${p.load_engine.name} ${p.load_engine.version}` : "k6 (not recorded)",
   });
 }

@@ -6,11 +6,11 @@
 import { TARGETS } from "./cases";
 import type { MemorySample, ProcessUsage } from "./resources";
 import { type RunResult, SCHEMA_VERSION } from "./results";
-import type { K6Summary } from "./engine/k6";
+import { GENERATORS, type LoadSummary } from "./engine/engine";
 import { detectSteady } from "../stats/steady";
 import { type CpuTimes, foreignPct, foreignPerWindow, stealPct, stealPerWindow } from "./steal";
 
-/** k6 using more than this share of one core means the load generator may be the bottleneck. */
+/** The load generator using more than this share of one core means it may be the bottleneck. */
 export const SATURATION = 0.8;
 /** More failed requests than this share flags the run `errors` (DESIGN §13). */
 export const ERROR_LIMIT = 0.001;
@@ -21,40 +21,28 @@ export const ERROR_LIMIT = 0.001;
  */
 export const DRIFT_LIMIT = 0.05;
 
-/** What the k6 exit codes mean (k6's errext codes): said in the result and on the console. */
-const K6_EXIT: Record<number, string> = {
-  97: "cloud test run failed",
-  99: "thresholds failed",
-  100: "setup() timed out",
-  101: "teardown() timed out",
-  103: "engine error",
-  104: "invalid configuration",
-  105: "aborted from outside",
-  107: "script error",
-  108: "aborted by the script (the gateway was not up)",
-  109: "k6 crashed",
-  110: "marked as failed",
-};
-export const k6ExitMeaning = (code: number) => K6_EXIT[code] ?? "unexpected exit code";
-
 const GATEWAYS = new Set(TARGETS.map((t) => t.gateway));
 
 /** The components, in the order the report lists them. */
-export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy", "k6"];
+export const COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy", "load generator"];
+
+/** Whether a process is the load generator (any engine's, k6 in results written before vegeta). */
+export const isGenerator = (process: string) => GENERATORS.includes(process);
 
 /**
- * What a case's totals count: not k6 (the load generator) and not Toxiproxy (--hop-latency's
+ * What a case's totals count: not the load generator and not Toxiproxy (--hop-latency's
  * stand-in for the network, measured and shown as its own component).
  */
-export const inCaseTotal = (process: string) => process !== "k6" && process !== "toxiproxy";
+export const inCaseTotal = (process: string) => !isGenerator(process) && process !== "toxiproxy";
 
 /** The component a process belongs to, for totals and charts. */
 export function componentOf(process: string): string {
   if (GATEWAYS.has(process)) return "gateway";
   if (process === "toxiproxy") return "network proxy";
+  if (isGenerator(process)) return "load generator";
   if (process.endsWith("-subgraph")) return "subgraphs";
   if (process.endsWith("-service")) return "data services";
-  return process; // postgres, k6
+  return process; // postgres
 }
 
 /** Successful requests per second; a file written before `ok_rps` existed gives it from its error rate. */
@@ -139,9 +127,11 @@ export function baseResult(r: {
 }
 
 export interface Measured {
-  summary: K6Summary | null;
-  /** k6's exit code; null when k6 never ran (interrupted before it started). */
-  k6Exit: number | null;
+  summary: LoadSummary | null;
+  /** The engine's exit code; null when it never ran (interrupted before it started). */
+  engineExit: number | null;
+  /** Why the engine's run gave no full summary (its exit, its output unreadable), said in the result. */
+  engineFailure?: string;
   interrupted: boolean;
   wallSeconds: number;
   /** Requests each process received during the window (metrics deltas). */
@@ -158,19 +148,19 @@ export interface Measured {
   cpuTimes?: CpuTimes[];
   /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
   measuredTicks?: { t: number; ticks: number }[];
-  /** When k6 was started (ms since the epoch): the windows' clock when k6 did not report its scenario start. */
-  k6StartMs?: number;
+  /** When the engine was started (ms since the epoch): the windows' clock when it did not report its first request. */
+  engineStartMs?: number;
 }
 
 /**
- * Steal over the run (the window CPU is counted over) and per k6 window, on k6's own clock (its
- * scenario start) when it reported one, else from when k6 was started (setup() comes between:
- * the windows then lag by its health check).
+ * Steal over the run (the window CPU is counted over) and per window, on the windows' own clock
+ * (the first request sent, or k6's scenario start) when the engine reported one, else from when
+ * the engine was started.
  */
-export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs" | "measuredTicks">, summary: Pick<K6Summary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
+export function stealOf(m: Pick<Measured, "cpuTimes" | "engineStartMs" | "measuredTicks">, summary: Pick<LoadSummary, "scenario_start_ms" | "window_seconds"> | null, windows: number) {
   const samples = m.cpuTimes ?? [];
   if (samples.length < 2) return { steal_not_measured: "/proc/stat could not be read" };
-  const start = summary?.scenario_start_ms ?? m.k6StartMs ?? null;
+  const start = summary?.scenario_start_ms ?? m.engineStartMs ?? null;
   const perWindow = start !== null && summary && windows;
   // The machine's CPU used by other processes of this VM (a build, a neighbour): the other half of "the machine moved".
   const ticks = m.measuredTicks ?? [];
@@ -183,7 +173,7 @@ export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs" | "measuredTi
   return {
     steal_pct: stealPct(samples[0], samples.at(-1)!),
     steal_pct_windows: perWindow ? stealPerWindow(samples, start, summary.window_seconds, windows) : [],
-    steal_clock: summary?.scenario_start_ms ? "k6 scenario start" : "k6 process start",
+    steal_clock: summary?.scenario_start_ms ? "first request" : "load generator start",
     ...foreign,
   };
 }
@@ -192,17 +182,29 @@ export function stealOf(m: Pick<Measured, "cpuTimes" | "k6StartMs" | "measuredTi
 export function assembleResult(base: RunResult, m: Measured): RunResult {
   const result: RunResult = { ...base, flags: [...base.flags], extra: { ...base.extra } };
   // Per-request costs are per successful request: a failed one did not do the work of an answer
-  // (and a run with many failures is flagged `errors` anyway). k6's own count when it gave one.
+  // (and a run with many failures is flagged `errors` anyway). The engine's own count when it gave one.
   const requests = m.summary?.requests ?? 0;
   const ok = m.summary ? (m.summary.ok_requests ?? Math.round(requests * (1 - m.summary.error_rate))) : 0;
   /** `x` per successful request; null when none succeeded (never Infinity or a division by all iterations). */
   const perOk = (x: number, digits: number) => (ok > 0 ? round(x / ok, digits) : null);
   let windows: number[] | null = null;
   if (m.summary) {
-    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, ...core } = m.summary;
+    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, histogram, timeline, ...core } = m.summary;
     // ok_requests stays in the summary: what the per-request costs were divided by.
     result.summary = core;
-    result.extra.per_api = per_api;
+    // Histograms apart from the percentiles: mergeable across runs, runners and rounds.
+    result.extra.per_api = Object.fromEntries(Object.entries(per_api).map(([api, p]) => {
+      const { histogram: _h, ...rest } = p as typeof p & { histogram?: string };
+      return [api, rest];
+    }));
+    if (histogram) {
+      result.extra.latency_histogram = {
+        unit: "microseconds",
+        encoding: "HdrHistogram, compressed base64",
+        all: histogram,
+        per_api: Object.fromEntries(Object.entries(per_api).map(([api, p]) => [api, (p as { histogram?: string }).histogram ?? null])),
+      };
+    }
     windows = counted;
   } else {
     result.summary = null;
@@ -223,8 +225,8 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
     }]),
   );
   // Memory held at one moment: the peak of the per-sample sum, never a sum of peaks taken at
-  // different moments. k6 is the load generator: apart.
-  const components = [...new Set(Object.keys(m.usage).map(componentOf))].filter((c) => c !== "k6");
+  // different moments. The load generator: apart.
+  const components = [...new Set(Object.keys(m.usage).map(componentOf))].filter((c) => c !== "load generator");
   result.extra.memory = {
     measure: "PSS",
     peak_total_bytes: peakSum(m.memory, inCaseTotal),
@@ -235,10 +237,11 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
     .filter((_, i) => i % 20 === 0 || i === m.memory.length - 1)
     .map((s) => ({ t_s: Math.round(s.t / 1000), pss_bytes: s.pss }));
 
-  const k6Share = (m.usage.k6?.cpu_seconds ?? 0) / Math.max(m.wallSeconds, 1e-9);
-  result.extra.k6_cpu_share = round(k6Share, 2);
+  const generatorSeconds = Object.entries(m.usage).filter(([p]) => isGenerator(p)).reduce((s, [, u]) => s + u.cpu_seconds, 0);
+  const generatorShare = generatorSeconds / Math.max(m.wallSeconds, 1e-9);
+  result.extra.generator_cpu_share = round(generatorShare, 2);
   const flags = new Set(result.flags);
-  if (k6Share > SATURATION) flags.add("generator_saturated");
+  if (generatorShare > SATURATION) flags.add("generator_saturated");
   if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
   if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
   // Stability within the run (DESIGN §18): the windows, their CV and drift (said, no longer a
@@ -253,7 +256,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
       stealPct: "steal_pct_windows" in steal ? steal.steal_pct_windows : null,
       foreignPct: "foreign_cpu_pct_windows" in steal ? steal.foreign_cpu_pct_windows : null,
     })
-    : { not_measured: "k6 reported no windows" };
+    : { not_measured: "the load generator reported no windows" };
   result.extra.stability = {
     ...(stable ?? (windows ? { window_seconds: windowSeconds, ok_rps: windows.map((ok) => round(ok / windowSeconds, 2)) } : {})),
     ...(latencyWindows ? { latency_ms_windows: latencyWindows } : {}),
@@ -263,10 +266,10 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (!("not_measured" in detected) && !detected.steady) flags.add("no_steady_state");
   result.flags = [...flags];
 
-  const k6Failed = m.k6Exit !== null && m.k6Exit !== 0 && !m.interrupted;
-  if (k6Failed) result.extra.k6_failure = `k6 exited with code ${m.k6Exit}: ${k6ExitMeaning(m.k6Exit!)}`;
-  else if (!m.summary && !m.interrupted) result.extra.k6_failure = "k6 wrote no summary";
+  const engineFailed = m.engineExit !== null && m.engineExit !== 0 && !m.interrupted;
+  if (engineFailed) result.extra.engine_failure = m.engineFailure ?? `the load generator exited with code ${m.engineExit}`;
+  else if (!m.summary && !m.interrupted) result.extra.engine_failure = m.engineFailure ?? "the load generator wrote no summary";
   if (m.interrupted) result.extra.interrupted = true;
-  result.status = m.interrupted || !m.summary || k6Failed ? "incomplete" : "complete";
+  result.status = m.interrupted || !m.summary || engineFailed ? "incomplete" : "complete";
   return result;
 }

@@ -1,11 +1,13 @@
 /**
  * The tools fleetbench builds once into a cache outside the repository, pinned by version
- * (src/versions.json): k6 and Toxiproxy (for --hop-latency) from their Go modules, Apollo Router
- * from its crate. A tool already on PATH at the pinned version (a Nix shell) is used as it is.
+ * (src/versions.json): vegeta (the load engine) and Toxiproxy (for --hop-latency) from their Go
+ * modules, Apollo Router from its crate. A tool already on PATH at the pinned version (a Nix
+ * shell) is used as it is. k6 is never built here (docs/design.md §22): it runs only when the
+ * user brings it on PATH.
  * Each build owns its folders in the cache (staging, cargo target, lock): builds of two tools run
  * side by side without touching each other, and a second build of one tool waits for the first.
  *
- *   bun src/main.ts tools [k6|apollo-router|toxiproxy]...
+ *   bun src/main.ts tools [vegeta|apollo-router|toxiproxy]...
  */
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -32,12 +34,39 @@ export function toxiproxyBinary(config: Config): string {
   return join(config.toolsDir, `toxiproxy-${TOXIPROXY_VERSION}`, "bin", "server");
 }
 
-/** The k6 binary: PATH when it is the pinned version, else the tools cache. */
-export function k6Binary(config: Config): string {
+/** A k6 the user brought: PATH's k6 at the pinned version, or null (fleetbench never builds or fetches k6). */
+export function k6Binary(): string | null {
   const onPath = which("k6");
-  if (onPath && versionOf(onPath, ["version"]).includes(`v${K6_VERSION}`)) return onPath;
-  return join(config.toolsDir, `k6-${K6_VERSION}`, "bin", "k6");
+  return onPath && versionOf(onPath, ["version"]).includes(`v${K6_VERSION}`) ? onPath : null;
 }
+
+/** What PATH's k6 says it is, to name it when it is not the pinned version. */
+export const k6OnPath = () => {
+  const onPath = which("k6");
+  return onPath ? { path: onPath, version: versionOf(onPath, ["version"]) } : null;
+};
+
+export const VEGETA_VERSION = versions.vegeta;
+
+/**
+ * The module version a Go binary was built from (`go version -m`), for a `go install` build,
+ * whose own -version flag prints an empty version; null without Go or for another binary.
+ */
+function goModuleVersion(bin: string): string | null {
+  if (!which("go")) return null;
+  const m = /^\s*mod\s+\S+\s+v(\S+)/m.exec(versionOf("go", ["version", "-m", bin]));
+  return m ? m[1] : null;
+}
+
+/** Where vegeta comes from: PATH when it is the pinned version (a release build says it; a go-install build's module says it), else the tools cache. */
+export function vegetaBinary(config: Config): string {
+  const onPath = which("vegeta");
+  if (onPath && (versionOf(onPath, ["-version"]).includes(VEGETA_VERSION) || goModuleVersion(onPath) === VEGETA_VERSION)) return onPath;
+  return join(config.toolsDir, `vegeta-${VEGETA_VERSION}`, "bin", "vegeta");
+}
+
+/** Where a tool came from, for a result's fingerprint: PATH, or the tools cache. */
+export const toolSource = (config: Config, bin: string) => (bin.startsWith(config.toolsDir) ? "tools cache" : "PATH");
 
 /** A tool fleetbench builds: where its binary lands, what its build needs, and the build's command. */
 export interface Tool {
@@ -52,12 +81,12 @@ export interface Tool {
 
 const TOOLS: Tool[] = [
   {
-    name: "k6",
-    version: K6_VERSION,
-    binary: k6Binary,
-    needs: [{ command: "go", hint: "Go 1.24 or newer (https://go.dev/dl, or your package manager)" }],
-    expected: "about 2-4 minutes",
-    build: (_config, staging) => ["go", "install", `go.k6.io/k6@v${K6_VERSION}`],
+    name: "vegeta",
+    version: VEGETA_VERSION,
+    binary: vegetaBinary,
+    needs: [{ command: "go", hint: "Go 1.22 or newer (https://go.dev/dl, or your package manager)" }],
+    expected: "under a minute",
+    build: () => ["go", "install", `github.com/tsenart/vegeta/v12@v${VEGETA_VERSION}`],
   },
   {
     name: "apollo-router",

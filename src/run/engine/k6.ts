@@ -157,6 +157,17 @@ export function parseSummary(path: string, windowsExpected = 0, windowSeconds = 
   };
 }
 
+/** Errors per second from a k6 summary's per-second sub-metrics (`fleet_errors{second:N}`), for the chaos timeline. */
+export function k6Timeline(path: string): { second: number; requests: number; errors: number }[] {
+  const metrics = JSON.parse(readFileSync(path, "utf8")).metrics as Record<string, Record<string, number>>;
+  const timeline: { second: number; requests: number; errors: number }[] = [];
+  for (const [name, m] of Object.entries(metrics)) {
+    const match = /^fleet_errors\{second:(\d+)\}$/.exec(name);
+    if (match) timeline.push({ second: Number(match[1]), requests: (m.passes ?? 0) + (m.fails ?? 0), errors: m.passes ?? 0 });
+  }
+  return timeline.sort((a, b) => a.second - b.second);
+}
+
 /** Median and p95 latency (ms) of the requests that ended in each whole window; null when not counted. */
 function readWindowLatency(metrics: Record<string, Record<string, number>>, expected: number): { p50: (number | null)[]; p95: (number | null)[] } | null {
   if (!expected || expected === ITERATIONS_WINDOWS || !metrics["fleet_latency{window:0}"]) return null;
