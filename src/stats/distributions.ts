@@ -1,9 +1,12 @@
 /**
- * The distributions the harness's statistics stand on, in one place: Student's t (its two-sided
- * tail and quantile, from the regularized incomplete beta function) for the paired verdicts, the
- * cost model's intervals and the steady-state detection, and the standard normal's quantile.
- * Checked against published tables in test/paired.test.ts and test/steady.test.ts. Pure.
+ * The distributions the harness's statistics stand on, in one place: Student's t (its tails and
+ * quantile, from the regularized incomplete beta function) for the paired verdicts, the cost
+ * model's intervals and the steady-state detection; the standard normal's CDF and quantile; and
+ * the expectation over a sample standard deviation, which gives the exact power of the t-tests
+ * (src/stats/sizing.ts). Checked against published tables in test/paired.test.ts and
+ * test/steady.test.ts. Pure.
  */
+import { erf } from "simple-statistics";
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms; relative error below 1e-13 in double precision). */
 export function logGamma(x: number): number {
@@ -60,6 +63,14 @@ export function tTwoSided(t: number, df: number): number {
   return incompleteBeta(df / (df + t * t), df / 2, 0.5);
 }
 
+/** P(T ≥ t), one-sided, for Student's t with `df` degrees of freedom. */
+export function tUpper(t: number, df: number): number {
+  if (t === Infinity) return 0;
+  if (t === -Infinity) return 1;
+  const half = tTwoSided(t, df) / 2;
+  return t >= 0 ? half : 1 - half;
+}
+
 const quantiles = new Map<string, number>();
 
 /** The t quantile q with P(T ≤ q) = p, by bisection on the tail (p in (0.5, 1)); remembered, as R and the level repeat. */
@@ -102,4 +113,39 @@ export function normalQuantile(p: number): number {
     return p < 0.5 ? x : -x;
   }
   return p < 0.5 ? x : -x;
+}
+
+/** Φ(z), the standard normal CDF, as ½(1 + erf(z/√2)) on simple-statistics' erf (error below 1.2e-7). */
+export function normalCdf(z: number): number {
+  if (z === Infinity) return 1;
+  if (z === -Infinity) return 0;
+  return 0.5 * (1 + erf(z / Math.SQRT2));
+}
+
+/** Simpson intervals for expectOverSd: the integrand is smooth, so 400 give about 1e-7. */
+const SIMPSON = 400;
+
+/**
+ * E[f(S/σ)], where S is the sample standard deviation of df + 1 normal values with spread σ:
+ * (df)·S²/σ² is χ² with df degrees of freedom, so w = √df·S/σ is χ with df degrees of freedom,
+ * integrated by Simpson's rule over w (whose density is smooth at 0 for every df, unlike χ²'s).
+ * `uMax` cuts the integral at S/σ = uMax where f is 0 beyond it (a kink would cost Simpson its
+ * accuracy). The power of a t-test is one such expectation: given S, the test is a normal tail.
+ */
+export function expectOverSd(df: number, f: (u: number) => number, uMax = Infinity): number {
+  if (!(Number.isInteger(df) && df >= 1)) throw new Error(`expectOverSd needs a positive integer df: got ${df}`);
+  const root = Math.sqrt(df);
+  const lo = Math.max(0, root - 10);
+  const hi = Math.min(root + 10, uMax * root);
+  if (!(hi > lo)) return 0;
+  const logNorm = (df / 2 - 1) * Math.LN2 + logGamma(df / 2);
+  const density = (w: number) => (df === 1 ? Math.exp(-(w * w) / 2 - logNorm) : w <= 0 ? 0 : Math.exp((df - 1) * Math.log(w) - (w * w) / 2 - logNorm));
+  const h = (hi - lo) / SIMPSON;
+  let sum = 0;
+  for (let i = 0; i <= SIMPSON; i++) {
+    const w = lo + i * h;
+    const weight = i === 0 || i === SIMPSON ? 1 : i % 2 ? 4 : 2;
+    sum += weight * density(w) * f(w / root);
+  }
+  return (sum * h) / 3;
 }
