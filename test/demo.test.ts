@@ -1,6 +1,6 @@
 /**
  * `just demo` on a machine where Apollo Router is not built yet: it must not wait half an hour,
- * and it must not substitute silently. With a tools cache holding k6 only, the demo starts the
+ * and it must not substitute silently. With a tools cache holding the load engine only, the demo starts the
  * Router's build in the background, pauses it while it measures, runs Case 3 through Hive
  * Gateway, says so above the report, and leaves the build running; `just tools` then shows the
  * build's progress. The build is killed at the end (it would take 20-45 minutes).
@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config";
 import { demo } from "../src/cli/demo";
 import { down } from "../src/run/supervisor";
-import { k6Binary, K6_VERSION, runningBuild } from "../src/run/tools";
+import { runningBuild, VEGETA_VERSION, vegetaBinary } from "../src/run/tools";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);
@@ -24,11 +24,11 @@ beforeAll(async () => {
   const sql = await testSql();
   await reseed(sql, 15);
   await sql.end();
-  // k6 as `just tools` leaves it; no Apollo Router.
-  const k6 = join(tools, `k6-${K6_VERSION}`, "bin", "k6");
-  mkdirSync(dirname(k6), { recursive: true });
-  copyFileSync(k6Binary(config), k6);
-  Bun.spawnSync(["chmod", "+x", k6]);
+  // vegeta as `just tools` leaves it; no Apollo Router.
+  const vegeta = join(tools, `vegeta-${VEGETA_VERSION}`, "bin", "vegeta");
+  mkdirSync(dirname(vegeta), { recursive: true });
+  copyFileSync(vegetaBinary(config), vegeta);
+  Bun.spawnSync(["chmod", "+x", vegeta]);
 });
 
 afterAll(async () => {

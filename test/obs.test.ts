@@ -1,7 +1,8 @@
 /**
  * Observability against a live Prometheus, started natively by the same code as `just obs up`:
- * its generated configuration is valid, every target of a running case is up, k6 pushes each
- * run's metrics, and every panel query of every Grafana dashboard returns data for every case.
+ * its generated configuration is valid, every target of a running case is up, the load engine's
+ * exporter is scraped with each run's labels while it lasts, and every panel query of every
+ * Grafana dashboard returns data for every case.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -11,7 +12,8 @@ import { CASES, type CaseName } from "../src/run/cases";
 import { checkDashboards, panelQueries, queryRange, variableQueries } from "../src/deploy/dashboards";
 import { runLoad } from "../src/run/load";
 import { obsDown, obsUp, prometheusPid, targets } from "../src/deploy/obs";
-import { prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/deploy/prometheus";
+import { loadgenTargetsFile, prometheusUrl, prometheusYaml, RATE_INTERVAL, scrapeTargets } from "../src/deploy/prometheus";
+import { rmSync } from "node:fs";
 import { down, stopCase, up } from "../src/run/supervisor";
 import type { Sql } from "../src/db";
 import { config, quiet, reseed, testSql } from "./utils";
@@ -29,6 +31,8 @@ beforeAll(async () => {
   sql = await testSql();
   await reseed(sql, 15);
   obsWasRunning = prometheusPid(config) !== null;
+  // No load generator target left from an earlier run: the engine's target appears with a run.
+  rmSync(loadgenTargetsFile(config), { force: true });
   await obsUp(config, quiet);
 });
 afterAll(async () => {
@@ -37,6 +41,9 @@ afterAll(async () => {
   // Leave Prometheus as it was found: a user's `just obs up` keeps running.
   if (!obsWasRunning) await obsDown(config, quiet);
 });
+
+/** The targets of the case processes' job (the load generator's comes and goes with a run). */
+const caseTargets = async () => (await targets(config)).filter((t) => !t.scrapeUrl.includes(`:${config.ports.loadgen}/`));
 
 /** Prometheus' instant answer to `query`. */
 async function instant(query: string) {
@@ -74,10 +81,10 @@ test("the generated configuration passes promtool and scrapes every process of e
     }
   }
   // The running Prometheus scrapes exactly those targets.
-  expect((await targets(config)).map((t) => new URL(t.scrapeUrl).host).sort()).toEqual([...addresses].sort());
+  expect((await caseTargets()).map((t) => new URL(t.scrapeUrl).host).sort()).toEqual([...addresses].sort());
 });
 
-describe("a short k6 run of each case, pushed to Prometheus while it scrapes the case", () => {
+describe("a short run of each case, the engine's exporter scraped while Prometheus scrapes the case", () => {
   for (const caseName of Object.keys(CASES) as CaseName[]) {
     test(caseName, async () => {
       const state = await up(config, caseName, { log: quiet });
@@ -86,21 +93,26 @@ describe("a short k6 run of each case, pushed to Prometheus while it scrapes the
       // Prometheus has not scraped yet is "unknown" (the first scrape of each target comes at its
       // own offset within the scrape interval), so wait until each has been scraped once.
       await until(`every ${caseName} target up and every target scraped`, async () =>
-        (await targets(config)).every((t) => (ports.has(new URL(t.scrapeUrl).host) ? t.health === "up" : t.health !== "unknown")),
+        (await caseTargets()).every((t) => (ports.has(new URL(t.scrapeUrl).host) ? t.health === "up" : t.health !== "unknown")),
       );
-      for (const t of await targets(config)) {
+      for (const t of await caseTargets()) {
         expect({ target: t.scrapeUrl, health: t.health }).toEqual({ target: t.scrapeUrl, health: ports.has(new URL(t.scrapeUrl).host) ? "up" : "down" });
       }
       const lines: string[] = [];
       const { result } = await runLoad(config, { case: caseName, mode: "duration", vus: 2, duration: "12s", warmup: "1s" }, (l) => lines.push(l));
       expect(result.status).toBe("complete");
-      expect(lines).toContain(`k6 metrics pushed to Prometheus at ${prometheusUrl(config)} (remote write, tagged case, run and api)`);
+      expect(lines).toContain(`the load generator's metrics at http://127.0.0.1:${config.ports.loadgen}/metrics while the run lasts, scraped by Prometheus (job load-generator, case ${caseName}, run ${result.run_id})`);
       runs.push({ caseName, runId: result.run_id });
-      // One scrape after k6 ended, so the processes' counters include the whole run.
+      // One scrape after the run ended, so the processes' counters include the whole run.
       const ended = Date.parse(result.finished_at!) / 1000;
       await until("a scrape after the run", async () => Number((await instant(`min(timestamp(up{instance=~"${[...ports].join("|")}"}))`))[0]?.value[1]) > ended);
-      const pushed = await instant(`sum(k6_http_reqs_total{run="${result.run_id}", measured="yes"})`);
-      expect(Number(pushed[0]?.value[1])).toBe(result.summary!.requests);
+      // The exporter ends with the engine: its last scrape came at most one interval (5 s) before
+      // the end of the 12 s run, so it counted most of the run's requests, and never more.
+      const scraped = Number((await instant(`sum(max_over_time(request_seconds_count{job="load-generator", run="${result.run_id}"}[5m]))`))[0]?.value[1]);
+      expect(scraped).toBeLessThanOrEqual(result.summary!.requests);
+      expect(scraped).toBeGreaterThan(result.summary!.requests * 0.4);
+      const apis = (await instant(`sum by (api, case) (max_over_time(request_seconds_count{job="load-generator", run="${result.run_id}"}[5m]))`)).map((s) => `${s.metric.case}:${s.metric.api}`).sort();
+      expect(apis).toEqual([`${caseName}:critical`, `${caseName}:dashboard`, `${caseName}:monitor`]);
       await stopCase(config, quiet);
     });
   }

@@ -226,7 +226,7 @@ test("--baseline on two real comparisons (the second pinned): what differs is li
   const { markdown, html, result } = writeBaselineReport(config, [second], firstComparison, quiet);
   // The pin is the difference a reader must see before any number.
   expect(result.differences).toContain("parameter pin: true (baseline false)");
-  expect(result.differences.some((d) => d.startsWith("fingerprint pin.k6: "))).toBe(true);
+  expect(result.differences.some((d) => d.startsWith("fingerprint pin.generator: "))).toBe(true);
   expect(result.differences.some((d) => d.startsWith("fingerprint git_sha"))).toBe(false);
   // On a noisy machine runs may be left out (unstable, machine_slow) until fewer than 2 remain for
   // a target; then the changes exist only in the check with every run counted, which has all 4.

@@ -38,11 +38,11 @@ const measured = (over: Partial<Measured> = {}): Measured => ({
     "yoga-gateway": { cpu_seconds: 6, peak_rss_bytes: 200, peak_pss_bytes: 150 },
     "robot-service": { cpu_seconds: 3, peak_rss_bytes: 100, peak_pss_bytes: 60 },
     postgres: { cpu_seconds: 1.5, peak_rss_bytes: 900, peak_pss_bytes: 80 },
-    k6: { cpu_seconds: 9, peak_rss_bytes: 70, peak_pss_bytes: 50 },
+    vegeta: { cpu_seconds: 9, peak_rss_bytes: 70, peak_pss_bytes: 50 },
   },
   memory: [
-    { t: 0, pss: { "yoga-gateway": 150, "robot-service": 10, postgres: 10, k6: 50 } },
-    { t: 500, pss: { "yoga-gateway": 10, "robot-service": 60, postgres: 80, k6: 10 } },
+    { t: 0, pss: { "yoga-gateway": 150, "robot-service": 10, postgres: 10, vegeta: 50 } },
+    { t: 500, pss: { "yoga-gateway": 10, "robot-service": 60, postgres: 80, vegeta: 10 } },
   ],
   ...over,
 });
@@ -56,14 +56,14 @@ describe("assembleResult", () => {
     expect(r.resources["yoga-gateway"].cpu_ms_per_request).toBe(2);
     expect(r.resources.postgres.cpu_ms_per_request).toBe(0.5);
     expect(r.summary!.ok_rps).toBe(100);
-    expect(r.extra.k6_cpu_share).toBe(0.3);
+    expect(r.extra.generator_cpu_share).toBe(0.3);
     expect((r.extra.stability as { drift: number }).drift).toBe(0);
   });
 
   test("memory totals are the peak of the per-sample sum, not the sum of peaks", () => {
     const r = assembleResult(base(), measured());
     const memory = r.extra.memory as { peak_total_bytes: number; peak_by_component_bytes: Record<string, number> };
-    // Samples without k6: 170 and 150; the sum of the per-process peaks would be 290.
+    // Samples without the load generator: 170 and 150; the sum of the per-process peaks would be 290.
     expect(memory.peak_total_bytes).toBe(170);
     expect(memory.peak_by_component_bytes).toEqual({ gateway: 150, "data services": 60, postgres: 80 });
     expect(peakSum(measured().memory, () => true)).toBe(220);
@@ -74,11 +74,18 @@ describe("assembleResult", () => {
     expect(assembleResult(base(), measured({ summary: summary({ error_rate: 0.001 }) })).flags).toEqual([]);
   });
 
-  test("dropped iterations mean the case could not keep up (`sut_overloaded`), k6 above 80 % of a core means `generator_saturated`", () => {
+  test("requests not sent on time mean the case could not keep up (`sut_overloaded`), the generator above 80 % of a core means `generator_saturated`", () => {
     expect(assembleResult(base(), measured({ summary: summary({ dropped_iterations: 3 }) })).flags).toEqual(["sut_overloaded"]);
     const busy = measured();
-    busy.usage.k6.cpu_seconds = 25; // 25 s of CPU in 30 s
+    busy.usage.vegeta.cpu_seconds = 25; // 25 s of CPU in 30 s
     expect(assembleResult(base(), busy).flags).toEqual(["generator_saturated"]);
+    // A user-brought k6 is the load generator as well, apart from the case's totals.
+    const k6 = measured();
+    k6.usage = { ...k6.usage, k6: { ...k6.usage.vegeta, cpu_seconds: 25 } };
+    delete k6.usage.vegeta;
+    const r = assembleResult(base(), k6);
+    expect(r.flags).toEqual(["generator_saturated"]);
+    expect((r.extra.memory as { peak_by_component_bytes: Record<string, number> }).peak_by_component_bytes).not.toHaveProperty("load generator");
   });
 
   test("drift is recorded, no longer a flag: noise whose drift passed 5 % stays unflagged, a case that keeps slowing is `no_steady_state`", () => {
@@ -100,7 +107,7 @@ describe("assembleResult", () => {
     const half = assembleResult(base(), measured({ summary: summary({ error_rate: 0.5 }) }));
     expect(half.resources["yoga-gateway"].cpu_ms_per_request).toBe(4);
     expect(half.calls_per_request["robot-service"]).toBe(2);
-    // k6's own count of successful requests wins over the one derived from the error rate.
+    // The engine's own count of successful requests wins over the one derived from the error rate.
     const counted = assembleResult(base(), measured({ summary: { ...summary({ error_rate: 0.5 }), ok_requests: 1000 } }));
     expect(counted.resources["yoga-gateway"].cpu_ms_per_request).toBe(6);
     const none = assembleResult(base(), measured({ summary: summary({ error_rate: 1 }) }));
@@ -109,16 +116,17 @@ describe("assembleResult", () => {
     expect(none.flags).toContain("errors");
   });
 
-  test("k6 failing (not interrupted) leaves the result incomplete and says why", () => {
-    const r = assembleResult(base(), measured({ engineExit: 107 }));
+  test("the engine failing (not interrupted) leaves the result incomplete and says why", () => {
+    const r = assembleResult(base(), measured({ engineExit: 137, engineFailure: "vegeta exited with code 137: no message" }));
     expect(r.status).toBe("incomplete");
-    expect(r.extra.k6_failure).toBe("k6 exited with code 107: script error");
-    const interrupted = assembleResult(base(), measured({ engineExit: 105, interrupted: true }));
+    expect(r.extra.engine_failure).toBe("vegeta exited with code 137: no message");
+    expect(assembleResult(base(), measured({ engineExit: 1 })).extra.engine_failure).toBe("the load generator exited with code 1");
+    const interrupted = assembleResult(base(), measured({ engineExit: 130, interrupted: true }));
     expect(interrupted.status).toBe("incomplete");
-    expect(interrupted.extra.k6_failure).toBeUndefined();
+    expect(interrupted.extra.engine_failure).toBeUndefined();
     const noSummary = assembleResult(base(), measured({ summary: null }));
     expect(noSummary.status).toBe("incomplete");
-    expect(noSummary.extra.k6_failure).toBe("k6 wrote no summary");
+    expect(noSummary.extra.engine_failure).toBe("the load generator wrote no summary");
   });
 });
 
@@ -131,7 +139,7 @@ describe("stability", () => {
   });
 });
 
-describe("k6 summary", () => {
+describe("a user-brought k6's summary (the k6 adapter, on summaries in the form fleet.js writes)", () => {
   const write = (metrics: Record<string, unknown>) => {
     const path = join(mkdtempSync(join(tmpdir(), "fleet-summary-")), "s.json");
     writeFileSync(path, JSON.stringify({ metrics }));
@@ -213,7 +221,7 @@ describe("report", () => {
       engineStartMs: 0,
     }));
     expect(fresh.flags).toEqual(["no_steady_state"]);
-    expect(fresh.extra.stability).toMatchObject({ steal_pct: 1, steal_pct_windows: [1, 1, 1, 1, 1, 1], steal_clock: "k6 process start" });
+    expect(fresh.extra.stability).toMatchObject({ steal_pct: 1, steal_pct_windows: [1, 1, 1, 1, 1, 1], steal_clock: "load generator start" });
     expect(markdownReport(toColumns([fresh]))).toContain("| flags | no_steady_state |");
   });
 

@@ -3,7 +3,7 @@
  * `fingerprint.platform = "compose"`:
  *
  * - the correctness gate against the stack first (a stack that differs from the database is refused);
- * - k6 on the host, as natively: the same binary, script and warm-up, so the generator is the same
+ * - the load engine on the host, as natively: the same binary, script and warm-up, so the generator is the same
  *   in both platforms and only the system under test moved into containers. Its requests go to
  *   the gateway's port published on 127.0.0.1 (through Docker's userland proxy, measured as
  *   `docker-proxy`); the containers talk to each other over the stack's bridge network;
@@ -30,7 +30,7 @@ import { type MemorySample, type ProcessUsage, startSampler } from "../run/resou
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
 import { assembleResult, baseResult } from "../run/run-result";
 import { scrapeRequests } from "../run/scrape";
-import { k6PrometheusOutput, loadgenExporter } from "./prometheus";
+import { k6PrometheusOutput } from "./prometheus";
 import { apiFlag, duration, durationFlag, positive, splitFlags } from "../cli/args";
 import { spawnSync } from "../runtime";
 import { type ComposeOptions, composeConfig, composeDown, composeTarget, composeUp, stackContainers } from "./compose";
@@ -151,7 +151,9 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     }
 
     // The window: counters before, the cgroups and docker-proxy sampled, the engine, counters after.
-    const obs = engine.name === "vegeta" ? { prometheusAddr: await loadgenExporter(config, log) } : { push: await k6PrometheusOutput(config, log) };
+    // The compose stack's Prometheus scrapes the containers; the engine runs on the host, out of its
+    // network, so its exporter is not scraped here (a user-brought k6 still pushes by remote write).
+    const obs = engine.name === "vegeta" ? {} : { push: await k6PrometheusOutput(config, log) };
     const procs = target.processes.map((p) => ({ name: p.name, port: p.port(config), requestMetrics: p.requestMetrics }));
     const before = await scrapeRequests(procs);
     const cgroups = containerCgroups(containers);

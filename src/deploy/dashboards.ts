@@ -101,9 +101,9 @@ export function runSpan(config: Config, runId?: string) {
   if (!found) throw new UsageError(runId ? `no result with run id "${runId}" in ${config.resultsDir}` : `no result in ${config.resultsDir}: run a load first (e.g. \`just case2 load 20 30s\`)`);
   const { result } = found;
   const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
-  // The measured part: k6 starts after the gate and warm-up, so take the k6 duration back from the end.
+  // The measured part: the engine starts after the gate and warm-up, so take the run's length back from the end.
   const end = seconds(result.finished_at ?? result.started_at);
   const wall = Number(result.extra?.wall_seconds ?? end - seconds(result.started_at));
-  // Plus one push interval and one scrape after the end: k6's final push and the last scrape land there.
+  // Plus one scrape interval after the end: the last scrape lands there.
   return { runId: result.run_id, case: result.case, start: Math.max(seconds(result.started_at), Math.floor(end - wall)), end: end + 5 };
 }

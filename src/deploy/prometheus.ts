@@ -9,6 +9,8 @@
 import { type ProcessSpec, TARGETS } from "../run/cases";
 import type { Config } from "../config";
 import { stringifyYaml } from "../run/yaml";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /** Seconds between scrapes; short, so a 30 s run shows a curve. Grafana's datasource says the same. */
 export const SCRAPE_INTERVAL = "5s";
@@ -83,16 +85,17 @@ export function prometheusYaml(config: Config, mode: "native" | "compose"): stri
 
 /**
  * The load generator's exporter (vegeta's -prometheus-addr), up only while a measured run lasts:
- * its `request_seconds` histogram and failure counts. Each request's URL ends in a fragment naming
- * the answer it expects (`#monitor:robot-007`); the `api` label keeps only the API, and the URL
- * label goes, so a fleet of 1,500 robots is not 1,500 series. Native only: under Compose the engine
- * runs on the host, out of the containers' network.
+ * its `request_seconds` histogram and byte counts. Its target comes from a file the run writes
+ * (file_sd) with the run's `case` and `run` as labels, as every dashboard filters by them. Each
+ * request's URL ends in a fragment naming the answer it expects (`#monitor:robot-007`): the `api`
+ * label keeps only the API and the URL label goes, so a fleet of 1,500 robots is not 1,500
+ * series. Native only: under Compose the engine runs on the host, out of the containers' network.
  */
 export function loadgenJob(config: Config) {
   return {
     job_name: "load-generator",
     metrics_path: "/metrics",
-    static_configs: [{ targets: [`127.0.0.1:${config.ports.loadgen}`], labels: { service: "load-generator", engine: "vegeta" } }],
+    file_sd_configs: [{ files: [loadgenTargetsFile(config)], refresh_interval: SCRAPE_INTERVAL }],
     metric_relabel_configs: [
       { source_labels: ["url"], regex: ".*#([a-z]+):.*", target_label: "api", replacement: "$1" },
       { regex: "url", action: "labeldrop" },
@@ -100,17 +103,22 @@ export function loadgenJob(config: Config) {
   };
 }
 
+/** The file naming the load generator's exporter and the labels of the run it measures. */
+export const loadgenTargetsFile = (config: Config) => join(config.stateDir, "obs", "prometheus", "load-generator.json");
+
 /**
  * Where the engine's exporter listens during a measured run, when a Prometheus answers (none
- * otherwise, and a line saying so: runs never need it).
+ * otherwise, and a line saying so: runs never need it); the run's labels go into the targets file.
  */
-export async function loadgenExporter(config: Config, log: (line: string) => void): Promise<string | undefined> {
+export async function loadgenExporter(config: Config, log: (line: string) => void, labels: { case: string; run: string; engine: string }): Promise<string | undefined> {
   if (!(await prometheusReady(config))) {
     log(`Prometheus is not answering at ${prometheusUrl(config)}: the load generator's metrics are not exported (\`just obs up\` starts it)`);
     return undefined;
   }
   const address = `127.0.0.1:${config.ports.loadgen}`;
-  log(`the load generator's metrics at http://${address}/metrics while the run lasts, scraped by Prometheus (job load-generator)`);
+  mkdirSync(dirname(loadgenTargetsFile(config)), { recursive: true });
+  writeFileSync(loadgenTargetsFile(config), `${JSON.stringify([{ targets: [address], labels }])}\n`);
+  log(`the load generator's metrics at http://${address}/metrics while the run lasts, scraped by Prometheus (job load-generator, case ${labels.case}, run ${labels.run})`);
   return address;
 }
 

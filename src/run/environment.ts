@@ -1,7 +1,7 @@
 /**
  * The environment of every measured process (DESIGN §12): fleetbench's own variables and a
  * short allow-list, never the rest of the user's shell. A debugging switch left in a shell
- * (RUST_BACKTRACE makes Apollo Router capture backtraces; NODE_OPTIONS, BUN_*, DEBUG, K6_* change
+ * (RUST_BACKTRACE makes Apollo Router capture backtraces; NODE_OPTIONS, BUN_*, DEBUG, GOGC, K6_* change
  * what a runtime or k6 does) would change one case's numbers and not another's.
  */
 import type { Config } from "../config";
@@ -29,6 +29,6 @@ export function measuredEnv(config: Config, extra: Record<string, string> = {}, 
 
 /** Variables of `source` that were withheld from measured processes and would have changed them. */
 export function withheldSwitches(config: Config, source: Env = process.env): string[] {
-  const switches = /^(RUST_|NODE_|BUN_|DEBUG$|K6_|PG|UV_|MALLOC_|LD_)/;
+  const switches = /^(RUST_|NODE_|BUN_|DEBUG$|K6_|GO[A-Z]|PG|UV_|MALLOC_|LD_)/;
   return Object.keys(source).filter((n) => switches.test(n) && !config.passEnv.includes(n) && !OWN(n)).sort();
 }

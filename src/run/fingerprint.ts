@@ -58,7 +58,7 @@ export async function fingerprint(config: Config, postgresVersion: string | null
     cores: cpus().length,
     kernel: release(),
     memory_bytes: totalmem(),
-    /** --pin: the CPUs of the load engine (`k6`, its name before vegeta) and of the case (null: nothing pinned, every process may use every CPU). */
-    pin: pin ? { k6: pin.k6, case: pin.case, available: pin.available } : null,
+    /** --pin: the CPUs of the load generator (`k6` in results from before vegeta) and of the case (null: nothing pinned, every process may use every CPU). */
+    pin: pin ? { generator: pin.generator, case: pin.case, available: pin.available } : null,
   };
 }

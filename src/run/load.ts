@@ -137,7 +137,7 @@ async function warmUp(ctx: RunContext) {
 async function measure(ctx: RunContext): Promise<Measured & { chaos?: unknown }> {
   const { config, params, spec, control, engine } = ctx;
   // Only the measured run is watched by Prometheus (when it answers): warm-up samples stay out of the dashboards.
-  const obs = engine.name === "vegeta" ? { prometheusAddr: await loadgenExporter(config, ctx.log) } : { push: await k6PrometheusOutput(config, ctx.log) };
+  const obs = engine.name === "vegeta" ? { prometheusAddr: await loadgenExporter(config, ctx.log, { case: spec.name, run: ctx.runId, engine: engine.name }) } : { push: await k6PrometheusOutput(config, ctx.log) };
   const window = await openWindow(config, ctx.state);
   let exit: number | null = null;
   let startMs: number | undefined;
@@ -225,7 +225,7 @@ export async function runLoad(
     },
   });
   const answers: GateAnswers = new Map();
-  const engineCtx: EngineContext = { config, spec, runId, dir: join(state.runDir, runId), mix, fleetSize: facts.fleetSize, criticalCount: facts.criticalCount, expected: answers, cpus: pin?.k6 };
+  const engineCtx: EngineContext = { config, spec, runId, dir: join(state.runDir, runId), mix, fleetSize: facts.fleetSize, criticalCount: facts.criticalCount, expected: answers, cpus: pin?.generator };
   const recordsPath = path.replace(/\.json$/, ".records.csv.gz");
   // Every process of the case, PostgreSQL included: pinned to the case's CPUs with --pin, and
   // their affinity recorded either way (a set left narrowed by someone else shows in the result).
@@ -233,7 +233,7 @@ export async function runLoad(
   const postmaster = config.db.external ? null : clusterPid(config);
   if (postmaster) roots.postgres = postmaster;
   const affinity = pin ? pinTrees(roots, pin.case) : Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, affinityOf(pid)]));
-  if (pin) log(`pinned: ${engine.name} on CPU ${pin.k6}, the case (${Object.keys(roots).length} processes with their threads and children) on CPU ${pin.case}`);
+  if (pin) log(`pinned: ${engine.name} on CPU ${pin.generator}, the case (${Object.keys(roots).length} processes with their threads and children) on CPU ${pin.case}`);
   const ctx: RunContext = { config, params, spec, state, runId, engine, engineCtx, recordsPath, log, control: { generator: null, interrupted: false }, canary, pin, affinity };
   const onSignal = () => {
     ctx.control.interrupted = true;

@@ -1,9 +1,9 @@
 /**
- * `--pin` (DESIGN §13): k6 on a CPU set of its own, the case (every role, the router and
+ * `--pin` (DESIGN §13): the load generator on a CPU set of its own, the case (every role, the router and
  * PostgreSQL with all their threads and children) on the rest, so the load generator and the
  * system under test stop taking CPU time from each other. The sets come from the CPUs this
  * process may use (its affinity, so a container's or cgroup's limit counts), the last one for
- * k6. With fewer than two there is nothing to split, and the run is refused rather than run
+ * the load generator. With fewer than two there is nothing to split, and the run is refused rather than run
  * unpinned under a label that says pinned.
  */
 import { readFileSync } from "node:fs";
@@ -14,7 +14,8 @@ import { spawnSync, which } from "../runtime";
 export interface PinPlan {
   /** Every CPU this process may use, as taskset writes a list ("0-3,6"). */
   available: string;
-  k6: string;
+  /** The load generator's CPU. */
+  generator: string;
   case: string;
 }
 
@@ -38,12 +39,12 @@ export function affinityOf(pid: number | "self"): string | null {
   }
 }
 
-/** How `cpus` are split: the last for k6, the others for the case. */
+/** How `cpus` are split: the last for the load generator, the others for the case. */
 export function splitCpus(cpus: number[]): PinPlan {
   if (cpus.length < 2) {
-    throw new UsageError(`--pin needs at least 2 CPUs to give k6 and the case their own (this process may use ${cpus.length}: ${cpus.join(",") || "none"}); run without --pin`);
+    throw new UsageError(`--pin needs at least 2 CPUs to give the load generator and the case their own (this process may use ${cpus.length}: ${cpus.join(",") || "none"}); run without --pin`);
   }
-  return { available: cpus.join(","), k6: String(cpus[cpus.length - 1]), case: cpus.slice(0, -1).join(",") };
+  return { available: cpus.join(","), generator: String(cpus[cpus.length - 1]), case: cpus.slice(0, -1).join(",") };
 }
 
 /** The plan on this machine; refused (exit 2) with fewer than 2 CPUs or without taskset. */
