@@ -4,6 +4,8 @@
  * assignment of the pooled values, and bootstrap intervals whose answer is forced by the data.
  */
 import { describe, expect, test } from "bun:test";
+import { mulberry32 } from "../src/determinism.js";
+import { medianInterval, medianRanks } from "../src/stats/order-statistics";
 import { ALPHA, NOISY_CV, bootstrapMedianCI, compare, cv, mannWhitney, median, ratioCI, summarize } from "../src/stats/stats";
 
 /** Every k-subset of 0…n−1, in lexicographic order. */
@@ -153,7 +155,7 @@ describe("bootstrap of the median", () => {
 
   test("constant data: a zero-width interval at the constant", () => {
     expect(bootstrapMedianCI([7.25, 7.25, 7.25, 7.25], { seed: 1 })).toEqual([7.25, 7.25]);
-    expect(summarize([3], 9)).toEqual({ median: 3, ci: [3, 3], cv: null, n: 1 });
+    expect(summarize([3], 9)).toEqual({ median: 3, ci: [3, 3], ci_level: 0, cv: null, n: 1 });
   });
 
   test("the same seed gives identical numbers, pinned here so a change of scheme or generator shows; another seed differs", () => {
@@ -164,13 +166,11 @@ describe("bootstrap of the median", () => {
     expect(bootstrapMedianCI(xs, { seed: 43, resamples: 200 })).toEqual([9.0975, 12]);
   });
 
-  test("summarize: the median inside its interval, the CV, n", () => {
+  test("summarize: the median with its exact interval (5 values: [min, max], covering 15/16), the CV, n", () => {
     const s = summarize(a, 5);
     expect(s.median).toBe(10);
-    expect(s.ci[0]).toBeLessThanOrEqual(10);
-    expect(s.ci[1]).toBeGreaterThanOrEqual(10);
-    expect(s.ci[0]).toBeGreaterThanOrEqual(9.8);
-    expect(s.ci[1]).toBeLessThanOrEqual(10.3);
+    expect(s.ci).toEqual([9.8, 10.3]);
+    expect(s.ci_level).toBeCloseTo(1 - 2 / 32, 12);
     expect(s.n).toBe(5);
   });
 
@@ -178,6 +178,56 @@ describe("bootstrap of the median", () => {
     expect(() => bootstrapMedianCI(a, { seed: 1.5 })).toThrow("bootstrapMedianCI needs a seed that is an integer 0…4294967295 (it is recorded with the result): got 1.5");
     expect(() => bootstrapMedianCI(a, { seed: 1, resamples: 0 })).toThrow("bootstrapMedianCI needs resamples to be a positive integer: got 0");
     expect(() => bootstrapMedianCI(a, { seed: 1, level: 95 })).toThrow("bootstrapMedianCI needs level strictly between 0 and 1: got 95");
+  });
+});
+
+describe("the median's exact interval", () => {
+  /** P(Bin(n, ½) ≤ j) counted by hand: Σ C(n, i) / 2^n. */
+  const lowerTail = (n: number, j: number) => {
+    let c = 1;
+    let sum = 0;
+    for (let i = 0; i <= j; i++) {
+      sum += c;
+      c = (c * (n - i)) / (i + 1);
+    }
+    return sum / 2 ** n;
+  };
+
+  test("ranks for n = 5…10 against the binomial: [x(k), x(n+1−k)] with k the largest whose coverage 1 − 2·P(Bin(n, ½) ≤ k − 1) reaches 95 %", () => {
+    // Coverages by hand: n = 5 [1, 5] 30/32; 6 [1, 6] 62/64; 7 [1, 7] 126/128; 8 [1, 8] 254/256 ([2, 7] 238/256 = 0.930 < 95 %);
+    // 9 [2, 8] 492/512; 10 [2, 9] 1002/1024 ([3, 8] 912/1024 = 0.891).
+    const expected: Record<number, [number, number, number]> = { 5: [1, 5, 30 / 32], 6: [1, 6, 62 / 64], 7: [1, 7, 126 / 128], 8: [1, 8, 254 / 256], 9: [2, 8, 492 / 512], 10: [2, 9, 1002 / 1024] };
+    for (let n = 5; n <= 10; n++) {
+      const { lo, hi, coverage } = medianRanks(n);
+      expect([lo, hi]).toEqual(expected[n].slice(0, 2));
+      expect(coverage).toBeCloseTo(expected[n][2], 12);
+      expect(coverage).toBeCloseTo(1 - 2 * lowerTail(n, lo - 1), 12);
+      // The next narrower interval would cover less than 95 %.
+      expect(1 - 2 * lowerTail(n, lo)).toBeLessThan(0.95);
+    }
+    // Published: n = 17 gives x(5)–x(13), n = 30 x(10)–x(21).
+    expect(medianRanks(17)).toMatchObject({ lo: 5, hi: 13 });
+    expect(medianRanks(30)).toMatchObject({ lo: 10, hi: 21 });
+  });
+
+  test("below 6 values no interval reaches 95 %: [min, max] says what it covers (94 % at 5, 88 % at 4, 75 % at 3)", () => {
+    expect(medianRanks(4).coverage).toBeCloseTo(0.875, 12);
+    expect(medianRanks(3).coverage).toBeCloseTo(0.75, 12);
+    expect(medianInterval([3, 1, 2])).toEqual({ ci: [1, 3], level: 0.75 });
+    expect(() => medianRanks(0)).toThrow("medianRanks needs a positive whole number of values: got 0");
+  });
+
+  test("it covers what it says: 20,000 samples of n = 4 and n = 8 from a skewed distribution", () => {
+    const random = mulberry32(6);
+    for (const n of [4, 8]) {
+      let covered = 0;
+      // Exponential with median ln 2.
+      for (let s = 0; s < 20_000; s++) {
+        const { ci } = medianInterval(Array.from({ length: n }, () => -Math.log(1 - random())));
+        if (ci[0] <= Math.LN2 && Math.LN2 <= ci[1]) covered++;
+      }
+      expect(Math.abs(covered / 20_000 - medianRanks(n).coverage)).toBeLessThan(0.01);
+    }
   });
 });
 

@@ -132,7 +132,7 @@ export interface Comparison {
     operating_point?: string;
     phase?: Phase;
     /** `values`: the usable runs' numbers the median and interval come from (a --baseline resamples them). */
-    cases: Record<string, { median: number; ci: [number, number]; cv: number | null; n: number; values?: number[] } | null>;
+    cases: Record<string, { median: number; ci: [number, number]; ci_level?: number; cv: number | null; n: number; values?: number[] } | null>;
     pairs: PairEntry[];
   }>;
 }

@@ -21,11 +21,17 @@ export const MAX_SENTENCES = 5;
 export const fixed = (x: number, small = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(small));
 /** Decimals for a value of this size, so a median and its interval read alike: 12.3 [11.0–13.5], 2.14 [2.01–2.30]. */
 const digitsFor = (x: number) => (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3);
-/** "12.3 [11.0–13.5]": a median and its interval at one precision. */
-export const withInterval = (median: number, ci: [number, number]) => {
+/**
+ * "12.3 [11.0–13.5]": a median and its interval at one precision; "12.3 [11.0–13.5] (88 %)" when
+ * the interval covers less than 95 % (fewer than 6 values); the median alone for one value.
+ */
+export const withInterval = (median: number, ci: [number, number], level = 0.95) => {
   const d = digitsFor(median);
-  return `${median.toFixed(d)} [${ci[0].toFixed(d)}–${ci[1].toFixed(d)}]`;
+  if (level <= 0) return median.toFixed(d);
+  return `${median.toFixed(d)} [${ci[0].toFixed(d)}–${ci[1].toFixed(d)}]${level < 0.95 - 1e-9 ? ` (${percent(level)})` : ""}`;
 };
+/** A level as a reader says it: 95 %, 90 %, 98.3 %. */
+export const percent = (level: number) => `${Number((level * 100).toFixed(1))} %`;
 const p = (x: number) => (x < 0.001 ? "p < 0.001" : `p = ${x.toFixed(3)}`);
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
 
@@ -118,7 +124,7 @@ export function parametersLine(c: Comparison): string {
 function matrixCell(c: Comparison, key: string, t: string, ref: string): string {
   const s = c.metrics[key]?.cases[t];
   if (!s) return "–";
-  const median = withInterval(s.median, s.ci);
+  const median = withInterval(s.median, s.ci, s.ci_level);
   if (t === ref) return `${median}; reference`;
   const x = pairedOf(c, key, t, ref);
   if (!x) {
@@ -208,7 +214,7 @@ export function verdictLines(c: Comparison): string[] {
   return HEADLINE.flatMap((key) => verdictSentences(c, key));
 }
 
-/** Each target's median [95 % CI] and CV per headline metric (a machine's noise is judged by the pairs' spread, not by a fixed CV). */
+/** Each target's median [interval] and CV per headline metric (a machine's noise is judged by the pairs' spread, not by a fixed CV). */
 export function summaryTable(c: Comparison): string {
   const head = `| metric | ${c.targets.join(" | ")} |\n|---|${c.targets.map(() => "---:").join("|")}|`;
   const rows = HEADLINE.filter((k) => c.metrics[k]).map((key) => {
@@ -217,7 +223,7 @@ export function summaryTable(c: Comparison): string {
       const s = m.cases[t];
       if (!s) return "–";
       const cv = s.cv === null ? "" : `, CV ${(s.cv * 100).toFixed(1)} %`;
-      return `${withInterval(s.median, s.ci)}${cv}, n ${s.n}`;
+      return `${withInterval(s.median, s.ci, s.ci_level)}${cv}, n ${s.n}`;
     });
     return `| ${m.label} (${m.unit})${m.operating_point ? ` ${m.operating_point}` : ""} | ${cells.join(" | ")} |`;
   });
@@ -276,8 +282,12 @@ export function firstScreenMarkdown(c: Comparison): string {
 export function verdictMarkdown(c: Comparison): string {
   const excluded = excludedLines(c);
   const unpaired = unpairedLines(c);
+  const exact = Object.values(c.metrics).some((m) => Object.values(m.cases).some((x) => x && x.ci_level !== undefined));
+  const medians = exact
+    ? "Medians per target with their exact order-statistic intervals: at least 95 % from 6 rounds on; below that [min, max], marked with what it covers (94 % at 5 rounds, 88 % at 4, 75 % at 3)."
+    : `Medians per target with 95 % bootstrap intervals (seed ${c.seed}).`;
   const method = c.analysis
-    ? `Paired by round: per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ±${Math.round(c.analysis.equivalence * 100)} %; otherwise \`inconclusive\`, with what it would take. Medians per target with 95 % bootstrap intervals (seed ${c.seed}). Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
+    ? `Paired by round: per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ±${Math.round(c.analysis.equivalence * 100)} %; otherwise \`inconclusive\`, with what it would take. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
     : `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.`;
   return [
     "## Every pair\n",
