@@ -9,8 +9,9 @@ import { equalRate, roundOrders } from "../src/plans/compare";
 import { runsEstimate } from "../src/plans/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/run/results";
-import { everyRunLines, verdictLines, verdictMarkdown, verdictSentences } from "../src/report/report-verdicts";
+import { everyRunLines, headlineSentences, parametersLine, verdictLines, verdictMarkdown, verdictMatrix, verdictSentences } from "../src/report/report-verdicts";
 import { analyse, type Comparison } from "../src/plans/verdicts";
+import { pairedFamily, pairedMeasure } from "../src/stats/paired";
 
 describe("rounds", () => {
   test("every round is a permutation; the same seed gives the same orders, another seed others", () => {
@@ -107,10 +108,12 @@ describe("analyse", () => {
     const before = md.slice(0, firstTable).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(before).toHaveLength(1);
     expect(before[0]).toStartWith("2 targets × 7 round(s), each round in its own shuffled order (seed 1); measured at 10 VUs (closed model)");
-    // The medians' exact intervals: 7 and 6 runs give [min, max], covering at least 95 %.
-    expect(md).toContain("| case1 · rest-gateway | 7.00 [6.80–7.20]; ×3.05 [");
+    // The medians' exact intervals (7 and 6 runs: [min, max], at least 95 %), the ratio with the interval its verdict rests on.
+    expect(md).toContain("| case1 · rest-gateway | 7.00 [6.80–7.20]; ×3.05 (95 % CI 2.90–3.20) higher |");
     expect(md).toMatch(/\| case2 · yoga-gateway \| 2\.\d+ \[[\d.]+–[\d.]+\]; reference \|/);
     expect(md).toMatch(/- case1 · rest-gateway costs 3\.\d\d× case2 · yoga-gateway's CPU per request at 10 VUs \(closed model\) \(95 % CI/);
+    // Equivalent throughput and latency are said too, after the difference, with the margin and the 90 % interval of two one-sided tests.
+    expect(md).toContain("- case1 · rest-gateway and case2 · yoga-gateway are equivalent in throughput (successful requests/s) at 10 VUs (closed model), within ±5 % (ratio 1.000, 90 % CI 1.00–1.00×, 6 rounds).");
     expect(md).not.toContain("by construction");
     expect(md).toContain("c2-err.json (case2 · yoga-gateway, round 6): left out, errors");
   });
@@ -139,6 +142,103 @@ describe("analyse", () => {
     const md = markdownReport(toColumns(runs.map((r) => r.result)), old);
     expect(md).toContain("verdicts unpaired");
     expect(md).toContain("case1 · rest-gateway is higher than case2 · yoga-gateway (ratio 3.04");
+  });
+});
+
+/** A comparison of these targets, one run per round each with this total CPU per request; throughput and latency equal throughout. */
+function comparisonOf(values: Record<string, number[]>, equivalence?: number): Comparison {
+  const targets = Object.keys(values);
+  const runs = targets.flatMap((t, k) => values[t].map((cpu, i) => ({ file: `${t}-${i}.json`, round: i + 1, result: run(k === 0 ? "case1" : "case2", cpu, 100) })));
+  return analyse(runs, { seed: 1, params: {}, rounds: [], targets, label: (r) => r.file.split("-")[0], ...(equivalence !== undefined ? { equivalence } : {}) });
+}
+/** Five log ratios with exactly this mean and sample standard deviation, in this order of z. */
+const fiveWith = (mean: number, sd: number, order = [-2, -1, 0, 1, 2]) => order.map((z) => mean + (z * sd) / Math.sqrt(10 / 4));
+const machine = [1, 1.3, 0.8, 1.1, 0.9];
+
+describe("the first screen says what the cells say (issue 26)", () => {
+  test("two targets equivalent on every headline metric: the first screen says so, metric by metric, and never 'no pair is decided or equivalent'", () => {
+    const c = comparisonOf({ A: machine.map((m, i) => 7 * m * [1.01, 0.99, 1.0, 1.005, 0.995][i]), B: machine.map((m) => 7 * m) });
+    for (const key of ["cpu_ms_total", "ok_rps", "latency_p99"]) expect(c.metrics[key].pairs[0].paired!.verdict).toBe("equivalent");
+    const lines = headlineSentences(c);
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l).toMatch(/^[AB] and [AB] are equivalent in .*, within ±5 % \(ratio [\d.]+, 90 % CI [\d.]+–[\d.]+×, 5 rounds\)\.$/);
+    expect(lines.join(" ")).not.toContain("No pair");
+    expect(verdictMatrix(c)).toContain(") equivalent |");
+  });
+
+  test("the margin given with --equivalence is the one every sentence names", () => {
+    // A 7 % difference: equivalent within ±10 %, not within ±5 %.
+    const values = { A: machine.map((m, i) => 7.49 * m * [1.01, 0.99, 1.0, 1.005, 0.995][i]), B: machine.map((m) => 7 * m) };
+    const wide = comparisonOf(values, 0.1);
+    expect(wide.metrics.cpu_ms_total.pairs[0].paired!.verdict).toBe("equivalent");
+    expect(verdictSentences(wide, "cpu_ms_total")[0]).toContain("are equivalent, within ±10 % (ratio 1.07, 90 % CI");
+    expect(parametersLine(wide)).toContain("equivalent within ±10 % on the log ratio (two one-sided tests)");
+    expect(headlineSentences(wide)[0]).toContain("within ±10 %");
+    expect(verdictMarkdown(wide)).toContain("within ±10 % on the log scale (×0.909 to ×1.100");
+    const narrow = comparisonOf(values);
+    expect(narrow.metrics.cpu_ms_total.pairs[0].paired!.verdict).toBe("higher");
+    expect(parametersLine(narrow)).toContain("±5 %");
+  });
+
+  // Three targets, three pairs: A/B alone has p ≈ 0.04, so its own 95 % interval excludes 1, but
+  // corrected for the metric's three pairs it is not decided.
+  const three = {
+    A: machine.map((m, i) => m * Math.exp(fiveWith(0.04, 0.03)[i])),
+    B: machine,
+    C: machine.map((m, i) => m * Math.exp(fiveWith(0.02, 0.03, [1, -2, 0, 2, -1])[i])),
+  };
+
+  test("a cell shows the interval its verdict rests on: beside 'inconclusive' never one that excludes 1", () => {
+    const c = comparisonOf(three);
+    const ab = c.metrics.cpu_ms_total.pairs.find((p) => p.a === "A" && p.b === "B")!.paired!;
+    expect(ab.p_value).toBeLessThan(0.05);
+    expect(ab.ci[0]).toBeGreaterThan(1);
+    expect(ab.verdict).toBe("inconclusive");
+    expect(ab.verdict_ci![0]).toBeLessThan(1);
+    expect(ab.verdict_level!).toBeGreaterThan(0.95);
+    const row = verdictMatrix(c).split("\n").find((l) => l.startsWith("| A |"))!;
+    const cell = row.split(" | ")[1];
+    expect(cell).toContain(`(${Number((ab.verdict_level! * 100).toFixed(1))} % CI ${ab.verdict_ci![0].toFixed(2)}–${ab.verdict_ci![1].toFixed(2)}) inconclusive`);
+    expect(cell).toMatch(/inconclusive \(~\d+ rounds for 80 % power\)$/);
+    // The first screen does not call it decided either.
+    expect(headlineSentences(c).some((l) => l.includes(" costs "))).toBe(false);
+    expect(headlineSentences(c).at(-1)).toMatch(/^\d pair\(s\) of these metrics are inconclusive at 5 rounds: these rounds detect differences in total CPU per request of ±[\d.]+ %( to ±[\d.]+ %)? with 80 % power \(a new comparison would need up to about \d+ rounds/);
+  });
+
+  test("analyse decides a metric's pairs as one family: the same verdicts as pairedFamily on the same values", () => {
+    const c = comparisonOf(three);
+    const names = Object.keys(three) as (keyof typeof three)[];
+    const pairs: [string, string][] = [["A", "B"], ["A", "C"], ["B", "C"]];
+    const family = pairedFamily(pairs.map(([a, b]) => pairedMeasure({ rounds: machine.map((_, i) => ({ round: i + 1, a: three[a as keyof typeof three][i], b: three[b as keyof typeof three][i] })) })));
+    expect(names).toEqual(["A", "B", "C"]);
+    expect(c.metrics.cpu_ms_total.pairs.map((p) => [p.a, p.b])).toEqual(pairs);
+    c.metrics.cpu_ms_total.pairs.forEach((p, i) => {
+      const x = p.paired!;
+      expect({ verdict: x.verdict, p: x.p_adjusted, q: x.p_equivalence_adjusted, ci: x.verdict_ci, needs: x.rounds_to_equivalence ?? x.rounds_to_difference })
+        .toEqual({ verdict: family[i].verdict, p: family[i].p_adjusted, q: family[i].p_equivalence_adjusted, ci: family[i].verdict_ci, needs: family[i].rounds_to_equivalence ?? family[i].rounds_to_difference });
+    });
+  });
+
+  test("a comparison written before the symmetric band still renders: its own verdicts and 95 % intervals, and what the undecided would take at 80 % power", () => {
+    const old = JSON.parse(JSON.stringify(comparisonOf(three))) as Comparison;
+    old.analysis = { method: "paired by round", equivalence: 0.05, multiplicity: "Holm within each metric's pairs", level: 0.95 };
+    for (const m of Object.values(old.metrics)) {
+      for (const s of Object.values(m.cases)) if (s) delete (s as { ci_level?: number }).ci_level;
+      for (const p of m.pairs) {
+        const x = p.paired! as unknown as Record<string, unknown>;
+        for (const k of ["verdict_ci", "verdict_level", "detectable", "rounds_to_difference", "rounds_to_equivalence", "p_equivalence", "p_equivalence_adjusted"]) delete x[k];
+        Object.assign(x, { resolvable: 0.05, rounds_needed: 387 });
+      }
+    }
+    expect(parametersLine(old)).toContain("equivalent when the 95 % interval lies within 0.95–1.05 (a comparison from before the symmetric band)");
+    const row = verdictMatrix(old).split("\n").find((l) => l.startsWith("| A |"))!;
+    const ab = old.metrics.cpu_ms_total.pairs[0].paired!;
+    expect(row).toContain(`(95 % CI ${ab.ci[0].toFixed(2)}–${ab.ci[1].toFixed(2)}) inconclusive (~`);
+    const md = verdictMarkdown(old);
+    expect(md).toContain("(a comparison from before the symmetric band)");
+    expect(md).toContain("Medians per target with 95 % bootstrap intervals");
+    expect(md).not.toContain("387");
+    expect(verdictSentences(old, "cpu_ms_total")[0]).toMatch(/5 rounds detect ±[\d.]+ % with 80 % power; a new comparison of about \d+ rounds would (decide this ratio|show equivalence at this ratio) with 80 % power/);
   });
 });
 

@@ -66,7 +66,7 @@ const processMs = (r: RunResult, name: string) => r.resources[name]?.cpu_ms_per_
 export function calibrationOf(
   runs: { round: number; result: RunResult }[],
   columns: { plain: string; twin: string; injected: string },
-  comparison: { metrics: Record<string, { pairs: { a: string; b: string; paired?: { verdict: string; ratio: number; ci: [number, number]; sd_log: number | null; rounds: number } }[] }> },
+  comparison: { metrics: Record<string, { pairs: { a: string; b: string; paired?: { verdict: string; ratio: number; ci: [number, number]; verdict_ci?: [number, number]; sd_log: number | null; rounds: number } }[] }> },
   options: CalibrateOptions,
 ): Omit<Calibration, "schema_version" | "created_at" | "comparison"> {
   const byRound = new Map<number, { plain?: RunResult; injected?: RunResult }>();
@@ -108,7 +108,7 @@ export function calibrationOf(
     error,
     passed: Math.abs(error) <= TOLERANCE,
     total_verdict: totalVerdict,
-    aa: aaPair ? { verdict: aaPair.verdict, ratio: aaPair.ratio, ci: aaPair.ci, sd_log: aaPair.sd_log, rounds: aaPair.rounds } : { verdict: "inconclusive", ratio: Number.NaN, ci: [Number.NaN, Number.NaN], sd_log: null, rounds: 0 },
+    aa: aaPair ? { verdict: aaPair.verdict, ratio: aaPair.ratio, ci: aaPair.verdict_ci ?? aaPair.ci, sd_log: aaPair.sd_log, rounds: aaPair.rounds } : { verdict: "inconclusive", ratio: Number.NaN, ci: [Number.NaN, Number.NaN], sd_log: null, rounds: 0 },
     resolvable_at_r: aaPair?.sd_log != null ? resolvable(aaPair.sd_log, aaPair.rounds) : null,
     rounds: differences.length,
   };
@@ -123,7 +123,7 @@ export function calibrationLines(c: Omit<Calibration, "schema_version" | "create
     `measured +${ms(c.measured_ms)} ms (95 % CI ${ms(c.measured_ci[0])}–${ms(c.measured_ci[1])}, paired over ${c.rounds} rounds at ${c.params.rate} requests/s): ${(c.error * 100).toFixed(1)} % off, ${c.passed ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} %`,
     `total CPU per request with the injection: ${c.total_verdict}${c.total_verdict === "higher" ? "" : " (expected higher)"}`,
     `A/A (Case 1 against itself): ${c.aa.verdict}, ratio ${c.aa.ratio.toFixed(3)} [${c.aa.ci[0].toFixed(3)}–${c.aa.ci[1].toFixed(3)}]${aaOk ? ": no false verdict" : ": a verdict between identical targets — this machine was noisier than its intervals say"}`,
-    c.resolvable_at_r === null ? "smallest resolvable difference: not known (the A/A pair has no spread)" : `smallest difference in total CPU per request this machine resolves at ${c.aa.rounds} rounds: ±${(c.resolvable_at_r * 100).toFixed(1)} % (A/A spread of the per-round log ratio ${c.aa.sd_log!.toFixed(3)})`,
+    c.resolvable_at_r === null ? "smallest resolvable difference: not known (the A/A pair has no spread)" : `smallest difference in total CPU per request this machine resolves at ${c.aa.rounds} rounds with 80 % power: ±${(c.resolvable_at_r * 100).toFixed(1)} % (A/A spread of the per-round log ratio ${c.aa.sd_log!.toFixed(3)})`,
   ];
 }
 

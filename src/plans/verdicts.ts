@@ -12,7 +12,8 @@ import { labelOfRun } from "../run/cases";
 import type { RunResult } from "../run/results";
 import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { paritySignature } from "../run/parity";
-import { EQUIVALENCE, LEVEL, type PairedComparison, pairedFamily, pairedRatio } from "../stats/paired";
+import { EQUIVALENCE, LEVEL, type PairedComparison, pairedFamily, pairedMeasure } from "../stats/paired";
+import { POWER } from "../stats/sizing";
 import { compare as comparePair, summarize } from "../stats/stats";
 
 /** `{a: {b: 1}}` → `{"a.b": 1}`: fingerprints compared field by field. */
@@ -114,8 +115,12 @@ export interface Comparison {
   rounds: { round: number; order: string[] }[];
   targets: string[];
   canary_median: number | null;
-  /** How the verdicts were reached (absent before the paired analysis). */
-  analysis?: { method: string; equivalence: number; multiplicity: string; level: number };
+  /**
+   * How the verdicts were reached (absent before the paired analysis). `equivalence_test` and
+   * `power` are absent before the symmetric band: those comparisons' `equivalent` meant the 95 %
+   * interval within [1 − δ, 1 + δ], and their rounds-needed were sized for about 50 % power.
+   */
+  analysis?: { method: string; equivalence: number; equivalence_test?: string; multiplicity: string; level: number; power?: number };
   /** What every run was measured on: one value per field, or `{ varies: [...] }` when the runs differ. */
   fingerprint?: Record<string, unknown>;
   /** Per target, what its processes paid for (src/run/parity.ts's signature). */
@@ -214,7 +219,7 @@ export function analyse(
       for (let i = 0; i < present.length; i++) {
         for (let j = i + 1; j < present.length; j++) {
           const [a, b] = [present[i], present[j]];
-          const paired = pairedRatio({
+          const paired = pairedMeasure({
             rounds: roundNumbers.map((round) => {
               const [x, y] = [inRound(a, round), inRound(b, round)];
               return { round, a: x.value, b: y.value, whyA: x.why, whyB: y.why };
@@ -225,7 +230,7 @@ export function analyse(
           raw.push({ a, b, paired, unpaired });
         }
       }
-      const family = pairedFamily(raw.map((r) => r.paired), equivalence);
+      const family = pairedFamily(raw.map((r) => r.paired), { equivalence });
       const pairs: PairEntry[] = raw.map((r, i) => ({
         a: r.a,
         b: r.b,
@@ -253,8 +258,10 @@ export function analyse(
     analysis: {
       method: "paired by round: geometric mean of the per-round ratios, Student's t on their logs (sign-flip permutation p beside it from 6 rounds)",
       equivalence,
-      multiplicity: "Holm within each metric's pairs",
+      equivalence_test: `two one-sided t-tests at ${Math.round((1 - LEVEL) * 100)} % each, band ±log(1 + ${equivalence}) on the log ratio`,
+      multiplicity: "Holm's step-down within each metric, over both hypotheses of every pair (divisor at most the number of pairs: Shaffer)",
       level: LEVEL,
+      power: POWER,
     },
     fingerprint: commonFingerprint(runs.map((r) => r.result.fingerprint)),
     parity: Object.fromEntries(options.targets.flatMap((t) => {

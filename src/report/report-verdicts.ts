@@ -7,7 +7,8 @@
  * left out, the unpaired check, the rounds' orders with every run's canary and steal time.
  * Comparisons written before the paired analysis render with their own (unpaired) verdicts.
  */
-import type { PairedComparison } from "../stats/paired";
+import { EQUIVALENCE, type PairedComparison } from "../stats/paired";
+import { detectable, roundsToDifference, roundsToEquivalence } from "../stats/sizing";
 import type { Comparison, PairEntry } from "../plans/verdicts";
 
 /** The metrics the report lists, in this order (DESIGN §13's headline metrics). */
@@ -38,15 +39,42 @@ const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
 /** Text for an HTML page. */
 export const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
-/** b / a: the same pair seen from the other side (interval inverted, lower ↔ higher). */
+/** b / a: the same pair seen from the other side (intervals inverted, lower ↔ higher). */
 export function inverted(c: PairedComparison): PairedComparison {
   const flip = { lower: "higher", higher: "lower" } as const;
   return {
     ...c,
     ratio: 1 / c.ratio,
     ci: [1 / c.ci[1], 1 / c.ci[0]],
+    ...(c.verdict_ci ? { verdict_ci: [1 / c.verdict_ci[1], 1 / c.verdict_ci[0]] as [number, number] } : {}),
     verdict: c.verdict === "lower" || c.verdict === "higher" ? flip[c.verdict] : c.verdict,
     per_round: c.per_round.map((r) => ({ round: r.round, a: r.b, b: r.a, ratio: 1 / r.ratio })),
+  };
+}
+
+/** The equivalence margin δ of a comparison (±δ on the ratio, symmetric on the log ratio). */
+const marginOf = (c: Comparison) => c.analysis?.equivalence ?? EQUIVALENCE;
+/** "±5 %": the band as the report names it. */
+const bandText = (c: Comparison) => `±${Math.round(marginOf(c) * 1000) / 10} %`;
+
+/**
+ * A pair as the report reads it. Comparisons written before the symmetric band keep their verdicts
+ * and their 95 % interval; what an undecided pair would take is recomputed from its spread, at
+ * 80 % power, with the metric's pairs as the family.
+ */
+function read(c: Comparison, key: string, x: PairedComparison): PairedComparison {
+  if (x.verdict_ci && x.verdict_level !== undefined && x.detectable !== undefined) return x;
+  const pairs = (c.metrics[key]?.pairs ?? []).filter((p) => p.paired && p.paired.rounds >= 2 && p.paired.sd_log !== null).length || 1;
+  const margin = Math.log(1 + marginOf(c));
+  const mean = Math.log(x.ratio);
+  const open = x.verdict === "inconclusive" && x.rounds >= 2 && x.sd_log !== null;
+  return {
+    ...x,
+    verdict_ci: x.ci,
+    verdict_level: 0.95,
+    detectable: x.sd_log === null ? null : detectable(x.sd_log, x.rounds, pairs),
+    rounds_to_difference: open && Math.abs(mean) >= margin ? roundsToDifference(mean, x.sd_log!, pairs) : null,
+    rounds_to_equivalence: open && Math.abs(mean) < margin ? roundsToEquivalence(mean, x.sd_log!, margin, pairs) : null,
   };
 }
 
@@ -54,37 +82,51 @@ export function inverted(c: PairedComparison): PairedComparison {
 export function pairedOf(c: Comparison, key: string, a: string, b: string): PairedComparison | null {
   const pairs = c.metrics[key]?.pairs ?? [];
   const direct = pairs.find((x) => x.a === a && x.b === b)?.paired;
-  if (direct) return direct;
+  if (direct) return read(c, key, direct);
   const reverse = pairs.find((x) => x.a === b && x.b === a)?.paired;
-  return reverse ? inverted(reverse) : null;
+  return reverse ? inverted(read(c, key, reverse)) : null;
 }
+
+/** "98.3 % CI 0.97–1.08": the interval a verdict rests on, with its level. */
+const verdictInterval = (x: PairedComparison, digits = 2) => `${percent(x.verdict_level ?? 0.95)} CI ${fixed(x.verdict_ci![0], digits)}–${fixed(x.verdict_ci![1], digits)}`;
 
 const isPaired = (c: Comparison) => Object.values(c.metrics).some((m) => m.pairs.some((x) => x.paired));
 
-/** What "inconclusive" needs: the difference these rounds resolve and the rounds the observed one would take. */
+/**
+ * What an undecided pair would take: the difference these rounds detect, and the rounds a new
+ * comparison would need at this ratio and spread, both at 80 % power. A new comparison, not these
+ * rounds extended: adding rounds until a verdict comes raises the chance of a false one.
+ */
 function needs(x: PairedComparison): string {
   if (x.rounds < 2) return `${x.rounds} usable round(s): at least 2 are needed`;
-  const res = x.resolvable === null ? "" : `resolves ±${pct(x.resolvable)} at ${x.rounds} rounds`;
-  const more = x.rounds_needed === null ? "" : x.rounds_needed > x.rounds ? `; needs about ${x.rounds_needed} rounds` : "; not after correcting for the metric's other pairs";
-  return `${res}${more}`;
+  const detects = x.detectable == null ? "" : `${x.rounds} rounds detect ±${pct(x.detectable)} with 80 % power`;
+  const what = x.rounds_to_equivalence != null ? `show equivalence at this ratio` : `decide this ratio`;
+  const rounds = x.rounds_to_equivalence ?? x.rounds_to_difference;
+  const more = rounds != null ? `a new comparison of about ${rounds} rounds would ${what} with 80 % power` : x.sd_log ? "more than 500 rounds would be needed at this ratio" : "";
+  return [detects, more].filter(Boolean).join("; ");
 }
 
 /** One sentence for a pair of a metric, paired when the comparison has it. */
-function pairSentence(label: string, pair: PairEntry): string {
-  const x = pair.paired;
-  if (!x) {
+function pairSentence(c: Comparison, key: string, label: string, pair: PairEntry): string {
+  if (!pair.paired) {
     const interval = `ratio ${fixed(pair.ratio, 2)}, 95 % CI ${fixed(pair.ci[0], 2)}–${fixed(pair.ci[1], 2)}, ${p(pair.p_value)}`;
     if (pair.verdict === "lower") return `${label}: ${pair.a} is lower than ${pair.b} (${interval}).`;
     if (pair.verdict === "higher") return `${label}: ${pair.a} is higher than ${pair.b} (${interval}).`;
     return `${label}: no clear difference between ${pair.a} and ${pair.b} (${interval}).`;
   }
+  const x = read(c, key, pair.paired);
   if (x.rounds < 2) return `${label}: ${pair.a} against ${pair.b} is inconclusive (${needs(x)}).`;
-  const interval = `ratio ${fixed(x.ratio, 2)}, 95 % CI ${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}, paired over ${x.rounds} rounds, ${p(x.p_value)}${x.p_adjusted !== x.p_value ? ` (Holm ${p(x.p_adjusted).replace("p ", "")})` : ""}${x.p_sign_flip !== null ? `, sign-flip ${p(x.p_sign_flip)}` : ""}`;
+  const adjusted = x.p_adjusted !== x.p_value ? ` (adjusted ${p(x.p_adjusted).replace("p ", "")})` : "";
+  const tests = `${p(x.p_value)}${adjusted}${x.p_sign_flip !== null ? `, sign-flip ${p(x.p_sign_flip)}` : ""}`;
+  const interval = `ratio ${fixed(x.ratio, 2)}, ${verdictInterval(x)}, paired over ${x.rounds} rounds`;
   const lost = x.lost.length ? `; ${x.lost.length} round(s) lost` : "";
-  if (x.verdict === "lower") return `${label}: ${pair.a} is lower than ${pair.b} (${interval}${lost}).`;
-  if (x.verdict === "higher") return `${label}: ${pair.a} is higher than ${pair.b} (${interval}${lost}).`;
-  if (x.verdict === "equivalent") return `${label}: ${pair.a} and ${pair.b} are equivalent, within ±5 % (${interval}${lost}).`;
-  return `${label}: ${pair.a} against ${pair.b} is inconclusive (${interval}; ${needs(x)}${lost}).`;
+  if (x.verdict === "lower") return `${label}: ${pair.a} is lower than ${pair.b} (${interval}, ${tests}${lost}).`;
+  if (x.verdict === "higher") return `${label}: ${pair.a} is higher than ${pair.b} (${interval}, ${tests}${lost}).`;
+  if (x.verdict === "equivalent") {
+    const tost = x.p_equivalence !== undefined ? `, two one-sided tests ${p(x.p_equivalence_adjusted ?? x.p_equivalence)}` : "";
+    return `${label}: ${pair.a} and ${pair.b} are equivalent, within ${bandText(c)} (${interval}${tost}${lost}).`;
+  }
+  return `${label}: ${pair.a} against ${pair.b} is inconclusive (${interval}, ${tests}; ${needs(x)}${lost}).`;
 }
 
 /** One sentence per pair: the verdict with its ratio, interval and p-value. */
@@ -92,7 +134,7 @@ export function verdictSentences(c: Comparison, key: string): string[] {
   const m = c.metrics[key];
   if (!m) return [];
   const label = m.operating_point ? `${m.label} ${m.operating_point}` : m.label;
-  return m.pairs.map((pair) => pairSentence(label, pair));
+  return m.pairs.map((pair) => pairSentence(c, key, label, pair));
 }
 
 /** The reference target of the matrix: the cheapest by total CPU per request, else the first target. */
@@ -115,7 +157,9 @@ export function parametersLine(c: Comparison): string {
     points.length ? `measured ${points.join(" and ")}` : "",
     pr.duration ? `${pr.duration} runs after a ${pr.warmup ?? "0s"} warm-up` : "",
     pr.api ? `API ${pr.api} only` : "mix 50/30/20",
-    c.analysis ? `verdicts paired by round, equivalent within ±${Math.round(c.analysis.equivalence * 100)} %, ${c.analysis.multiplicity}` : "verdicts unpaired (a comparison from before the paired analysis)",
+    !c.analysis ? "verdicts unpaired (a comparison from before the paired analysis)"
+      : c.analysis.equivalence_test ? `verdicts paired by round, equivalent within ${bandText(c)} on the log ratio (two one-sided tests), corrected over each metric's pairs; a cell's interval is the one its verdict rests on`
+      : `verdicts paired by round, equivalent when the 95 % interval lies within ${1 - c.analysis.equivalence}–${1 + c.analysis.equivalence} (a comparison from before the symmetric band), ${c.analysis.multiplicity}`,
   ].filter(Boolean);
   return `${parts.join("; ")}.`;
 }
@@ -136,8 +180,10 @@ function matrixCell(c: Comparison, key: string, t: string, ref: string): string 
     return `${median}; ×${fixed(ratio, 2)} ${verdict}`;
   }
   if (x.rounds < 2) return `${median}; inconclusive (${x.rounds} round(s))`;
-  const ratio = `×${fixed(x.ratio, 2)} [${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}]`;
-  const word = x.verdict === "inconclusive" ? `inconclusive${x.rounds_needed && x.rounds_needed > x.rounds ? ` (needs ~${x.rounds_needed} rounds)` : ""}` : x.verdict;
+  // The interval the verdict rests on, so one that excludes 1 never stands beside "inconclusive".
+  const ratio = `×${fixed(x.ratio, 2)} (${verdictInterval(x)})`;
+  const needed = x.rounds_to_equivalence ?? x.rounds_to_difference;
+  const word = x.verdict === "inconclusive" && needed != null ? `inconclusive (~${needed} rounds for 80 % power)` : x.verdict;
   return `${median}; ${ratio} ${word}`;
 }
 
@@ -155,16 +201,18 @@ function effectSentence(c: Comparison, key: string, a: string, b: string, x: Pai
   const m = c.metrics[key];
   const at = m.operating_point ? ` ${m.operating_point}` : "";
   const times = `${fixed(x.ratio, 2)}×`;
-  const ci = `95 % CI ${fixed(x.ci[0], 2)}–${fixed(x.ci[1], 2)}×, ${x.rounds} rounds`;
-  if (x.verdict === "equivalent") return `${a} and ${b} are equivalent in ${m.label}${at} (ratio ${fixed(x.ratio, 3)}, ${ci}).`;
+  const ci = `${verdictInterval(x)}×, ${x.rounds} rounds`;
+  if (x.verdict === "equivalent") return `${a} and ${b} are equivalent in ${m.label}${at}, within ${bandText(c)} (ratio ${fixed(x.ratio, 3)}, ${ci}).`;
   if (key.startsWith("cpu_ms_total")) return `${a} costs ${times} ${b}'s CPU per request${at} (${ci}).`;
   if (key === "ok_rps") return `${a} serves ${times} ${b}'s throughput${at} (${ci}).`;
   return `${a}'s ${m.label} is ${times} ${b}'s${at} (${ci}).`;
 }
 
 /**
- * The first screen's sentences: decided effects of the matrix's metrics, largest first (each as a
- * ratio above 1), at most MAX_SENTENCES; when nothing is decided, what it would take.
+ * The first screen's sentences: the decided pairs of the matrix's metrics — lower, higher and
+ * equivalent alike, each said as a ratio of at least 1 with the interval its cell shows — largest
+ * effects first and equivalences after them, the first of each metric before a second of any; then,
+ * when some pair is undecided, one line on what they would take. At most MAX_SENTENCES.
  */
 export function headlineSentences(c: Comparison): string[] {
   if (!isPaired(c)) return verdictLinesUnpaired(c).slice(0, MAX_SENTENCES);
@@ -173,30 +221,34 @@ export function headlineSentences(c: Comparison): string[] {
   for (const key of MATRIX) {
     for (const pair of c.metrics[key]?.pairs ?? []) {
       if (!pair.paired) continue;
-      // Every effect as a ratio above 1: "a costs 10× b", never "0.1×".
-      const x = pair.paired.ratio < 1 ? inverted(pair.paired) : pair.paired;
-      const [a, b] = pair.paired.ratio < 1 ? [pair.b, pair.a] : [pair.a, pair.b];
-      if (x.verdict === "higher") found.push({ key, a, b, x, size: Math.abs(Math.log(x.ratio)) });
-      else if (x.verdict === "inconclusive" && x.rounds >= 2) open.push({ key, a, b, x });
+      const stored = read(c, key, pair.paired);
+      // Every effect as a ratio of at least 1: "a costs 10× b", never "0.1×".
+      const x = stored.ratio < 1 ? inverted(stored) : stored;
+      const [a, b] = stored.ratio < 1 ? [pair.b, pair.a] : [pair.a, pair.b];
+      // Equivalences rank after every difference: size −1 keeps them behind.
+      if (x.verdict === "higher" || x.verdict === "lower") found.push({ key, a, b, x, size: Math.abs(Math.log(x.ratio)) });
+      else if (x.verdict === "equivalent") found.push({ key, a, b, x, size: -1 });
+      else if (x.rounds >= 2) open.push({ key, a, b, x });
     }
   }
-  // The largest decided effect of each metric first, in the matrix's order (cost first), then the
-  // largest of the rest: five sentences of one metric would hide the others.
+  // The first of each metric, then the largest of the rest: five sentences of one metric would hide
+  // the others. The last line is kept for the undecided pairs, when there are some.
+  const room = open.length ? MAX_SENTENCES - 1 : MAX_SENTENCES;
   found.sort((u, v) => v.size - u.size);
-  const chosen = MATRIX.flatMap((key) => found.filter((f) => f.key === key).slice(0, 1));
-  for (const f of found) if (chosen.length < MAX_SENTENCES && !chosen.includes(f)) chosen.push(f);
-  const lines = chosen.slice(0, MAX_SENTENCES).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
-  if (lines.length < MAX_SENTENCES && open.length) {
-    // What the undecided pairs would take: the differences these rounds resolve, and the rounds the observed ones need.
-    const cpu = open.filter((o) => o.key === "cpu_ms_total" && o.x.resolvable !== null);
-    const [least, widest] = cpu.length ? [Math.min(...cpu.map((o) => o.x.resolvable!)), Math.max(...cpu.map((o) => o.x.resolvable!))] : [0, 0];
+  const chosen = MATRIX.flatMap((key) => found.filter((f) => f.key === key).slice(0, 1)).slice(0, room);
+  for (const f of found) if (chosen.length < room && !chosen.includes(f)) chosen.push(f);
+  const lines = chosen.sort((u, v) => v.size - u.size).map((f) => effectSentence(c, f.key, f.a, f.b, f.x));
+  if (open.length) {
+    // What the undecided pairs would take: the differences these rounds detect, and the rounds a new comparison would need.
+    const cpu = open.filter((o) => o.key === "cpu_ms_total" && o.x.detectable != null);
+    const [least, widest] = cpu.length ? [Math.min(...cpu.map((o) => o.x.detectable!)), Math.max(...cpu.map((o) => o.x.detectable!))] : [0, 0];
     const range = pct(least) === pct(widest) ? `±${pct(least)}` : `±${pct(least)} to ±${pct(widest)}`;
-    const resolves = cpu.length ? ` these rounds resolve differences in total CPU per request of ${range} or more` : "";
-    const needed = open.map((o) => o.x.rounds_needed).filter((r): r is number => r !== null && r > open[0].x.rounds);
-    const most = needed.length ? ` (the observed differences would need up to about ${Math.max(...needed)} rounds: \`--repeat N\`)` : "";
-    lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${resolves || " see every pair below"}${most}.`);
+    const detects = cpu.length ? ` these rounds detect differences in total CPU per request of ${range} with 80 % power` : "";
+    const needed = open.map((o) => o.x.rounds_to_difference ?? o.x.rounds_to_equivalence).filter((r): r is number => r != null);
+    const most = needed.length ? ` (a new comparison would need up to about ${Math.max(...needed)} rounds, \`--repeat N\`, to decide them or show them equivalent with 80 % power)` : "";
+    lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${detects || " see every pair below"}${most}.`);
   }
-  if (!lines.length) lines.push("No pair of the headline metrics is decided or equivalent; every pair is listed below.");
+  if (!lines.length) lines.push("No pair of the headline metrics has two usable rounds; every pair is listed below.");
   return lines;
 }
 
@@ -286,9 +338,11 @@ export function verdictMarkdown(c: Comparison): string {
   const medians = exact
     ? "Medians per target with their exact order-statistic intervals: at least 95 % from 6 rounds on; below that [min, max], marked with what it covers (94 % at 5 rounds, 88 % at 4, 75 % at 3)."
     : `Medians per target with 95 % bootstrap intervals (seed ${c.seed}).`;
-  const method = c.analysis
-    ? `Paired by round: per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ±${Math.round(c.analysis.equivalence * 100)} %; otherwise \`inconclusive\`, with what it would take. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
-    : `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.`;
+  const method = !c.analysis
+    ? `Medians over rounds with 95 % bootstrap intervals (10,000 resamples, seed ${c.seed}); verdicts need the interval of the ratio to exclude 1 and a two-sided Mann–Whitney p < 0.05. Runs flagged errors, unstable or machine_slow are left out.`
+    : c.analysis.equivalence_test
+      ? `Paired by round: per pair the geometric mean of the per-round ratios and Student's t on their logs. \`lower\`/\`higher\`: the paired t-test (two-sided, 5 %); \`equivalent\`: two one-sided tests (5 % each) that the ratio lies within ${bandText(c)} on the log scale (×${fixed(1 / (1 + c.analysis.equivalence), 3)} to ×${fixed(1 + c.analysis.equivalence, 3)}, the same band whichever target comes first), which wins when both hold; otherwise \`inconclusive\`, with the difference these rounds detect and the rounds a new comparison would need, both at 80 % power. Each metric's pairs are one family: Holm's step-down over both hypotheses of every pair, dividing by at most the number of pairs. Every interval beside a verdict is the one that verdict rests on: 1 − 0.05/h for a difference, 1 − 0.1/h for equivalence (95 % and 90 % for two targets), h the step's divisor. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
+      : `Paired by round (a comparison from before the symmetric band): per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ${1 - c.analysis.equivalence}–${1 + c.analysis.equivalence}; otherwise \`inconclusive\`. What an undecided pair would take is recomputed at 80 % power. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`;
   return [
     "## Every pair\n",
     `${verdictLines(c).map((l) => `- ${l}`).join("\n")}\n`,
