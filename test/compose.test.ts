@@ -145,7 +145,7 @@ for (const caseName of CASES) {
       expect(stability.foreign_cpu_pct_windows!.length).toBeGreaterThan(0);
       expect(paritySignature(result.extra.parity)).not.toBe("none recorded");
       expect((result.extra.parity as { processes: Record<string, { runtime: string }> }).processes.postgres.runtime).toBe("container");
-      expect(Object.keys(result.resources).sort()).toEqual([...target.processes.map((p) => p.name), "postgres", "docker-proxy", "k6"].sort());
+      expect(Object.keys(result.resources).sort()).toEqual([...target.processes.map((p) => p.name), "postgres", "docker-proxy", "vegeta"].sort());
       for (const [name, r] of Object.entries(result.resources)) expect({ name, cpu: r.cpu_seconds > 0 }).toEqual({ name, cpu: true });
       // Every container of the stack, Prometheus too: their cgroups' sum is the parent cgroup's count over the same window.
       const stack = result.extra.stack_cgroup as { parent: string | null; cpu_seconds: number | null; containers_cpu_seconds: number };
@@ -155,7 +155,7 @@ for (const caseName of CASES) {
         expect(Math.abs(stack.containers_cpu_seconds - stack.cpu_seconds!)).toBeLessThan(0.02 * stack.cpu_seconds! + 0.05);
       }
       const containers = result.extra.containers as Record<string, { cpu_seconds: number }>;
-      for (const name of Object.keys(result.resources).filter((n) => n !== "k6" && n !== "docker-proxy")) {
+      for (const name of Object.keys(result.resources).filter((n) => n !== "vegeta" && n !== "docker-proxy")) {
         expect(result.resources[name].cpu_seconds).toBeCloseTo(containers[name].cpu_seconds, 1);
       }
       // The calls per request the mix implies (50/30/20), from the containers' own counters.

@@ -46,12 +46,14 @@ describe("one source of truth for tool versions (src/versions.json)", () => {
     expect(images.prometheus).toBe(`prom/prometheus:v${versions.prometheus}`);
     expect(images.grafana).toBe(`grafana/grafana:${versions.grafana}`);
     expect(images["apollo-router"]).toBe(`ghcr.io/apollographql/router:v${versions.apolloRouter}`);
-    const print = await fingerprint(defaults, "16");
+    const { engineOf } = await import("../src/run/engine/engine");
+    const print = await fingerprint(defaults, "16", null, engineOf(defaults));
     expect(print.pinned).toEqual(versions);
     // Here the pinned tools are the ones that run: what a result records is what was pinned.
     expect((print.versions as any).bun).toBe(versions.bun);
     expect((print.versions as any).deno).toBe(versions.deno);
-    expect((print.versions as any).k6).toBe(`v${versions.k6}`);
+    expect((print.versions as any).vegeta).toBe(versions.vegeta);
+    expect(print.engine).toEqual({ name: "vegeta", version: versions.vegeta, source: "tools cache" });
     expect((print.versions as any).apollo_router).toBe(versions.apolloRouter);
   });
 });

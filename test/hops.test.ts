@@ -94,7 +94,7 @@ test("a measured run through the proxies: Toxiproxy's CPU is its own component, 
   expect((result.fingerprint.versions as Record<string, string>).toxiproxy).toBe("2.12.0");
   const { cpuMsPerRequest, inCaseTotal } = await import("../src/run/run-result");
   const total = cpuMsPerRequest(result, inCaseTotal)!;
-  const everything = cpuMsPerRequest(result, (p) => p !== "k6")!;
+  const everything = cpuMsPerRequest(result, (p) => p !== "vegeta")!;
   expect(everything - total).toBeCloseTo(result.resources.toxiproxy.cpu_ms_per_request ?? 0, 6);
 });
 

@@ -75,14 +75,14 @@ describe("the fit", () => {
       expect(fit.residuals).toHaveLength(12);
     }
     expect(missed).toBeLessThanOrEqual(2);
-    // The total leaves k6 out; data services are one component.
+    // The total leaves the load generator (k6 here) out; data services are one component.
     const total = Object.entries(CASE2).filter(([p]) => p !== "k6").reduce((s, [, t]) => ({ fixed: s.fixed + t.fixed, marginal: s.marginal + t.marginal }), { fixed: 0, marginal: 0 });
     expect(within(model.total!.fixed_ci, total.fixed)).toBe(true);
     expect(within(model.total!.marginal_ci, total.marginal)).toBe(true);
     expect(model.total!.r2!).toBeGreaterThan(0.99);
     const data = model.components["data services"];
     expect(within(data.marginal_ci, 0.0007)).toBe(true);
-    expect(Object.keys(model.components).sort()).toEqual(["data services", "gateway", "k6", "postgres"]);
+    expect(Object.keys(model.components).sort()).toEqual(["data services", "gateway", "load generator", "postgres"]);
     expect(model.pss.map((p) => p.rate)).toEqual([25, 50, 100, 200]);
     expect(model.pss[0].total_bytes).toBe(300 * 2 ** 20 + 25_000);
   });

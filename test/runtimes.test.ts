@@ -108,7 +108,7 @@ test("the CLI under Deno: up, status, query, a short load and down, and no proce
   const stopped = denoCli(["down"]);
   expect(stopped.code).toBe(0);
   expect(readState(config)).toBeNull();
-  expect(strayProcesses(/src\/main\.ts|postgres|k6/)).toEqual([]);
+  expect(strayProcesses(/src\/main\.ts|postgres|vegeta|k6/)).toEqual([]);
   // `down` stopped PostgreSQL too; the tests after this one (and this file's own pool) need it.
   await clusterUp(config, quiet);
 });

@@ -10,9 +10,10 @@ import type { Config } from "../config";
 import type { PinPlan } from "./pin";
 import { routerBinary } from "../router";
 import { TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
+import { findBinaries } from "./pg-cluster";
 import type { Engine } from "./engine/engine";
 import pinned from "../versions.json" with { type: "json" };
-import { runtimeVersion, spawnSync } from "../runtime";
+import { runtimeVersion, spawnSync, toolSources } from "../runtime";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -48,6 +49,16 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       // With --hop-latency only: the Toxiproxy that carried every internal hop.
       // (`go install` of a module version embeds no version string: the cache's build is the pinned one.)
       ...(config.hopLatencyMs !== null ? { toxiproxy: toxiproxyBinary(config).startsWith(config.toolsDir) ? TOXIPROXY_VERSION : (output([toxiproxyBinary(config), "-version"])?.match(/\d+\.\d+\.\d+/)?.[0] ?? null) } : {}),
+    },
+    /**
+     * Where each tool that ran came from: `PATH` (a Nix shell's, when it is the pinned version),
+     * `npm` (node_modules), the `tools cache`; the router, PostgreSQL as configured.
+     */
+    sources: {
+      ...Object.fromEntries(Object.entries(toolSources()).map(([name, s]) => [name, s?.source ?? null])),
+      ...(engine ? { [engine.name]: engine.source(config) } : {}),
+      apollo_router: existsSync(router) ? (router.startsWith(config.toolsDir) ? "tools cache" : "PATH") : null,
+      postgres: config.db.external ? "external (DATABASE_URL)" : await findBinaries().then((b) => (b.source.startsWith("PATH") ? "PATH" : "npm"), () => null),
     },
     /** The load engine: its name, version and where its binary came from (PATH or the tools cache). */
     engine: engine ? { name: engine.name, version: engine.version, source: engine.source(config) } : null,
