@@ -171,7 +171,7 @@ describe("crossings", () => {
       const c = crossover("a", lineOf(noisy(0.5, 0.001, 0.02)), "b", lineOf(noisy(0.1, 0.003, 0.02)));
       if (c.ci![0] <= 200 && 200 <= c.ci![1]) inside++;
     }
-    // t with the smaller of the two fits' df (10, not Welch's ≈ 20) makes it a little conservative.
+    // t with Welch–Satterthwaite's df for the two fits (about 20 here; test/crossover.test.ts).
     expect(inside / 1000).toBeGreaterThan(0.93);
     expect(inside / 1000).toBeLessThan(0.985);
     const vague = crossover("a", lineOf(noisy(0.5, 0.002, 0.2)), "b", lineOf(noisy(0.1, 0.0021, 0.2)));

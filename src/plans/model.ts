@@ -128,7 +128,9 @@ export interface Crossover {
  * Fieller's (the confidence set of a ratio of two normal estimates; the delta method's interval
  * is its large-sample limit): {θ : (Δa + θΔb)² ≤ t² Var(Δa + θΔb)}, bounded only when the slopes'
  * difference is itself significant (otherwise the lines may well be parallel, and the set is
- * unbounded: no interval). The two targets' fits are independent regressions; t has the smaller df.
+ * unbounded: no interval). The two targets' fits are taken as independent regressions, so the
+ * variance of the difference is the sum of theirs, with Welch–Satterthwaite's degrees of freedom
+ * for that sum, evaluated at the crossing (between the smaller df and the sum of both).
  */
 export function crossover(a: string, la: Line, b: string, lb: Line, level = LEVEL): Crossover {
   const dA = la.fixed - lb.fixed;
@@ -142,13 +144,12 @@ export function crossover(a: string, la: Line, b: string, lb: Line, level = LEVE
   let ci: Interval | null = null;
   let why: string | null = null;
   const vars = [la.var_fixed, la.var_marginal, la.cov, lb.var_fixed, lb.var_marginal, lb.cov];
-  const df = Math.min(la.df, lb.df);
-  if (vars.some((v) => v === null) || df < 1) why = "no interval: a fit with two points has no residual degrees of freedom";
+  if (vars.some((v) => v === null) || Math.min(la.df, lb.df) < 1) why = "no interval: a fit with two points has no residual degrees of freedom";
   else {
     const vA = la.var_fixed! + lb.var_fixed!;
     const vB = la.var_marginal! + lb.var_marginal!;
     const c = la.cov! + lb.cov!;
-    const t2 = tOf(df, level) ** 2;
+    const t2 = tOf(welchDf([[valueVariance(la, at), la.df], [valueVariance(lb, at), lb.df]]), level) ** 2;
     // (Δa + θΔb)² − t²(vA + 2θc + θ²vB) ≤ 0, a quadratic in θ.
     const qa = dB * dB - t2 * vB;
     const qb = 2 * (dA * dB - t2 * c);
@@ -164,6 +165,21 @@ export function crossover(a: string, la: Line, b: string, lb: Line, level = LEVE
     return { a, b, rate: null, at, ci, below, why: `the lines cross at ${round(at, 1)} requests/s, outside the range both were measured over (${round(lo, 1)}–${round(hi, 1)})${why ? `; ${why}` : ""}` };
   }
   return { a, b, rate: at, at, ci, below, why };
+}
+
+/** The variance of a line's value at x (its coefficients' variances and covariance known). */
+const valueVariance = (l: Line, x: number) => Math.max(0, l.var_fixed! + x * x * l.var_marginal! + 2 * x * l.cov!);
+
+/**
+ * Welch–Satterthwaite: the degrees of freedom of a sum of independent variance estimates, each
+ * with its own df — (Σ v)² / Σ (v² / df). Zero variances leave the smaller df.
+ */
+export function welchDf(parts: [variance: number, df: number][]): number {
+  const total = parts.reduce((s, [v]) => s + v, 0);
+  const smallest = Math.min(...parts.map(([, df]) => df));
+  if (!(total > 0)) return smallest;
+  const df = total ** 2 / parts.reduce((s, [v, d]) => s + v ** 2 / d, 0);
+  return Math.max(smallest, df);
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
