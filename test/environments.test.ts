@@ -41,6 +41,9 @@ describe("one source of truth for tool versions (src/versions.json)", () => {
     expect(JSON.parse(read("package.json")).devDependencies.bun).toBe(versions.bun);
     expect(JSON.parse(read("package.json")).devDependencies.deno).toBe(versions.deno);
     expect(read("compose/Dockerfile")).toMatch(new RegExp(`^FROM oven/bun:${versions.bun.replaceAll(".", "\\.")}$`, "m"));
+    // The load engine's image for Kubernetes: vegeta at the pinned version, tagged as k8s render names it.
+    expect(read("compose/vegeta.Dockerfile")).toContain(`go install github.com/tsenart/vegeta/v12@v${versions.vegeta}`);
+    expect(read("compose/vegeta.Dockerfile")).toContain(`-t fleetbench-vegeta:${versions.vegeta} .`);
     const images = Object.fromEntries(CASE_NAMES.flatMap((c) => Object.entries(stack(c))).filter(([, s]) => s.image).map(([n, s]) => [n, s.image]));
     expect(images.postgres).toBe(`postgres:${versions.postgres}`);
     expect(images.prometheus).toBe(`prom/prometheus:v${versions.prometheus}`);

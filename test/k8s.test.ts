@@ -46,9 +46,15 @@ const ROOT = join(import.meta.dirname, "..");
 /** The rows k8s renders: Bun's (its image is compose's Bun image; Deno's rows are native only). */
 const BUN_ROWS = TARGETS.filter((t) => t.runtime === "bun");
 const defaults = loadConfig({});
-/** The options of `k8s render` as the CLI parses them, with a fixed run id. */
+/** The options of `k8s render` as the CLI parses them, with a fixed run id (the default engine, vegeta). */
 const render = (t: TargetSpec, ...args: string[]) => {
   const { options } = k8sArgs(configFor(t, defaults), [t.case, ...args], "20260101T000000Z-test");
+  return { options, objects: renderTarget(t, options) };
+};
+/** The same with a user-brought k6 (`--engine k6`): k6-operator's TestRun. */
+const withK6 = loadConfig({ FLEET_ENGINE: "k6" });
+const renderK6 = (t: TargetSpec, ...args: string[]) => {
+  const { options } = k8sArgs(configFor(t, withK6), [t.case, ...args], "20260101T000000Z-test");
   return { options, objects: renderTarget(t, options) };
 };
 const find = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
@@ -132,8 +138,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 describe("every target renders, and every object is valid", () => {
   test("every row of the table renders valid objects, with valid names and labels", () => {
     expect(BUN_ROWS.length).toBeGreaterThanOrEqual(5);
-    for (const t of BUN_ROWS) {
-      const { objects } = render(t, "--parallelism", "3");
+    for (const [t, engine] of BUN_ROWS.flatMap((t) => [[t, render], [t, renderK6]] as const)) {
+      const { objects } = engine(t, "--parallelism", "3");
       const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
       expect(new Set(names).size).toBe(names.length);
       for (const o of objects) {
@@ -152,10 +158,14 @@ describe("every target renders, and every object is valid", () => {
     const job = structuredClone(find(objects, "Job", "gate"));
     job.spec.template.spec.restartPolicy = "Sometimes";
     expect(() => validate(job)).toThrow();
-    const run = structuredClone(find(objects, "TestRun", "fleetbench-load"));
+    const load = structuredClone(find(objects, "Job", "load"));
+    load.spec.completionMode = 7;
+    expect(() => validate(load)).toThrow();
+    const k6Objects = renderK6(BUN_ROWS[2]).objects;
+    const run = structuredClone(find(k6Objects, "TestRun", "fleetbench-load"));
     run.spec.paralelism = run.spec.parallelism;
     expect(() => validate(run)).toThrow(/additional properties/);
-    const runner = structuredClone(find(objects, "TestRun", "fleetbench-load"));
+    const runner = structuredClone(find(k6Objects, "TestRun", "fleetbench-load"));
     runner.spec.runner.env[0].value = 5;
     expect(() => validate(runner)).toThrow();
   });
@@ -189,7 +199,9 @@ describe("names, ports, environment, images and versions are the table's", () =>
     const { objects } = render(BUN_ROWS[0]);
     expect(find(objects, "StatefulSet", "postgres").spec.template.spec.containers[0].image).toBe(`postgres:${versions.postgres}`);
     expect(find(objects, "Service", "postgres").spec.ports[0].port).toBe(DEFAULTS.pgPort);
-    expect(find(objects, "TestRun", "fleetbench-load").spec.runner.image).toBe(`grafana/k6:${versions.k6}`);
+    expect(find(objects, "Job", "load").spec.template.spec.containers[0].image).toBe(`fleetbench-vegeta:${versions.vegeta}`);
+    expect(objects.some((o) => o.kind === "TestRun")).toBe(false);
+    expect(find(renderK6(BUN_ROWS[0]).objects, "TestRun", "fleetbench-load").spec.runner.image).toBe(`grafana/k6:${versions.k6}`);
   });
 
   test("the Bun roles' environment gives src/config.ts every address by Service name and DESIGN §2's ports", () => {
@@ -227,9 +239,9 @@ describe("names, ports, environment, images and versions are the table's", () =>
     expect(c.args).toEqual(["--config", "/dist/config/router.yaml", "--supergraph", "/dist/config/supergraph.graphql", "--anonymous-telemetry-disabled"]);
   });
 
-  test("k6: the script, everything it imports and the request spec, laid out as in the repository", () => {
+  test("k6 (user-brought): the script, everything it imports and the request spec, laid out as in the repository", () => {
     for (const t of BUN_ROWS) {
-      const { options, objects } = render(t, "--api", "monitor");
+      const { options, objects } = renderK6(t, "--api", "monitor");
       const map = find(objects, "ConfigMap", "k6-script").data;
       const run = find(objects, "TestRun", "fleetbench-load");
       const items: { key: string; path: string }[] = run.spec.runner.volumes.find((v: any) => v.name === "fleetbench").configMap.items;
@@ -246,7 +258,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
       const config = configFor(t, loadConfig({ FLEET_GATEWAY_URL: `http://${t.gateway}:${DEFAULTS.gatewayPort}` }));
       expect(JSON.parse(files.get("spec.json")!)).toEqual(requestSpec(CASES[t.case], config, options.runId, { monitor: 100 }, defaults.fleetSize, criticalCount(defaults.fleetSize)));
     }
-    const { objects } = render(BUN_ROWS[0]);
+    const { objects } = renderK6(BUN_ROWS[0]);
     expect(JSON.parse(find(objects, "ConfigMap", "k6-script").data["spec.json"]).mix).toEqual(DEFAULT_MIX);
   });
 
@@ -258,7 +270,8 @@ describe("names, ports, environment, images and versions are the table's", () =>
     const gate = find(objects, "Job", "gate");
     expect(gate.spec.backoffLimit).toBe(0);
     const c = gate.spec.template.spec.containers[0];
-    expect(c.args).toEqual(["gate", t.case]);
+    // Its log ends with each answer's sha256: what every response of the load is checked against.
+    expect(c.args).toEqual(["gate", t.case, "--answers"]);
     expect(c.env.find((v: any) => v.name === "FLEET_GATEWAY_URL").value).toBe(`http://${t.gateway}:${DEFAULTS.gatewayPort}`);
   });
 
@@ -283,8 +296,38 @@ describe("parallelism splits the load as documented", () => {
     expect(splitLoad({ mode: "rate", vus: 10, rate: 300, duration: "1m" }, 4)).toEqual({ parallelism: 4, vus_per_runner: [2, 3, 2, 3], rate_per_runner: 75 });
   });
 
-  test("the TestRun runs P runners, each given the run's totals (k6's execution segments take each runner's share)", () => {
+  test("vegeta: an Indexed Job of P pods, each with its own targets and its share of workers, rate or iterations", () => {
     const t = BUN_ROWS[2];
+    /** Each pod's vegeta arguments, from the script's `case "$JOB_COMPLETION_INDEX"` lines. */
+    const commands = (objects: K8sObject[]) => {
+      const script: string = find(objects, "Job", "load").spec.template.spec.containers[0].command[2];
+      return [...script.matchAll(/^ {2}(\d+)\) set -- (.*) ;;$/gm)].map((m) => m[2].split(" ").map((a) => a.replace(/^'|'$/g, "")));
+    };
+    const targets = (objects: K8sObject[], i: number) => find(objects, "ConfigMap", "load-targets").data[`targets-${i}.jsonl`].trim().split("\n").map((l: string) => JSON.parse(l));
+    const closed = render(t, "--parallelism", "4", "--vus", "50", "--duration", "2m").objects;
+    const job = find(closed, "Job", "load");
+    expect(job.spec).toMatchObject({ completionMode: "Indexed", completions: 4, parallelism: 4, backoffLimit: 0 });
+    const workers = commands(closed).map((c) => c.find((a) => a.startsWith("-workers="))!.slice(9)).map(Number);
+    expect(workers).toEqual(runnerShares(50, 4));
+    expect(commands(closed).every((c) => c.includes("-duration=2m") && c.includes("-rate=0") && c.includes("-max-body=-1"))).toBe(true);
+    // Pod i's targets: a cycle of its own, so the pods do not send the same sequence in lockstep.
+    expect(targets(closed, 0)[0]).not.toEqual(targets(closed, 1)[0]);
+    expect(targets(closed, 3).length).toBe(4000);
+    expect(targets(closed, 0).every((x: any) => x.url.startsWith(`http://${t.gateway}:${DEFAULTS.gatewayPort}/graphql#`))).toBe(true);
+    const open = render(t, "--parallelism", "16", "--rate", "800").objects;
+    expect(commands(open).every((c) => c.includes("-rate=800/16s") && c.includes("-duration=30s"))).toBe(true);
+    const its = render(t, "--parallelism", "3", "--iterations", "1000", "--vus", "20").objects;
+    expect([0, 1, 2].map((i) => targets(its, i).length)).toEqual(runnerShares(1000, 3));
+    expect(commands(its).every((c) => c.includes("-lazy"))).toBe(true);
+    // Their stretches are the run's one sequence, in order: the first pod's first target is the sequence's first.
+    const one = render(t, "--parallelism", "1", "--iterations", "1000", "--vus", "20").objects;
+    expect([0, 1, 2].flatMap((i) => targets(its, i))).toEqual(targets(one, 0));
+    expect(() => render(t, "--parallelism", "11")).toThrow("more runners than VUs (10)");
+  });
+
+  test("k6 (user-brought): the TestRun runs P runners, each given the run's totals (k6's execution segments take each runner's share)", () => {
+    const t = BUN_ROWS[2];
+    const render = renderK6;
     const env = (objects: K8sObject[]) => Object.fromEntries(find(objects, "TestRun", "fleetbench-load").spec.runner.env.map((v: any) => [v.name, v.value]));
     const closed = render(t, "--parallelism", "4", "--vus", "50", "--duration", "2m").objects;
     expect(find(closed, "TestRun", "fleetbench-load").spec.parallelism).toBe(4);
@@ -298,8 +341,8 @@ describe("parallelism splits the load as documented", () => {
     expect(() => render(t, "--parallelism", "0")).toThrow("--parallelism must be a positive integer");
   });
 
-  test("remote write with native histograms, tagged with the case and the run", () => {
-    const { options, objects } = render(BUN_ROWS[4], "--prometheus", "obs/prom:9090");
+  test("k6 (user-brought): remote write with native histograms, tagged with the case and the run", () => {
+    const { options, objects } = renderK6(BUN_ROWS[4], "--prometheus", "obs/prom:9090");
     const run = find(objects, "TestRun", "fleetbench-load");
     expect(run.spec.arguments).toContain("--out experimental-prometheus-rw");
     const env = Object.fromEntries(run.spec.runner.env.map((v: any) => [v.name, v.value]));
@@ -315,7 +358,7 @@ describe("parallelism splits the load as documented", () => {
 describe("safe defaults on every object", () => {
   test("no privilege, no root, read-only root filesystems, no host paths, Guaranteed resources: every pod of every target", () => {
     for (const t of BUN_ROWS) {
-      for (const o of render(t, "--parallelism", "2").objects) expect({ object: `${o.kind}/${o.metadata.name}`, violations: securityViolations(o) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, violations: [] });
+      for (const o of [...render(t, "--parallelism", "2").objects, ...renderK6(t, "--parallelism", "2").objects]) expect({ object: `${o.kind}/${o.metadata.name}`, violations: securityViolations(o) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, violations: [] });
     }
     // The check does find a weakened pod.
     const weak = structuredClone(find(render(BUN_ROWS[0]).objects, "Deployment", "rest-gateway"));
@@ -365,7 +408,9 @@ describe("the command line", () => {
     const docs = Bun.YAML.parse(r.out) as K8sObject[];
     const expected = render(BUN_ROWS.find((t) => t.case === "case2")!, "--parallelism", "2").objects;
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expected.map((o) => `${o.kind}/${o.metadata.name}`));
-    expect(find(docs, "TestRun", "fleetbench-load").spec.parallelism).toBe(2);
+    expect(find(docs, "Job", "load").spec.parallelism).toBe(2);
+    const k6 = fleet(["k8s", "case2", "render", "--parallelism", "2", "--engine", "k6"]);
+    expect(find(Bun.YAML.parse(k6.out) as K8sObject[], "TestRun", "fleetbench-load").spec.parallelism).toBe(2);
     expect(find(docs, "Deployment", "yoga-gateway")).toEqual(find(expected, "Deployment", "yoga-gateway"));
   });
 
@@ -404,7 +449,7 @@ describe("a run's result from Prometheus", () => {
     expect(q.latency_p95_by_api).toBe('histogram_quantile(0.95, sum by (api) (last_over_time(k6_http_req_duration_seconds{run="r1",measured="yes"}[90s])))');
     expect(q.calls).toBe('http_requests_total{namespace="fleetbench",route!~"/metrics|/health"}[90s]');
     expect(q.cpu).toBe('container_cpu_usage_seconds_total{namespace="fleetbench",container!="",container!="POD"}[90s]');
-    expect(q.rss_total).toBe('max_over_time(sum(container_memory_rss{namespace="fleetbench",container!="",container!="POD",container!="k6"})[90s:15s])');
+    expect(q.rss_total).toBe('max_over_time(sum(container_memory_rss{namespace="fleetbench",container!="",container!="POD",container!~"k6|vegeta"})[90s:15s])');
   });
 
   test("what kubectl's JSON says of a Job's end and a workload's rollout", () => {
@@ -467,7 +512,7 @@ describe("a run's result from Prometheus", () => {
     expect(r.resources.k6.cpu_seconds).toBe(91);
     expect(Object.keys(r.resources).sort()).toEqual(["k6", "yoga-gateway"]);
     // 91 CPU-s over 55 s is 1.65 cores, but on 2 runners of one CPU each: 0.83 of each, saturated.
-    expect(r.extra.k6_cpu_share).toBe(0.83);
+    expect(r.extra.generator_cpu_share).toBe(0.83);
     expect(r.flags.sort()).toEqual(["errors", "generator_saturated"]);
     expect((r.extra.per_api as any).dashboard).toEqual({ p50: 5, p95: 12, p99: 21, error_rate: 2 / 600 });
     expect((r.extra.per_api as any).monitor.p99).toBeNull();
@@ -482,6 +527,43 @@ describe("a run's result from Prometheus", () => {
     expect(k8sResult(base, measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", engineExit: 0 }), a, 1).status).toBe("incomplete");
     a.calls = { status: "error", error: 'parse error: unexpected "}"' };
     expect(() => measuredFromPrometheus(a, { seconds: 50, wallSeconds: 55, gateway: "yoga-gateway", engineExit: 0 })).toThrow('Prometheus answered error: parse error: unexpected "}"');
+  });
+
+  test("vegeta's pods: their records merged on one clock, every answer checked against the gate Job's hashes, CPU from Prometheus", async () => {
+    const { ensureTools, vegetaBinary } = await import("../src/run/tools");
+    const { readVegeta, sameHash } = await import("../src/run/engine/vegeta");
+    const { summarizeMerged } = await import("../src/run/engine/records");
+    const { gateAnswers } = await import("../src/deploy/k8s");
+    await ensureTools(defaults, ["vegeta"], () => {});
+    // The gate Job's log, as `gate --answers` prints it (hashes of the bodies the recorded server sent).
+    const sha = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+    const log = [`answer dashboard:- sha256 ${sha('{"robots":[]}')}`, `answer monitor:robot-001 sha256 ${sha('{"robot":{"id":"robot-001"}}')}`, `answer monitor:robot-002 sha256 ${sha('{"robot":{"id":"robot-002"}}')}`, "gate passed: 3 answers"].join("\n");
+    const fake: Kubectl = (args) => ({ code: 0, out: args[0] === "logs" ? log : "", err: "" });
+    const hashes = gateAnswers(fake, render(BUN_ROWS[2]).options);
+    expect(hashes.size).toBe(3);
+    // Two pods' records (the recorded 12 requests twice, the second pod started 250 ms later).
+    const file = join(import.meta.dirname, "fixtures", "vegeta-12-requests.bin");
+    const pod = await readVegeta(vegetaBinary(defaults), file, sameHash(hashes));
+    const { records, summary } = summarizeMerged([pod, { ...pod, startMs: pod.startMs + 250 }], { mode: "iterations", windowSeconds: 1, windows: 0 });
+    expect(records.length).toBe(24);
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(records.at(-1)!.sent_ms).toBeCloseTo(250 + 24.138, 3);
+    expect({ requests: summary.requests, ok: summary.ok_requests, errors: summary.errors }).toEqual({ requests: 24, ok: 18, errors: { status: 2, body: 4, transport: 0 } });
+    const a = answers();
+    a.cpu = { status: "success", data: { resultType: "matrix", result: [
+      { metric: { container: "yoga-gateway", pod: "g" }, values: [[0, "100"], [5, "130"]] },
+      { metric: { container: "vegeta", pod: "load-0" }, values: [[0, "0"], [5, "2"]] },
+      { metric: { container: "vegeta", pod: "load-1" }, values: [[0, "0"], [5, "3"]] },
+    ] } };
+    const measured = measuredFromPrometheus(a, { seconds: 10, wallSeconds: 10, gateway: "yoga-gateway", engineExit: 0, summary });
+    const base = baseResult({ runId: "r2", case: "case2", gateway: "yoga-gateway", runtime: "bun", params: { mode: "iterations", vus: 4, iterations: 24, mix: DEFAULT_MIX, fleetSize: 15 }, fingerprint: {}, extra: {} });
+    const r = k8sResult(base, measured, a, 2, "vegeta");
+    expect(r.summary).toMatchObject({ requests: 24, ok_requests: 18, error_rate: 0.25 });
+    expect(r.resources.vegeta.cpu_seconds).toBe(5);
+    // 5 CPU-s over 10 s on 2 pods of one CPU each: 0.25 of each.
+    expect(r.extra.generator_cpu_share).toBe(0.25);
+    expect(r.extra.latency_source).toBe("the records of 2 vegeta pod(s), merged (HdrHistogram, 3 significant digits)");
+    expect(r.flags).toContain("errors");
   });
 
   test("the fingerprint: platform kubernetes, the nodes' types and where each process ran", () => {

@@ -313,13 +313,21 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   async compose(config, args) {
     await composeCli(config, args);
   },
-  async gate(config, [name]) {
+  async gate(config, [name, ...rest]) {
     const spec = caseSpec(name ?? "");
+    const unknown = rest.filter((a) => a !== "--answers");
+    if (unknown.length) throw new UsageError(`gate takes a case and --answers (each answer's sha256, for a load run elsewhere to check against), got "${unknown.join(" ")}"`);
     const { runGate } = await import("../run/gate");
     const sql = createSql(config, "fleetbench-gate");
     try {
-      const gate = await runGate(spec, config, sql);
+      const answers = new Map<string, string>();
+      const gate = await runGate(spec, config, sql, 8, answers);
       if (!gate.passed) throw new RefusedError(`${spec.name} at ${config.urls.gateway} differs from the database:\n  ${gate.failures.join("\n  ")}`);
+      // A Kubernetes load run checks every response against these (its bodies stay in the cluster).
+      if (rest.includes("--answers")) {
+        const { createHash } = await import("node:crypto");
+        for (const [key, body] of answers) console.log(`answer ${key} sha256 ${createHash("sha256").update(Buffer.from(body, "base64")).digest("hex")}`);
+      }
       console.log(`gate passed: ${gate.checked} answers of ${spec.name} at ${config.urls.gateway} equal the database`);
     } finally {
       await sql.end({ timeout: 2 });

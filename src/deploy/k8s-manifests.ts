@@ -38,6 +38,8 @@ export const K8S_DEFAULTS = {
   /** The prometheus-community chart's Service, release `prometheus` in namespace `monitoring`. */
   prometheus: "monitoring/prometheus-server:80",
   operatorNamespace: "k6-operator-system",
+  /** What `docker build -f compose/vegeta.Dockerfile -t fleetbench-vegeta:<version> .` tags. */
+  engineImage: `fleetbench-vegeta:${versions.vegeta}`,
   /** PostgreSQL's volume: a fleet of 10,000 robots is about 1.2 GB with its indexes. */
   postgresStorage: "4Gi",
 } as const;
@@ -178,8 +180,9 @@ function processObjects(t: TargetSpec, p: ProcessSpec, o: K8sOptions): K8sObject
 
 /**
  * Ingress only from the namespace itself, except: the gateway's port from anywhere (the one way
- * in), the processes' ports from Prometheus' namespace (it scrapes /metrics on them), and the
- * k6 runners' REST API from k6-operator's namespace (its controller starts and watches them).
+ * in), the processes' ports from Prometheus' namespace (it scrapes /metrics on them), and, with
+ * a user-brought k6, the runners' REST API from k6-operator's namespace (its controller starts
+ * and watches them). vegeta's pods take no connection at all.
  */
 function networkPolicies(t: TargetSpec, o: K8sOptions): K8sObject[] {
   const c = clusterConfig(t);
@@ -196,7 +199,7 @@ function networkPolicies(t: TargetSpec, o: K8sOptions): K8sObject[] {
         ingress: [
           { from: [{ podSelector: {} }] },
           { from: from(o.prometheus.namespace), ports: t.processes.map((p) => tcp(p.port(c))) },
-          { from: from(o.operatorNamespace), ports: [tcp(K6_API_PORT)] },
+          ...(o.engine === "k6" ? [{ from: from(o.operatorNamespace), ports: [tcp(K6_API_PORT)] }] : []),
         ],
       },
     },
@@ -231,8 +234,9 @@ export function renderTarget(t: TargetSpec, o: K8sOptions): K8sObject[] {
     ...(o.databaseUrlSecret ? [] : postgres(o)),
     bunJob("seed", ["seed", String(o.fleetSize)], [databaseUrl(o)], o, seedLabels, 6),
     ...t.processes.flatMap((p) => processObjects(t, p, o)),
-    // Once, before the load, against the database (DESIGN §7); never retried into passing.
-    bunJob("gate", ["gate", t.case], [...env(clusterEnv(t)), databaseUrl(o)], o, gateLabels, 0),
+    // Once, before the load, against the database (DESIGN §7); never retried into passing. Its log
+    // holds each answer's sha256, which every response of the load is checked against.
+    bunJob("gate", ["gate", t.case, "--answers"], [...env(clusterEnv(t)), databaseUrl(o)], o, gateLabels, 0),
     ...loadObjects(t, o),
   ];
 }
@@ -242,7 +246,9 @@ export function renderYaml(t: TargetSpec, o: K8sOptions, objects = renderTarget(
   const header = [
     `# fleetbench on Kubernetes: ${t.label} (${t.title}), run ${o.runId}, generated from src/run/cases.ts by src/deploy/k8s-manifests.ts.`,
     `# Namespace ${o.namespace}; Bun image ${o.image}; database ${o.databaseUrlSecret ? `from Secret ${o.databaseUrlSecret} (key DATABASE_URL)` : `PostgreSQL ${versions.postgres} in the namespace, password in Secret ${K8S_DEFAULTS.databaseSecret} (\`just k8s up\` creates it)`}.`,
-    `# Load: k6-operator TestRun with parallelism ${o.parallelism}; metrics to Prometheus ${o.prometheus.namespace}/${o.prometheus.name}:${o.prometheus.port}.`,
+    o.engine === "k6"
+      ? `# Load: k6-operator TestRun with parallelism ${o.parallelism} (a user-brought k6); metrics to Prometheus ${o.prometheus.namespace}/${o.prometheus.name}:${o.prometheus.port}.`
+      : `# Load: vegeta ${versions.vegeta} (image ${o.engineImage}) as an Indexed Job of ${o.parallelism} pod(s), their records merged into one result; containers' CPU and memory from Prometheus ${o.prometheus.namespace}/${o.prometheus.name}:${o.prometheus.port}.`,
   ];
   // Through JSON first: an object met twice would otherwise be written as a YAML anchor and alias.
   const docs = objects.map((obj) => stringifyYaml(JSON.parse(JSON.stringify(obj))).replace(/[ \t]+$/gm, "").trimEnd());

@@ -2,7 +2,7 @@
  * The parts every fleetbench pod on Kubernetes shares (DESIGN §17): the options of a rendering,
  * the configuration the pods run with, the security defaults, the resources of each component,
  * labels and scrape annotations. Every workload of
- * src/deploy/k8s-manifests.ts and the k6 runners of src/deploy/k8s-load.ts are built from these, so a default
+ * src/deploy/k8s-manifests.ts and the load pods of src/deploy/k8s-load.ts are built from these, so a default
  * holds for all of them or for none (test/k8s.test.ts checks every rendered pod).
  *
  * Types only from kubernetes-models (erased at run time): the field names are checked by the
@@ -16,22 +16,26 @@ import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequire
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
 import { type ApiName, type ProcessSpec, type TargetSpec, configFor } from "../run/cases";
-import { type Config, loadConfig } from "../config";
+import { type Config, type EngineName, loadConfig } from "../config";
 import type { K6Params } from "../run/engine/k6";
 import { componentOf } from "../run/run-result";
 
-/** What k6 is asked to do on the cluster: the native runner's parameters, and one API or the mix. */
+/** What the load engine is asked to do on the cluster: the native runner's parameters, and one API or the mix. */
 export type LoadShape = K6Params & { api?: ApiName };
 
 export interface K8sOptions {
   namespace: string;
-  /** k6 runner pods of the TestRun; the load is split between them (src/deploy/k8s-load.ts). */
+  /** Load pods (vegeta: an Indexed Job's; k6: the TestRun's runners); the load is split between them (src/deploy/k8s-load.ts). */
   parallelism: number;
+  /** The load engine (FLEET_ENGINE / --engine): vegeta by default, k6 through k6-operator when the user brings it. */
+  engine: EngineName;
+  /** The image of the vegeta pods (compose/vegeta.Dockerfile builds it). */
+  engineImage: string;
   /** The compose image (compose/Dockerfile), which runs every Bun role. */
   image: string;
   /** A Secret of the user's with key DATABASE_URL: no PostgreSQL is rendered, that server is used. null: PostgreSQL in the namespace. */
   databaseUrlSecret: string | null;
-  /** The Prometheus the runners push to and the results are read from: its Service. */
+  /** The Prometheus the results are read from (and k6 runners push to): its Service. */
   prometheus: { namespace: string; name: string; port: number };
   /** Where k6-operator's controller runs: it calls each runner's REST API on port 6565. */
   operatorNamespace: string;
@@ -85,6 +89,7 @@ export const RESOURCES: Record<string, { cpu: string; memory: string }> = {
   subgraphs: { cpu: "500m", memory: "256Mi" },
   "data services": { cpu: "1", memory: "512Mi" },
   postgres: { cpu: "1", memory: "1Gi" },
+  "load generator": { cpu: "1", memory: "1Gi" },
   k6: { cpu: "1", memory: "1Gi" },
   /** k6-operator's starter: one curl per runner to start the test. */
   starter: { cpu: "100m", memory: "64Mi" },

@@ -1,13 +1,14 @@
 /**
- * A Kubernetes run's result, read from Prometheus (DESIGN §17): k6-operator does not merge its
- * runners' summaries, so every number comes from what the runners pushed (remote write, trends
- * as native histograms) and what Prometheus scraped (the services' `http_requests_total`, the
- * cluster's cAdvisor container metrics). The queries are strings and the answers are parsed by
- * pure functions, so both are tested without a cluster; the same result format as a native run
- * comes out (src/run/run-result.ts assembleResult).
+ * A Kubernetes run's result (docs/design.md §17, §22). What the client saw: with vegeta, from the
+ * pods' records merged (src/deploy/k8s.ts); with a user-brought k6, from what its runners pushed
+ * to Prometheus (remote write, trends as native histograms: k6-operator does not merge the
+ * runners' summaries). What the cluster spent: from what Prometheus scraped (the services'
+ * `http_requests_total`, the cluster's cAdvisor container metrics). The queries are strings and
+ * the answers are parsed by pure functions, so both are tested without a cluster; the same result
+ * format as a native run comes out (src/run/run-result.ts assembleResult).
  */
 import { API_NAMES } from "../run/cases";
-import type { K6Summary } from "../run/engine/k6";
+import type { LoadSummary } from "../run/engine/engine";
 import type { ProcessUsage } from "../run/resources";
 import { assembleResult, type Measured, SATURATION } from "../run/run-result";
 import type { RunResult } from "../run/results";
@@ -52,8 +53,8 @@ export function runQueries(namespace: string, runId: string, seconds: number) {
     calls: `http_requests_total{${ns},route!~"/metrics|/health"}${r}`,
     cpu: `container_cpu_usage_seconds_total{${ns},container!="",container!="POD"}${r}`,
     rss: `sum by (container) (max_over_time(container_memory_rss{${ns},container!="",container!="POD"}${r}))`,
-    // Memory held at one moment by the case (not k6): the peak of the sum, as natively.
-    rss_total: `max_over_time(sum(container_memory_rss{${ns},container!="",container!="POD",container!="k6"})${r.slice(0, -1)}:15s])`,
+    // Memory held at one moment by the case (not the load generator): the peak of the sum, as natively.
+    rss_total: `max_over_time(sum(container_memory_rss{${ns},container!="",container!="POD",container!~"k6|vegeta"})${r.slice(0, -1)}:15s])`,
   };
 }
 
@@ -100,24 +101,33 @@ export function increaseBy(answer: PromAnswer, label: string): Record<string, nu
 
 const ms = (seconds: number | null | undefined) => (typeof seconds === "number" && Number.isFinite(seconds) ? Math.round(seconds * 1e6) / 1000 : null);
 
-/** What the run measured, from the answers to runQueries (one per key). */
+/** The queries of what the cluster spent (calls, CPU, memory): every engine's run needs them. */
+export const CLUSTER_QUERIES = ["calls", "cpu", "rss", "rss_total"] as const;
+
+/**
+ * What the run measured, from the answers to runQueries (one per key); with `summary` (vegeta's
+ * merged records), what the client saw comes from there, and only CLUSTER_QUERIES need answers.
+ */
 export function measuredFromPrometheus(
   answers: Record<keyof RunQueries, PromAnswer>,
-  run: { seconds: number; wallSeconds: number; gateway: string; engineExit: number | null },
+  run: { seconds: number; wallSeconds: number; gateway: string; engineExit: number | null; summary?: LoadSummary | null; engineFailure?: string },
 ): Measured {
+  const usage = usageFromPrometheus(answers);
+  const cluster = { interrupted: false, wallSeconds: run.wallSeconds, received: increaseBy(answers.calls, "service"), gatewayName: run.gateway, usage, memory: [], engineExit: run.engineExit, engineFailure: run.engineFailure };
+  if (run.summary !== undefined) return { summary: run.summary, ...cluster };
   const requests = scalar(answers.requests) ?? 0;
   const failed = scalar(answers.failed) ?? 0;
   const rate = run.seconds > 0 ? requests / run.seconds : 0;
   const byApi = (name: Quantile) => vectorBy(answers[`latency_${name}_by_api`], "api");
   const failedByApi = vectorBy(answers.failed_by_api, "api");
   const requestsByApi = vectorBy(answers.requests_by_api, "api");
-  const summary: K6Summary = {
+  const summary: LoadSummary = {
     requests,
     rps: Math.round(rate * 100) / 100,
     ok_rps: run.seconds > 0 ? Math.round(((requests - failed) / run.seconds) * 100) / 100 : 0,
     error_rate: requests ? failed / requests : 0,
     dropped_iterations: scalar(answers.dropped) ?? 0,
-    latency_ms: Object.fromEntries((Object.keys(QUANTILES) as Quantile[]).map((q) => [q, ms(scalar(answers[`latency_${q}`]))])) as K6Summary["latency_ms"],
+    latency_ms: Object.fromEntries((Object.keys(QUANTILES) as Quantile[]).map((q) => [q, ms(scalar(answers[`latency_${q}`]))])) as LoadSummary["latency_ms"],
     per_api: Object.fromEntries(
       API_NAMES.filter((api) => requestsByApi[api]).map((api) => [api, {
         p50: ms(byApi("p50")[api]), p95: ms(byApi("p95")[api]), p99: ms(byApi("p99")[api]),
@@ -127,38 +137,37 @@ export function measuredFromPrometheus(
     window_seconds: 0,
     windows: null,
   };
+  return { summary: requests ? summary : null, ...cluster };
+}
+
+/** CPU and memory per container (cAdvisor, summed over replicas and pods of one container name). */
+function usageFromPrometheus(answers: Pick<Record<keyof RunQueries, PromAnswer>, "cpu" | "rss">): Record<string, ProcessUsage> {
   const cpu = increaseBy(answers.cpu, "container");
   const rss = vectorBy(answers.rss, "container");
   // cAdvisor has no PSS: the PSS field holds the RSS too, and extra.memory says so.
-  const usage: Record<string, ProcessUsage> = Object.fromEntries(
+  return Object.fromEntries(
     Object.keys({ ...cpu, ...rss }).map((name) => [name, { cpu_seconds: cpu[name] ?? 0, peak_rss_bytes: rss[name] ?? 0, peak_pss_bytes: rss[name] ?? 0 }]),
   );
-  return {
-    summary: requests ? summary : null,
-    engineExit: run.engineExit,
-    interrupted: false,
-    wallSeconds: run.wallSeconds,
-    received: increaseBy(answers.calls, "service"),
-    gatewayName: run.gateway,
-    usage,
-    memory: [],
-  };
 }
 
 /**
- * The result: assembleResult's, with what differs on Kubernetes put right. k6's CPU is the sum
- * over P runners of one CPU each, so saturation is judged per runner; memory is container RSS
- * (cAdvisor) and its total the peak of the sum over the case's containers.
+ * The result: assembleResult's, with what differs on Kubernetes put right. The load generator's
+ * CPU is the sum over P pods of one CPU each, so saturation is judged per pod; memory is container
+ * RSS (cAdvisor) and its total the peak of the sum over the case's containers.
  */
-export function k8sResult(base: RunResult, m: Measured, answers: Record<keyof RunQueries, PromAnswer>, parallelism: number): RunResult {
+export function k8sResult(base: RunResult, m: Measured, answers: Pick<Record<keyof RunQueries, PromAnswer>, "rss_total"> & Partial<Record<keyof RunQueries, PromAnswer>>, parallelism: number, engine: "vegeta" | "k6" = "k6"): RunResult {
   const result = assembleResult(base, m);
-  const share = (m.usage.k6?.cpu_seconds ?? 0) / Math.max(m.wallSeconds * parallelism, 1e-9);
-  result.extra.k6_cpu_share = Math.round(share * 100) / 100;
+  const share = (m.usage[engine]?.cpu_seconds ?? 0) / Math.max(m.wallSeconds * parallelism, 1e-9);
+  result.extra.generator_cpu_share = Math.round(share * 100) / 100;
   result.flags = result.flags.filter((f) => f !== "generator_saturated");
   if (share > SATURATION) result.flags.push("generator_saturated");
   result.extra.memory = { measure: "RSS (cAdvisor container_memory_rss; peak_pss_bytes holds it too)", peak_total_bytes: scalar(answers.rss_total) };
   result.extra.memory_timeline = [];
-  result.extra.stability = { not_measured: "on Kubernetes the runners' windows are not merged" };
-  result.extra.latency_source = `Prometheus native histograms pushed by ${scalar(answers.runners) ?? 0} k6 runner(s), merged; each percentile within one bucket, max the top of the highest bucket`;
+  // The pods start apart (scheduling, image pulls): their windows are not one clock's.
+  result.extra.stability = { not_measured: "on Kubernetes the load pods start at different moments, so their windows are not merged" };
+  result.flags = result.flags.filter((f) => f !== "no_steady_state");
+  result.extra.latency_source = engine === "k6"
+    ? `Prometheus native histograms pushed by ${answers.runners ? scalar(answers.runners) ?? 0 : 0} k6 runner(s), merged; each percentile within one bucket, max the top of the highest bucket`
+    : `the records of ${parallelism} vegeta pod(s), merged (HdrHistogram, 3 significant digits)`;
   return result;
 }

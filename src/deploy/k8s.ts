@@ -5,7 +5,8 @@
  *   bun src/main.ts k8s render TARGET [options]   print the manifests (no cluster needed)
  *   bun src/main.ts k8s up TARGET [options]       the database, the seed, the target's processes
  *   bun src/main.ts k8s gate TARGET [options]     the correctness gate, as a Job
- *   bun src/main.ts k8s load TARGET [options]     the gate if not passed, then a k6-operator TestRun; the result under results/
+ *   bun src/main.ts k8s load TARGET [options]     the gate if not passed, then vegeta's Indexed Job (or, with --engine k6,
+ *                                                 a k6-operator TestRun); the result under results/
  *   bun src/main.ts k8s down [TARGET] [options]   delete what fleetbench created (the namespace is kept)
  *
  * TARGET is a case (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY, as everywhere).
@@ -17,7 +18,16 @@ import type { Config } from "../config";
 import { RefusedError, UsageError } from "../errors";
 import { codeVersion } from "../run/fingerprint";
 import { durationSeconds } from "../run/engine/k6";
-import { clusterSpec, splitLoad, TEST_RUN } from "./k8s-load";
+import { clusterSpec, LOAD_JOB, RECORDS_DIR, splitLoad, TEST_RUN } from "./k8s-load";
+import { CLUSTER_QUERIES } from "./k8s-result";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureEngine } from "../run/engine/engine";
+import { sameHash, readVegeta } from "../run/engine/vegeta";
+import { summarizeMerged, writeRecords } from "../run/engine/records";
+import { vegetaBinary } from "../run/tools";
+import { windowCount, windowSecondsFor } from "../run/engine/k6";
 import { inClusterDatabaseUrl, K8S_DEFAULTS, renderTarget, renderYaml } from "./k8s-manifests";
 import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8s-pods";
 import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
@@ -27,7 +37,7 @@ import { fileStamp, freshResultPath, writeResult } from "../run/results";
 import { baseResult } from "../run/run-result";
 import versions from "../versions.json" with { type: "json" };
 
-const OPTIONS = ["parallelism", "namespace", "image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];
+const OPTIONS = ["parallelism", "namespace", "image", "engine-image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function name(raw: string | undefined, flag: string, fallback: string): string {
@@ -67,12 +77,16 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
   if (load.mode === "iterations" && parallelism > iterations!) throw new UsageError(`--parallelism ${parallelism} is more runners than iterations (${iterations})`);
   const image = flags.get("image") ?? K8S_DEFAULTS.image;
   if (!image || /\s/.test(image)) throw new UsageError(`--image must be an image reference (e.g. registry.example/fleetbench:${versions.bun}), got "${image}"`);
+  const engineImage = flags.get("engine-image") ?? K8S_DEFAULTS.engineImage;
+  if (!engineImage || /\s/.test(engineImage)) throw new UsageError(`--engine-image must be an image reference (e.g. registry.example/fleetbench-vegeta:${versions.vegeta}), got "${engineImage}"`);
   const stamp = fileStamp();
   return {
     target,
     options: {
       namespace,
       parallelism,
+      engine: config.engine,
+      engineImage,
       image,
       databaseUrlSecret: flags.has("database-url-secret") ? name(flags.get("database-url-secret"), "database-url-secret", "") : null,
       prometheus: { namespace: prom[1], name: prom[2], port: positive(prom[3], "the --prometheus port") },
@@ -85,7 +99,7 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
 }
 
 const only = (objects: K8sObject[], keep: (o: K8sObject) => boolean) => objects.filter(keep);
-const isLoad = (o: K8sObject) => o.kind === "TestRun" || o.metadata.name === "k6-script";
+const isLoad = (o: K8sObject) => o.kind === "TestRun" || o.metadata.name === "k6-script" || o.metadata.name === "load-targets" || (o.kind === "Job" && o.metadata.name === LOAD_JOB);
 const isGate = (o: K8sObject) => o.kind === "Job" && o.metadata.name === "gate";
 const apply = (run: Kubectl, t: TargetSpec, o: K8sOptions, objects: K8sObject[]) => kubectlOk(run, ["apply", "-f", "-"], renderYaml(t, o, objects));
 
@@ -140,13 +154,20 @@ export async function k8sGate(run: Kubectl, t: TargetSpec, o: K8sOptions, log: (
   log("gate passed");
 }
 
+/** The gate Job's answers (`answer KEY sha256 HEX` lines of its log): what every response of the load is checked against. */
+export function gateAnswers(run: Kubectl, o: K8sOptions): Map<string, string> {
+  const logs = kubectlOk(run, ["logs", "job/gate", "-n", o.namespace]);
+  return new Map([...logs.matchAll(/^answer (\S+) sha256 ([0-9a-f]{64})$/gm)].map((m) => [m[1], m[2]]));
+}
+
 function gatePassed(run: Kubectl, t: TargetSpec, o: K8sOptions): boolean {
   const job = getJson(run, o.namespace, "job", "gate");
   return job?.metadata?.labels?.["fleetbench/target"] === targetSlug(t) && jobOutcome(job) === "succeeded";
 }
 
 export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config: Config, log: (line: string) => void) {
-  if (run(["get", "crd", "testruns.k6.io", "-o", "name"]).code !== 0) throw new UsageError("k6-operator is not installed in this cluster (no CRD testruns.k6.io): README, \"Running on Kubernetes\", says how");
+  if (o.engine === "vegeta") return k8sVegetaLoad(run, t, o, config, log);
+  if (run(["get", "crd", "testruns.k6.io", "-o", "name"]).code !== 0) throw new UsageError("k6-operator is not installed in this cluster (no CRD testruns.k6.io): docs/platforms.md, \"Running on Kubernetes\", says how");
   if (!gatePassed(run, t, o)) await k8sGate(run, t, o, log);
   const { runId, path } = freshResultPath(config, o.runId);
   const options = { ...o, runId };
@@ -185,15 +206,86 @@ export async function k8sLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config
   log(`result (${result.status}): ${path}`);
 }
 
+/**
+ * The load with vegeta: the Indexed Job's pods attack, each keeps its records; once every pod says
+ * it is done, its records are copied out (`kubectl cp`), the Job deleted, the records merged and
+ * every answer checked against the gate Job's hashes; CPU and memory per container from Prometheus.
+ */
+async function k8sVegetaLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config: Config, log: (line: string) => void) {
+  // The records are read here with vegeta's own encoder: the engine must be on this machine too.
+  await ensureEngine(config, log);
+  if (!gatePassed(run, t, o)) await k8sGate(run, t, o, log);
+  const answers = gateAnswers(run, o);
+  if (!answers.size) throw new RefusedError(`the gate Job's log holds no answers to check the load against (kubectl -n ${o.namespace} logs job/gate): run \`just k8s ${t.case} gate\` again`);
+  const { runId, path } = freshResultPath(config, o.runId);
+  const options = { ...o, runId };
+  kubectlOk(run, ["delete", "job", LOAD_JOB, "-n", o.namespace, "--ignore-not-found", "--cascade=foreground"]);
+  const start = Date.now() / 1000;
+  apply(run, t, options, only(renderTarget(t, options), isLoad));
+  log(`measuring: ${t.label}, ${o.parallelism} vegeta pod(s) (Job ${LOAD_JOB}), run ${runId}`);
+  const limit = (o.load.duration ? durationSeconds(o.load.duration) : 1800) * 1000 + 900_000;
+  const selector = `job-name=${LOAD_JOB}`;
+  const pods = () => JSON.parse(kubectlOk(run, ["get", "pods", "-n", o.namespace, "-l", selector, "-o", "json"])).items as any[];
+  const doneOf = (pod: string) => run(["exec", pod, "-n", o.namespace, "-c", "vegeta", "--", "cat", `${RECORDS_DIR}/done`]);
+  const finishedPods = await poll(`the ${o.parallelism} load pod(s) to finish`, limit, () => {
+    const list = pods();
+    if (list.some((p) => p.status?.phase === "Failed")) throw new Error(`a load pod failed: kubectl -n ${o.namespace} logs -l ${selector} says why`);
+    const done = list.filter((p) => p.status?.phase === "Running" && doneOf(p.metadata.name).code === 0);
+    return done.length === o.parallelism ? done : null;
+  });
+  const finished = Date.now() / 1000;
+  const dir = mkdtempSync(join(tmpdir(), "fleetbench-k8s-records-"));
+  try {
+    const parts: { records: Awaited<ReturnType<typeof readVegeta>>["records"]; startMs: number }[] = [];
+    const exits: number[] = [];
+    for (const pod of finishedPods) {
+      const name = pod.metadata.name as string;
+      exits.push(Number(doneOf(name).out.trim()) || 0);
+      const local = join(dir, `${name}.bin`);
+      kubectlOk(run, ["cp", "-n", o.namespace, "-c", "vegeta", `${name}:${RECORDS_DIR}/out.bin`, local]);
+      parts.push(await readVegeta(vegetaBinary(config), local, sameHash(answers)));
+    }
+    kubectlOk(run, ["delete", "job", LOAD_JOB, "-n", o.namespace, "--ignore-not-found"]);
+    const engineExit = Math.max(0, ...exits);
+    const shape = { ...o.load };
+    const { records, summary } = summarizeMerged(parts, {
+      mode: shape.mode, windowSeconds: windowSecondsFor(shape), windows: shape.mode === "iterations" ? 0 : windowCount(shape),
+      rate: shape.mode === "rate" ? shape.rate : undefined, durationS: shape.duration ? durationSeconds(shape.duration) : undefined,
+    });
+    await writeRecords(path.replace(/\.json$/, ".records.csv.gz"), records);
+    // The last samples must be after the end: one scrape of every service.
+    const latest = `min(timestamp(http_requests_total{namespace="${o.namespace}"}))`;
+    await poll("Prometheus to scrape the services after the run", 300_000, () => ((promQuery(run, o.prometheus, latest, Date.now() / 1000).data?.result[0]?.value?.[1] ?? 0) >= finished ? true : null));
+    const end = Date.now() / 1000;
+    const queries = runQueries(o.namespace, runId, end - start + 5);
+    const cluster = Object.fromEntries(CLUSTER_QUERIES.map((k) => [k, promQuery(run, o.prometheus, queries[k], end)])) as Record<keyof RunQueries, ReturnType<typeof promQuery>>;
+    const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
+    const measured = measuredFromPrometheus(cluster, { seconds, wallSeconds: finished - start, gateway: t.gateway, engineExit, summary, engineFailure: engineExit ? `a vegeta pod exited with code ${engineExit}` : undefined });
+    const base = baseResult({
+      runId, case: t.case, gateway: t.gateway, runtime: t.runtime, params: { ...o.load, mix: clusterSpec(t, options).mix, fleetSize: o.fleetSize },
+      fingerprint: k8sFingerprint(run, options),
+      extra: { title: t.title, platform: "kubernetes", namespace: o.namespace, result_path: path, warmup: "none (the Job measures from its first request)", k8s_split: splitLoad(o.load, o.parallelism) },
+    });
+    const result = k8sResult(base, measured, cluster, o.parallelism, "vegeta");
+    result.started_at = new Date(start * 1000).toISOString();
+    result.finished_at = new Date(finished * 1000).toISOString();
+    writeResult(path, result);
+    log(`result (${result.status}): ${path}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The environment of a Kubernetes run: the code, the pinned images, the cluster, its nodes and where each process ran. */
 export function k8sFingerprint(run: Kubectl, o: K8sOptions) {
   const version = JSON.parse(kubectlOk(run, ["version", "--output=json", "--request-timeout=5s"]));
   return {
     platform: "kubernetes",
     ...codeVersion(),
-    versions: { bun: versions.bun, k6: versions.k6, apollo_router: versions.apolloRouter, postgres: versions.postgres },
+    versions: { bun: versions.bun, [o.engine]: o.engine === "k6" ? versions.k6 : versions.vegeta, apollo_router: versions.apolloRouter, postgres: versions.postgres },
     pinned: versions,
-    images: { bun: o.image, k6: `grafana/k6:${versions.k6}` },
+    engine: { name: o.engine, version: o.engine === "k6" ? versions.k6 : versions.vegeta, source: o.engine === "k6" ? `image grafana/k6:${versions.k6}` : `image ${o.engineImage}` },
+    images: { bun: o.image, ...(o.engine === "k6" ? { k6: `grafana/k6:${versions.k6}` } : { vegeta: o.engineImage }) },
     kubernetes: { context: run(["config", "current-context"]).out.trim() || null, server: version.serverVersion?.gitVersion ?? null },
     nodes: nodeFacts(JSON.parse(kubectlOk(run, ["get", "nodes", "-o", "json"]))),
     placement: placement(JSON.parse(kubectlOk(run, ["get", "pods", "-n", o.namespace, "-o", "json"]))),

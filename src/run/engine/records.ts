@@ -245,3 +245,21 @@ export function lines(path: string): AsyncIterable<string> {
   const input = path.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
   return createInterface({ input, crlfDelay: Infinity });
 }
+
+/**
+ * One summary from the records of P engine processes (Kubernetes' load pods): the records merged
+ * on one clock (the earliest first request), each process's own pacing judged on its own (its
+ * share of the rate: R/P), late and unsent requests added up.
+ */
+export function summarizeMerged(parts: { records: RequestRecord[]; startMs: number }[], o: Omit<SummaryOptions, "startMs">) {
+  const startMs = Math.min(...parts.map((p) => p.startMs));
+  const merged = parts
+    .flatMap((p) => p.records.map((r) => ({ ...r, sent_ms: Math.round((r.sent_ms + p.startMs - startMs) * 1000) / 1000 })))
+    .sort((a, b) => a.sent_ms - b.sent_ms)
+    .map((r, seq) => ({ ...r, seq }));
+  const paced = o.rate ? parts.map((p) => summarize(p.records, { ...o, rate: o.rate! / parts.length, startMs: p.startMs, timelineT0Ms: undefined })) : [];
+  const summary = summarize(merged, { ...o, rate: undefined, startMs });
+  const late = paced.reduce((s, p) => s + p.late, 0);
+  const unsent = paced.reduce((s, p) => s + p.unsent, 0);
+  return { records: merged, summary: { ...summary, late, unsent, dropped_iterations: late + unsent } };
+}

@@ -7,6 +7,7 @@
  *   open model     -rate=R/1s, workers up to 2 × R          the pacer holds the rate; late or unsent is counted
  *   iterations     -lazy over exactly COUNT targets          N workers share COUNT requests
  */
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { type ApiName, type CaseSpec, clientRequest } from "../cases";
 import type { Config } from "../../config";
@@ -56,7 +57,7 @@ export function nthRequest(n: number, mix: Record<string, number>, fleetSize: nu
  * an HTTP client never sends a fragment, and vegeta records the URL, so each record says what it
  * asked for even when the body of the request (GraphQL) is what differs.
  */
-export function targetLines(spec: CaseSpec, config: Config, mix: Record<string, number>, fleetSize: number, count: number): string {
+export function targetLines(spec: CaseSpec, config: Config, mix: Record<string, number>, fleetSize: number, count: number, first = 0): string {
   const cache = new Map<string, string>();
   const line = (api: ApiName, robot: string) => {
     const key = answerKey(api, robot);
@@ -72,7 +73,7 @@ export function targetLines(spec: CaseSpec, config: Config, mix: Record<string, 
     return text;
   };
   const out: string[] = [];
-  for (let n = 0; n < count; n++) {
+  for (let n = first; n < first + count; n++) {
     const { api, robot } = nthRequest(n, mix, fleetSize);
     out.push(line(api, robot));
   }
@@ -135,10 +136,25 @@ export interface VegetaResult {
 export const NO_TARGETS = "no targets to attack";
 
 /**
+ * How a body is checked against the gate's answer for its request (answer key → what the gate
+ * kept): "ok", "differs", or "missing" when the gate kept nothing for that request.
+ */
+export type BodyCheck = (key: string, bodyBase64: string) => "ok" | "differs" | "missing";
+
+/** The gate's bodies themselves (base64), as a native or Compose run keeps them. */
+export const sameBody = (expected: ReadonlyMap<string, string>): BodyCheck => (key, body) =>
+  !expected.has(key) ? "missing" : expected.get(key) === body ? "ok" : "differs";
+
+/** The sha256 (hex) of the gate's bodies, as a gate Job prints them (Kubernetes: the bodies stay in the cluster). */
+export const sameHash = (hashes: ReadonlyMap<string, string>): BodyCheck => (key, body) =>
+  !hashes.has(key) ? "missing" : createHash("sha256").update(Buffer.from(body, "base64")).digest("hex") === hashes.get(key) ? "ok" : "differs";
+
+/**
  * One vegeta result as a fleetbench record, checked: status 200, no transport error, and the
  * body (base64, as vegeta encodes it) equal to the gate's answer for the same request.
  */
-export function toRecord(v: VegetaResult, startMs: number, expected: ReadonlyMap<string, string>): RequestRecord {
+export function toRecord(v: VegetaResult, startMs: number, expected: ReadonlyMap<string, string> | BodyCheck): RequestRecord {
+  const check = typeof expected === "function" ? expected : sameBody(expected);
   const hash = v.url.lastIndexOf("#");
   const key = hash >= 0 ? v.url.slice(hash + 1) : "";
   const colon = key.indexOf(":");
@@ -148,10 +164,11 @@ export function toRecord(v: VegetaResult, startMs: number, expected: ReadonlyMap
   let error = v.error ?? "";
   if (v.code === 0) outcome = "transport";
   else if (v.code !== 200) outcome = "status";
-  else if (expected.get(key) !== (v.body ?? "")) {
-    outcome = "body";
-    error = expected.has(key) ? "answer differs from the gate's" : "no answer from the gate to compare with";
-  } else outcome = "ok";
+  else {
+    const said = check(key, v.body ?? "");
+    outcome = said === "ok" ? "ok" : "body";
+    if (said !== "ok") error = said === "differs" ? "answer differs from the gate's" : "no answer from the gate to compare with";
+  }
   return {
     seq: v.seq,
     sent_ms: Math.round((epochMs(v.timestamp) - startMs) * 1000) / 1000,
@@ -169,7 +186,7 @@ export function toRecord(v: VegetaResult, startMs: number, expected: ReadonlyMap
  * Reads a run's vegeta output back as records, checked against `expected` (answer key → body in
  * base64). Returns the records in send order and when the first was sent (ms since the epoch).
  */
-export async function readVegeta(bin: string, raw: string, expected: ReadonlyMap<string, string>): Promise<{ records: RequestRecord[]; startMs: number }> {
+export async function readVegeta(bin: string, raw: string, expected: ReadonlyMap<string, string> | BodyCheck): Promise<{ records: RequestRecord[]; startMs: number }> {
   const child = spawn([bin, "encode", "--to=json", raw], { stdout: "pipe", stderr: "pipe" });
   const results: VegetaResult[] = [];
   const decoder = new TextDecoder();
