@@ -126,7 +126,7 @@ clean *args: _deps
 supergraph *args: _deps
     @{{fleet}} supergraph "$@"
 
-# Build the pinned k6, Apollo Router and Toxiproxy into the tools cache (~/.cache/fleetbench/tools), once
+# Build the pinned vegeta (the load engine), Apollo Router and Toxiproxy into the tools cache (~/.cache/fleetbench/tools), once
 [group('dev')]
 [no-exit-message]
 tools *args: _deps

@@ -14,7 +14,9 @@ export const CASE_ACTIONS = ["up", "query", "load", "iterations", "rate", "capac
 
 const API = `  --api dashboard|monitor|critical   one API instead of the 50/30/20 mix`;
 const WARMUP = (d: string) => `  --warmup DURATION                   warm-up at the measured load, not counted (default ${d}; 0s for none)`;
-const PIN = `  --pin                               k6 on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
+const PIN = `  --pin                               the load engine on the last CPU, the case (PostgreSQL too) on the others (taskset; needs 2 CPUs)`;
+const ENGINE = `  --engine vegeta|k6                  the load engine (default FLEET_ENGINE, else vegeta, built here once from its Go module);
+                                      k6 only one you bring on PATH at the pinned version: fleetbench never builds or fetches it`;
 const HOP = `  --hop-latency D                     every internal hop through Toxiproxy, D added to each answer (0ms, 1ms, 5ms;
                                       FLEET_HOP_LATENCY); without it nothing is proxied`;
 const TARGETS = `  --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
@@ -28,7 +30,7 @@ const SEARCH = `  --slo PCT=DURATION                  the SLO: p50, p95 or p99 a
   --step DURATION                     each step's measured run (default 10s, at least 5s)`;
 const INJECT = `  --inject-cpu PROCESS=1ms            PROCESS burns that much CPU time (not wall time) per request it receives
                                       (calibration; recorded in parity; never on by default)`;
-const LOAD_OPTIONS = `${API}\n${WARMUP("5s")}\n${PIN}\n${HOP}\n${INJECT}`;
+const LOAD_OPTIONS = `${API}\n${WARMUP("5s")}\n${PIN}\n${ENGINE}\n${HOP}\n${INJECT}`;
 
 export const HELP: Record<string, string> = {
   case: `just CASE ACTION [args]\n  the actions of a case (case1, case1b, case2 or case3; Case 3's gateway by CASE3_GATEWAY=apollo-router|hive-gateway):
@@ -117,6 +119,7 @@ ${TARGETS}
 ${API}
 ${WARMUP("5s")}
 ${PIN}
+${ENGINE}
 ${HOP}`,
   sweep: `just sweep fleet|rate LIST [DURATION] [options]\n  every target at each value of LIST: fleet sizes (reseeded for each; the configured fleet is put back after)
   or offered rates (requests/s); DURATION per run (default 10s). Curves in results/sweep-<axis>-<time>.json and its
@@ -142,14 +145,14 @@ ${HOP}`,
 ${SEED}`,
   demo: `just demo\n  the main job: every case in 4 shuffled rounds, each at 10 VUs and at one arrival rate every case sustains,
   5 s runs (about 5 min), then the report with its verdicts paired by round.
-  Builds k6 first if needed (a few minutes, once). Without Apollo Router it starts the Router's build in the
+  Builds the load engine (vegeta) first if needed (under a minute, once). Without Apollo Router it starts the Router's build in the
   background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
   report: `just report [compare-TIME.json | RESULT.json ...] [options]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
   --baseline FILE                     this comparison against another (another machine, another commit): what differs
                                       first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,
   clean: `just clean [--results]\n  stop everything, remove the local database and run folders (--results: the results too)`,
   supergraph: `just supergraph [--check | --api]\n  compose Case 3's supergraph into compose/supergraph.graphql (--check: only compare; --api: print the client schema)`,
-  tools: `just tools [k6|apollo-router|toxiproxy ...]\n  build the pinned k6, Apollo Router and Toxiproxy into the tools cache (FLEET_TOOLS_DIR, ~/.cache/fleetbench/tools),
+  tools: `just tools [vegeta|apollo-router|toxiproxy ...]\n  build the pinned vegeta, Apollo Router and Toxiproxy into the tools cache (FLEET_TOOLS_DIR, ~/.cache/fleetbench/tools),
   once, with progress (minutes elapsed of those expected; crates compiled); a build \`demo\` left running in the
   background, or another build of the same tool, is waited for instead (Ctrl-C leaves it)`,
   test: `just test [FILE ...] [bun test options]\n  the test suite: builds the tools if missing, then \`bun test --timeout 180000\` over test/ (or the files named)`,
@@ -157,19 +160,21 @@ ${SEED}`,
   (--compose: writes compose/prometheus.yml); check runs every dashboard panel's query over a run (default: the newest)`,
   compose: `just compose CASE up [--no-grafana]|down|ps|logs|gate|rate RPS DURATION|load VUS DURATION, just compose images|tools|down\n  the case under Docker Compose (docs/compose.md); images builds stand-ins where no registry answers`,
   k8s: `just k8s CASE render|up|gate|load|down [options]\n  the case on Kubernetes (kubectl's current context; render needs no cluster): render prints the manifests; up starts
-  PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs a k6-operator TestRun (the gate
-  first if not passed) and writes the result to results/; down deletes what fleetbench created (the namespace stays).
+  PostgreSQL, the seed and the processes; gate runs the correctness gate Job; load runs vegeta as an Indexed Job (the
+  gate first if not passed), copies every pod's records out, merges them and writes the result to results/ (with
+  --engine k6: a k6-operator TestRun); down deletes what fleetbench created (the namespace stays).
   \`just k8s render case2\` (the action first) still works, with a notice
-  --parallelism P                     k6 runner pods; each runs 1/P of the VUs, iterations or rate (default 1)
+  --parallelism P                     load pods; each runs 1/P of the workers, iterations or rate (default 1)
   --vus V --duration D                the closed model (default 10 VUs for 30s)
   --rate R                            the open model (with --duration D)
   --iterations N                      a fixed count (with --vus V)
 ${API}
   --namespace NS                      (default fleetbench)
   --image IMAGE                       the compose image with every Bun role (default fleetbench:bun-<Bun version>)
+  --engine-image IMAGE                vegeta's image (compose/vegeta.Dockerfile; default fleetbench-vegeta:<vegeta version>)
   --database-url-secret NAME          a Secret with DATABASE_URL: that server, no PostgreSQL in the namespace
-  --prometheus NS/SERVICE:PORT        the Prometheus k6 pushes to and results are read from (default monitoring/prometheus-server:80)
-  --operator-namespace NS             where k6-operator runs (default k6-operator-system)`,
+  --prometheus NS/SERVICE:PORT        the Prometheus the containers' CPU and memory are read from (default monitoring/prometheus-server:80)
+  --operator-namespace NS             where k6-operator runs, with --engine k6 (default k6-operator-system)`,
   "bench-driver": `just bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
   --concurrency N                     requests in flight (default 50)
   --windows N                         windows of each (default 5), interleaved
