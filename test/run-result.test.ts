@@ -130,6 +130,50 @@ describe("assembleResult", () => {
   });
 });
 
+describe("a run's numbers over its steady windows", () => {
+  test("a warm-up transient the detection trims is left out of CPU per request, throughput and latency; the whole run's are kept beside", async () => {
+    const { newHistogram, encodeHistogram } = await import("../src/run/engine/records");
+    // Six 5 s windows from t = 0: the first slow (200 successful requests, latency 20 ms), the rest at 500 (5 ms).
+    const windows = [200, 500, 500, 500, 500, 500];
+    const histograms = windows.map((n, i) => {
+      const h = newHistogram();
+      for (let k = 0; k < n; k++) h.recordValue(i === 0 ? 20_000 : 5_000);
+      return encodeHistogram(h);
+    });
+    // The gateway burns 4 s of CPU in the first window (JIT, warming) and 1 s in each later one:
+    // 100 ticks a second, sampled at every window's edge.
+    const cpuTimeline = windows.map((_, i) => ({ t: i * 5000, ticks: { "yoga-gateway": i === 0 ? 0 : 400 + (i - 1) * 100 } })).concat([{ t: 30_000, ticks: { "yoga-gateway": 900 } }]);
+    const m = measured({
+      summary: summary({ windows, window_histograms: histograms, scenario_start_ms: 0, ok_requests: 2700, requests: 2700, latency_ms: { p50: 5, p90: 20, p95: 20, p99: 20, max: 20 } }),
+      usage: { "yoga-gateway": { cpu_seconds: 9, peak_rss_bytes: 200, peak_pss_bytes: 150 } },
+      cpuTimeline, ticksPerSecond: 100,
+    });
+    const r = assembleResult(base(), m);
+    const steady = (r.extra.stability as { steady: { trimmed_windows: number[] } }).steady;
+    expect(steady.trimmed_windows).toEqual([0]);
+    expect(r.extra.steady_windows).toMatchObject({ from_window: 1, windows: 5 });
+    // 5 s of CPU over the 2500 successful requests of windows 1–5: 2 ms each (the whole run: 9 s / 2700 = 3.333 ms).
+    expect(r.resources["yoga-gateway"].cpu_ms_per_request).toBe(2);
+    expect((r.extra.whole_run as any).cpu_ms_per_request["yoga-gateway"]).toBe(3.333);
+    expect(r.summary!.ok_rps).toBe(100);
+    expect(r.summary!.latency_ms.p99).toBeCloseTo(5, 1);
+    expect((r.extra.whole_run as any).latency_ms.p99).toBe(20);
+    // Nothing trimmed: nothing recomputed.
+    const flat = assembleResult(base(), measured({ summary: summary({ window_histograms: histograms.slice(1).concat(histograms[1]), scenario_start_ms: 0 }), cpuTimeline, ticksPerSecond: 100 }));
+    expect(flat.extra.steady_windows).toBeUndefined();
+    expect(flat.resources["yoga-gateway"].cpu_ms_per_request).toBe(2);
+  });
+
+  test("ticksAt interpolates between samples and says null outside them", async () => {
+    const { ticksAt } = await import("../src/run/run-result");
+    const tl = [{ t: 0, ticks: { a: 0 } }, { t: 1000, ticks: { a: 100 } }, { t: 2000, ticks: { a: 100, b: 5 } }];
+    expect(ticksAt(tl, "a", 500)).toBe(50);
+    expect(ticksAt(tl, "a", 2000)).toBe(100);
+    expect(ticksAt(tl, "a", 2500)).toBeNull();
+    expect(ticksAt(tl, "b", 1000)).toBeNull();
+  });
+});
+
 describe("stability", () => {
   test("drift compares the last third with the first; CV of a constant series is 0", () => {
     expect(stability([100, 100, 100, 200, 200, 200], 5)!.drift).toBe(1);

@@ -188,4 +188,36 @@ describe("short runs are judged too (windows shorter than 5 s below 20 s)", () =
     expect("not_measured" in rising).toBe(false);
     expect((rising as { steady: boolean }).steady).toBe(false);
   });
+
+  /** log-normal windows of a given CV around `level`, optionally scaled by a trend, from a seeded generator. */
+  const simulate = (windows: number, cv: number, seed: number, trend = 0) => {
+    const { mulberry32 } = require("../src/determinism.js") as { mulberry32: (s: number) => () => number };
+    const random = mulberry32(seed);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const sd = Math.sqrt(Math.log(1 + cv * cv));
+    return Array.from({ length: windows }, (_, i) => Math.round(400 * (1 + (trend * i) / (windows - 1)) * Math.exp(sd * normal())));
+  };
+  const flaggedShare = (windows: number, cv: number, windowSeconds: number, trend = 0, n = 2000) => {
+    let flagged = 0;
+    for (let s = 1; s <= n; s++) {
+      const d = detectSteady({ mode: "duration", windowSeconds, okPerWindow: simulate(windows, cv, s * 7919 + windows, trend) });
+      if (!("not_measured" in d) && !d.steady) flagged++;
+    }
+    return flagged / n;
+  };
+
+  test("the noise floor follows the window's length: steady 1 s windows at 12–15 % CV are flagged about as rarely as 5 s windows at 5 %", () => {
+    const { noiseFloor } = require("../src/stats/steady") as typeof import("../src/stats/steady");
+    expect(noiseFloor("ok_rps", 5)).toBeCloseTo(0.05, 9);
+    expect(noiseFloor("ok_rps", 1)).toBeCloseTo(0.05 * Math.sqrt(5), 9);
+    expect(noiseFloor("latency_p50_ms", 2)).toBeCloseTo(0.1 * Math.sqrt(2.5), 9);
+    expect(noiseFloor("ok_rps", 10)).toBeCloseTo(0.05, 9);
+    // Steady runs (the review's case: window CV 12–15 % with 1 s windows, 4 or 5 of them): they
+    // were flagged in 11–20 % with 5 s constants; at most 5 % now, like 5 s windows at their 5 %.
+    const rates = [4, 5].flatMap((w) => [0.12, 0.15].map((cv) => flaggedShare(w, cv, 1)));
+    for (const r of rates) expect(r).toBeLessThan(0.05);
+    expect(flaggedShare(5, 0.05, 5)).toBeLessThan(0.05);
+    // And a case that keeps slowing is still caught at 1 s windows: throughput falling by half.
+    expect(flaggedShare(5, 0.12, 1, -0.5, 500)).toBeGreaterThan(0.8);
+  });
 });

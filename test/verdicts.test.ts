@@ -78,7 +78,7 @@ describe("analyse", () => {
     expect(c.with_every_run!.cpu_ms_total.cases["case2 · yoga-gateway"]!.values).toContain(9.9);
     const md = verdictMarkdown(c);
     expect(md.indexOf("As a check, with every run counted")).toBeGreaterThan(md.indexOf("Left out of the verdicts"));
-    expect(everyRunLines(c)[0]).toStartWith("CPU ms per request (total, without k6) at 10 VUs (closed model): ");
+    expect(everyRunLines(c)[0]).toStartWith("CPU per request (total, without the load generator) at 10 VUs (closed model): ");
     const clean = analyse(runs.slice(0, 10), { seed: 1, params: {}, rounds: [], targets });
     expect(clean.with_every_run).toBeUndefined();
     expect(verdictMarkdown(clean)).not.toContain("As a check");
@@ -89,7 +89,7 @@ describe("analyse", () => {
     expect(pair.paired!.verdict).toBe("higher");
     expect(pair.paired!.ci[0]).toBeGreaterThan(2.8);
     expect(pair.paired!.p_sign_flip).toBe(2 / 64);
-    expect(verdictSentences(c, "cpu_ms_total")[0]).toMatch(/^CPU ms per request \(total, without k6\) at 10 VUs \(closed model\): case1 · rest-gateway is higher than case2 · yoga-gateway \(ratio 3\.\d\d, 95 % CI [\d.]+–[\d.]+, paired over 6 rounds, p < 0\.001, sign-flip p = 0\.031; 1 round\(s\) lost\)\.$/);
+    expect(verdictSentences(c, "cpu_ms_total")[0]).toMatch(/^CPU per request \(total, without the load generator\) at 10 VUs \(closed model\): case1 · rest-gateway is higher than case2 · yoga-gateway \(ratio 3\.\d\d, 95 % CI [\d.]+–[\d.]+, paired over 6 rounds, p < 0\.001, sign-flip p = 0\.031; 1 round\(s\) lost\)\.$/);
     expect(c.metrics.ok_rps.pairs[0].paired!.verdict).toBe("equivalent");
     // The unpaired analysis is kept beside it.
     expect(pair.ratio).toBeCloseTo(7.0 / 2.3, 5);
@@ -113,7 +113,7 @@ describe("analyse", () => {
     expect(md).toMatch(/\| case2 · yoga-gateway \| 2\.\d+ \[[\d.]+–[\d.]+\]; reference \|/);
     expect(md).toMatch(/- case1 · rest-gateway costs 3\.\d\d× case2 · yoga-gateway's CPU per request at 10 VUs \(closed model\) \(95 % CI/);
     // Equivalent throughput and latency are said too, after the difference, with the margin and the 90 % interval of two one-sided tests.
-    expect(md).toContain("- case1 · rest-gateway and case2 · yoga-gateway are equivalent in throughput (successful requests/s) at 10 VUs (closed model), within ±5 % (ratio 1.000, 90 % CI 1.00–1.00×, 6 rounds).");
+    expect(md).toContain("- case1 · rest-gateway and case2 · yoga-gateway are equivalent in successful throughput at 10 VUs (closed model), within ±5 % (ratio 1.000, 90 % CI 1.00–1.00×, 6 rounds).");
     expect(md).not.toContain("by construction");
     expect(md).toContain("c2-err.json (case2 · yoga-gateway, round 6): left out, errors");
   });
@@ -258,7 +258,7 @@ describe("charts and tables count the runs the verdicts counted", () => {
     expect(hi).toBeGreaterThanOrEqual(2.1);
     // The "all numbers" table: the median of the counted runs, not of every complete run.
     const md = markdownReport(toColumns(all), c);
-    const row = md.split("\n").find((l) => l.startsWith("| CPU ms / request: total (without k6) |"))!;
+    const row = md.split("\n").find((l) => l.startsWith("| CPU ms / request: total (without the load generator) |"))!;
     expect(row).toContain("| 2.100 ±0.100 |");
     expect(row).not.toContain("6.05");
   });

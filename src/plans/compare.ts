@@ -33,7 +33,7 @@ export interface CompareOptions {
   warmup: string;
   /** Seeds the order of the rounds; random (and recorded) when not given. */
   seed?: number;
-  /** k6 on a CPU of its own, the case on the others, in every run (src/run/pin.ts). */
+  /** The load engine on a CPU of its own, the case on the others, in every run (src/run/pin.ts). */
   pin?: boolean;
   /**
    * The cases to compare (default: all). A case named twice runs as two columns, "#1" and "#2":
@@ -106,7 +106,7 @@ export const COMPOSE_CYCLE_SECONDS = 15;
 /** What `--platforms native,compose` cannot do, refused before anything runs. */
 function checkComposePlan(targets: ReturnType<typeof selectTargets>, options: CompareOptions) {
   if (!targets.some((t) => t.compose)) throw new UsageError(`none of ${targets.map((t) => t.label).join(", ")} runs under compose (compose runs Bun's rows; Case 3 through apollo-router): --platforms compose has nothing to run`);
-  if (options.pin) throw new UsageError("--pin splits this machine's CPUs between k6 and native processes; containers are not pinned: --pin runs with --platforms native only");
+  if (options.pin) throw new UsageError("--pin splits this machine's CPUs between the load engine and native processes; containers are not pinned: --pin runs with --platforms native only");
   if (options.inject?.some(Boolean)) throw new UsageError("CPU injection (just calibrate) is native only: --platforms compose cannot take it");
 }
 
@@ -202,10 +202,10 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column });
       if (result.flags.includes("sut_overloaded")) {
         overloaded.push(step.label);
-        log(`⚠ ${step.label} could not keep up with ${rate} requests/s: k6 dropped ${result.summary?.dropped_iterations} iterations (flagged sut_overloaded; the rate is above its capacity)`);
+        log(`⚠ ${step.label} could not keep up with ${rate} requests/s: ${result.summary?.dropped_iterations} requests not sent on time (flagged sut_overloaded; the rate is above its capacity)`);
       }
       if (result.status !== "complete") {
-        // Ctrl-C, or k6 failed: either way the rounds stop here, and the reason is said.
+        // Ctrl-C, or the engine failed: either way the rounds stop here, and the reason is said.
         if (!result.extra.interrupted) failure = `${step.label}: ${result.extra.engine_failure ?? result.extra.k6_failure ?? "incomplete"} (${basename(path)})`;
         interrupted = true;
         return null;

@@ -10,7 +10,7 @@ import { fileStamp, type RunResult, writeAtomic } from "../run/results";
 import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { summarize } from "../stats/stats";
 
-/** The components a CPU curve is drawn for (k6 is the load generator, not the target). */
+/** The components a CPU curve is drawn for (the load generator is not the target). */
 export const CURVE_COMPONENTS = ["gateway", "subgraphs", "data services", "postgres", "network proxy"];
 
 /** One measured run as a point of a curve. */
@@ -28,7 +28,7 @@ export interface Point {
   error_rate: number | null;
   dropped: number | null;
   latency_ms: { p50: number | null; p95: number | null; p99: number | null } | null;
-  /** CPU ms per request: total (without k6) and per component. */
+  /** CPU ms per request: total (without the load generator) and per component. */
   cpu_ms: Record<string, number | null>;
   /** Requests the data services and subgraphs received per client request, summed, and per process. */
   calls: number | null;

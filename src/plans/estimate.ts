@@ -7,7 +7,7 @@ import { durationSeconds } from "../run/engine/k6";
 
 /**
  * Seconds a run costs besides its warm-up and window: the case's start and stop, the correctness
- * gate, k6's start and end, the canary. Measured: `just demo` (16 runs of 2 s + 5 s, 112 s) took
+ * gate, the engine's start and end, the canary. Measured: `just demo` (16 runs of 2 s + 5 s, 112 s) took
  * 187 s on 2 cores, about 4.5 s a run; rounded up.
  */
 export const RUN_OVERHEAD_S = 5;

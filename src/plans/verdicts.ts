@@ -61,13 +61,13 @@ const both: Phase[] = ["rate", "closed"];
 
 /** The headline metrics, in the order the report states them. */
 export const METRICS: Record<string, Metric> = {
-  cpu_ms_total: { label: "CPU ms per request (total, without k6)", unit: "ms", pick: (r) => cpu(r, inCaseTotal), phases: both },
-  cpu_ms_gateway: { label: "CPU ms per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway"), phases: both },
-  cpu_ms_subgraphs: { label: "CPU ms per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs"), phases: both },
-  cpu_ms_data_services: { label: "CPU ms per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services"), phases: both },
-  cpu_ms_postgres: { label: "CPU ms per request: PostgreSQL", unit: "ms", pick: (r) => cpu(r, (p) => p === "postgres"), phases: both },
-  cpu_ms_network_proxy: { label: "CPU ms per request: network proxy (Toxiproxy, --hop-latency; not in the total)", unit: "ms", pick: (r) => cpu(r, (p) => p === "toxiproxy"), phases: both },
-  ok_rps: { label: "throughput (successful requests/s)", unit: "req/s", pick: okRps, phases: ["closed", "rate"] },
+  cpu_ms_total: { label: "CPU per request (total, without the load generator)", unit: "ms", pick: (r) => cpu(r, inCaseTotal), phases: both },
+  cpu_ms_gateway: { label: "CPU per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway"), phases: both },
+  cpu_ms_subgraphs: { label: "CPU per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs"), phases: both },
+  cpu_ms_data_services: { label: "CPU per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services"), phases: both },
+  cpu_ms_postgres: { label: "CPU per request: PostgreSQL", unit: "ms", pick: (r) => cpu(r, (p) => p === "postgres"), phases: both },
+  cpu_ms_network_proxy: { label: "CPU per request: network proxy (Toxiproxy, --hop-latency; not in the total)", unit: "ms", pick: (r) => cpu(r, (p) => p === "toxiproxy"), phases: both },
+  ok_rps: { label: "successful throughput", unit: "req/s", pick: okRps, phases: ["closed", "rate"] },
   latency_p50: { label: "latency p50", unit: "ms", pick: (r) => r.summary?.latency_ms.p50 ?? null, phases: ["closed", "rate"] },
   latency_p99: { label: "latency p99", unit: "ms", pick: (r) => r.summary?.latency_ms.p99 ?? null, phases: ["closed", "rate"] },
   latency_p50_at_rate: { label: "latency p50 at equal offered load", unit: "ms", pick: (r) => r.summary?.latency_ms.p50 ?? null, phases: ["rate"] },

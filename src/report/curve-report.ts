@@ -21,10 +21,10 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 export const CURVE_METRICS: { id: string; label: string; unit: string; pick: (p: Point) => number | null }[] = [
   { id: "p50", label: "latency p50", unit: "ms", pick: (p) => p.latency_ms?.p50 ?? null },
   { id: "p99", label: "latency p99", unit: "ms", pick: (p) => p.latency_ms?.p99 ?? null },
-  { id: "cpu_total", label: "CPU ms per request (total, without k6)", unit: "ms", pick: (p) => p.cpu_ms.total ?? null },
-  ...CURVE_COMPONENTS.map((c) => ({ id: `cpu_${c.replace(" ", "_")}`, label: `CPU ms per request: ${c}`, unit: "ms", pick: (p: Point) => p.cpu_ms[c] ?? null })),
+  { id: "cpu_total", label: "CPU per request (total, without the load generator)", unit: "ms", pick: (p) => p.cpu_ms.total ?? null },
+  ...CURVE_COMPONENTS.map((c) => ({ id: `cpu_${c.replace(" ", "_")}`, label: `CPU per request: ${c}`, unit: "ms", pick: (p: Point) => p.cpu_ms[c] ?? null })),
   { id: "calls", label: "internal calls per request (data services and subgraphs)", unit: "", pick: (p) => p.calls },
-  { id: "ok_rps", label: "throughput (successful requests/s)", unit: "req/s", pick: (p) => p.ok_rps },
+  { id: "ok_rps", label: "successful throughput", unit: "req/s", pick: (p) => p.ok_rps },
   { id: "errors", label: "error rate (%)", unit: "%", pick: (p) => (p.error_rate === null ? null : p.error_rate * 100) },
 ];
 

@@ -8,6 +8,13 @@ import { paritySignature } from "../run/parity";
 import type { RunResult } from "../run/results";
 import { COMPONENTS, componentOf } from "../run/run-result";
 
+/** The load engine a run's result names (results from before it was recorded: k6). */
+export function engineOfRun(r: { fingerprint?: Record<string, unknown> }): string {
+  const v = (r.fingerprint?.versions ?? {}) as Record<string, string | undefined>;
+  const e = r.fingerprint?.engine as { name: string; version: string } | undefined | null;
+  return e ? `${e.name} ${e.version}` : `k6 ${v.k6 ?? "–"}`;
+}
+
 /** A report column: one target's runs, under its label. */
 export interface Column {
   label: string;
@@ -16,8 +23,8 @@ export interface Column {
 
 /** What each flag means, said in words wherever a flag is shown. */
 export const FLAG_MEANINGS: Record<string, string> = {
-  generator_saturated: "k6 used more than 80 % of a core: the load generator may have limited these numbers",
-  sut_overloaded: "k6 dropped iterations at the requested arrival rate: the case could not keep up with the offered load",
+  generator_saturated: "the load generator used more than 80 % of a core: it may have limited these numbers",
+  sut_overloaded: "the load generator could not send every request on time at the requested arrival rate (late or unsent): the case could not keep up with the offered load",
   errors: "more than 0.1 % of the requests failed: throughput counts successful requests only",
   unstable: "throughput drifted by more than 5 % between the first and the last third of the run (an older result's flag; left out of verdicts)",
   no_steady_state: "the case itself never settled during the run (after its warm-up and the machine's steal time are accounted for): left out of verdicts",
@@ -103,7 +110,7 @@ export function fingerprintTable(columns: Column[]): string {
     const v = (f.versions ?? {}) as Record<string, string | null>;
     const canary = (r.extra?.canary as { index?: number } | undefined)?.index;
     const tool = toolOf(r);
-    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | ${runtimeOfRun(r)}, k6 ${v.k6 ?? "–"}, pg ${v.postgres ?? "–"}${tool ? `, ${tool.name} ${tool.version ?? "–"}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
+    return `| ${r.run_id} | ${c.label} | ${String(f.git_sha ?? "–").slice(0, 10)}${f.git_dirty ? " (dirty)" : ""} | ${runtimeOfRun(r)}, ${engineOfRun(r)}, pg ${v.postgres ?? "–"}${tool ? `, ${tool.name} ${tool.version ?? "–"}` : ""} | ${f.cpu_model ?? "–"} × ${f.cores ?? "–"} | ${canary ?? "–"} |`;
   }));
   return `| run | target | git | versions | CPU | canary index |\n|---|---|---|---|---|---:|\n${rows.join("\n")}\n`;
 }

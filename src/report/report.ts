@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { labelOfRun } from "../run/cases";
 import type { Config } from "../config";
-import { type Column, differences, fingerprintTable, flagNotes, parityTable, runtimeOfRun, toolOf } from "./report-context";
+import { type Column, differences, engineOfRun, fingerprintTable, flagNotes, parityTable, runtimeOfRun, toolOf } from "./report-context";
 import { fileStamp, type RunResult, readResults, writeAtomic } from "../run/results";
 import { COMPONENTS, componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { median } from "../stats/stats";
@@ -82,14 +82,14 @@ export function markdown(columns: Column[]): string {
   row("internal calls / request", (c) => fmt(stat(c, (r) => Object.values(r.calls_per_request).reduce((s, v) => s + v, 0)), 1));
   for (const name of callNames(columns)) row(`  calls to ${name}`, (c) => fmt(stat(c, (r) => r.calls_per_request[name]), 2));
   for (const p of processNames(columns)) row(`CPU ms / request: ${p}`, (c) => fmt(stat(c, (r) => r.resources[p]?.cpu_ms_per_request), 3));
-  row("CPU ms / request: total (without k6)", (c) =>
+  row("CPU ms / request: total (without the load generator)", (c) =>
     fmt(stat(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0), 3));
   for (const p of processNames(columns)) row(`peak memory, PSS (MiB): ${p}`, (c) => fmt(stat(c, (r) => (r.resources[p] ? mib(pss(r.resources[p])) : null)), 0));
-  row("peak memory at one moment, PSS, without k6 (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
+  row("peak memory at one moment, PSS, without the load generator (MiB)", (c) => fmt(stat(c, (r) => { const m = r.extra?.memory as Memory; return m ? mib(m.peak_total_bytes) : null; }), 0));
   row("versions", (c) => {
     const v = (c.runs[0]?.fingerprint?.versions ?? {}) as Record<string, string | null>;
     const tool = toolOf(c.runs[0]);
-    return [c.runs[0] ? runtimeOfRun(c.runs[0]) : "", `k6 ${v.k6}`, tool?.version ? `${tool.name} ${tool.version}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
+    return [c.runs[0] ? runtimeOfRun(c.runs[0]) : "", c.runs[0] ? engineOfRun(c.runs[0]) : "", tool?.version ? `${tool.name} ${tool.version}` : "", `pg ${v.postgres}`].filter(Boolean).join(", ");
   });
   row("flags", (c) => [...new Set(c.runs.flatMap((r) => r.flags))].join(", ") || "–");
   const head = `| metric | ${columns.map((c) => c.label).join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|`;
@@ -130,7 +130,7 @@ export function chartData(all: Column[], comparison?: Comparison) {
     labels,
     // errorBars: each column's 95 % interval of the median (drawn as whiskers), when the comparison has one.
     throughput: [{ label: "successful requests/s", data: columnsOfLoad.map((c) => value(c, okRps)), errorBars: ci("ok_rps") }],
-    cpuTotal: [{ label: "CPU ms / request, total without k6", data: columnsOfCost.map((c) => value(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0)), errorBars: ci("cpu_ms_total") }],
+    cpuTotal: [{ label: "CPU ms / request, total without the load generator", data: columnsOfCost.map((c) => value(c, (r) => cpuMsPerRequest(r, inCaseTotal) ?? 0)), errorBars: ci("cpu_ms_total") }],
     latency: (["p50", "p90", "p95", "p99"] as const).map((p) => ({
       label: p,
       data: columnsOfLoad.map((c) => value(c, (r) => r.summary?.latency_ms[p])),
@@ -146,7 +146,7 @@ export function chartData(all: Column[], comparison?: Comparison) {
       data: columnsOfCost.map((c) => value(c, (r) => cpuMsPerRequest(r, (p) => componentOf(p) === component) ?? 0)),
     })),
     // Memory held at one moment per component (peak of the per-sample sum); older files: sum of peaks.
-    rss: components.filter((c) => c !== "k6").map((component) => ({
+    rss: components.filter((c) => c !== "load generator").map((component) => ({
       label: component,
       data: columnsOfCost.map((c) => value(c, (r) => {
         const m = r.extra?.memory as Memory;
@@ -203,7 +203,7 @@ export function html(columns: Column[], sources: string[], comparison?: Comparis
   const flags = flagNotes(columns);
   const charts = [
     ["throughput", "Throughput, successful requests/s (whiskers: 95 % interval)", false],
-    ["cpuTotal", "CPU ms per client request, total without k6 (whiskers: 95 % interval)", false],
+    ["cpuTotal", "CPU ms per client request, total without the load generator (whiskers: 95 % interval)", false],
     ["cpu", "CPU ms per client request, by component", true],
     ["latency", "Latency percentiles, ms (whiskers on p50 and p99: 95 % interval)", false],
     ["perApi", "Latency by API, p50 and p99 (ms)", false],

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config";
 import { clusterPid } from "./pg-cluster";
-import { type MemorySample, type ProcessUsage, startSampler, type TicksSample } from "./resources";
+import { type MemorySample, type ProcessTicksSample, type ProcessUsage, startSampler, type TicksSample } from "./resources";
 import { scrapeRequests } from "./scrape";
 import { type CpuTimes, startStealSampler } from "./steal";
 import { readState, type SupervisorState } from "./supervisor";
@@ -22,6 +22,9 @@ export interface WindowMeasures {
   cpuTimes: CpuTimes[];
   /** CPU ticks of every measured process together, at each sample (ms since the epoch). */
   measuredTicks: TicksSample[];
+  /** Each process's CPU ticks since first seen, at each sample: its CPU over any span of the run. */
+  cpuTimeline: ProcessTicksSample[];
+  ticksPerSecond: number;
 }
 
 export async function openWindow(config: Config, state: SupervisorState) {
@@ -35,7 +38,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
     /** Closes the window; the load generator's CPU comes from its own rusage when it ran (exact, not sampled). */
     async close(generator: { name: string; child: Child } | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
-      const { usage, timeline, ticksTimeline } = sampler.stop();
+      const { usage, timeline, ticksTimeline, cpuTimeline, ticksPerSecond } = sampler.stop();
       const cpuTimes = steal.stop();
       // A process killed or restarted during the run (fault injection, a crash) has no counter
       // that spans the window: it is left out of the calls and said so, not counted wrong.
@@ -60,7 +63,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
           peak_pss_bytes: sampled?.peak_pss_bytes ?? 0,
         };
       }
-      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline };
+      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline, cpuTimeline, ticksPerSecond };
     },
   };
 }

@@ -139,6 +139,12 @@ export interface TicksSample {
   ticks: number;
 }
 
+/** Each process's CPU ticks since it was first seen, at one moment (ms since the epoch): CPU over any span of the run. */
+export interface ProcessTicksSample {
+  t: number;
+  ticks: Record<string, number>;
+}
+
 /**
  * Samples named process trees every `intervalMs` until stopped; `add` lets a process that starts
  * later (k6) join. CPU is the difference between the first and last sample of each process.
@@ -153,6 +159,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   const peakPss = new Map<string, number>();
   const timeline: MemorySample[] = [];
   const ticksTimeline: TicksSample[] = [];
+  const cpuTimeline: ProcessTicksSample[] = [];
   const t0 = Date.now();
   let stopped = false;
   const sample = () => {
@@ -168,7 +175,9 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
     }
     // Each tree's growth since it was first seen, summed: a process joining (k6) adds only what
     // it uses from then on, and one that ended (k6 at the end) keeps what it used.
-    ticksTimeline.push({ t: Date.now(), ticks: [...first.keys()].reduce((sum, name) => sum + last.get(name)! - first.get(name)!, 0) });
+    const now = Date.now();
+    ticksTimeline.push({ t: now, ticks: [...first.keys()].reduce((sum, name) => sum + last.get(name)! - first.get(name)!, 0) });
+    cpuTimeline.push({ t: now, ticks: Object.fromEntries([...first.keys()].map((name) => [name, last.get(name)! - first.get(name)!])) });
     timeline.push({ t: Date.now() - t0, pss });
   };
   sample();
@@ -187,7 +196,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
       setTimeout(settle, 25);
     },
     /** Takes a final sample and returns usage per process, and the memory samples. */
-    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksTimeline: TicksSample[]; ticksPerSecond: number; pageSize: number } {
+    stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksTimeline: TicksSample[]; cpuTimeline: ProcessTicksSample[]; ticksPerSecond: number; pageSize: number } {
       clearInterval(timer);
       stopped = true;
       sample();
@@ -200,7 +209,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
           peak_pss_bytes: peakPss.get(name) ?? 0,
         };
       }
-      return { usage, timeline, ticksTimeline, ticksPerSecond, pageSize };
+      return { usage, timeline, ticksTimeline, cpuTimeline, ticksPerSecond, pageSize };
     },
   };
 }

@@ -4,7 +4,8 @@
  * is tested without starting a process.
  */
 import { TARGETS } from "./cases";
-import type { MemorySample, ProcessUsage } from "./resources";
+import type { MemorySample, ProcessTicksSample, ProcessUsage } from "./resources";
+import { mergeHistograms, percentiles } from "./engine/records";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import { GENERATORS, type LoadSummary } from "./engine/engine";
 import { detectSteady } from "../stats/steady";
@@ -150,6 +151,50 @@ export interface Measured {
   measuredTicks?: { t: number; ticks: number }[];
   /** When the engine was started (ms since the epoch): the windows' clock when it did not report its first request. */
   engineStartMs?: number;
+  /** Each process's CPU ticks since first seen, at each sample: CPU over the steady windows alone. */
+  cpuTimeline?: ProcessTicksSample[];
+  ticksPerSecond?: number;
+}
+
+/** A process's cumulative ticks at `t` (ms since the epoch), interpolated between the samples around it. */
+export function ticksAt(timeline: ProcessTicksSample[], name: string, t: number): number | null {
+  const points = timeline.filter((s) => name in s.ticks);
+  if (!points.length || t < points[0].t || t > points.at(-1)!.t) return null;
+  const after = points.findIndex((s) => s.t >= t);
+  if (points[after].t === t || after === 0) return points[after].ticks[name];
+  const [a, b] = [points[after - 1], points[after]];
+  return a.ticks[name] + ((b.ticks[name] - a.ticks[name]) * (t - a.t)) / (b.t - a.t);
+}
+
+/**
+ * A run's numbers over its steady windows (docs/design.md §23): when the detection trimmed leading
+ * windows as a warm-up, CPU per request (each process's CPU over the kept span ÷ the successful
+ * requests that ended in it), successful throughput and latency percentiles (the kept windows'
+ * histograms merged) are recomputed over the kept windows; null when nothing was trimmed or the
+ * run lacks what it takes (per-window histograms, the per-process CPU timeline).
+ */
+export function steadyMetrics(m: Pick<Measured, "cpuTimeline" | "ticksPerSecond">, s: { window_seconds?: number; scenario_start_ms?: number | null; window_histograms?: string[] }, windows: number[], trimmed: number[]) {
+  if (!trimmed.length || !m.cpuTimeline?.length || !m.ticksPerSecond || !s.window_histograms || s.scenario_start_ms == null || !s.window_seconds) return null;
+  // Leading windows only are trimmed: the kept span runs from the first kept window to the end.
+  const from = Math.max(...trimmed) + 1;
+  if (from >= windows.length) return null;
+  const w = s.window_seconds * 1000;
+  const [start, end] = [s.scenario_start_ms + from * w, s.scenario_start_ms + windows.length * w];
+  const ok = windows.slice(from).reduce((sum, x) => sum + x, 0);
+  if (ok <= 0) return null;
+  const names = [...new Set(m.cpuTimeline.flatMap((x) => Object.keys(x.ticks)))];
+  const cpu: Record<string, number | null> = {};
+  for (const name of names) {
+    const [a, b] = [ticksAt(m.cpuTimeline, name, start), ticksAt(m.cpuTimeline, name, end)];
+    cpu[name] = a === null || b === null ? null : round((((b - a) / m.ticksPerSecond) * 1000) / ok, 3);
+  }
+  return {
+    from_window: from,
+    windows: windows.length - from,
+    ok_rps: round(ok / ((windows.length - from) * s.window_seconds), 2),
+    latency_ms: percentiles(mergeHistograms(s.window_histograms.slice(from))),
+    cpu_ms_per_request: cpu,
+  };
 }
 
 /**
@@ -189,7 +234,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   const perOk = (x: number, digits: number) => (ok > 0 ? round(x / ok, digits) : null);
   let windows: number[] | null = null;
   if (m.summary) {
-    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, histogram, timeline, ...core } = m.summary;
+    const { per_api, windows: counted, window_latency_ms, scenario_start_ms, histogram, timeline, window_histograms, ...core } = m.summary;
     // ok_requests stays in the summary: what the per-request costs were divided by.
     result.summary = core;
     // Histograms apart from the percentiles: mergeable across runs, runners and rounds.
@@ -265,6 +310,22 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   };
   if (!("not_measured" in detected) && !detected.steady) flags.add("no_steady_state");
   result.flags = [...flags];
+  // The run's numbers over the windows the detection kept: a warm-up transient measured in the
+  // first windows is not the case's cost (a JIT-compiled gateway and a native one warm differently).
+  const steadyPart = windows && !("not_measured" in detected) && m.summary ? steadyMetrics(m, m.summary, windows, detected.trimmed_windows) : null;
+  if (steadyPart && result.summary) {
+    result.extra.whole_run = {
+      ok_rps: result.summary.ok_rps,
+      latency_ms: result.summary.latency_ms,
+      cpu_ms_per_request: Object.fromEntries(Object.entries(result.resources).map(([p, u]) => [p, u.cpu_ms_per_request])),
+    };
+    result.summary = { ...result.summary, ok_rps: steadyPart.ok_rps, latency_ms: steadyPart.latency_ms };
+    for (const [p, u] of Object.entries(result.resources)) {
+      const trimmedCpu = steadyPart.cpu_ms_per_request[p];
+      if (typeof trimmedCpu === "number") u.cpu_ms_per_request = trimmedCpu;
+    }
+    result.extra.steady_windows = { from_window: steadyPart.from_window, windows: steadyPart.windows, what: "ok_rps, latency_ms and cpu_ms_per_request are over these windows; extra.whole_run has them over the whole window" };
+  }
 
   const engineFailed = m.engineExit !== null && m.engineExit !== 0 && !m.interrupted;
   if (engineFailed) result.extra.engine_failure = m.engineFailure ?? `the load generator exited with code ${m.engineExit}`;

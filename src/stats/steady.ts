@@ -77,6 +77,19 @@ export const FOREIGN_COEFFICIENT = { ok_rps: -0.016, latency_p50_ms: 0.016 };
  * robust sd (median absolute successive difference).
  */
 export const NOISE_FLOOR = { ok_rps: 0.05, latency_p50_ms: 0.1 };
+/** The window length the floor above was measured on (the A/A runs' 5 s windows). */
+export const FLOOR_WINDOW_SECONDS = 5;
+
+/**
+ * The floor for windows of `windowSeconds`: a window counts (or takes the median of) fewer
+ * requests when it is shorter, and the sampling noise of a count or a median falls as the square
+ * root of the requests in it, so a 1 s window's floor is √5 times the 5 s one's (5 % → 11 % for
+ * throughput). Without this a short run (the demo's 1 s windows) was judged by 5 s constants and a
+ * steady run was flagged in 11–20 % of cases (docs/noise.md). Longer windows keep the measured floor.
+ */
+export function noiseFloor(name: keyof typeof NOISE_FLOOR, windowSeconds: number): number {
+  return NOISE_FLOOR[name] * Math.sqrt(Math.max(1, FLOOR_WINDOW_SECONDS / Math.max(windowSeconds, 1e-9)));
+}
 /**
  * Neighbouring windows of this machine are alike (its slow moments last longer than 5 s). The
  * standard errors are widened by sqrt((1 + ρ) / (1 − ρ)), ρ the larger of this and the run's own
@@ -242,7 +255,7 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
     for (let j = 0; j < most; j++) {
       const rest = kept.slice(j + 1).map((i) => z[i]);
       const centre = median(rest);
-      const noise = Math.max(robustSd(rest), NOISE_FLOOR[name]);
+      const noise = Math.max(robustSd(rest), noiseFloor(name, input.windowSeconds));
       const apart = Math.abs(z[kept[j]] - centre);
       if (apart > 3 * noise && apart > Math.log(1 + TRIM_MATERIAL)) trimmed.push(kept[j]);
       else break;
@@ -253,7 +266,7 @@ export function detectSteady(input: SteadyInput): Steady | { not_measured: strin
   // 4. What remains: a trend after steal (time as a regressor beside steal's adjustment), and the largest level shift.
   const zs = kept.map((i) => z[i]);
   const line = ols(kept.map((i) => [1, i]), zs);
-  const floor = NOISE_FLOOR[name];
+  const floor = noiseFloor(name, input.windowSeconds);
   // With fewer than 4 degrees of freedom the run's own noise is a guess (a steep fall bends the
   // log line and its residuals hide the fall itself): the machine's is used alone there.
   const own = line && line.df >= 4 ? line.sigma : 0;

@@ -16,7 +16,7 @@ import { type K6Params, type K6Summary, k6Args, k6Env, k6Timeline, parseSummary,
 import { type RecordSummary, summarize, writeRecords } from "./records";
 import { attackArgs, readVegeta, spawnVegeta, writeTargets } from "./vegeta";
 
-export type LoadSummary = K6Summary & Partial<Pick<RecordSummary, "unsent" | "late" | "errors" | "histogram" | "timeline">>;
+export type LoadSummary = K6Summary & Partial<Pick<RecordSummary, "unsent" | "late" | "errors" | "histogram" | "timeline" | "window_histograms">>;
 
 /** The processes' name of the load generator, by engine: a result's resources list it under it. */
 export const GENERATORS: readonly string[] = ["vegeta", "k6"];

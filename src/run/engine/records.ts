@@ -159,6 +159,8 @@ export function summarize(records: RequestRecord[], o: SummaryOptions) {
     histogram: encodeHistogram(all),
     window_seconds: o.windowSeconds,
     windows: o.windows || o.mode === "iterations" ? windows : null,
+    /** Each whole window's latency histogram (encoded): a run's percentiles over its steady windows alone. */
+    window_histograms: windowHist.length && o.windows ? windowHist.slice(0, o.windows).map(encodeHistogram) : undefined,
     window_latency_ms: windowHist.length && o.windows
       ? { p50: windowHist.slice(0, o.windows).map((h) => percentiles(h).p50), p95: windowHist.slice(0, o.windows).map((h) => percentiles(h).p95) }
       : null,
