@@ -20,6 +20,7 @@ import { fileStamp, type RunResult, writeAtomic } from "../run/results";
 import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
 import { okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
+import { costSplits } from "./cost-split";
 
 export interface CompareOptions {
   vus: number;
@@ -91,13 +92,13 @@ export const RATE_FRACTION = 0.5;
  * throughput (successful requests/s) in the probe, rounded down, at least 1. Targets with no
  * successful request are left out of the minimum and named.
  */
-export function equalRate(closed: { target: string; okRps: number | null }[], fraction = RATE_FRACTION): { rate: number; from: string } {
+export function equalRate(closed: { target: string; okRps: number | null }[], fraction = RATE_FRACTION, where = "round 1"): { rate: number; from: string } {
   const usable = closed.filter((c) => typeof c.okRps === "number" && c.okRps > 0) as { target: string; okRps: number }[];
   if (!usable.length) throw new Error(`no target served a successful request in the closed-model probe (${closed.map((c) => c.target).join(", ")}): no rate every target sustains`);
   const slowest = usable.reduce((s, c) => (c.okRps < s.okRps ? c : s));
   const rate = Math.max(1, Math.floor(fraction * slowest.okRps));
   const without = closed.filter((c) => !usable.includes(c as { target: string; okRps: number })).map((c) => c.target);
-  return { rate, from: `${fraction} × the slowest target's closed-model throughput in round 1 (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
+  return { rate, from: `${fraction} × the slowest target's closed-model throughput in ${where} (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
 }
 
 /** Seconds a compose run spends starting and stopping its stack, beyond the run itself (12–18 s measured here, with the images built). */
@@ -185,8 +186,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   process.on("SIGINT", onSignal);
   const points = phases.map((ph) => (ph === "closed" ? `${options.vus} VUs (closed model: throughput and latency)` : `${rate !== undefined ? `${rate} requests/s` : "one arrival rate every target sustains"} (open model: CPU and latency at equal offered load)`));
   log(`comparison at ${points.join(" and ")}: ${options.repeat} round(s) of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
-  if (phases.includes("rate") && rate === undefined) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in round 1`);
-  log(runsEstimate(total, `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}`, options.warmup, options.duration));
+  // The equal offered load comes from warm data: a probe of every target before round 1, not
+  // counted (a case's very first run after a start can serve a third of what it serves warm).
+  const probing = phases.includes("rate") && rate === undefined;
+  if (probing) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in a warm probe of every target before round 1 (not counted)`);
+  log(runsEstimate(total + (probing ? plan.length : 0), `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`, options.warmup, options.duration));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
@@ -227,7 +231,31 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       return null;
     }
   };
+  /** One target once at the closed model's VUs, not counted: its successful throughput, or null. */
+  const probeOne = async (step: (typeof plan)[number]) => {
+    log(`\n=== probe: ${step.label} at ${options.vus} VUs (not counted) ===`);
+    const params = { case: step.case, mode: "duration" as const, vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin, ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}) };
+    try {
+      const { result } = step.platform === "compose" ? await composeRun(config, params, log, step.column!) : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, probe: true });
+      if (result.extra.interrupted) interrupted = true;
+      return result.status === "complete" ? okRps(result) : null;
+    } catch (error) {
+      if (error instanceof RefusedError) return null;
+      throw error;
+    }
+  };
   try {
+    if (probing) {
+      const probe: { target: string; okRps: number | null }[] = [];
+      for (const step of plan) {
+        if (interrupted) break;
+        probe.push({ target: columnOf.get(step.label)!, okRps: await probeOne(step) });
+      }
+      if (!interrupted) {
+        ({ rate, from: rateFrom } = equalRate(probe, RATE_FRACTION, "a warm probe before round 1, not counted"));
+        log(`\nequal offered load: ${rate} requests/s (${rateFrom})`);
+      }
+    }
     for (let round = 1; round <= options.repeat && !interrupted; round++) {
       // Each operating point as a block, every target in the round's order: the runs compared
       // with each other are the closest in time.
@@ -270,6 +298,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     rounds: orders.slice(0, Math.max(...done.map((d) => d.round))).map((order, i) => ({ round: i + 1, order })),
     targets: [...new Set(columnOf.values())].filter((t) => done.some((d) => targetOf(d.result) === t)),
   });
+  if (rate !== undefined && phases.length > 1) comparison.cost_split = costSplits(done, comparison.targets, targetOf);
   const notes = [...(options.notes ?? [])];
   const overloadedTargets = [...new Set(overloaded)];
   if (overloadedTargets.length) notes.push(`At ${rate} requests/s, ${overloadedTargets.join(", ")} could not keep up in some runs (flagged sut_overloaded): the offered load is above their capacity, so their latency is a queue's, not the architecture's (\`just compare --capacity\` finds each capacity).`);

@@ -129,6 +129,8 @@ export interface Comparison {
   with_every_run?: Comparison["metrics"];
   /** What a reader must know first (the demo's Case 3 through Hive Gateway while the Router builds). */
   notes?: string[];
+  /** Each target's CPU per request at the equal offered rate, split into fixed and marginal cost (src/plans/cost-split.ts). */
+  cost_split?: import("./cost-split").CostSplit[];
   runs: RunEntry[];
   metrics: Record<string, {
     label: string;

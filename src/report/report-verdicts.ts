@@ -9,6 +9,7 @@
  * one pair is read and worded (either side, older files, what an undecided pair would take) is
  * src/report/paired-text.ts.
  */
+import { costSplitLines } from "../plans/cost-split";
 import type { PairedComparison } from "../stats/paired";
 import type { Comparison, PairEntry } from "../plans/verdicts";
 import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterval, withInterval } from "./paired-text";
@@ -245,11 +246,13 @@ export function roundsTable(c: Comparison): string {
 
 /** The first screen in Markdown: parameters, the matrix, the sentences. */
 export function firstScreenMarkdown(c: Comparison): string {
+  const split = costSplitLines(c.cost_split ?? [], c.params.rate as number | undefined);
   return [
     `${parametersLine(c)}\n`,
     verdictMatrix(c),
     `${headlineSentences(c).map((l) => `- ${l}`).join("\n")}\n`,
-  ].join("\n");
+    split.length ? `${split[0]}\n\n${split.slice(1).map((l) => `- ${l}`).join("\n")}\n` : "",
+  ].filter(Boolean).join("\n");
 }
 
 /** The rest of the verdict part of the Markdown report. */

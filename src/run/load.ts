@@ -119,18 +119,39 @@ async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: stri
   ctx.log(`gate passed: ${gate.checked} answers equal the database${gate.retried.length ? ` (${gate.retried.length} request(s) without an HTTP answer sent again: ${gate.retried.join("; ")})` : ""}`);
 }
 
-async function warmUp(ctx: RunContext) {
+/** A warm-up runs at most this many chunks of --warmup each, until two in a row agree. */
+export const WARMUP_CHUNKS = 3;
+/** Two chunks agree when their levels (throughput, or median latency) differ by at most this share. */
+export const WARMUP_SETTLED = 0.1;
+
+/**
+ * Warms until the case settles (docs/design.md §23), measured and bounded: chunks of --warmup at
+ * the measured load, at most WARMUP_CHUNKS of them, until a chunk's level (completed requests per
+ * second, or median latency in the open model) is within WARMUP_SETTLED of the one before. A
+ * JIT-compiled gateway and a native one warm differently; a fixed warm-up would favour one.
+ */
+async function warmUp(ctx: RunContext): Promise<{ chunks: number; levels: (number | null)[]; settled: boolean } | null> {
   const { params, control } = ctx;
-  if (control.interrupted || params.warmup === "0s") return;
+  if (control.interrupted || params.warmup === "0s") return null;
   const warm = warmupParams(params, params.warmup);
-  ctx.log(`warm-up: ${describe({ ...warm, api: params.api })} (not counted)`);
-  const { child, done } = await ctx.engine.warmUp(ctx.engineCtx, warm);
-  control.generator = child;
-  try {
-    await done;
-  } catch (error) {
-    if (!control.interrupted) throw error;
+  const settle = ctx.engine.name === "vegeta";
+  const levels: (number | null)[] = [];
+  for (let chunk = 1; chunk <= (settle ? WARMUP_CHUNKS : 1) && !control.interrupted; chunk++) {
+    ctx.log(`warm-up${settle ? ` ${chunk}` : ""}: ${describe({ ...warm, api: params.api })} (not counted)`);
+    const { child, done } = await ctx.engine.warmUp(ctx.engineCtx, warm, settle);
+    control.generator = child;
+    try {
+      levels.push(await done);
+    } catch (error) {
+      if (!control.interrupted) throw error;
+    }
+    const [before, now] = levels.slice(-2);
+    if (levels.length >= 2 && before && now && Math.abs(now / before - 1) <= WARMUP_SETTLED) break;
   }
+  const [before, now] = levels.slice(-2);
+  const settled = levels.length >= 2 && !!before && !!now && Math.abs(now / before - 1) <= WARMUP_SETTLED;
+  if (settle) ctx.log(`warmed in ${levels.length} chunk(s) (${levels.map((l) => (l === null ? "–" : l.toFixed(params.mode === "rate" ? 2 : 0))).join(" → ")}${params.mode === "rate" ? " ms median latency" : " requests/s"})${settled ? "" : ", not settled within the bound: the steady-state check of the measured window decides"}`);
+  return { chunks: levels.length, levels, settled };
 }
 
 /** The measured window: the engine runs (and a fault, when asked) while every process is sampled. */
@@ -188,7 +209,7 @@ export async function runLoad(
   params: LoadParams,
   log: (line: string) => void = console.log,
   /** `column`: the report's column for this run when a comparison runs one case twice (`--cases case2,case2`). */
-  options: { keepDatabase?: boolean; column?: string } = {},
+  options: { keepDatabase?: boolean; column?: string; probe?: boolean } = {},
 ) {
   const spec = caseSpec(params.case);
   const gateway = spec.gateway(config);
@@ -220,6 +241,8 @@ export async function runLoad(
       warmup: params.warmup,
       result_path: path,
       ...(options.column ? { column: options.column } : {}),
+      // A comparison's probe for its equal offered load: measured like any run, never counted.
+      ...(options.probe ? { probe: true } : {}),
       ...(injectCpu ? { inject_cpu: injectCpu } : {}),
       parity: parityOf(config, spec, { startedCase: startedHere, postgresVersion: facts.postgresVersion, injectCpu }),
     },
@@ -245,7 +268,8 @@ export async function runLoad(
   try {
     await passGate(ctx, sql, result, path, facts.fleetSize, answers);
     engine.prepare(engineCtx, params);
-    await warmUp(ctx);
+    const warmed = await warmUp(ctx);
+    if (warmed) result.extra.warmup_chunks = warmed;
     const { chaos, ...measured } = await measure(ctx);
     result = assembleResult(result, measured);
     result.extra.affinity = ctx.affinity;

@@ -62,8 +62,12 @@ export interface Engine {
   source(config: Config): string;
   /** Writes what the engine reads (targets, request spec) once per run. */
   prepare(ctx: EngineContext, shape: K6Params): void;
-  /** The warm-up: the same load, not counted; rejects when the engine failed. */
-  warmUp(ctx: EngineContext, shape: K6Params): Promise<{ child: Child; done: Promise<void> }>;
+  /**
+   * The warm-up: the same load, not counted; rejects when the engine failed. With `settle`, its
+   * answers are read back afterwards (vegeta) and `done` gives the chunk's level: completed
+   * requests per second (closed model) or median latency in ms (open model).
+   */
+  warmUp(ctx: EngineContext, shape: K6Params, settle?: boolean): Promise<{ child: Child; done: Promise<number | null> }>;
   measure(ctx: EngineContext, shape: K6Params, o: MeasureOptions): MeasuredRun;
 }
 
@@ -78,11 +82,18 @@ const vegeta: Engine = {
     mkdirSync(ctx.dir, { recursive: true });
     writeTargets(join(ctx.dir, "targets.jsonl"), ctx.spec, ctx.config, shape, ctx.mix, ctx.fleetSize);
   },
-  async warmUp(ctx, shape) {
-    const args = attackArgs(vegetaBinary(ctx.config), shape, join(ctx.dir, "targets.jsonl"), "/dev/null", { timeoutMs: ctx.config.timeoutMs * 3, keepBodies: false });
+  async warmUp(ctx, shape, settle) {
+    const bin = vegetaBinary(ctx.config);
+    const raw = join(ctx.dir, "warmup.bin");
+    const args = attackArgs(bin, shape, join(ctx.dir, "targets.jsonl"), settle ? raw : "/dev/null", { timeoutMs: ctx.config.timeoutMs * 3, keepBodies: false });
     const child = spawnVegeta(ctx.config, args, ctx.cpus);
     const done = child.exited.then(async (code) => {
       if (code !== 0 && code !== 130 && code !== 143) throw new Error(`the warm-up's vegeta failed (exit ${code}): ${await stderrOf(child)}`);
+      if (!settle || code !== 0 || !existsSync(raw)) return null;
+      // The chunk's level, every answer counted (bodies are not kept in a warm-up: nothing is checked).
+      const { records } = await readVegeta(bin, raw, () => "ok");
+      rmSync(raw, { force: true });
+      return warmLevel(records, shape);
     });
     return { child, done };
   },
@@ -118,6 +129,21 @@ const vegeta: Engine = {
   },
 };
 
+/**
+ * A warm-up chunk's level: answered requests per second from the first send to the last answer
+ * (closed model), or the median latency in ms (open model, where the rate is pinned).
+ */
+export function warmLevel(records: { sent_ms: number; latency_ms: number; code: number }[], shape: Pick<K6Params, "mode">): number | null {
+  const answered = records.filter((r) => r.code > 0);
+  if (!answered.length) return null;
+  if (shape.mode === "rate") {
+    const sorted = answered.map((r) => r.latency_ms).sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+  }
+  const span = Math.max(...answered.map((r) => r.sent_ms + r.latency_ms)) / 1000;
+  return span > 0 ? answered.length / span : null;
+}
+
 const durationOf = (d: string) => [...d.matchAll(/(\d+)(ms|s|m|h)/g)].reduce((s, [, n, u]) => s + Number(n) * ({ ms: 0.001, s: 1, m: 60, h: 3600 } as Record<string, number>)[u], 0);
 
 const k6: Engine = {
@@ -131,8 +157,10 @@ const k6: Engine = {
   },
   async warmUp(ctx, shape) {
     const child = spawnK6(ctx.config, k6Args(k6Binary()!), k6Env(shape, join(ctx.dir, "k6-spec.json")), "quiet", ctx.cpus);
+    // k6's warm-up is one chunk: its answers are not read back.
     const done = child.exited.then(async (code) => {
       if (code !== 0 && code !== 130 && code !== 143) throw new Error(`the warm-up's k6 failed (exit ${code}): ${await stderrOf(child)}`);
+      return null;
     });
     return { child, done };
   },
