@@ -11,9 +11,10 @@
 #     package-lock.json's sha512 integrity;
 #   - node_modules: built from package-lock.json (nixpkgs' importNpmLock), every tarball by its
 #     integrity, and linked into the work tree by the shell, so the shell needs no `npm install`.
-# k6 1.8.1 and Apollo Router 2.17.0 are left out: no published sha256 for those releases could be
-# checked, and an unhashed fetch is worse than a missing tool (docs/platforms.md says what to do).
-# just, Node, Docker Compose, PostgreSQL 16, Grafana and Toxiproxy come from the locked nixpkgs,
+# k6 1.8.1, Apollo Router 2.17.0 and Hive Router 0.3.10 are left out: no published sha256 for those
+# releases could be checked, and an unhashed fetch is worse than a missing tool (docs/platforms.md
+# says what to do; `just tools` builds both routers from their crates).
+# just, Node, Docker Compose, PostgreSQL 16, Grafana, Toxiproxy and NGINX come from the locked nixpkgs,
 # whose versions can differ from the pins: the shell hook compares every tool with
 # src/versions.json and names the ones that differ (each result records the versions that ran).
 # x86_64 Linux with glibc only: the release archives and npm packages are that platform's.
@@ -162,6 +163,9 @@
         { name = "vegeta"; pin = versions.vegeta; command = "vegeta -version"; }
         { name = "k6"; pin = versions.k6; command = "k6 version"; }
         { name = "apollo-router"; pin = versions.apolloRouter; command = "router --version"; }
+        # hive_router takes no arguments (it would start serving): its store path names its version.
+        { name = "hive-router"; pin = versions.hiveRouter; command = "fleetbench_hive_router"; }
+        { name = "nginx"; pin = versions.nginx; command = "nginx -v"; }
         { name = "postgres"; pin = versions.postgres; command = "postgres --version"; }
         { name = "prometheus"; pin = versions.prometheus; command = "prometheus --version"; }
         { name = "grafana"; pin = versions.grafana; command = "grafana --version"; }
@@ -184,6 +188,7 @@
           pkgs.postgresql_16
           pkgs.grafana
           pkgs.toxiproxy
+          pkgs.nginx
           pkgs.importNpmLock.hooks.linkNodeModulesHook
         ];
         # linkNodeModulesHook links each entry of this node_modules into ./node_modules.
@@ -197,9 +202,11 @@
           else
             linkNodeModulesHook >/dev/null
           fi
+          fleetbench_hive_router() { local p; p=$(command -v hive_router) && readlink -f "$p"; }
           fleetbench_check() {
-            local found
-            found=$($3 2>/dev/null | head -n 1)
+            local found=
+            # Some tools print their version on stderr (nginx -v); a missing one prints nothing here.
+            if command -v "''${3%% *}" >/dev/null 2>&1; then found=$($3 2>&1 | head -n 1); fi
             case "$found" in
               *"$2"*) ;;
               "") echo "fleetbench: $1 not found in this shell (src/versions.json pins $2)" >&2 ;;
@@ -207,7 +214,7 @@
             esac
           }
           ${lib.concatMapStrings (c: "fleetbench_check ${c.name} '${c.pin}' '${c.command}'\n") checks}
-          unset -f fleetbench_check
+          unset -f fleetbench_check fleetbench_hive_router
         '';
       };
     };

@@ -10,6 +10,18 @@ import { RUNTIMES, type RuntimeName } from "./runtime";
 export const ENGINES = ["vegeta", "k6"] as const;
 export type EngineName = (typeof ENGINES)[number];
 
+/**
+ * Case 3's federation gateways (CASE3_GATEWAY, docs/design.md §25): Apollo Router (the default),
+ * Hive Gateway, Hive Router and Apollo Gateway.
+ */
+export const CASE3_GATEWAYS = ["apollo-router", "hive-gateway", "hive-router", "apollo-gateway"] as const;
+export type Case3Gateway = (typeof CASE3_GATEWAYS)[number];
+/** The REST cases' gateways (REST_GATEWAY): the Bun proxy (the default) or NGINX. */
+export const REST_GATEWAYS = ["rest-gateway", "nginx"] as const;
+export type RestGateway = (typeof REST_GATEWAYS)[number];
+/** A gateway a case can be run with: what --gateways lists. */
+export type GatewayChoice = Case3Gateway | RestGateway;
+
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
 }
@@ -83,6 +95,7 @@ const ENV_NAMES = {
   maxTokens: "FLEET_MAX_TOKENS",
   maxBodyBytes: "FLEET_MAX_BODY_BYTES",
   fanout: "FLEET_FANOUT",
+  nginxWorkers: "FLEET_NGINX_WORKERS",
 } as const;
 
 function int(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
@@ -108,6 +121,27 @@ function url(env: Env, name: string, fallback: string): string {
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/** The variable of each address in `config.urls`. */
+const URL_VARIABLES = {
+  gateway: "FLEET_GATEWAY_URL",
+  robot: "FLEET_ROBOT_URL",
+  telemetry: "FLEET_TELEMETRY_URL",
+  alert: "FLEET_ALERT_URL",
+  robotSubgraph: "FLEET_ROBOT_SUBGRAPH_URL",
+  telemetrySubgraph: "FLEET_TELEMETRY_SUBGRAPH_URL",
+  alertSubgraph: "FLEET_ALERT_SUBGRAPH_URL",
+} as const;
+
+/**
+ * `config` as a process started with `env` sees it: the addresses `env` sets (the hops' proxies,
+ * --hop-latency) in place of the configured ones. For the binaries whose configuration the
+ * supervisor writes for them (NGINX's file, Hive Router's variables).
+ */
+export function withUrlsOf(config: Config, env: Env): Config {
+  const urls = Object.fromEntries(Object.entries(URL_VARIABLES).map(([key, name]) => [key, url(env, name, config.urls[key as keyof typeof URL_VARIABLES])]));
+  return { ...config, urls: urls as Config["urls"] };
+}
 
 /** "1ms" → 1; unset → null. Toxiproxy's latency toxic takes whole milliseconds. */
 export function hopLatency(raw: string | undefined): number | null {
@@ -154,13 +188,13 @@ export function loadConfig(env: Env = process.env) {
   };
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const urls = {
-    gateway: url(env, "FLEET_GATEWAY_URL", local(ports.gateway)),
-    robot: url(env, "FLEET_ROBOT_URL", local(ports.robot)),
-    telemetry: url(env, "FLEET_TELEMETRY_URL", local(ports.telemetry)),
-    alert: url(env, "FLEET_ALERT_URL", local(ports.alert)),
-    robotSubgraph: url(env, "FLEET_ROBOT_SUBGRAPH_URL", local(ports.robotSubgraph)),
-    telemetrySubgraph: url(env, "FLEET_TELEMETRY_SUBGRAPH_URL", local(ports.telemetrySubgraph)),
-    alertSubgraph: url(env, "FLEET_ALERT_SUBGRAPH_URL", local(ports.alertSubgraph)),
+    gateway: url(env, URL_VARIABLES.gateway, local(ports.gateway)),
+    robot: url(env, URL_VARIABLES.robot, local(ports.robot)),
+    telemetry: url(env, URL_VARIABLES.telemetry, local(ports.telemetry)),
+    alert: url(env, URL_VARIABLES.alert, local(ports.alert)),
+    robotSubgraph: url(env, URL_VARIABLES.robotSubgraph, local(ports.robotSubgraph)),
+    telemetrySubgraph: url(env, URL_VARIABLES.telemetrySubgraph, local(ports.telemetrySubgraph)),
+    alertSubgraph: url(env, URL_VARIABLES.alertSubgraph, local(ports.alertSubgraph)),
   };
   const externalDb = env.DATABASE_URL || undefined;
   if (externalDb && !/^postgres(ql)?:\/\//.test(externalDb)) {
@@ -185,11 +219,12 @@ export function loadConfig(env: Env = process.env) {
   }
   const timeoutMs = int(env, ENV_NAMES.timeoutMs, DEFAULTS.timeoutMs, 1, 600000, "milliseconds");
   const gateway = env.CASE3_GATEWAY || "apollo-router";
-  if (gateway !== "apollo-router" && gateway !== "hive-gateway") {
-    throw new ConfigError(`CASE3_GATEWAY must be apollo-router or hive-gateway, got "${gateway}"`);
-  }
+  if (!(CASE3_GATEWAYS as readonly string[]).includes(gateway)) throw new ConfigError(`CASE3_GATEWAY must be one of ${CASE3_GATEWAYS.join(", ")}, got "${gateway}"`);
+  const restGateway = env.REST_GATEWAY || "rest-gateway";
+  if (!(REST_GATEWAYS as readonly string[]).includes(restGateway)) throw new ConfigError(`REST_GATEWAY must be one of ${REST_GATEWAYS.join(", ")}, got "${restGateway}"`);
   const runtime = env.FLEET_RUNTIME || "bun";
   if (!(RUNTIMES as readonly string[]).includes(runtime)) throw new ConfigError(`FLEET_RUNTIME must be ${RUNTIMES.join(" or ")}, got "${runtime}"`);
+  const nginxWorkers = env[ENV_NAMES.nginxWorkers]?.trim() === "auto" ? "auto" : String(int(env, ENV_NAMES.nginxWorkers, 1, 1, 256, 'a number of NGINX worker processes, or "auto"'));
   const engine = env.FLEET_ENGINE || "vegeta";
   if (!(ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`FLEET_ENGINE must be ${ENGINES.join(" or ")}, got "${engine}"`);
   return {
@@ -234,7 +269,16 @@ export function loadConfig(env: Env = process.env) {
     stateDir,
     resultsDir: resolve(env.FLEET_RESULTS_DIR || resolve(import.meta.dirname, "..", "results")),
     toolsDir: resolve(env.FLEET_TOOLS_DIR || resolve(env.HOME || "/tmp", ".cache", "fleetbench", "tools")),
-    case3Gateway: gateway as "apollo-router" | "hive-gateway",
+    /** Case 3's gateway: CASE3_GATEWAY. @default "apollo-router" */
+    case3Gateway: gateway as Case3Gateway,
+    /** The REST cases' gateway (case1, case1b): REST_GATEWAY. @default "rest-gateway" (the Bun proxy) */
+    restGateway: restGateway as RestGateway,
+    /**
+     * NGINX's worker processes (FLEET_NGINX_WORKERS): a count, or "auto" (one per core). One by
+     * default, the single event loop of the Bun proxy it is compared with (src/nginx.ts says why).
+     * @default "1"
+     */
+    nginxWorkers,
     /**
      * Added delay on every internal hop (DESIGN §14), in whole milliseconds: --hop-latency D, or
      * FLEET_HOP_LATENCY. null (unset): the hops are plain loopback; 0: through Toxiproxy with no

@@ -7,36 +7,48 @@
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
-import { Kind, visit } from "graphql";
+import { type DocumentNode, Kind, visit } from "graphql";
 import { createGraphQLError, type Plugin } from "graphql-yoga";
 import type { Config } from "./config";
 import { ROBOT_ID } from "./http";
 
 /**
- * Rejects, before anything executes, a `robotMonitor(id:)` whose id cannot be a robot id
- * (SQL metacharacters, unicode, 40 kB strings): a 400 from the gateway itself, instead of a
- * 200 carrying a field error from deep inside. Literal ids and variables are both checked.
+ * The `robotMonitor(id:)` ids in a document that cannot be robot ids (SQL metacharacters,
+ * unicode, 40 kB strings), literal or given as variables: every GraphQL gateway of ours rejects
+ * them with a 400 before anything executes (Apollo Gateway's server through src/apollo-gateway.ts).
+ */
+export function implausibleRobotIds(document: DocumentNode, variables: Record<string, unknown> | undefined | null): string[] {
+  const bad: string[] = [];
+  visit(document, {
+    Field(node) {
+      if (node.name.value !== "robotMonitor") return;
+      for (const arg of node.arguments ?? []) {
+        if (arg.name.value !== "id") continue;
+        const value =
+          arg.value.kind === Kind.STRING ? arg.value.value
+          : arg.value.kind === Kind.VARIABLE ? variables?.[arg.value.name.value]
+          : undefined;
+        if (typeof value === "string" && !ROBOT_ID.test(value)) bad.push(value);
+      }
+    },
+  });
+  return bad;
+}
+
+/** The client-facing message of an implausible robot id. */
+export const implausibleIdMessage = (id: string) => `robot id must be 1-20 letters, digits, "-" or "_", got ${JSON.stringify(id.slice(0, 40))}`;
+
+/**
+ * Rejects, before anything executes, a `robotMonitor(id:)` whose id cannot be a robot id:
+ * a 400 from the gateway itself, instead of a 200 carrying a field error from deep inside.
  */
 export function useRobotIdGuard(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const bad: string[] = [];
-      visit(args.document, {
-        Field(node) {
-          if (node.name.value !== "robotMonitor") return;
-          for (const arg of node.arguments ?? []) {
-            if (arg.name.value !== "id") continue;
-            const value =
-              arg.value.kind === Kind.STRING ? arg.value.value
-              : arg.value.kind === Kind.VARIABLE ? (args.variableValues as Record<string, unknown> | undefined)?.[arg.value.name.value]
-              : undefined;
-            if (typeof value === "string" && !ROBOT_ID.test(value)) bad.push(value);
-          }
-        },
-      });
+      const bad = implausibleRobotIds(args.document, args.variableValues as Record<string, unknown> | undefined);
       if (bad.length) {
         setResultAndStopExecution({
-          errors: [createGraphQLError(`robot id must be 1-20 letters, digits, "-" or "_", got ${JSON.stringify(bad[0].slice(0, 40))}`, {
+          errors: [createGraphQLError(implausibleIdMessage(bad[0]), {
             extensions: { code: "BAD_USER_INPUT", http: { status: 400 } },
           })],
         });

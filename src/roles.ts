@@ -51,6 +51,15 @@ const ROLE_TABLE: Record<string, (ctx: RoleContext) => Promise<{ port: number; a
     });
     return { port: config.ports.gateway, gateway: true, app: hive.app, close: hive.close };
   },
+  "apollo-gateway": async ({ config, metrics }) => {
+    const apollo = (await import("./apollo-gateway")).createApolloGateway({ config, metrics });
+    // Load the supergraph now: a bad one ends the process (and `up` says so), not the first request.
+    await apollo.ready().catch((error) => {
+      console.error(`apollo-gateway cannot load the supergraph: ${(error as Error)?.stack ?? error}`);
+      process.exit(1);
+    });
+    return { port: config.ports.gateway, gateway: true, app: apollo.app, close: apollo.close };
+  },
 };
 
 export const ROLES = Object.keys(ROLE_TABLE);
@@ -81,7 +90,7 @@ async function build(role: string, args: string[], config: Config, sql: () => Sq
   const metrics = createMetrics(role);
   const built = await make({ config, args, metrics, sql });
   // --inject-cpu (calibration): a known CPU cost per request, before the role's own work. Every
-  // role kind passes here (Elysia services, Yoga gateways and subgraphs, Hive Gateway).
+  // role kind passes here (Elysia services, Yoga gateways and subgraphs, Hive Gateway, Apollo Gateway).
   const inject = config.injectCpuMs;
   if (inject) console.log(`${role}: burning ${inject} ms of CPU per request (FLEET_INJECT_CPU_MS, --inject-cpu)`);
   const handle = inject ? (request: Request) => { if (counted(request)) burnCpu(inject); return built.app.handle(request); } : (request: Request) => built.app.handle(request);

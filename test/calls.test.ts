@@ -21,8 +21,8 @@ type Calls = Record<string, number>;
 /**
  * Requests each process receives for ONE client request, written out as numbers (README, "The
  * internal-call contract"), not computed by a formula the code could share. K is the number of
- * critical alerts: 10 at N = 15 and 27 at N = 40. Apollo Router exports no http_requests_total of
- * ours, so it has no entry; Hive Gateway does.
+ * critical alerts: 10 at N = 15 and 27 at N = 40. Apollo Router, Hive Router and NGINX export no
+ * http_requests_total of ours, so they have no entry; Hive Gateway and Apollo Gateway do.
  */
 const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
   15: {
@@ -51,6 +51,21 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       monitor: { "hive-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "hive-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
     },
+    "case1 nginx": {
+      dashboard: { "robot-service": 1, "telemetry-service": 15, "alert-service": 15 },
+      monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-service": 11, "telemetry-service": 10, "alert-service": 1 },
+    },
+    "case1b nginx": {
+      dashboard: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
+    },
+    "case3 apollo-gateway": {
+      dashboard: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+    },
   },
   40: {
     case1: {
@@ -77,6 +92,21 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       dashboard: { "hive-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       monitor: { "hive-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "hive-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+    },
+    "case1 nginx": {
+      dashboard: { "robot-service": 1, "telemetry-service": 40, "alert-service": 40 },
+      monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-service": 28, "telemetry-service": 27, "alert-service": 1 },
+    },
+    "case1b nginx": {
+      dashboard: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
+    },
+    "case3 apollo-gateway": {
+      dashboard: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
     },
   },
 };

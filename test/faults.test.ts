@@ -42,7 +42,7 @@ function withoutTelemetry(api: ApiName): unknown {
 
 describe.each(EVERY_RUNTIME)("$label: telemetry-service killed for 3 s during a run", ({ caseName, config: base, gateway }) => {
   // Every internal call of the case gives up after TIMEOUT_MS.
-  const cfg = loadConfig({ ...process.env, CASE3_GATEWAY: base.case3Gateway, FLEET_TIMEOUT_MS: String(TIMEOUT_MS) });
+  const cfg = loadConfig({ ...process.env, CASE3_GATEWAY: base.case3Gateway, REST_GATEWAY: base.restGateway, FLEET_TIMEOUT_MS: String(TIMEOUT_MS) });
 
   // README, "Faults, limits and exposure": through the REST gateway a failure is a 502 (unreachable)
   // or 504 (timed out) with a JSON body naming the service; a killed process refuses connections,

@@ -6,7 +6,7 @@
  * Nix's network; docs/platforms.md says which parts were only evaluated.
  */
 import { describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import versions from "../src/versions.json" with { type: "json" };
@@ -115,7 +115,7 @@ describe("flake.nix and flake.lock", () => {
     expect(shell.runtimes.bun.version).toBe(versions.bun);
     expect(shell.runtimes.deno.version).toBe(versions.deno);
     for (const pin of Object.values(versions)) expect(shell.shellHook).toContain(`'${pin}'`);
-    expect(shell.packages.sort()).toEqual(["bun", "deno", "docker-compose", "grafana", "just", "link-node-modules-hook", "nodejs", "postgresql", "prometheus", "toxiproxy", "vegeta"]);
+    expect(shell.packages.sort()).toEqual(["bun", "deno", "docker-compose", "grafana", "just", "link-node-modules-hook", "nginx", "nodejs", "postgresql", "prometheus", "toxiproxy", "vegeta"]);
   });
 
   test("Bun and Deno are package-lock.json's platform packages, by its integrity hashes", () => {
@@ -175,6 +175,11 @@ describe("the shell hook", () => {
     standIn(bin, "grafana", "grafana version 10.4.0");
     standIn(bin, "toxiproxy-server", `toxiproxy-server version ${versions.toxiproxy}`);
     standIn(bin, "docker-compose", `Docker Compose version v${versions.dockerCompose}`);
+    // nginx prints its version on stderr; hive_router prints none (a store path names it).
+    writeFileSync(join(bin, "nginx"), `#!/bin/sh\necho 'nginx version: nginx/${versions.nginx}' >&2\n`, { mode: 0o755 });
+    mkdirSync(join(bin, `hive-router-${versions.hiveRouter}`, "bin"), { recursive: true });
+    writeFileSync(join(bin, `hive-router-${versions.hiveRouter}`, "bin", "hive_router"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    symlinkSync(join(bin, `hive-router-${versions.hiveRouter}`, "bin", "hive_router"), join(bin, "hive_router"));
     return bin;
   }
   const hook = (cwd: string, path: string, before = "") =>
@@ -189,12 +194,14 @@ describe("the shell hook", () => {
     ]);
   });
 
-  test("says which tools the shell lacks: k6 and Apollo Router, which the flake leaves out", () => {
+  test("says which tools the shell lacks: k6, Apollo Router and Hive Router, which the flake leaves out", () => {
     const bin = pinnedTools();
     for (const name of ["k6", "router"]) writeFileSync(join(bin, name), "#!/bin/sh\nexit 127\n", { mode: 0o755 });
+    rmSync(join(bin, "hive_router"));
     const lines = hook(ROOT, bin).err.trim().split("\n");
     expect(lines).toContain(`fleetbench: k6 not found in this shell (src/versions.json pins ${versions.k6})`);
     expect(lines).toContain(`fleetbench: apollo-router not found in this shell (src/versions.json pins ${versions.apolloRouter})`);
+    expect(lines).toContain(`fleetbench: hive-router not found in this shell (src/versions.json pins ${versions.hiveRouter})`);
   });
 
   test("links the store's node_modules into a work tree without one, and nowhere else", () => {

@@ -64,7 +64,7 @@ test("invalid configuration names the variable and the value", () => {
   expect(() => loadConfig({ FLEET_GATEWAY_PORT: "70000" })).toThrow(ConfigError);
   expect(() => loadConfig({ FLEET_SIZE: "0" })).toThrow("FLEET_SIZE");
   expect(() => loadConfig({ FLEET_TELEMETRY_URL: "ftp://x" })).toThrow("FLEET_TELEMETRY_URL must be an http(s) URL");
-  expect(() => loadConfig({ CASE3_GATEWAY: "nginx" })).toThrow('CASE3_GATEWAY must be apollo-router or hive-gateway, got "nginx"');
+  expect(() => loadConfig({ CASE3_GATEWAY: "nginx" })).toThrow('CASE3_GATEWAY must be one of apollo-router, hive-gateway, hive-router, apollo-gateway, got "nginx"');
   const ok = loadConfig({ FLEET_ROBOT_PORT: "20001" });
   expect(ok.ports.robot).toBe(20001);
   expect(ok.urls.robot).toBe("http://127.0.0.1:20001");

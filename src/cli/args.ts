@@ -3,8 +3,9 @@
  * with a one-line usage error naming it and the form it takes.
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { API_NAMES, type ApiName, type CaseName, caseSpec, gatewayChoices, type Platform, PLATFORMS } from "../run/cases";
-import type { Config } from "../config";
+import { API_NAMES, type ApiName, CASE_NAMES, type CaseName, caseSpec, gatewayChoices, type Platform, PLATFORMS } from "../run/cases";
+import type { Config, GatewayChoice } from "../config";
+import { hiveRouterBinary, HIVE_ROUTER_VERSION } from "../hive-router";
 import { UsageError } from "../errors";
 import { routerBinary, ROUTER_VERSION } from "../router";
 import { RUNTIMES, type RuntimeName } from "../runtime";
@@ -119,12 +120,16 @@ export function platformsFlag(flags: Flags): Platform[] | undefined {
   return platforms as Platform[];
 }
 
-/** --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): Case 3's gateways to run, checked against the table. */
-export function gatewaysFlag(flags: Flags): Config["case3Gateway"][] {
+/**
+ * --gateways (default FLEET_COMPARE_GATEWAYS, else apollo-router): the gateways to run, checked
+ * against the table: Case 3's (apollo-router, hive-gateway, hive-router, apollo-gateway) and the
+ * REST cases' (rest-gateway, nginx). A case none of them belongs to runs through its default.
+ */
+export function gatewaysFlag(flags: Flags): GatewayChoice[] {
   const gateways = (flags.get("gateways") ?? process.env.FLEET_COMPARE_GATEWAYS ?? "apollo-router").split(",").filter(Boolean);
-  const choices: string[] = gatewayChoices("case3");
-  for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(" and/or ")}, got "${g}"`);
-  return gateways as Config["case3Gateway"][];
+  const choices: string[] = [...new Set(CASE_NAMES.flatMap((c) => gatewayChoices(c)))];
+  for (const g of gateways) if (!choices.includes(g)) throw new UsageError(`--gateways takes ${choices.join(", ")} (any of them), got "${g}"`);
+  return gateways as GatewayChoice[];
 }
 
 /**
@@ -160,9 +165,16 @@ export function readableFile(path: string) {
  * compare and sweep run Case 3 through --gateways (CASE3_GATEWAY is `up`'s and `load`'s): when
  * Apollo Router is among them but not built, they stop before anything starts, naming what works for them.
  */
-export function checkRouter(config: Config, gateways: Config["case3Gateway"][], cases: CaseName[] | undefined, command: string) {
-  if (!gateways.includes("apollo-router") || (cases && !cases.includes("case3")) || existsSync(routerBinary(config))) return;
-  throw new UsageError(
-    `Apollo Router ${ROUTER_VERSION} is not built: \`just tools\` builds it (about 20-45 min on 2 cores, once); meanwhile \`just ${command} ... --gateways hive-gateway\` runs Case 3 through Hive Gateway`,
-  );
+export function checkRouter(config: Config, gateways: readonly GatewayChoice[], cases: CaseName[] | undefined, command: string) {
+  if (cases && !cases.includes("case3")) return;
+  if (gateways.includes("apollo-router") && !existsSync(routerBinary(config))) {
+    throw new UsageError(
+      `Apollo Router ${ROUTER_VERSION} is not built: \`just tools\` builds it (about 20-45 min on 2 cores, once); meanwhile \`just ${command} ... --gateways hive-gateway\` runs Case 3 through Hive Gateway`,
+    );
+  }
+  if (gateways.includes("hive-router") && !existsSync(hiveRouterBinary(config))) {
+    throw new UsageError(
+      `Hive Router ${HIVE_ROUTER_VERSION} is not built: \`just tools hive-router\` builds it (about 15-30 min on 2 cores, once); meanwhile leave hive-router out of --gateways`,
+    );
+  }
 }

@@ -23,6 +23,8 @@ import { K6_API_PORT, loadObjects, type LoadShape } from "./k8s-load";
 import { SERVER_SETTINGS } from "../run/pg-cluster";
 import { componentOf } from "../run/run-result";
 import { ROUTER_CONFIG, routerEnv, SUPERGRAPH } from "../router";
+import { HIVE_ROUTER_CONFIG, HIVE_ROUTER_VERSION, hiveRouterEnv } from "../hive-router";
+import { nginxConf } from "../nginx";
 import versions from "../versions.json" with { type: "json" };
 import { stringifyYaml } from "../run/yaml";
 
@@ -135,7 +137,47 @@ const FOREIGN: Record<string, (t: TargetSpec) => { container: Omit<IContainer, "
       data: Object.fromEntries([ROUTER_CONFIG, join(ROOT, "compose", "router.rhai"), SUPERGRAPH].map((f) => [f.split("/").pop()!, readFileSync(f, "utf8")])),
     },
   }),
+  "hive-router": (t) => ({
+    container: {
+      image: HIVE_ROUTER_IMAGE,
+      env: env({ ...hiveRouterEnv(clusterConfig(t)), ROUTER_CONFIG_FILE_PATH: `${ROUTER_DIR}/hive-router.yaml` }),
+      volumeMounts: [{ name: "config", mountPath: ROUTER_DIR, readOnly: true }],
+    },
+    // The files the native router reads: hive-router.yaml finds the supergraph beside itself.
+    configMap: {
+      name: "hive-router-config",
+      data: Object.fromEntries([HIVE_ROUTER_CONFIG, SUPERGRAPH].map((f) => [f.split("/").pop()!, readFileSync(f, "utf8")])),
+    },
+  }),
+  nginx: (t) => {
+    const c = clusterConfig(t);
+    return {
+      container: {
+        image: NGINX_IMAGE,
+        // NGINX itself, not the image's entrypoint (its scripts rewrite /etc/nginx, read-only here),
+        // as no root: its pid and temporary folders in the pod's scratch /tmp.
+        command: ["nginx"],
+        args: ["-p", "/tmp", "-e", "stderr", "-c", `${ROUTER_DIR}/nginx.conf`, "-g", "daemon off;"],
+        volumeMounts: [{ name: "config", mountPath: ROUTER_DIR, readOnly: true }],
+      },
+      configMap: {
+        name: "nginx-config",
+        data: { "nginx.conf": nginxConf(c, { listen: `0.0.0.0:${c.ports.gateway}`, robot: new URL(c.urls.robot).host, prefix: "/tmp" }) },
+      },
+    };
+  },
 };
+
+/** The official images of the binaries that are not Bun roles, at their pins (src/versions.json). */
+export const HIVE_ROUTER_IMAGE = `ghcr.io/graphql-hive/router:${HIVE_ROUTER_VERSION}`;
+export const NGINX_IMAGE = `nginx:${versions.nginx}`;
+
+/**
+ * The row as pods see it. clusterEnv (k8s-pods.ts) gives a row's choice as CASE3_GATEWAY; an NGINX
+ * row's choice is REST_GATEWAY's, which no pod reads (a Bun role does not depend on the gateway in
+ * front of it), so the pods of a REST row get none.
+ */
+const podView = (t: TargetSpec): TargetSpec => (t.protocol === "rest" ? { ...t, choice: undefined } : t);
 
 /** One process of the table: a Deployment of one replica and its Service on the table's port. */
 function processObjects(t: TargetSpec, p: ProcessSpec, o: K8sOptions): K8sObject[] {
@@ -221,7 +263,8 @@ function networkPolicies(t: TargetSpec, o: K8sOptions): K8sObject[] {
  * `restricted` Pod Security level, so the cluster itself refuses a pod without the defaults),
  * policies, the database and the seed, the processes, the correctness gate, the load.
  */
-export function renderTarget(t: TargetSpec, o: K8sOptions): K8sObject[] {
+export function renderTarget(row: TargetSpec, o: K8sOptions): K8sObject[] {
+  const t = podView(row);
   const seedLabels = labels("seed");
   const gateLabels = labels("gate", targetSlug(t));
   return [

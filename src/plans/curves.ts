@@ -13,7 +13,7 @@ import { type CapacityOptions, judge, type Search, searchCapacity, stepRunner } 
 import { capacitiesOf, type CurveDoc, type Point, pointOf } from "./curve-doc";
 import { type CaseName, configFor, selectTargets } from "../run/cases";
 import { roundOrders } from "./compare";
-import type { Config } from "../config";
+import type { Config, GatewayChoice } from "../config";
 import { contentHash, createSql } from "../db";
 import { UsageError } from "../errors";
 import type { RuntimeName } from "../runtime";
@@ -43,7 +43,7 @@ export interface TargetStep {
  * The rows of the table to measure: every case (or those named), Case 3 once per gateway asked
  * for, each on every runtime asked for (default: FLEET_RUNTIME's).
  */
-export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: Config["case3Gateway"][], runtimes: readonly RuntimeName[] = [config.runtime]): TargetStep[] {
+export function targetPlan(config: Config, cases: CaseName[] | undefined, gateways: GatewayChoice[], runtimes: readonly RuntimeName[] = [config.runtime]): TargetStep[] {
   return selectTargets(cases, gateways, runtimes).map((t) => ({ case: t.case, config: configFor(t, config), label: t.label }));
 }
 

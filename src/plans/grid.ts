@@ -12,8 +12,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type CapacityOptions, sloText, type Slo } from "./capacity";
-import { selectTargets } from "../run/cases";
-import type { Config } from "../config";
+import { selectTargets, targetFor } from "../run/cases";
+import type { Config, GatewayChoice } from "../config";
 import { contentHash, createSql } from "../db";
 import { UsageError } from "../errors";
 import { minutes, RUN_OVERHEAD_S } from "./estimate";
@@ -39,7 +39,7 @@ export interface GridParams {
   slo: Slo;
   capacity: { step: string; warmup: string; precision: number; max_factor: number };
   cases: TargetStep["case"][] | null;
-  gateways: Config["case3Gateway"][];
+  gateways: GatewayChoice[];
   runtimes: RuntimeName[];
   api: string | null;
   price: Price | null;
@@ -142,7 +142,7 @@ async function reseed(config: Config, n: number, log: (line: string) => void): P
 /** The options of compare that select exactly `rows` (null when no selection does). */
 function selectionOf(rows: TargetStep[]): Pick<ModelOptions, "cases" | "gateways" | "runtimes"> | null {
   const cases = [...new Set(rows.map((r) => r.case))];
-  const gateways = [...new Set(rows.filter((r) => r.case === "case3").map((r) => r.config.case3Gateway))];
+  const gateways = [...new Set(rows.flatMap((r) => targetFor(r.case, r.config).choice ?? []))];
   const runtimes = [...new Set(rows.map((r) => r.config.runtime))];
   const picked = selectTargets(cases, gateways, runtimes).map((t) => t.label).sort();
   return picked.join("|") === rows.map((r) => r.label).sort().join("|") ? { cases, gateways, runtimes } : null;

@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import type { CapacityOptions } from "./capacity";
 import { selectTargets } from "../run/cases";
 import { compare, shuffled } from "./compare";
-import type { Config } from "../config";
+import type { Config, GatewayChoice } from "../config";
 import { mulberry32 } from "../determinism.js";
 import { minutes, RUN_OVERHEAD_S } from "./estimate";
 import { durationSeconds } from "../run/load";
@@ -34,7 +34,7 @@ export interface ModelOptions {
   repeat: number;
   seed?: number;
   cases?: TargetStep["case"][];
-  gateways: Config["case3Gateway"][];
+  gateways: GatewayChoice[];
   runtimes?: RuntimeName[];
   api?: CapacityOptions["api"];
   /** The rate the ranking is made at (default: the highest rate measured). */

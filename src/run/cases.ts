@@ -5,8 +5,10 @@
  * configuration, the compose checks and the tests iterate it; adding a case or a gateway is a
  * row here and the new role's own module.
  */
-import type { Config } from "../config";
+import type { Config, GatewayChoice } from "../config";
 import { UsageError } from "../errors";
+import { hiveRouterCommand, hiveRouterEnv } from "../hive-router";
+import { nginxCommand, nginxHealth } from "../nginx";
 import { routerCommand, routerEnv } from "../router";
 import { RUNTIMES, type RuntimeName } from "../runtime";
 
@@ -44,8 +46,12 @@ export interface TargetSpec {
   /** How the client talks to the gateway. */
   protocol: "rest" | "graphql";
   processes: ProcessSpec[];
-  /** When a case has several gateways: the one this row is, as CASE3_GATEWAY names it. */
-  choice?: Config["case3Gateway"];
+  /**
+   * When a case has several gateways: the one this row is, as CASE3_GATEWAY names it (every Case 3
+   * row), or REST_GATEWAY (the REST cases' NGINX rows; their Bun proxy rows, the default, carry none,
+   * as before NGINX). `gatewayOf` gives every row's name either way.
+   */
+  choice?: GatewayChoice;
   /** Docker Compose runs it (compose/<case>.yml, the Bun image); Hive Gateway and Deno are native only. */
   compose: boolean;
   /** A binary from the tools cache it needs, with its key in the fingerprint's versions. */
@@ -81,7 +87,13 @@ const onRuntime = (r: Row, runtime: RuntimeName): TargetSpec => ({
   label: runtime === "bun" ? `${r.case} · ${r.gateway}` : `${r.case} · ${r.gateway} · ${runtime}`,
 });
 
+/** NGINX in front of the robot service's orchestration routes (src/nginx.ts): its master and workers are one process tree. */
+const nginx: ProcessSpec = { name: "nginx", port: (c) => c.ports.gateway, command: nginxCommand, health: nginxHealth, requestMetrics: false };
+
+const case3 = { case: "case3", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql" } as const;
+
 const ROWS: Row[] = [
+  // The first row of a case is its default gateway; rows added later go last, so indexes stay.
   {
     case: "case1", gateway: "rest-gateway", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration"]), service("rest-gateway", (c) => c.ports.gateway)],
@@ -95,13 +107,28 @@ const ROWS: Row[] = [
     processes: [...dataServices(), service("yoga-gateway", (c) => c.ports.gateway)],
   },
   {
-    case: "case3", gateway: "apollo-router", choice: "apollo-router", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
+    ...case3, gateway: "apollo-router", choice: "apollo-router",
     processes: [...dataServices(), ...subgraphs, { name: "apollo-router", port: (c) => c.ports.gateway, command: routerCommand, env: routerEnv, requestMetrics: false }],
     tool: { name: "apollo-router", versionKey: "apollo_router" },
   },
   {
-    case: "case3", gateway: "hive-gateway", choice: "hive-gateway", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql",
+    ...case3, gateway: "hive-gateway", choice: "hive-gateway",
     processes: [...dataServices(), ...subgraphs, service("hive-gateway", (c) => c.ports.gateway)],
+    compose: false,
+  },
+  {
+    case: "case1", gateway: "nginx", choice: "nginx", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
+    processes: [...dataServices(["--orchestration"]), nginx],
+    compose: false,
+  },
+  {
+    case: "case1b", gateway: "nginx", choice: "nginx", title: "REST gateway + batch endpoints (REST without N+1)", protocol: "rest",
+    processes: [...dataServices(["--orchestration=batch"]), nginx],
+    compose: false,
+  },
+  {
+    ...case3, gateway: "apollo-gateway", choice: "apollo-gateway",
+    processes: [...dataServices(), ...subgraphs, service("apollo-gateway", (c) => c.ports.gateway)],
     compose: false,
   },
 ];
@@ -112,30 +139,54 @@ export const TARGETS: TargetSpec[] = RUNTIMES.flatMap((runtime) => ROWS.map((r) 
 /** The cases, in the table's order. */
 export const CASE_NAMES = [...new Set(TARGETS.map((t) => t.case))];
 
-/** The gateways a case can run with (CASE3_GATEWAY's values for Case 3). */
-export const gatewayChoices = (caseName: CaseName) => [...new Set(TARGETS.filter((t) => t.case === caseName && t.choice).map((t) => t.choice!))];
+/** A row's gateway as CASE3_GATEWAY, REST_GATEWAY and --gateways name it. */
+export const gatewayOf = (t: Pick<TargetSpec, "choice" | "gateway">) => (t.choice ?? t.gateway) as GatewayChoice;
 
-/** The row `config` selects for a case on its runtime (FLEET_RUNTIME): its only one, or the gateway CASE3_GATEWAY names. */
+/** The rows of a case on one runtime. */
+const rowsOf = (caseName: CaseName, runtime: RuntimeName) => TARGETS.filter((t) => t.case === caseName && t.runtime === runtime);
+
+/** The gateways a case can run with (CASE3_GATEWAY's values for Case 3, REST_GATEWAY's for case1 and case1b); none for a case with one. */
+export const gatewayChoices = (caseName: CaseName): GatewayChoice[] => {
+  const rows = rowsOf(caseName, "bun");
+  return rows.length > 1 ? [...new Set(rows.map(gatewayOf))] : [];
+};
+
+/** The gateway `config` chooses for a row's case: REST_GATEWAY for the REST cases, CASE3_GATEWAY for Case 3. */
+const chosenGateway = (t: Pick<TargetSpec, "protocol">, config: Config): GatewayChoice => (t.protocol === "rest" ? config.restGateway : config.case3Gateway);
+
+/** The row `config` selects for a case on its runtime (FLEET_RUNTIME): its only one, or the gateway REST_GATEWAY or CASE3_GATEWAY names. */
 export function targetFor(caseName: CaseName, config: Config): TargetSpec {
-  const rows = TARGETS.filter((t) => t.case === caseName && t.runtime === config.runtime);
-  return rows.length === 1 ? rows[0] : rows.find((t) => t.choice === config.case3Gateway)!;
+  const rows = rowsOf(caseName, config.runtime);
+  return rows.length === 1 ? rows[0] : rows.find((t) => gatewayOf(t) === chosenGateway(t, config))!;
 }
 
 /**
- * The rows to measure: every case (or those named, in that order), Case 3 once per gateway asked
- * for, each on every runtime asked for (default: Bun).
+ * The rows to measure: every case (or those named, in that order), each on every runtime asked
+ * for (default: Bun); a case with several gateways once per gateway of `gateways` that is one of
+ * its own, or through its default gateway (its first row) when `gateways` names none of them
+ * (`--gateways apollo-router,hive-router` leaves the REST cases on the Bun proxy).
  */
-export const selectTargets = (cases: CaseName[] | undefined, gateways: Config["case3Gateway"][], runtimes: readonly RuntimeName[] = ["bun"]) =>
-  (cases ?? CASE_NAMES).flatMap((name) => runtimes.flatMap((runtime) =>
-    TARGETS.filter((t) => t.case === name && t.runtime === runtime && (!t.choice || gateways.includes(t.choice)))));
+export const selectTargets = (cases: CaseName[] | undefined, gateways: readonly GatewayChoice[], runtimes: readonly RuntimeName[] = ["bun"]) =>
+  (cases ?? CASE_NAMES).flatMap((name) => runtimes.flatMap((runtime) => {
+    const rows = rowsOf(name, runtime);
+    const asked = rows.length > 1 ? rows.filter((t) => gateways.includes(gatewayOf(t))) : rows;
+    return asked.length ? asked : rows.slice(0, 1);
+  }));
 
 /** Where a target runs: processes on this machine, or the case's Docker Compose stack (src/deploy/compose.ts). */
 export const PLATFORMS = ["native", "compose"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** The configuration that selects `target` (its gateway and runtime; the same one otherwise). */
-export const configFor = (target: TargetSpec, config: Config): Config =>
-  ({ ...config, runtime: target.runtime, ...(target.choice ? { case3Gateway: target.choice } : {}) });
+export const configFor = (target: TargetSpec, config: Config): Config => ({
+  ...config,
+  runtime: target.runtime,
+  ...(target.protocol === "rest" ? { restGateway: gatewayOf(target) as Config["restGateway"] } : target.choice ? { case3Gateway: target.choice as Config["case3Gateway"] } : {}),
+});
+
+/** The variable that chooses a row's gateway, and its value: what a process started elsewhere (a pod) is given. */
+export const gatewayEnv = (target: TargetSpec): Record<string, string> =>
+  target.choice ? { [target.protocol === "rest" ? "REST_GATEWAY" : "CASE3_GATEWAY"]: target.choice } : {};
 
 /**
  * The row a result was measured on: results before the table recorded no gateway for Cases 1 and
@@ -150,7 +201,7 @@ export const targetOfRun = (r: { case: string; gateway?: string | null; runtime?
 export const labelOfRun = (r: { case: string; gateway?: string | null; runtime?: string | null }) =>
   targetOfRun(r)?.label ?? [r.case, r.gateway ?? "?", ...(r.runtime && r.runtime !== "bun" ? [r.runtime] : [])].join(" · ");
 
-/** A target's short name in progress lines and round orders: "case2", "case3 (hive-gateway)", "case2 on deno". */
+/** A target's short name in progress lines and round orders: "case2", "case3 (hive-gateway)", "case1 (nginx)", "case2 on deno". */
 export const shortLabel = (t: TargetSpec) => `${t.case}${t.choice ? ` (${t.gateway})` : ""}${t.runtime === "bun" ? "" : ` on ${t.runtime}`}`;
 
 /** A case as the commands see it: the row `config` selects. */

@@ -11,7 +11,7 @@ type Env = Record<string, string | undefined>;
 /** What a process needs to run at all: where programs are, a home, the locale and time zone. */
 export const ALLOWED = ["PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"];
 /** fleetbench's own configuration, read by src/config.ts in every role. */
-const OWN = (name: string) => name.startsWith("FLEET_") || name === "CASE3_GATEWAY" || name === "DATABASE_URL";
+const OWN = (name: string) => name.startsWith("FLEET_") || name === "CASE3_GATEWAY" || name === "REST_GATEWAY" || name === "DATABASE_URL";
 const LOCALE = (name: string) => name.startsWith("LC_");
 
 /**
@@ -29,6 +29,8 @@ export function measuredEnv(config: Config, extra: Record<string, string> = {}, 
 
 /** Variables of `source` that were withheld from measured processes and would have changed them. */
 export function withheldSwitches(config: Config, source: Env = process.env): string[] {
-  const switches = /^(RUST_|NODE_|BUN_|DEBUG$|K6_|GO[A-Z]|PG|UV_|MALLOC_|LD_)/;
+  // Hive Router reads LOG_*, ROUTER_*, HIVE_* and DISABLE_SUBGRAPH_ERROR_MASKING over its file;
+  // Apollo's gateways APOLLO_* (a key there sends usage reports).
+  const switches = /^(RUST_|NODE_|BUN_|DEBUG$|K6_|GO[A-Z]|PG|UV_|MALLOC_|LD_|LOG_|ROUTER_|HIVE_|APOLLO_|DISABLE_SUBGRAPH_ERROR_MASKING$)/;
   return Object.keys(source).filter((n) => switches.test(n) && !config.passEnv.includes(n) && !OWN(n)).sort();
 }

@@ -12,6 +12,8 @@ import type { Config } from "../config";
 import { ALLOWED, withheldSwitches } from "./environment";
 import { hopParity } from "./hops";
 import { ROUTER_CONFIG, ROUTER_VERSION, routerEnv } from "../router";
+import { HIVE_ROUTER_CONFIG, HIVE_ROUTER_VERSION, hiveRouterEnv } from "../hive-router";
+import { NGINX_VERSION, nginxVersion } from "../nginx";
 import { parseYaml } from "./yaml";
 import { runtimeVersion } from "../runtime";
 import pins from "../versions.json" with { type: "json" };
@@ -64,6 +66,38 @@ export function routerSettings(config: Config): Record<string, unknown> {
   };
 }
 
+/** A `{ from_env: NAME, default: … }` value of hive-router.yaml, resolved as the router resolves it. */
+function fromEnv(value: unknown, env: Record<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => fromEnv(v, env));
+  if (!value || typeof value !== "object") return value;
+  const v = value as Record<string, unknown>;
+  if (typeof v.from_env === "string") return env[v.from_env] ?? v.default ?? null;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromEnv(x, env)]));
+}
+
+/** compose/hive-router.yaml with every variable resolved: the settings in parity, and what the router lacks. */
+export function hiveRouterSettings(config: Config): Record<string, unknown> {
+  const yaml = fromEnv(parseYaml(readFileSync(HIVE_ROUTER_CONFIG, "utf8")), hiveRouterEnv(config)) as Record<string, any>;
+  const limits = yaml.limits ?? {};
+  return {
+    version: HIVE_ROUTER_VERSION,
+    executor: `Hive Router ${HIVE_ROUTER_VERSION} (Rust, query planner)`,
+    introspection: yaml.introspection ?? true,
+    deduplication: { subgraph_requests: yaml.traffic_shaping?.all?.dedupe_enabled ?? true, client_requests: yaml.traffic_shaping?.router?.dedupe?.enabled ?? true },
+    scripts: "none (Hive Router runs no script: an implausible robot id reaches the robot subgraph, which answers BAD_USER_INPUT with HTTP 200)",
+    limits: {
+      depth: Number(limits.max_depth?.n ?? null),
+      aliases: Number(limits.max_aliases?.n ?? null),
+      tokens: Number(limits.max_tokens?.n ?? null),
+    },
+    upstream_timeout: yaml.traffic_shaping?.all?.request_timeout ?? null,
+    body_limit: limits.max_request_body_size ?? null,
+    error_masking: yaml.error_masking?.enabled ?? true,
+    instrumentation: "the router's own Prometheus metrics",
+    effective_configuration: yaml,
+  };
+}
+
 function graphqlLimits(config: Config) {
   return { depth: config.limits.maxDepth, aliases: config.limits.maxAliases, tokens: config.limits.maxTokens };
 }
@@ -111,8 +145,27 @@ function processSettings(process: ProcessSpec, config: Config): Record<string, u
         introspection: true, deduplication: false, limits: graphqlLimits(config),
         plugins: ["max-tokens", "max-depth", "max-aliases", "robot-id guard", "bad-request status"], defer_stream: true,
       };
+    case "apollo-gateway":
+      return {
+        ...bun, upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: true,
+        executor: `@apollo/gateway ${packageVersion("@apollo/gateway")} (JavaScript query planner) served by @apollo/server ${packageVersion("@apollo/server")} (graphql-js ${packageVersion("graphql")})`,
+        introspection: true, deduplication: "none (the JavaScript gateway has no in-flight deduplication)", limits: graphqlLimits(config),
+        plugins: ["max-tokens (graphql-js parser)", "max-depth", "max-aliases", "robot-id guard"], batched_operations: false,
+        defer_stream: "not supported by Apollo Gateway (@defer is an unknown directive there: a 400)",
+        subgraph_client: "the runtime's fetch, keep-alive (not the gateway's default make-fetch-happen over node:http)",
+        telemetry_to_apollo: "off (APOLLO_TELEMETRY_DISABLED)",
+      };
     case "apollo-router":
       return { runtime: "native", version: ROUTER_VERSION, ...routerSettings(config) };
+    case "hive-router":
+      return { runtime: "native", ...hiveRouterSettings(config) };
+    case "nginx":
+      return {
+        runtime: "native", version: nginxVersion(), pinned: NGINX_VERSION, workers: config.nginxWorkers,
+        upstream_timeout_ms: config.gatewayTimeoutMs, keep_alive: "64 idle connections to the robot service (HTTP/1.1)",
+        proxy: "streaming (proxy_buffering off), no parsing", body_limit_bytes: config.limits.maxBodyBytes,
+        access_log: "off", instrumentation: "none (NGINX exports no Prometheus metrics; its calls are counted by the robot service)",
+      };
     default:
       return { runtime: "unknown" };
   }
@@ -138,7 +191,7 @@ export function parityOf(config: Config, spec: CaseSpec, options: { startedCase:
   return {
     processes,
     environment: {
-      allowed: [...ALLOWED, "LC_*", "FLEET_*", "CASE3_GATEWAY", "DATABASE_URL"],
+      allowed: [...ALLOWED, "LC_*", "FLEET_*", "CASE3_GATEWAY", "REST_GATEWAY", "DATABASE_URL"],
       passed_on_purpose: config.passEnv,
       withheld: withheldSwitches(config),
     },

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, renameSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type CaseName, type ProcessSpec, caseSpec } from "./cases";
-import type { Config } from "../config";
+import { type Config, withUrlsOf } from "../config";
 import { createSql, loadedFleetSize } from "../db";
 import { clusterDown, clusterPid, clusterUp } from "./pg-cluster";
 import { isAlive, portOwner, waitForHealth } from "./ports";
@@ -136,11 +136,13 @@ export async function ensureData(config: Config, log: (line: string) => void) {
  * user's shell holds.
  */
 function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<string, string> = {}, injectCpu: Record<string, number> = {}): RunningProcess {
-  const command = p.command?.(config) ?? mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
+  // A binary whose configuration is written for it reaches its neighbours where `env` says (the hops' proxies).
+  const seen = withUrlsOf(config, env);
+  const command = p.command?.(seen) ?? mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
   const logPath = join(runDir, `${p.name}.log`);
   const fd = openSync(logPath, "a");
   // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
-  const processEnv = measuredEnv(config, { ...p.env?.(config), ...env });
+  const processEnv = measuredEnv(config, { ...p.env?.(seen), ...env });
   delete processEnv[INJECT_ENV];
   if (injectCpu[p.name]) processEnv[INJECT_ENV] = String(injectCpu[p.name]);
   const child = spawn(command, {

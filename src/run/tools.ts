@@ -1,19 +1,20 @@
 /**
  * The tools fleetbench builds once into a cache outside the repository, pinned by version
  * (src/versions.json): vegeta (the load engine) and Toxiproxy (for --hop-latency) from their Go
- * modules, Apollo Router from its crate. A tool already on PATH at the pinned version (a Nix
- * shell) is used as it is. k6 is never built here (docs/design.md §22): it runs only when the
+ * modules, Apollo Router and Hive Router from their crates. A tool already on PATH at the pinned
+ * version (a Nix shell) is used as it is. k6 is never built here (docs/design.md §22): it runs only when the
  * user brings it on PATH.
  * Each build owns its folders in the cache (staging, cargo target, lock): builds of two tools run
  * side by side without touching each other, and a second build of one tool waits for the first.
  *
- *   bun src/main.ts tools [vegeta|apollo-router|toxiproxy]...
+ *   bun src/main.ts tools [vegeta|apollo-router|hive-router|toxiproxy]...
  */
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { isAlive } from "./ports";
 import { routerBinary, ROUTER_VERSION } from "../router";
+import { hiveRouterBinary, HIVE_ROUTER_VERSION } from "../hive-router";
 import versions from "../versions.json" with { type: "json" };
 import { mainCommand, RUNTIME, sleep, sleepSync, spawn, spawnSync, which } from "../runtime";
 
@@ -75,6 +76,8 @@ export interface Tool {
   binary: (config: Config) => string;
   needs: { command: string; hint: string }[];
   expected: string;
+  /** A Rust tool: its crate, whose Cargo.lock counts the crates a build compiles. */
+  crate?: string;
   /** The build's command; it writes its binary under `staging`/bin (GOBIN, or cargo's --root). */
   build: (config: Config, staging: string) => string[];
 }
@@ -98,7 +101,24 @@ const TOOLS: Tool[] = [
       { command: "cmake", hint: "cmake (Debian/Ubuntu: apt-get install cmake)" },
     ],
     expected: "about 20-45 minutes on 2 cores, once",
+    crate: "apollo-router",
     build: (_config, staging) => ["cargo", "install", "apollo-router", "--version", ROUTER_VERSION, "--locked", "--root", staging],
+  },
+  {
+    name: "hive-router",
+    version: HIVE_ROUTER_VERSION,
+    binary: hiveRouterBinary,
+    // Its build script runs `npm install` for the laboratory page it embeds (npm comes with Node).
+    needs: [
+      { command: "cargo", hint: "Rust (rustup; 1.95 builds it here)" },
+      { command: "npm", hint: "npm (Node.js 20 or newer), which the crate's build script runs" },
+    ],
+    expected: "about 15-30 minutes on 2 cores, once",
+    crate: "hive-router",
+    // Only the router binary (the crate also ships a config-schema generator nobody runs here).
+    // Its lock file's ntex 4 crates declare rust-version 1.97, newer than stable Rust here (1.95),
+    // which compiles them all the same: the declaration is ignored, the locked versions are kept.
+    build: (_config, staging) => ["cargo", "install", "hive-router", "--version", HIVE_ROUTER_VERSION, "--locked", "--ignore-rust-version", "--bin", "hive_router", "--root", staging],
   },
   {
     name: "toxiproxy",
@@ -152,13 +172,13 @@ export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
 
 /** How many crates a Rust build has compiled, of how many its lock file lists (when downloaded). */
 function crateProgress(tool: Tool, logText: string): string {
-  if (tool.name !== "apollo-router") return "";
+  if (!tool.crate) return "";
   const done = logText.match(/^\s*Compiling /gm)?.length ?? 0;
   const home = process.env.CARGO_HOME ?? join(process.env.HOME ?? "/root", ".cargo");
   let total = 0;
   try {
     for (const registry of readdirSync(join(home, "registry", "src"))) {
-      const lock = join(home, "registry", "src", registry, `apollo-router-${tool.version}`, "Cargo.lock");
+      const lock = join(home, "registry", "src", registry, `${tool.crate}-${tool.version}`, "Cargo.lock");
       if (existsSync(lock)) total = readFileSync(lock, "utf8").match(/^\[\[package\]\]/gm)?.length ?? 0;
     }
   } catch {}
@@ -230,17 +250,25 @@ async function awaitBackgroundBuild(config: Config, tool: Tool, build: Backgroun
   }
 }
 
-/** Builds each named tool (all by default) unless it is already there. */
+/**
+ * Builds each named tool (all by default) unless it is already there. The builds run side by side
+ * (each owns its folders and lock): two Rust builds on 2 cores take about as much CPU either way,
+ * but one's single-threaded stretches (a large crate's last compile, the link) overlap the other's
+ * parallel ones, so both end sooner than one after the other.
+ */
 export async function ensureTools(config: Config, names: string[] = [], log: (line: string) => void = console.log) {
   const wanted = names.length ? TOOLS.filter((t) => names.includes(t.name)) : TOOLS;
   const unknown = names.filter((n) => !TOOLS.some((t) => t.name === n));
   if (unknown.length) throw new Error(`unknown tool ${unknown.join(", ")}: tools are ${TOOLS.map((t) => t.name).join(", ")}`);
-  for (const tool of wanted) {
+  const results = await Promise.allSettled(wanted.map(async (tool) => {
     const background = runningBuild(config, tool.name);
     // This process is the background build itself when its pid is the recorded one.
     if (background && background.pid !== process.pid && !existsSync(tool.binary(config))) await awaitBackgroundBuild(config, tool, background, log);
     await buildTool(config, tool, log);
-  }
+  }));
+  // Every build was let finish; the first failure is the one reported.
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** What one build of `tool` owns in the tools cache, beside the tool's final folder. */
