@@ -1,13 +1,18 @@
 /**
- * `just calibrate` (DESIGN §18): the instrument proves itself on the user's machine. Case 1 runs
- * three times in every round at one arrival rate: twice as it is (an A/A pair: what "no
+ * `just calibrate` (DESIGN §18, §23): the instrument proves itself on the user's machine. Case 1
+ * runs three times in every round at one arrival rate: twice as it is (an A/A pair: what "no
  * difference" looks like here) and once with a known CPU cost injected into telemetry-service
- * (`--inject-cpu telemetry-service=1ms`: that much CPU time burnt per request it receives). The
- * expected increase of telemetry-service's CPU per client request is its calls per client request
- * × the injected time (mix 50/30/20 at N = 15: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls → 9.8 ms). It
- * says measured against expected with its interval, whether the A/A pair gave a verdict (it must
- * not), and the smallest CPU difference this machine resolves at R rounds; it fails when the
- * measured injected cost is more than 10 % off.
+ * (`--inject-cpu telemetry-service=1ms`: that much CPU time burnt per request it receives).
+ *
+ * It checks the headline, the number a comparison decides on: the paired ratio of the case's total
+ * CPU per request, injected ÷ plain (geometric mean of the per-round ratios, 95 % t interval),
+ * must contain the expected ratio (plain + calls × injected) ÷ plain — the plain run's total per
+ * client request, plus telemetry-service's calls per client request × the injected time (mix
+ * 50/30/20 at N = 15: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls → +9.8 ms) — and the interval must lie
+ * within ±10 % of it. That is the pass. Beside it, as a second line, the injected process alone:
+ * its own added CPU per client request against calls × injected. The A/A pair must give no
+ * verdict, and the line says how often one is expected by chance; last, the smallest CPU
+ * difference this machine resolves at R rounds.
  *
  *   bun src/main.ts calibrate [DURATION] [--repeat 5] [--rate 30] [--inject 1ms] [--warmup 3s]
  */
@@ -15,10 +20,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config";
 import { compare } from "./compare";
-import { pairedT, resolvable } from "../stats/paired";
+import { ALPHA, pairedT, resolvable } from "../stats/paired";
 import { fileStamp, type RunResult, writeAtomic } from "../run/results";
+import { cpuMsPerRequest, inCaseTotal } from "../run/run-result";
 import { median } from "../stats/stats";
-import { targetOf } from "./verdicts";
+import { EXCLUDING_FLAGS, targetOf } from "./verdicts";
 
 /** The process the known cost goes into, and how far off the measured cost may be. */
 export const CALIBRATION_PROCESS = "telemetry-service";
@@ -36,31 +42,81 @@ export interface CalibrateOptions {
 
 export const CALIBRATE_DEFAULTS: CalibrateOptions = { duration: "10s", repeat: 5, rate: 30, injectMs: 1, warmup: "3s" };
 
+/** The headline check: the case's total CPU per request, injected ÷ plain, against what the injection must add. */
+export interface HeadlineCheck {
+  /** Geometric mean over rounds of injected ÷ plain total CPU per request, with the pair's own 95 % paired t interval. */
+  ratio: number;
+  ci: [number, number];
+  /** (plain + calls × injected) ÷ plain per round, geometric mean over rounds: what the ratio must be. */
+  expected_ratio: number;
+  /** expected × (1 ± TOLERANCE): the interval must lie inside. */
+  bounds: [number, number];
+  /** The interval contains the expected ratio. */
+  contains: boolean;
+  /** The interval lies within the bounds. */
+  within: boolean;
+  /** The plain run's total CPU per client request (ms), geometric mean over rounds. */
+  plain_ms: number;
+  rounds: number;
+}
+
 export interface Calibration {
   schema_version: 1;
   created_at: string;
   comparison: string;
   params: CalibrateOptions;
   process: string;
+  /** The pass: the headline's interval contains the expected ratio and lies within ±10 % of it. Absent in calibrations before it. */
+  headline?: HeadlineCheck;
   /** telemetry-service's calls per client request in the injected runs (median over rounds). */
   calls_per_request: number;
   expected_ms: number;
   /** Mean over rounds of (injected − plain) telemetry-service CPU ms per client request, with its 95 % t-interval. */
   measured_ms: number;
   measured_ci: [number, number];
-  /** measured ÷ expected − 1. */
+  /** measured ÷ expected − 1 (the injected process alone). */
   error: number;
+  /** The injected process alone within ±10 % (the pass before the headline check). */
+  process_passed?: boolean;
+  /** The headline check (before it: the injected process alone). */
   passed: boolean;
-  /** The total CPU per request of the injected column against the plain one: must be `higher`. */
+  /** What failed, in one line; null when passed. */
+  why_failed?: string | null;
+  /** The total CPU per request of the injected column against the plain one, in the comparison's family: must be `higher`. */
   total_verdict: string;
-  /** The A/A pair on total CPU per request: must be `equivalent` or `inconclusive`. */
-  aa: { verdict: string; ratio: number; ci: [number, number]; sd_log: number | null; rounds: number };
+  /** The A/A pair on total CPU per request: must be `equivalent` or `inconclusive`. `false_verdict_chance`: at most α ÷ the family's pairs. */
+  aa: { verdict: string; ratio: number; ci: [number, number]; sd_log: number | null; rounds: number; false_verdict_chance?: number };
   /** The smallest ratio difference of total CPU per request these rounds resolve, from the A/A spread. */
   resolvable_at_r: number | null;
   rounds: number;
 }
 
+export type CalibrationFigures = Omit<Calibration, "schema_version" | "created_at" | "comparison">;
+
+/**
+ * The headline check on per-round numbers (pure): each round's plain and injected total CPU per
+ * client request (ms) and the injected process's calls per client request in that round.
+ */
+export function headlineCheck(rounds: readonly { plain: number; injected: number; calls: number }[], injectMs: number): HeadlineCheck {
+  const bad = rounds.find((r) => !(r.plain > 0 && r.injected > 0 && r.calls >= 0));
+  if (bad) throw new Error(`the headline check needs positive totals and calls per request in every round: got plain ${bad.plain}, injected ${bad.injected}, calls ${bad.calls}`);
+  if (rounds.length < 2) throw new Error(`the headline check needs at least 2 rounds with a plain and an injected run: got ${rounds.length}`);
+  const t = pairedT(rounds.map((r) => Math.log(r.injected / r.plain)));
+  const geometric = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+  const expected = geometric(rounds.map((r) => (r.plain + r.calls * injectMs) / r.plain));
+  const ci: [number, number] = [Math.exp(t.ci[0]), Math.exp(t.ci[1])];
+  const bounds: [number, number] = [expected * (1 - TOLERANCE), expected * (1 + TOLERANCE)];
+  return {
+    ratio: Math.exp(t.mean), ci, expected_ratio: expected, bounds,
+    contains: ci[0] <= expected && expected <= ci[1],
+    within: bounds[0] <= ci[0] && ci[1] <= bounds[1],
+    plain_ms: geometric(rounds.map((r) => r.plain)),
+    rounds: rounds.length,
+  };
+}
+
 const processMs = (r: RunResult, name: string) => r.resources[name]?.cpu_ms_per_request ?? null;
+const counted = (r: RunResult) => !r.flags.some((f) => EXCLUDING_FLAGS.includes(f));
 
 /** The calibration's figures from the runs of its comparison (pure; tested on recorded runs). */
 export function calibrationOf(
@@ -68,7 +124,7 @@ export function calibrationOf(
   columns: { plain: string; twin: string; injected: string },
   comparison: { metrics: Record<string, { pairs: { a: string; b: string; paired?: { verdict: string; ratio: number; ci: [number, number]; verdict_ci?: [number, number]; sd_log: number | null; rounds: number } }[] }> },
   options: CalibrateOptions,
-): Omit<Calibration, "schema_version" | "created_at" | "comparison"> {
+): CalibrationFigures {
   const byRound = new Map<number, { plain?: RunResult; injected?: RunResult }>();
   for (const r of runs) {
     const column = targetOf(r.result);
@@ -77,52 +133,81 @@ export function calibrationOf(
     if (column === columns.injected) slot.injected = r.result;
     byRound.set(r.round, slot);
   }
-  const differences: number[] = [];
-  const calls: number[] = [];
-  for (const { plain, injected } of byRound.values()) {
-    if (!plain || !injected || plain.flags.includes("errors") || injected.flags.includes("errors")) continue;
-    const [a, b] = [processMs(plain, CALIBRATION_PROCESS), processMs(injected, CALIBRATION_PROCESS)];
-    if (a === null || b === null) continue;
-    differences.push(b - a);
-    const c = injected.calls_per_request[CALIBRATION_PROCESS];
-    if (typeof c === "number") calls.push(c);
-  }
-  if (differences.length < 2) throw new Error(`calibration needs at least 2 rounds in which both the plain and the injected run completed without errors: got ${differences.length}`);
-  const t = pairedT(differences);
+  // Rounds whose plain and injected runs both count in the comparison (no errors, a steady state).
+  const both = [...byRound.values()].filter((s): s is { plain: RunResult; injected: RunResult } => !!s.plain && !!s.injected && counted(s.plain) && counted(s.injected));
+  const calls = both.map((s) => s.injected.calls_per_request[CALIBRATION_PROCESS]).filter((c): c is number => typeof c === "number");
+  if (calls.length === 0) throw new Error(`calibration needs ${CALIBRATION_PROCESS}'s calls per client request from the injected runs: none of ${both.length} round(s) has them`);
   const callsPerRequest = median(calls);
+  const differences: number[] = [];
+  const totals: { plain: number; injected: number; calls: number }[] = [];
+  for (const { plain, injected } of both) {
+    const [a, b] = [processMs(plain, CALIBRATION_PROCESS), processMs(injected, CALIBRATION_PROCESS)];
+    if (a !== null && b !== null) differences.push(b - a);
+    const [p, i] = [cpuMsPerRequest(plain, inCaseTotal), cpuMsPerRequest(injected, inCaseTotal)];
+    const c = injected.calls_per_request[CALIBRATION_PROCESS];
+    if (p !== null && i !== null && p > 0 && i > 0) totals.push({ plain: p, injected: i, calls: typeof c === "number" ? c : callsPerRequest });
+  }
+  if (differences.length < 2 || totals.length < 2) throw new Error(`calibration needs at least 2 rounds in which both the plain and the injected run completed without errors: got ${Math.min(differences.length, totals.length)}`);
+  const t = pairedT(differences);
   const expected = callsPerRequest * options.injectMs;
   const error = t.mean / expected - 1;
+  const headline = headlineCheck(totals, options.injectMs);
   const find = (key: string, a: string, b: string) => comparison.metrics[key]?.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
   const aaPair = find("cpu_ms_total", columns.plain, columns.twin)?.paired;
   const totalPair = find("cpu_ms_total", columns.injected, columns.plain);
   // The stored pair may be (plain, injected): its verdict then reads the other way round.
   const flip: Record<string, string> = { lower: "higher", higher: "lower" };
   const totalVerdict = totalPair?.paired ? (totalPair.a === columns.injected ? totalPair.paired.verdict : flip[totalPair.paired.verdict] ?? totalPair.paired.verdict) : "inconclusive";
+  // The A/A pair is one of the metric's pairs: the family's α is shared, and its share is at most α ÷ their number.
+  const familyPairs = Math.max(1, comparison.metrics.cpu_ms_total?.pairs.length ?? 1);
+  const passed = headline.contains && headline.within;
   return {
     params: options,
     process: CALIBRATION_PROCESS,
+    headline,
     calls_per_request: callsPerRequest,
     expected_ms: expected,
     measured_ms: t.mean,
     measured_ci: t.ci,
     error,
-    passed: Math.abs(error) <= TOLERANCE,
+    process_passed: Math.abs(error) <= TOLERANCE,
+    passed,
+    why_failed: passed ? null : !headline.contains
+      ? `the total CPU per request with the injection was measured ×${headline.ratio.toFixed(3)} [${headline.ci[0].toFixed(3)}–${headline.ci[1].toFixed(3)}], which does not contain the expected ×${headline.expected_ratio.toFixed(3)}`
+      : `the interval of the total CPU per request with the injection, ×${headline.ci[0].toFixed(3)}–${headline.ci[1].toFixed(3)}, reaches beyond ±${TOLERANCE * 100} % of the expected ×${headline.expected_ratio.toFixed(3)}: more rounds or longer runs would narrow it`,
     total_verdict: totalVerdict,
-    aa: aaPair ? { verdict: aaPair.verdict, ratio: aaPair.ratio, ci: aaPair.verdict_ci ?? aaPair.ci, sd_log: aaPair.sd_log, rounds: aaPair.rounds } : { verdict: "inconclusive", ratio: Number.NaN, ci: [Number.NaN, Number.NaN], sd_log: null, rounds: 0 },
+    aa: aaPair
+      ? { verdict: aaPair.verdict, ratio: aaPair.ratio, ci: aaPair.verdict_ci ?? aaPair.ci, sd_log: aaPair.sd_log, rounds: aaPair.rounds, false_verdict_chance: ALPHA / familyPairs }
+      : { verdict: "inconclusive", ratio: Number.NaN, ci: [Number.NaN, Number.NaN], sd_log: null, rounds: 0, false_verdict_chance: ALPHA / familyPairs },
     resolvable_at_r: aaPair?.sd_log != null ? resolvable(aaPair.sd_log, aaPair.rounds) : null,
     rounds: differences.length,
   };
 }
 
-/** The calibration in a few lines, for the console and the file's readers. */
-export function calibrationLines(c: Omit<Calibration, "schema_version" | "created_at" | "comparison">): string[] {
+const ratioText = (x: number) => x.toFixed(3);
+const percentText = (x: number) => `${Number((x * 100).toPrecision(2))} %`;
+
+/** The calibration in a few lines, for the console and the file's readers: the headline first, the injected process second. */
+export function calibrationLines(c: CalibrationFigures): string[] {
   const ms = (x: number) => x.toFixed(2);
   const aaOk = c.aa.verdict === "equivalent" || c.aa.verdict === "inconclusive";
+  const h = c.headline;
+  const chance = c.aa.false_verdict_chance;
+  const byChance = chance === undefined ? "" : ` (one comes by chance in at most ${percentText(chance)} of calibrations, about 1 in ${Math.round(1 / chance)}: ${ALPHA * 100} % over the comparison's ${Math.round(ALPHA / chance)} pairs)`;
+  const processLine = `measured +${ms(c.measured_ms)} ms (95 % CI ${ms(c.measured_ci[0])}–${ms(c.measured_ci[1])}, paired over ${c.rounds} rounds at ${c.params.rate} requests/s): ${(c.error * 100).toFixed(1)} % off, ${Math.abs(c.error) <= TOLERANCE ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} %`;
   return [
-    `injected ${c.params.injectMs} ms of CPU per request into ${c.process}, which received ${c.calls_per_request.toFixed(2)} calls per client request: expected +${ms(c.expected_ms)} ms of its CPU per client request`,
-    `measured +${ms(c.measured_ms)} ms (95 % CI ${ms(c.measured_ci[0])}–${ms(c.measured_ci[1])}, paired over ${c.rounds} rounds at ${c.params.rate} requests/s): ${(c.error * 100).toFixed(1)} % off, ${c.passed ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} %`,
-    `total CPU per request with the injection: ${c.total_verdict}${c.total_verdict === "higher" ? "" : " (expected higher)"}`,
-    `A/A (Case 1 against itself): ${c.aa.verdict}, ratio ${c.aa.ratio.toFixed(3)} [${c.aa.ci[0].toFixed(3)}–${c.aa.ci[1].toFixed(3)}]${aaOk ? ": no false verdict" : ": a verdict between identical targets — this machine was noisier than its intervals say"}`,
+    ...(h
+      ? [
+        `injected ${c.params.injectMs} ms of CPU per request into ${c.process}, which received ${c.calls_per_request.toFixed(2)} calls per client request; the case's total CPU per client request was ${ms(h.plain_ms)} ms without it: expected ×${ratioText(h.expected_ratio)} with it ((${ms(h.plain_ms)} + ${c.calls_per_request.toFixed(2)} × ${c.params.injectMs} ms) ÷ ${ms(h.plain_ms)})`,
+        `measured ×${ratioText(h.ratio)} (95 % CI ${ratioText(h.ci[0])}–${ratioText(h.ci[1])}, paired over ${h.rounds} rounds at ${c.params.rate} requests/s; the comparison's verdict: ${c.total_verdict}): ${h.contains ? "contains" : "does NOT contain"} the expected ratio, ${h.within ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} % of it (${ratioText(h.bounds[0])}–${ratioText(h.bounds[1])}): ${c.passed ? "passed" : "FAILED"}`,
+        `${c.process} alone: expected +${ms(c.expected_ms)} ms of its CPU per client request (${c.calls_per_request.toFixed(2)} calls × ${c.params.injectMs} ms); ${processLine}`,
+      ]
+      : [
+        `injected ${c.params.injectMs} ms of CPU per request into ${c.process}, which received ${c.calls_per_request.toFixed(2)} calls per client request: expected +${ms(c.expected_ms)} ms of its CPU per client request`,
+        processLine,
+        `total CPU per request with the injection: ${c.total_verdict}${c.total_verdict === "higher" ? "" : " (expected higher)"}`,
+      ]),
+    `A/A (Case 1 against itself): ${c.aa.verdict}, ratio ${ratioText(c.aa.ratio)} [${ratioText(c.aa.ci[0])}–${ratioText(c.aa.ci[1])}]${aaOk ? `: no false verdict${byChance}` : `: a verdict between identical targets${byChance} — this machine was noisier than its intervals say, or this was that chance`}`,
     c.resolvable_at_r === null ? "smallest resolvable difference: not known (the A/A pair has no spread)" : `smallest difference in total CPU per request this machine resolves at ${c.aa.rounds} rounds with 80 % power: ±${(c.resolvable_at_r * 100).toFixed(1)} % (A/A spread of the per-round log ratio ${c.aa.sd_log!.toFixed(3)})`,
   ];
 }
