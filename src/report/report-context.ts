@@ -28,6 +28,7 @@ export const FLAG_MEANINGS: Record<string, string> = {
   errors: "more than 0.1 % of the requests failed: throughput counts successful requests only",
   unstable: "throughput drifted by more than 5 % between the first and the last third of the run (an older result's flag; left out of verdicts)",
   no_steady_state: "the case itself never settled during the run (after its warm-up and the machine's steal time are accounted for): left out of verdicts",
+  machine_busy: "other processes of this machine took more than 20 % of all CPU time during the run (a build, a neighbour): recorded; the run still counts",
   machine_slow: "the machine-speed canary was more than 10 % slower than the comparison's median: recorded; the run still counts, since its round shares the slow moment",
 };
 

@@ -13,6 +13,13 @@ import { type CpuTimes, foreignPct, foreignPerWindow, stealPct, stealPerWindow }
 
 /** The load generator using more than this share of one core means it may be the bottleneck. */
 export const SATURATION = 0.8;
+/**
+ * Other processes of this machine taking more than this share of all CPU time during a run flag
+ * it `machine_busy` (docs/measuring.md): 1–4 % is this machine idle between runs; a tool build
+ * beside a run took 31–67 %. The run still counts (its round shares the busy moment); the flag
+ * says the machine was not the run's alone.
+ */
+export const FOREIGN_LIMIT_PCT = 20;
 /** More failed requests than this share flags the run `errors` (DESIGN §13). */
 export const ERROR_LIMIT = 0.001;
 /**
@@ -309,6 +316,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
     ...("not_measured" in detected ? { not_measured: detected.not_measured } : { steady: detected }),
   };
   if (!("not_measured" in detected) && !detected.steady) flags.add("no_steady_state");
+  if ("foreign_cpu_pct" in steal && typeof steal.foreign_cpu_pct === "number" && steal.foreign_cpu_pct > FOREIGN_LIMIT_PCT) flags.add("machine_busy");
   result.flags = [...flags];
   // The run's numbers over the windows the detection kept: a warm-up transient measured in the
   // first windows is not the case's cost (a JIT-compiled gateway and a native one warm differently).

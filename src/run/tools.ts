@@ -165,6 +165,30 @@ function processGroup(pid: number): number | null {
   }
 }
 
+/**
+ * Pauses every background build of fleetbench's tools while a measured command runs (docs/design.md
+ * §24: a build takes both cores for minutes) and continues them when this process ends, however it
+ * ends (done, failed, Ctrl-C): one line says which were paused. Returns the builds paused.
+ */
+export function pauseBuildsWhileMeasuring(config: Config, log: (line: string) => void = console.log): BackgroundBuild[] {
+  const paused = TOOLS.flatMap((tool) => {
+    const build = runningBuild(config, tool.name);
+    return build && build.pid !== process.pid ? [{ tool, build }] : [];
+  });
+  if (!paused.length) return [];
+  for (const { build } of paused) signalBuild(build, "STOP");
+  log(`paused while this measures: the background build of ${paused.map(({ tool, build }) => `${tool.name} ${tool.version} (pid ${build.pid})`).join(", ")}; it continues when this command ends`);
+  // Synchronous, so it runs on every way out, an uncaught error and process.exit included.
+  process.once("exit", () => {
+    for (const { build } of paused) {
+      try {
+        process.kill(-build.pid, "SIGCONT");
+      } catch {}
+    }
+  });
+  return paused.map((p) => p.build);
+}
+
 /** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
 export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {
   spawnSync(["kill", `-${signal}`, "--", `-${build.pid}`]);
