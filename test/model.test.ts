@@ -15,7 +15,8 @@ import { parseSlo } from "../src/plans/capacity";
 import { writeMapReport } from "../src/report/map-report";
 import { writeModelReport } from "../src/report/model-report";
 import { config, fleetCli, quiet } from "./utils";
-import { checkRates, crossover, fitLine, fitTarget, lineOf, type ModelPoint, modelPoint, parseRates, valueAt } from "../src/plans/model";
+import { checkRates, fitLine, fitTarget, type ModelPoint, modelPoint, parseRates } from "../src/plans/model";
+import { crossover, lineOf, valueAt } from "../src/plans/crossing";
 import { analyseModel, cheapestChanges, type ModelDoc, costAt, GIB, parsePrice, perMillion, rankAt } from "../src/plans/cost";
 
 setDefaultTimeout(300_000);

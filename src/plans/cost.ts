@@ -7,7 +7,8 @@
 import { UsageError } from "../errors";
 import { tQuantile } from "../stats/distributions";
 import { LEVEL } from "../stats/paired";
-import { type Crossover, type Interval, type ModelPoint, type TargetModel, crossover, crossovers, fitTarget, lineOf, valueAt } from "./model";
+import { type Crossover, crossover, crossovers, differenceLine, lineOf, scaleLine, valueAt } from "./crossing";
+import { type Interval, type ModelPoint, type TargetModel, fitTarget } from "./model";
 
 const tOf = (df: number, level = LEVEL) => tQuantile(1 - (1 - level) / 2, df);
 
@@ -138,20 +139,25 @@ export function rankAt(models: TargetModel[], rate: number, price?: Price, level
 
 /**
  * Where the cheapest target changes over [lo, hi]: the breakpoints of the lower envelope of the
- * targets' cost lines (cores, or money per hour with a price), each with its crossing's interval.
+ * targets' cost lines (cores, or money per hour with a price), each with its crossing's interval
+ * (from the blocks both targets ran, src/plans/crossing.ts).
  */
 export function cheapestChanges(models: TargetModel[], lo: number, hi: number, price?: Price): { rate: number; from: string; to: string; ci: Interval | null }[] {
   const fitted = models.filter((m) => m.total);
+  const [scale, perGb] = price ? [price.vcpu_hour, price.gb_hour] : [1, 0];
   const lines = fitted.map((m) => {
     const gb = (memoryAt(m, (lo + hi) / 2).bytes ?? 0) / GIB;
-    return { target: m.target, line: price ? lineOf(m.total!, price.vcpu_hour, price.gb_hour * gb) : lineOf(m.total!) };
+    return { target: m.target, fit: m.total!, shift: perGb * gb, line: lineOf(m.total!, scale, perGb * gb) };
   });
   if (lines.length < 2 || !(hi > lo)) return [];
   const cheapest = (x: number) => lines.reduce((best, l) => (l.line.fixed + l.line.marginal * x < best.line.fixed + best.line.marginal * x ? l : best));
   const candidates: { rate: number; ci: Interval | null }[] = [];
   for (let i = 0; i < lines.length; i++) {
     for (let j = i + 1; j < lines.length; j++) {
-      const c = crossover(lines[i].target, { ...lines[i].line, range: [lo, hi] }, lines[j].target, { ...lines[j].line, range: [lo, hi] });
+      const [li, lj] = [lines[i], lines[j]];
+      const difference = differenceLine(li.fit, lj.fit);
+      // Memory enters as known: the money lines' difference is the cores' difference priced, shifted by the memory costs' difference.
+      const c = crossover(li.target, { ...li.line, range: [lo, hi] }, lj.target, { ...lj.line, range: [lo, hi] }, undefined, difference && { ...scaleLine(difference, scale, li.shift - lj.shift), blocks: difference.blocks });
       if (c.rate !== null && c.rate > lo && c.rate < hi) candidates.push({ rate: c.rate, ci: c.ci });
     }
   }

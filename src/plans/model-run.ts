@@ -7,8 +7,10 @@
  * shuffled order, and each rate is one comparison (src/plans/compare.ts, the open model only),
  * which runs every target in its own shuffled order. Rates are interleaved over the rounds, not
  * measured one after another, so a machine that drifts moves every rate's points alike rather
- * than tilting the line. The points go to src/plans/model.ts (the fits) and src/plans/cost.ts (the
- * document); results/model-<time>.json holds it.
+ * than tilting the line. Each round at each rate is a block whose targets share the machine's
+ * moment; the crossings compare targets within their blocks. The points go to src/plans/model.ts
+ * (the fits), src/plans/crossing.ts (the crossings) and src/plans/cost.ts (the document);
+ * results/model-<time>.json holds it.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";

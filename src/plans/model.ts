@@ -2,9 +2,9 @@
  * The cost model (DESIGN §20), pure: per process and per component, CPU-seconds per second
  * (cores) = fixed + marginal × rate, fitted by ordinary least squares over the measured runs at
  * several offered rates (each round at each rate is its own point), with 95 % t-intervals from the
- * fit's standard errors, its residuals and R²; peak PSS per rate (median over rounds); where two
- * targets' lines cross; and what serving R requests/s costs (cores, CPU-hours and memory GB-hours
- * per million requests, money only with a price the user gives).
+ * fit's standard errors, its residuals and R²; peak PSS per rate (median over rounds). Where two
+ * targets' lines cross is src/plans/crossing.ts (from the rounds both ran: each residual keeps its
+ * round and offered rate); what serving R requests/s costs is src/plans/cost.ts.
  *
  * The x of a point is the rate served over the measured window (requests ÷ the window's wall
  * seconds), not the offered rate: CPU and requests are then counted over the same seconds, so the
@@ -38,14 +38,15 @@ export interface Fit {
   r2: number | null;
   /** The rates the line was fitted over. */
   range: Interval;
-  residuals: { x: number; y: number; fitted: number; residual: number; round?: number }[];
+  /** Each point with its round and offered rate (absent in models before the crossings were paired): the block it was measured in. */
+  residuals: { x: number; y: number; fitted: number; residual: number; round?: number; rate?: number }[];
 }
 
 const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
 const tOf = (df: number, level = LEVEL) => tQuantile(1 - (1 - level) / 2, df);
 
 /** Ordinary least squares of y on x, with 95 % t-intervals of both coefficients. */
-export function fitLine(points: readonly { x: number; y: number; round?: number }[], level = LEVEL): Fit {
+export function fitLine(points: readonly { x: number; y: number; round?: number; rate?: number }[], level = LEVEL): Fit {
   const bad = points.find((p) => !Number.isFinite(p.x) || !Number.isFinite(p.y));
   if (bad) throw new Error(`fitLine needs finite points: got (${bad.x}, ${bad.y})`);
   if (new Set(points.map((p) => p.x)).size < 2) throw new Error(`a line needs points at two rates at least: got ${points.length} point(s) at ${[...new Set(points.map((p) => p.x))].join(", ") || "none"}`);
@@ -58,7 +59,7 @@ export function fitLine(points: readonly { x: number; y: number; round?: number 
   const fixed = yBar - marginal * xBar;
   const residuals = points.map((p) => {
     const fitted = fixed + marginal * p.x;
-    return { x: p.x, y: p.y, fitted, residual: p.y - fitted, ...(p.round !== undefined ? { round: p.round } : {}) };
+    return { x: p.x, y: p.y, fitted, residual: p.y - fitted, ...(p.round !== undefined ? { round: p.round } : {}), ...(p.rate !== undefined ? { rate: p.rate } : {}) };
   });
   const sse = sum(residuals.map((r) => r.residual ** 2));
   const sst = sum(points.map((p) => (p.y - yBar) ** 2));
@@ -76,113 +77,6 @@ export function fitLine(points: readonly { x: number; y: number; round?: number 
     var_fixed: varFixed, var_marginal: varMarginal, cov: -xBar * varMarginal, sigma: Math.sqrt(s2),
   };
 }
-
-/** A fitted line in some unit per hour (cores, or money per hour), for predictions and crossings. */
-export interface Line {
-  fixed: number;
-  marginal: number;
-  var_fixed: number | null;
-  var_marginal: number | null;
-  cov: number | null;
-  df: number;
-  range: Interval;
-}
-
-/** The line of a fit, optionally scaled (a price per core-hour) and shifted (memory's cost per hour, taken as known). */
-export function lineOf(fit: Fit, scale = 1, shift = 0): Line {
-  const s2 = scale * scale;
-  return {
-    fixed: scale * fit.fixed + shift, marginal: scale * fit.marginal,
-    var_fixed: fit.var_fixed === null ? null : s2 * fit.var_fixed,
-    var_marginal: fit.var_marginal === null ? null : s2 * fit.var_marginal,
-    cov: fit.cov === null ? null : s2 * fit.cov,
-    df: fit.df, range: fit.range,
-  };
-}
-
-/** The line's value at `x` with its 95 % interval (of the mean, not of a single run); no interval when df = 0. */
-export function valueAt(line: Line, x: number, level = LEVEL): { value: number; se: number | null; ci: Interval | null } {
-  const value = line.fixed + line.marginal * x;
-  if (line.var_fixed === null || line.var_marginal === null || line.cov === null || line.df < 1) return { value, se: null, ci: null };
-  const se = Math.sqrt(Math.max(0, line.var_fixed + x * x * line.var_marginal + 2 * x * line.cov));
-  const q = tOf(line.df, level);
-  return { value, se, ci: [value - q * se, value + q * se] };
-}
-
-export interface Crossover {
-  a: string;
-  b: string;
-  /** The rate where a's and b's lines cross, when it lies in both measured ranges; null otherwise. */
-  rate: number | null;
-  /** Where the lines cross at all (null when parallel), even outside the measured range. */
-  at: number | null;
-  /** Fieller's 95 % interval of the crossing rate; null when unbounded or not computable. */
-  ci: Interval | null;
-  /** Below the crossing, which target's line is lower. */
-  below: string | null;
-  why: string | null;
-}
-
-/**
- * Where two lines cross: x* = (fixed_b − fixed_a) / (marginal_a − marginal_b). Its interval is
- * Fieller's (the confidence set of a ratio of two normal estimates; the delta method's interval
- * is its large-sample limit): {θ : (Δa + θΔb)² ≤ t² Var(Δa + θΔb)}, bounded only when the slopes'
- * difference is itself significant (otherwise the lines may well be parallel, and the set is
- * unbounded: no interval). The two targets' fits are taken as independent regressions, so the
- * variance of the difference is the sum of theirs, with Welch–Satterthwaite's degrees of freedom
- * for that sum, evaluated at the crossing (between the smaller df and the sum of both).
- */
-export function crossover(a: string, la: Line, b: string, lb: Line, level = LEVEL): Crossover {
-  const dA = la.fixed - lb.fixed;
-  const dB = la.marginal - lb.marginal;
-  const lo = Math.max(la.range[0], lb.range[0]);
-  const hi = Math.min(la.range[1], lb.range[1]);
-  const scale = Math.max(Math.abs(la.marginal), Math.abs(lb.marginal), 1e-300);
-  if (Math.abs(dB) <= 1e-12 * scale) return { a, b, rate: null, at: null, ci: null, below: dA < 0 ? a : dA > 0 ? b : null, why: "the lines are parallel (equal marginal cost)" };
-  const at = -dA / dB;
-  const below = dA < 0 ? a : dA > 0 ? b : dB > 0 ? b : a;
-  let ci: Interval | null = null;
-  let why: string | null = null;
-  const vars = [la.var_fixed, la.var_marginal, la.cov, lb.var_fixed, lb.var_marginal, lb.cov];
-  if (vars.some((v) => v === null) || Math.min(la.df, lb.df) < 1) why = "no interval: a fit with two points has no residual degrees of freedom";
-  else {
-    const vA = la.var_fixed! + lb.var_fixed!;
-    const vB = la.var_marginal! + lb.var_marginal!;
-    const c = la.cov! + lb.cov!;
-    const t2 = tOf(welchDf([[valueVariance(la, at), la.df], [valueVariance(lb, at), lb.df]]), level) ** 2;
-    // (Δa + θΔb)² − t²(vA + 2θc + θ²vB) ≤ 0, a quadratic in θ.
-    const qa = dB * dB - t2 * vB;
-    const qb = 2 * (dA * dB - t2 * c);
-    const qc = dA * dA - t2 * vA;
-    const disc = qb * qb - 4 * qa * qc;
-    if (qa > 0 && disc >= 0) {
-      const r1 = (-qb - Math.sqrt(disc)) / (2 * qa);
-      const r2 = (-qb + Math.sqrt(disc)) / (2 * qa);
-      ci = [Math.min(r1, r2), Math.max(r1, r2)];
-    } else why = "no bounded interval: the marginal costs' difference is not significant, so the lines may not cross at all";
-  }
-  if (at < lo || at > hi) {
-    return { a, b, rate: null, at, ci, below, why: `the lines cross at ${round(at, 1)} requests/s, outside the range both were measured over (${round(lo, 1)}–${round(hi, 1)})${why ? `; ${why}` : ""}` };
-  }
-  return { a, b, rate: at, at, ci, below, why };
-}
-
-/** The variance of a line's value at x (its coefficients' variances and covariance known). */
-const valueVariance = (l: Line, x: number) => Math.max(0, l.var_fixed! + x * x * l.var_marginal! + 2 * x * l.cov!);
-
-/**
- * Welch–Satterthwaite: the degrees of freedom of a sum of independent variance estimates, each
- * with its own df — (Σ v)² / Σ (v² / df). Zero variances leave the smaller df.
- */
-export function welchDf(parts: [variance: number, df: number][]): number {
-  const total = parts.reduce((s, [v]) => s + v, 0);
-  const smallest = Math.min(...parts.map(([, df]) => df));
-  if (!(total > 0)) return smallest;
-  const df = total ** 2 / parts.reduce((s, [v, d]) => s + v ** 2 / d, 0);
-  return Math.max(smallest, df);
-}
-
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // --- From runs to points -----------------------------------------------------------------------
 
@@ -261,7 +155,7 @@ export function fitTarget(target: string, all: ModelPoint[]): TargetModel {
   const rates = [...new Set(used.map((p) => p.rate))].sort((a, b) => a - b);
   const xy = (pick: (p: ModelPoint) => number | undefined) => used.flatMap((p) => {
     const y = pick(p);
-    return typeof y === "number" && p.served_rate !== null ? [{ x: p.served_rate, y, round: p.round }] : [];
+    return typeof y === "number" && p.served_rate !== null ? [{ x: p.served_rate, y, round: p.round, rate: p.rate }] : [];
   });
   const canFit = (pts: { x: number }[]) => new Set(pts.map((p) => p.x)).size >= 2;
   const fitOf = (pick: (p: ModelPoint) => number | undefined) => {
@@ -299,16 +193,6 @@ export function fitTarget(target: string, all: ModelPoint[]): TargetModel {
       };
     }),
   };
-}
-
-/** Every pair of fitted targets: where their total lines cross. */
-export function crossovers(models: TargetModel[]): Crossover[] {
-  const fitted = models.filter((m) => m.total);
-  const out: Crossover[] = [];
-  for (let i = 0; i < fitted.length; i++) {
-    for (let j = i + 1; j < fitted.length; j++) out.push(crossover(fitted[i].target, lineOf(fitted[i].total!), fitted[j].target, lineOf(fitted[j].total!)));
-  }
-  return out;
 }
 
 /** `--rates 25,50,100`: offered rates in requests/s, positive integers, two at least, ascending once read. */

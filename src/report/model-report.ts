@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { COMPONENTS, componentOf, inCaseTotal } from "../run/run-result";
-import { type Fit, lineOf, type ModelPoint, valueAt } from "../plans/model";
+import { type Fit, type ModelPoint } from "../plans/model";
+import { lineOf, valueAt } from "../plans/crossing";
 import { type ModelDoc, type Price, rankAt } from "../plans/cost";
 import { escape } from "./report-verdicts";
 import { writeAtomic } from "../run/results";
@@ -30,7 +31,7 @@ export function modelSentences(doc: ModelDoc): string[] {
     ? `${m.target}: ${fixedText(m.total)} of CPU fixed + ${marginalText(m.total)} (the case's total without k6; R² ${r2Text(m.total)}, ${m.total.n} runs)${m.not_sustained.length ? `; not sustained at ${[...new Set(m.not_sustained.map((n) => n.rate))].join(", ")} requests/s (left out)` : ""}.`
     : `${m.target}: no line — ${m.no_fit}.`));
   for (const c of doc.crossovers) {
-    if (c.rate !== null) out.push(`${c.a} and ${c.b} cost the same CPU at ${num(c.rate, 1)} requests/s${c.ci ? ` (95 % interval ${num(c.ci[0], 1)}–${num(c.ci[1], 1)}, Fieller)` : ` (${c.why})`}; below it ${c.below} is cheaper.`);
+    if (c.rate !== null) out.push(`${c.a} and ${c.b} cost the same CPU at ${num(c.rate, 1)} requests/s${c.ci ? ` (95 % interval ${num(c.ci[0], 1)}–${num(c.ci[1], 1)}, Fieller${c.paired_blocks ? `, paired over the ${c.paired_blocks} blocks both ran` : ""})` : ` (${c.why})`}; below it ${c.below} is cheaper.`);
   }
   if (doc.ranking && doc.ranking.costs.length >= 2) {
     const [a, b] = doc.ranking.costs;
@@ -56,7 +57,7 @@ export function modelMarkdown(doc: ModelDoc): string {
   const p = doc.params;
   const lines = [`# fleetbench: cost model — CPU per second against the offered rate`, "", ...doc.notes.map((n) => `> ⚠ ${n}\n`)];
   lines.push(`Targets: ${doc.targets.join(", ")}; rates ${p.rates.join(", ")} requests/s, ${p.repeat} round(s) of ${p.duration} after a ${p.warmup} warm-up, each round every rate in a shuffled order (seed ${doc.seed}); fleet of ${p.fleet_size ?? "?"} robots; ${p.hop_latency_ms === null ? "internal hops direct" : `${p.hop_latency_ms} ms per internal hop`}${p.api ? `; API ${p.api}` : "; the 50/30/20 mix"}.`, "");
-  lines.push("CPU-seconds per second (cores) = fixed + marginal × rate, fitted by least squares over every sustained run (each round at each rate is a point; x is the rate served over the window). Intervals are 95 % t-intervals from the fit's standard errors. Fixed parts in ms of CPU per second, marginal parts in ms of CPU per request.", "");
+  lines.push("CPU-seconds per second (cores) = fixed + marginal × rate, fitted by least squares over every sustained run (each round at each rate is a point; x is the rate served over the window). Intervals are 95 % t-intervals from the fit's standard errors; a crossing's interval (Fieller's) comes from the two targets' differences in the blocks — a round at a rate — both ran, so what the machine's moment added to both cancels. Fixed parts in ms of CPU per second, marginal parts in ms of CPU per request.", "");
   lines.push("## What it found", "", ...modelSentences(doc).map((s) => `- ${s}`), "");
   lines.push("## Total CPU (the case, without k6 and the network proxy)", "", "| target | fixed | marginal | R² | runs | rates sustained |", "|---|---:|---:|---:|---:|---|");
   for (const m of doc.models) lines.push(m.total ? `| ${m.target} | ${fixedText(m.total)} | ${marginalText(m.total)} | ${r2Text(m.total)} | ${m.total.n} | ${m.sustained_rates.join(", ")} |` : `| ${m.target} | – | – | – | – | ${m.no_fit} |`);
@@ -69,8 +70,8 @@ export function modelMarkdown(doc: ModelDoc): string {
   const at = p.at ?? Math.max(...p.rates);
   lines.push("", `## Cost per million requests at ${at} requests/s`, "", ...costTable(doc, at, p.price ?? undefined), "");
   if (doc.crossovers.length) {
-    lines.push("## Where the lines cross", "", "| a | b | crossing (req/s) | 95 % interval | cheaper below | note |", "|---|---|---:|---|---|---|");
-    for (const c of doc.crossovers) lines.push(`| ${c.a} | ${c.b} | ${c.rate === null ? (c.at === null ? "–" : `(${num(c.at, 1)}, out of range)`) : num(c.rate, 1)} | ${c.ci ? `${num(c.ci[0], 1)}–${num(c.ci[1], 1)}` : "–"} | ${c.below ?? "–"} | ${c.why ?? ""} |`);
+    lines.push("## Where the lines cross", "", "| a | b | crossing (req/s) | 95 % interval | paired blocks | cheaper below | note |", "|---|---|---:|---|---:|---|---|");
+    for (const c of doc.crossovers) lines.push(`| ${c.a} | ${c.b} | ${c.rate === null ? (c.at === null ? "–" : `(${num(c.at, 1)}, out of range)`) : num(c.rate, 1)} | ${c.ci ? `${num(c.ci[0], 1)}–${num(c.ci[1], 1)}` : "–"} | ${c.paired_blocks ?? "– (independent fits)"} | ${c.below ?? "–"} | ${c.why ?? ""} |`);
     lines.push("");
   }
   if (doc.changes.length) lines.push("## Where the cheapest target changes", "", ...doc.changes.map((c) => `- at ${num(c.rate, 1)} requests/s${c.ci ? ` (${num(c.ci[0], 1)}–${num(c.ci[1], 1)})` : ""}: ${c.from} → ${c.to}`), "");
