@@ -265,9 +265,9 @@ describe("charts and tables count the runs the verdicts counted", () => {
 });
 
 describe("rates and plans", () => {
-  test("the equal offered load is half the slowest target's closed-model throughput, rounded down; a target with none is named", () => {
-    expect(equalRate([{ target: "a", okRps: 350 }, { target: "b", okRps: 46.9 }, { target: "c", okRps: 0 }])).toEqual({
-      rate: 23, from: "0.5 × the slowest target's closed-model throughput in round 1 (b, 46.9 req/s); c served none and are left out of it",
+  test("the equal offered load is 0.4 × the slowest target's warm closed-model throughput, rounded down; a target with none is named", () => {
+    expect(equalRate([{ target: "a", okRps: 350 }, { target: "b", okRps: 46.9 }, { target: "c", okRps: 0 }], undefined, "a warm probe before round 1, not counted")).toEqual({
+      rate: 18, from: "0.4 × the slowest target's closed-model throughput in a warm probe before round 1, not counted (b, 46.9 req/s); c served none and are left out of it",
     });
     expect(equalRate([{ target: "a", okRps: 1.2 }]).rate).toBe(1);
     expect(() => equalRate([{ target: "a", okRps: null }])).toThrow("no target served a successful request");

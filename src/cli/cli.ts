@@ -45,7 +45,7 @@ export async function engineFirst(config: Config, name: string, args: string[]) 
 
 /**
  * A measured run from the command line: exit 0 only for a complete result; 130 after Ctrl-C (as
- * `up` does); an error saying why when k6 failed.
+ * `up` does); an error saying why when the load engine failed.
  */
 async function measuredRun(config: Config, params: LoadParams) {
   const { path, result } = await runLoad(config, params);

@@ -21,7 +21,9 @@ const HOP = `  --hop-latency D                     every internal hop through To
                                       FLEET_HOP_LATENCY); without it nothing is proxied`;
 const TARGETS = `  --cases LIST                        which cases (default case1,case1b,case2,case3); one named twice (case2,case2)
                                       runs as two columns: an A/A check of what "no difference" looks like here
-  --gateways apollo-router,hive-gateway   Case 3 once per gateway (default FLEET_COMPARE_GATEWAYS, else apollo-router)
+  --gateways apollo-router,hive-gateway   each case once per gateway of its own named (Case 3: apollo-router, hive-gateway,
+                                      hive-router, apollo-gateway; case1, case1b: rest-gateway, nginx), else through its
+                                      default (FLEET_COMPARE_GATEWAYS, else apollo-router)
   --runtimes bun,deno                 every target on each runtime, side by side (default FLEET_RUNTIME's, bun)`;
 const SEED = `  --seed S                            the seed of the rounds' orders (default: random, printed and recorded)`;
 /** The options of a capacity search that nothing else takes. */
@@ -33,7 +35,8 @@ const INJECT = `  --inject-cpu PROCESS=1ms            PROCESS burns that much CP
 const LOAD_OPTIONS = `${API}\n${WARMUP("5s")}\n${PIN}\n${ENGINE}\n${HOP}\n${INJECT}`;
 
 export const HELP: Record<string, string> = {
-  case: `just CASE ACTION [args]\n  the actions of a case (case1, case1b, case2 or case3; Case 3's gateway by CASE3_GATEWAY=apollo-router|hive-gateway):
+  case: `just CASE ACTION [args]\n  the actions of a case (case1, case1b, case2 or case3; Case 3's gateway by
+  CASE3_GATEWAY=apollo-router|hive-gateway|hive-router|apollo-gateway, case1's and case1b's by REST_GATEWAY=rest-gateway|nginx):
     up                       start the case (and PostgreSQL), wait for /health
     query [API] [ID]         one client request through the running case, answer printed
     load VUS DURATION        one measured run at constant VUs (e.g. just case3 load 50 5m)
@@ -45,7 +48,8 @@ export const HELP: Record<string, string> = {
   \`just CASE ACTION --help\` for the action's options`,
   db: `just db up|down|status\n  the local PostgreSQL 16 on 127.0.0.1:FLEET_PG_PORT (nothing to do when DATABASE_URL is set)`,
   seed: `just seed [N]\n  recreate the schema and load a deterministic fleet of N robots (default FLEET_SIZE, 15)`,
-  up: `just CASE up [options]\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway), the database first; waits for /health.
+  up: `just CASE up [options]\n  start CASE (case1, case1b, case2, case3; CASE3_GATEWAY=apollo-router|hive-gateway|hive-router|apollo-gateway,
+  REST_GATEWAY=rest-gateway|nginx), the database first; waits for /health.
   Every TypeScript role runs on FLEET_RUNTIME's runtime: bun (default) or deno
 ${HOP}`,
   down: `just down\n  stop every process fleetbench started, PostgreSQL included`,
@@ -68,7 +72,8 @@ ${WARMUP("3s")}
   --repeat R                          searches (default 1; with 2 or more, the capacity's interval)
 ${SEED}
 ${API}
-${HOP}`,
+${HOP}
+${ENGINE}`,
   model: `just model [DURATION] [options]\n  the cost model: every target at each rate in R rounds (each round every rate in a shuffled order, each rate a
   comparison in the open model); per process and component CPU per second = fixed + marginal × rate by least
   squares with 95 % intervals, peak PSS per rate, where targets' lines cross, cost per million requests.
@@ -78,7 +83,8 @@ ${HOP}`,
   --repeat R          rounds (default 3); --warmup DURATION (default 3s); --seed S
   --at R              the rate the cost is ranked at (default the highest rate)
   --price vcpu-hour=P,gb-hour=Q   money per million requests (without it, ranked by CPU-hours)
-  --cases LIST, --gateways LIST, --runtimes bun,deno, --api NAME`,
+  --cases LIST, --gateways LIST, --runtimes bun,deno, --api NAME
+${ENGINE}`,
   grid: `just grid [DURATION] [options]\n  the decision map: in every cell of fleet size × hop latency each target's capacity at the SLO (searched up
   from --at) and the model up to --at among those that meet it; per cell the cheapest target at --at, its ratio
   to the runner-up with the interval, tie where it includes 1. One file per cell in results/grid-<time>/,
@@ -88,7 +94,8 @@ ${HOP}`,
   --quick             a 2 × 2 grid (15,150 × 0,5 ms), 2 rounds, short runs, a coarse search: within 30 minutes
   --plan              print the estimate and stop
   --resume DIR        continue an interrupted grid (its finished cells are kept)
-  --repeat R, --slo PCT=DURATION, --step DURATION, --warmup DURATION, --price ..., --cases, --gateways, --runtimes, --api, --seed`,
+  --repeat R, --slo PCT=DURATION, --step DURATION, --warmup DURATION, --price ..., --cases, --gateways, --runtimes, --api, --seed
+${ENGINE}`,
   map: `just map DIR [--at R] [--price vcpu-hour=P,gb-hour=Q]\n  the decision map of a grid folder again, at another rate or price (a rate outside a cell's measured
   rates is extrapolated, and said)`,
   chaos: `just CASE chaos SERVICE SECONDS [VUS] [DURATION] [options]\n  a load run during which SERVICE is taken away for SECONDS (default 10 VUs for max(30 s, 4 × SECONDS))
@@ -96,17 +103,21 @@ ${HOP}`,
   --mode kill|pause                   a crash (default) or a hang
   --at S                              when the fault starts (default: a quarter into the run)
 ${API}
-${WARMUP("5s")}`,
-  gate: `just CASE gate\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs`,
+${WARMUP("5s")}
+${ENGINE}`,
+  gate: `just CASE gate [--answers]\n  the correctness gate alone: every API of the running case (FLEET_GATEWAY_URL) against the database; exit 3 when one differs
+  --answers                           print each answer's sha256 (\`answer KEY sha256 HEX\`): what a Kubernetes load run checks every response against`,
   compare: `just compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order (default 20 VUs, 30s runs); verdicts in results/compare-<time>.json,
   then the report. Each round measures every target at VUS (closed model: throughput, latency) and at one arrival
-  rate all of them sustain (CPU per request at equal offered load: half the slowest target's closed-model
-  throughput in round 1). Prints the planned runs and the time they take before it starts
+  rate all of them sustain (CPU per request at equal offered load: 0.4 × the slowest target's closed-model
+  throughput in a warm probe before round 1, not counted), and splits each target's CPU per request there into
+  fixed and marginal cost. Prints the planned runs and the time they take before it starts
   --vus V --duration D                the same as VUS DURATION
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
                                       flagged sut_overloaded and named above the report)
   --closed-only                       the closed model only (CPU per request then at each target's own throughput)
-  --equivalence 5%                    a pair whose ratio's 95 % interval lies within this margin is equivalent
+  --equivalence 5%                    the margin of equivalence: a pair is equivalent when two one-sided tests show its
+                                      ratio within ±this on the log scale (default 5%)
   --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json), with
 ${SEARCH}
   --repeat R                          rounds (default 5; verdicts are paired by round, 2 at the least); with --capacity,
@@ -134,7 +145,8 @@ ${SEED}
 ${TARGETS}
 ${API}
 ${WARMUP("3s")}
-${HOP}`,
+${HOP}
+${ENGINE}`,
   calibrate: `just calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
   known CPU cost injected into telemetry-service; measured against expected (calls per request × the injected
   time), the A/A check, the smallest difference this machine resolves; exit 1 when more than 10 % off
@@ -142,11 +154,13 @@ ${HOP}`,
   --rate R                            requests/s for every run (default 30)
   --inject DURATION                   CPU time burnt per request telemetry-service receives (default 1ms)
   --warmup DURATION                   warm-up of every run (default 3s)
-${SEED}`,
-  demo: `just demo\n  the main job: every case in 4 shuffled rounds, each at 10 VUs and at one arrival rate every case sustains,
-  5 s runs (about 5 min), then the report with its verdicts paired by round.
+${SEED}
+${ENGINE}`,
+  demo: `just demo\n  the main job: every case in 5 shuffled rounds, each at 10 VUs and at one arrival rate every case sustains
+  (0.4 × the slowest one's throughput in a warm probe), 4 s runs (about 7 min), then the report with its verdicts paired by round.
   Builds the load engine (vegeta) first if needed (under a minute, once). Without Apollo Router it starts the Router's build in the
-  background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report`,
+  background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report
+${ENGINE}`,
   report: `just report [compare-TIME.json | RESULT.json ...] [options]\n  the Markdown and HTML report of a comparison or of result files (default: the newest comparison)
   --baseline FILE                     this comparison against another (another machine, another commit): what differs
                                       first, then every ratio's change with its interval (results/baseline-<time>.md, .html)`,

@@ -16,11 +16,11 @@ import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "../run/pin";
-import { fileStamp, type RunResult, writeAtomic } from "../run/results";
+import { fileStamp, type RunResult, writeAtomic, writeResult } from "../run/results";
 import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
-import { okRps } from "../run/run-result";
+import { cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
-import { costSplits } from "./cost-split";
+import { costSplits, splitOfRound } from "./cost-split";
 
 export interface CompareOptions {
   vus: number;
@@ -84,8 +84,12 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
   return Array.from({ length: rounds }, () => shuffled(labels, random));
 }
 
-/** A target runs at this share of the slowest target's closed-model throughput when no rate is given. */
-export const RATE_FRACTION = 0.5;
+/**
+ * A target runs at this share of the slowest target's warm closed-model throughput when no rate is
+ * given: at half of it (one probe run's figure) the slowest target's latency kept climbing in 2 of
+ * 4 rounds here (no_steady_state), so 0.4, where it settles.
+ */
+export const RATE_FRACTION = 0.4;
 
 /**
  * The equal offered load every target sustains: `fraction` × the slowest target's closed-model
@@ -127,6 +131,25 @@ async function composeRun(config: Config, params: LoadParams, log: (line: string
   const { composeLoad } = await import("../deploy/compose-run");
   if (!config.db.external && clusterPid(config) !== null) await clusterDown(config, log);
   return composeLoad(config, params, log, { grafana: false, column });
+}
+
+/**
+ * With both operating points in a round, each target's open-model run carries the line through its
+ * two points (fixed cost per second, marginal CPU per request): the marginal cost is then a metric
+ * paired by round like any other. Written back into the run's result file.
+ */
+function attachCostSplits(config: Config, done: { file: string; round: number; result: RunResult }[], round: number, targets: string[]) {
+  for (const target of targets) {
+    const mine = done.filter((d) => d.round === round && targetOf(d.result) === target);
+    const closed = mine.find((d) => d.result.mode !== "rate");
+    const open = mine.find((d) => d.result.mode === "rate");
+    if (!closed || !open) continue;
+    const point = (r: RunResult) => ({ rps: okRps(r) ?? 0, cpuMs: cpuMsPerRequest(r, inCaseTotal) ?? 0 });
+    const split = splitOfRound(point(closed.result), point(open.result));
+    if (!split) continue;
+    open.result.extra.cost_split = { ...split, from: `the line through this round's two runs (${closed.file} at ${point(closed.result).rps} requests/s, this one)` };
+    writeResult(join(config.resultsDir, open.file), open.result);
+  }
 }
 
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
@@ -275,6 +298,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         }
         if (interrupted) break;
       }
+      if (phases.length > 1) attachCostSplits(config, done, round, [...columnOf.values()]);
     }
   } finally {
     process.removeListener("SIGINT", onSignal);

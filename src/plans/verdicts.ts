@@ -62,6 +62,9 @@ const both: Phase[] = ["rate", "closed"];
 /** The headline metrics, in the order the report states them. */
 export const METRICS: Record<string, Metric> = {
   cpu_ms_total: { label: "CPU per request (total, without the load generator)", unit: "ms", pick: (r) => cpu(r, inCaseTotal), phases: both },
+  // The slope of the line through a round's two operating points (src/plans/cost-split.ts), which the
+  // open-model run of that round carries: what one more request costs, idle cost left out.
+  cpu_ms_marginal: { label: "marginal CPU per request (beyond the fixed cost per second)", unit: "ms", pick: (r) => ((r.extra?.cost_split as { marginal_ms?: number } | undefined)?.marginal_ms ?? null), phases: ["rate"] },
   cpu_ms_gateway: { label: "CPU per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway"), phases: both },
   cpu_ms_subgraphs: { label: "CPU per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs"), phases: both },
   cpu_ms_data_services: { label: "CPU per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services"), phases: both },

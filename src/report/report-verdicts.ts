@@ -18,9 +18,9 @@ import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterv
 export { fixed, inverted, pairedOf, withInterval };
 
 /** The metrics the report lists, in this order (DESIGN §13's headline metrics). */
-export const HEADLINE = ["cpu_ms_total", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99", "latency_p50_at_rate", "latency_p99_at_rate"];
+export const HEADLINE = ["cpu_ms_total", "cpu_ms_marginal", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99", "latency_p50_at_rate", "latency_p99_at_rate"];
 /** The verdict matrix's columns: cost, capacity and tail latency. */
-export const MATRIX = ["cpu_ms_total", "ok_rps", "latency_p99", "latency_p99_at_rate"];
+export const MATRIX = ["cpu_ms_total", "cpu_ms_marginal", "ok_rps", "latency_p99", "latency_p99_at_rate"];
 /** Sentences on the first screen. */
 export const MAX_SENTENCES = 5;
 
@@ -127,6 +127,7 @@ function effectSentence(c: Comparison, key: string, a: string, b: string, x: Pai
   const ci = `${verdictInterval(x)}×, ${x.rounds} rounds`;
   if (x.verdict === "equivalent") return `${a} and ${b} are equivalent in ${m.label}${at}, within ${bandText(c)} (ratio ${fixed(x.ratio, 3)}, ${ci}).`;
   if (key.startsWith("cpu_ms_total")) return `${a} costs ${times} ${b}'s CPU per request${at} (${ci}).`;
+  if (key === "cpu_ms_marginal") return `${a} costs ${times} ${b}'s marginal CPU per request (beyond the fixed cost per second) (${ci}).`;
   if (key === "ok_rps") return `${a} serves ${times} ${b}'s throughput${at} (${ci}).`;
   return `${a}'s ${m.label} is ${times} ${b}'s${at} (${ci}).`;
 }
