@@ -1,9 +1,9 @@
 /**
- * `just calibrate` (src/plans/calibrate.ts). The pure parts first: the headline check by hand, and
- * the whole calibration on runs built from rounds recorded on this machine
- * (test/fixtures/aa-rounds.json: Case 2's total CPU per request, twice per round) — passing as
- * measured, failing when the injection costs more than asked, when only the case's total moved,
- * and when two rounds leave the interval too wide. Then for real, in five short rounds: Case 1
+ * `just calibrate` (src/plans/calibrate.ts). The pure parts first: the headline check by hand; the
+ * whole calibration on one real calibration recorded here (test/fixtures/calibrate-rounds.json),
+ * and on runs built from A/A rounds recorded here (test/fixtures/aa-rounds.json: Case 2's total
+ * CPU per request, twice per round) — passing as measured, failing when the injection costs more
+ * than asked, when only the case's total moved, and when two rounds leave the interval too wide. Then for real, in five short rounds: Case 1
  * three times per round at one rate, once with 1 ms of CPU injected into telemetry-service per
  * request it receives. The total CPU per request, injected ÷ plain, must contain (plain + calls ×
  * 1 ms) ÷ plain and lie within ±10 % of it; telemetry-service's own increase is reported beside it;
@@ -45,6 +45,12 @@ describe("pure: the headline check", () => {
     expect(h.bounds[1]).toBeCloseTo(2.2, 12);
     // The expected ratio is per round, each with its own calls: (8 + 8)/8 and (10 + 12)/10.
     expect(headlineCheck([{ plain: 8, injected: 16, calls: 8 }, { plain: 10, injected: 22, calls: 12 }], 1).expected_ratio).toBeCloseTo(Math.sqrt(2 * 2.2), 12);
+    // A round whose plain run came out low has a higher expected ratio: each round set against its own.
+    const own = headlineCheck([{ plain: 8, injected: 16, calls: 8 }, { plain: 10, injected: 18, calls: 8 }], 1);
+    expect(own.ci[0]).toBeCloseTo(own.expected_ratio, 12);
+    expect(own.ci[1]).toBeCloseTo(own.expected_ratio, 12);
+    expect(own.ratio).toBeCloseTo(Math.sqrt(2 * 1.8), 12);
+    expect(own.pair_ci[1] - own.pair_ci[0]).toBeGreaterThan(1);
     expect(() => headlineCheck([{ plain: 10, injected: 20, calls: 10 }], 1)).toThrow("the headline check needs at least 2 rounds with a plain and an injected run: got 1");
     expect(() => headlineCheck([{ plain: 0, injected: 20, calls: 10 }, { plain: 10, injected: 20, calls: 10 }], 1)).toThrow("the headline check needs positive totals");
   });
@@ -101,9 +107,43 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(["equivalent", "inconclusive"]).toContain(c.aa.verdict);
     expect(c.aa.false_verdict_chance).toBeCloseTo(0.05 / 3, 12);
     expect(lines[0]).toMatch(/^injected 1 ms of CPU per request into telemetry-service, which received 9\.85 calls per client request; the case's total CPU per client request was \d+\.\d\d ms without it: expected ×1\.\d{3} with it/);
-    expect(lines[1]).toMatch(/^measured ×1\.\d{3} \(95 % CI 1\.\d{3}–\d\.\d{3}, paired over 8 rounds at 30 requests\/s; the comparison's verdict: higher\): contains the expected ratio, within ±10 % of it \(1\.\d{3}–2\.\d{3}\): passed$/);
+    expect(lines[1]).toMatch(/^measured ×1\.\d{3} \(95 % CI 1\.\d{3}–\d\.\d{3}, each of 8 rounds at 30 requests\/s set against its own expected ratio; the pair alone 1\.\d{3}–\d\.\d{3}, verdict higher\): contains the expected ratio, within ±10 % of it \(1\.\d{3}–2\.\d{3}\): passed$/);
     expect(lines[2]).toStartWith("telemetry-service alone: expected +9.85 ms of its CPU per client request (9.85 calls × 1 ms); measured +");
     expect(lines[3]).toContain("no false verdict (one comes by chance in at most 1.7 % of calibrations, about 1 in 60: 5 % over the comparison's 3 pairs)");
+  });
+
+  test("a real calibration recorded here (test/fixtures/calibrate-rounds.json, a busy machine): ×1.616 against ×1.611 expected, 95 % CI 1.497–1.744 with each round against its own expected ratio — passed; the pair alone, 1.451–1.799, would reach beyond ±10 %", () => {
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "calibrate-rounds.json"), "utf8")) as {
+      columns: typeof COLUMNS;
+      rounds: ({ round: number } & Record<"plain" | "twin" | "injected", { resources_ms: Record<string, number>; calls: Record<string, number>; flags: string[] }>)[];
+    };
+    const runs = fixture.rounds.flatMap((r) => (["plain", "twin", "injected"] as const).map((column) => {
+      const run = calibrationRun(fixture.columns[column], 0);
+      run.resources = Object.fromEntries(Object.entries(r[column].resources_ms).map(([p, ms]) => [p, { cpu_seconds: (ms * 180) / 1000, peak_rss_bytes: 1, peak_pss_bytes: 1, cpu_ms_per_request: ms }]));
+      run.calls_per_request = r[column].calls;
+      run.flags = r[column].flags;
+      return { file: `${column}-${r.round}`, round: r.round, result: run };
+    }));
+    const targets = Object.values(fixture.columns);
+    const comparison = analyse(runs, { seed: 3, params: {}, rounds: fixture.rounds.map((r) => ({ round: r.round, order: targets })), targets });
+    const c = calibrationOf(runs, fixture.columns, comparison, { ...CALIBRATE_DEFAULTS, duration: "6s", warmup: "2s", seed: 3 });
+    for (const l of calibrationLines(c)) console.log(l);
+    const h = c.headline!;
+    expect(h.rounds).toBe(5);
+    expect(c.calls_per_request).toBeCloseTo(9.806, 3);
+    expect(h.ratio).toBeCloseTo(1.616, 3);
+    expect(h.expected_ratio).toBeCloseTo(1.611, 3);
+    expect(h.ci[0]).toBeCloseTo(1.4966, 3);
+    expect(h.ci[1]).toBeCloseTo(1.744, 3);
+    expect(h.pair_ci[0]).toBeCloseTo(1.451, 3);
+    expect(h.pair_ci[1]).toBeCloseTo(1.799, 3);
+    expect(h.pair_ci[1]).toBeGreaterThan(h.bounds[1]);
+    expect(c.passed).toBe(true);
+    // telemetry-service alone: +9.57 ms against 9.81 expected, 2.4 % under.
+    expect(c.measured_ms).toBeCloseTo(9.567, 2);
+    expect(c.process_passed).toBe(true);
+    // That day the A/A pair said higher (×1.068): what at most 1.7 % of calibrations show by chance, or a busy machine.
+    expect(c.aa.verdict).toBe("higher");
   });
 
   test("the burn costs 25 % more than asked: the total does not hold the expected ratio, and the process alone is off too", () => {
