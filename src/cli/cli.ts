@@ -28,6 +28,10 @@ import { ensureTools, pauseBuildsWhileMeasuring } from "../run/tools";
 import { ensureEngine } from "../run/engine/engine";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
 
+/** `--until-decided`: the first look (rounds) and the last one unless --repeat says otherwise. */
+const UNTIL_DECIDED_MIN = 3;
+const UNTIL_DECIDED_MAX = 20;
+
 /** The commands (and case or compose actions) that drive load: each needs the engine before it starts anything. */
 const MEASURING = ["load", "iterations", "rate", "compare", "calibrate", "demo", "chaos", "capacity", "sweep", "model", "grid"];
 
@@ -76,7 +80,7 @@ export const OPTIONS = {
   load: { options: ["api", "warmup", "vus", "duration", "inject-cpu"], switches: ["pin"] },
   iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
   rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
-  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence"], switches: ["pin", "capacity", "closed-only"] },
+  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence", "budget"], switches: ["pin", "capacity", "closed-only", "until-decided"] },
   calibrate: { options: ["repeat", "rate", "inject", "warmup", "seed"], switches: [] },
   chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
   report: { options: ["baseline"], switches: [] },
@@ -206,7 +210,9 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const options = {
       vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
       duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "30s",
-      repeat: positiveFlag(flags, "repeat", 5),
+      // With --until-decided, --repeat is the last look (default 20): rounds stop sooner when every pair is decided.
+      repeat: positiveFlag(flags, "repeat", flags.has("until-decided") ? UNTIL_DECIDED_MAX : 5),
+      ...(flags.has("until-decided") ? { untilDecided: { minRounds: UNTIL_DECIDED_MIN, ...(flags.has("budget") ? { budgetMs: durationSeconds(duration(flags.get("budget"), "--budget")) * 1000 } : {}) } } : {}),
       seed: positiveFlag(flags, "seed", undefined),
       gateways,
       runtimes,
@@ -219,6 +225,8 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       platforms,
       ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
     };
+    if (flags.has("budget") && !flags.has("until-decided")) throw new UsageError("--budget belongs to --until-decided (the time rounds may be added for)");
+    if (flags.has("until-decided") && positiveFlag(flags, "repeat", UNTIL_DECIDED_MAX) < UNTIL_DECIDED_MIN) throw new UsageError(`--until-decided looks from round ${UNTIL_DECIDED_MIN} on: --repeat (its last look) must be at least ${UNTIL_DECIDED_MIN}`);
     checkRouter(config, gateways, cases, "compare");
     // compare says its planned runs and their time itself, before the first run.
     const { interrupted } = await compare(config, options);
@@ -241,7 +249,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       seed: positiveFlag(flags, "seed", undefined),
     });
     if (interrupted) process.exit(130);
-    if (!calibration.passed) throw new Error(`calibration failed: the injected cost was measured ${(calibration.error * 100).toFixed(1)} % off (more than ±10 %)`);
+    if (!calibration.passed) throw new Error(`calibration failed: ${calibration.why_failed ?? `the injected cost was measured ${(calibration.error * 100).toFixed(1)} % off (more than ±10 %)`}`);
   },
   async demo(config, args) {
     if (args.length) throw new UsageError(`demo takes no arguments, got "${args.join(" ")}": for other parameters use \`just compare VUS DURATION\``);

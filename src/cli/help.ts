@@ -116,6 +116,10 @@ ${ENGINE}`,
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
                                       flagged sut_overloaded and named above the report)
   --closed-only                       the closed model only (CPU per request then at each target's own throughput)
+  --until-decided                     add rounds until every pair of total CPU per request and throughput is decided or
+                                      equivalent (group-sequential t-tests, a look after every round from 3 on; the false-verdict
+                                      rate holds however the rounds stop); --repeat is then the last look (default 20)
+  --budget DURATION                   with --until-decided: stop adding rounds when the next would end after this (e.g. 20m)
   --equivalence 5%                    the margin of equivalence: a pair is equivalent when two one-sided tests show its
                                       ratio within ±this on the log scale (default 5%)
   --capacity                          each target's capacity at the SLO instead (results/capacity-<time>.json), with
@@ -148,8 +152,9 @@ ${WARMUP("3s")}
 ${HOP}
 ${ENGINE}`,
   calibrate: `just calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
-  known CPU cost injected into telemetry-service; measured against expected (calls per request × the injected
-  time), the A/A check, the smallest difference this machine resolves; exit 1 when more than 10 % off
+  known CPU cost injected into telemetry-service; the case's total CPU per request, injected ÷ plain, against
+  (plain + calls per request × the injected time) ÷ plain, the A/A check, the smallest difference this machine
+  resolves; exit 1 when the ratio's 95 % interval misses the expected ratio or reaches past ±10 % of it
   --repeat R                          rounds (default 5)
   --rate R                            requests/s for every run (default 30)
   --inject DURATION                   CPU time burnt per request telemetry-service receives (default 1ms)

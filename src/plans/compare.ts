@@ -17,7 +17,8 @@ import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "../run/pin";
 import { fileStamp, type RunResult, writeAtomic, writeResult } from "../run/results";
-import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
+import { analyse, COMPOSE_SUFFIX, METRICS, type Phase, phaseOf as phaseOfRun, targetOf } from "./verdicts";
+import { sequentialFamily } from "../stats/sequential";
 import { cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
 import { costSplits, splitOfRound } from "./cost-split";
@@ -56,6 +57,13 @@ export interface CompareOptions {
   phases?: Phase[];
   /** @default 0.05: a pair whose ratio's interval lies within 1 ± this is `equivalent`. */
   equivalence?: number;
+  /**
+   * `--until-decided`: rounds are added, from `minRounds` up to `repeat` (the last look, fixed in
+   * advance), until every pair of UNTIL_DECIDED_METRICS is decided or equivalent or the budget
+   * ends, under the group-sequential procedure of src/stats/sequential.ts, whose error rate holds
+   * however the rounds stop; those metrics' verdicts are then the sequential ones.
+   */
+  untilDecided?: { minRounds: number; budgetMs?: number };
   /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
   inject?: (Record<string, number> | null)[];
   /**
@@ -152,6 +160,48 @@ function attachCostSplits(config: Config, done: { file: string; round: number; r
   }
 }
 
+/** The metrics `--until-decided` adds rounds for: what a request costs and what a target serves. */
+export const UNTIL_DECIDED_METRICS = ["cpu_ms_total", "ok_rps"];
+
+/**
+ * One sequential look after `round`: per metric of UNTIL_DECIDED_METRICS, every pair of targets
+ * with its per-round log ratios so far (a round where either run is left out, or has no value, is
+ * skipped for that pair), through src/stats/sequential.ts.
+ */
+export function sequentialLook(done: { round: number; result: RunResult }[], targets: string[], round: number, o: { minRounds: number; maxRounds: number; equivalence?: number; final: boolean }) {
+  const usable = (r: RunResult) => r.status === "complete" && !r.flags.some((f) => f === "errors" || f === "no_steady_state");
+  const families = UNTIL_DECIDED_METRICS.map((key) => {
+    const metric = METRICS[key];
+    const phase = metric.phases.find((ph) => done.some((d) => phaseOfRun(d.result) === ph));
+    const value = (t: string, k: number) => {
+      const d = done.find((x) => x.round === k && targetOf(x.result) === t && phaseOfRun(x.result) === phase && usable(x.result));
+      const v = d ? metric.pick(d.result) : null;
+      return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
+    };
+    const pairs = targets.flatMap((a, i) => targets.slice(i + 1).map((b) => ({
+      a, b,
+      logRatios: Array.from({ length: round }, (_, k) => [value(a, k + 1), value(b, k + 1)] as const).flatMap(([x, y]) => (x !== null && y !== null ? [Math.log(x / y)] : [])),
+    })));
+    return { key, phase, family: sequentialFamily(pairs, { minRounds: o.minRounds, maxRounds: o.maxRounds, equivalence: o.equivalence, final: o.final }) };
+  });
+  return { families, method: families[0]?.family.method ?? "" };
+}
+
+/** The sequential verdicts replace the fixed-size ones of their metrics (those would not hold after adding rounds until decided). */
+function applySequential(c: ReturnType<typeof analyse>, look: ReturnType<typeof sequentialLook>) {
+  for (const { key, family } of look.families) {
+    for (const pair of c.metrics[key]?.pairs ?? []) {
+      const s = family.pairs.find((p) => (p.a === pair.a && p.b === pair.b) || (p.a === pair.b && p.b === pair.a));
+      if (!s || !pair.paired) continue;
+      const flip = s.a !== pair.a;
+      const verdict = s.verdict === "continue" ? "inconclusive" : flip && (s.verdict === "lower" || s.verdict === "higher") ? (s.verdict === "lower" ? "higher" : "lower") : s.verdict;
+      pair.paired.verdict = verdict as typeof pair.paired.verdict;
+      pair.paired.verdict_ci = flip ? [1 / s.interval[1], 1 / s.interval[0]] : s.interval;
+      pair.paired.verdict_level = s.level;
+    }
+  }
+}
+
 export async function compare(config: Config, options: CompareOptions, log: (line: string) => void = console.log) {
   // The rows of the target table, each round's orders naming them shortly ("case1", "case3 (apollo-router)").
   const platforms = options.platforms ?? ["native"];
@@ -192,6 +242,10 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   // A recorded seed: the order of every round can be reproduced with --seed.
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const orders = roundOrders(plan.map((p) => p.label), options.repeat, seed);
+  const until = options.untilDecided;
+  const started = Date.now();
+  let sequential: ReturnType<typeof sequentialLook> | null = null;
+  let stoppedBecause = "";
   const stamp = fileStamp();
   const listPath = join(config.resultsDir, `compare-${stamp}.list`);
   const done: { file: string; round: number; result: RunResult }[] = [];
@@ -299,6 +353,19 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         if (interrupted) break;
       }
       if (phases.length > 1) attachCostSplits(config, done, round, [...columnOf.values()]);
+      if (until && round >= until.minRounds && !interrupted) {
+        // The next round would not end within the budget: this look is the last.
+        const perRound = (Date.now() - started) / round;
+        const overBudget = until.budgetMs !== undefined && Date.now() - started + perRound > until.budgetMs;
+        sequential = sequentialLook(done, [...new Set(columnOf.values())], round, { minRounds: until.minRounds, maxRounds: options.repeat, equivalence: options.equivalence, final: overBudget || round === options.repeat });
+        const open = sequential.families.flatMap((f) => f.family.pairs.filter((p) => p.verdict === "continue").map((p) => `${f.key}: ${p.a} / ${p.b}`));
+        log(`\nafter round ${round}: ${open.length ? `${open.length} pair(s) undecided (${open.join("; ")})` : "every pair decided or equivalent"}`);
+        if (!open.length || overBudget) {
+          stoppedBecause = !open.length ? `every pair of ${UNTIL_DECIDED_METRICS.join(" and ")} decided or equivalent after ${round} rounds` : `the budget (${Math.round(until.budgetMs! / 60000)} min) would end within the next round: stopped after ${round} rounds`;
+          log(stoppedBecause);
+          break;
+        }
+      }
     }
   } finally {
     process.removeListener("SIGINT", onSignal);
@@ -323,6 +390,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     targets: [...new Set(columnOf.values())].filter((t) => done.some((d) => targetOf(d.result) === t)),
   });
   if (rate !== undefined && phases.length > 1) comparison.cost_split = costSplits(done, comparison.targets, targetOf);
+  if (until) {
+    const rounds = Math.max(...done.map((d) => d.round));
+    // Stopped early (Ctrl-C, a failure) or at the last look: the final look says inconclusive for what is open.
+    const last = sequentialLook(done, comparison.targets, rounds, { minRounds: until.minRounds, maxRounds: options.repeat, equivalence: options.equivalence, final: true });
+    applySequential(comparison, last);
+    comparison.sequential = { method: last.method, rounds, stopped: stoppedBecause || (interrupted ? `interrupted after ${rounds} rounds` : `the last look (${options.repeat} rounds)`), metrics: Object.fromEntries(last.families.map((f) => [f.key, f.family.pairs])) };
+    void sequential;
+  }
   const notes = [...(options.notes ?? [])];
   const overloadedTargets = [...new Set(overloaded)];
   if (overloadedTargets.length) notes.push(`At ${rate} requests/s, ${overloadedTargets.join(", ")} could not keep up in some runs (flagged sut_overloaded): the offered load is above their capacity, so their latency is a queue's, not the architecture's (\`just compare --capacity\` finds each capacity).`);

@@ -54,7 +54,7 @@ export const perMillion = (held: number, rate: number) => (held * 1e6) / rate / 
 export interface Cost {
   target: string;
   rate: number;
-  /** Cores needed at `rate` (CPU-seconds per second) with its interval; the case's total, without k6. */
+  /** Cores needed at `rate` (CPU-seconds per second) with its interval; the case's total, without the load generator. */
   cores: number;
   cores_ci: Interval | null;
   cpu_hours_per_million: number;

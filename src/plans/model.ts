@@ -8,7 +8,7 @@
  *
  * The x of a point is the rate served over the measured window (requests ÷ the window's wall
  * seconds), not the offered rate: CPU and requests are then counted over the same seconds, so the
- * slope is CPU per request even when k6's start-up takes a slice of the window.
+ * slope is CPU per request even when the engine's start-up takes a slice of the window.
  */
 import { UsageError } from "../errors";
 import { tQuantile } from "../stats/distributions";
@@ -94,7 +94,7 @@ export interface ModelPoint {
   cores: Record<string, number>;
   /** Per process: peak PSS in the window. */
   pss_bytes: Record<string, number>;
-  /** The case's memory held at one moment (the peak of the per-sample sum, without k6 and Toxiproxy). */
+  /** The case's memory held at one moment (the peak of the per-sample sum, without the load generator and Toxiproxy). */
   pss_total_bytes: number | null;
   /** False when the run is flagged sut_overloaded or errors, or did not complete: left out of the fit. */
   sustained: boolean;
@@ -131,7 +131,7 @@ export interface TargetModel {
   /** Rates with at least one sustained run, and the runs that were not sustained (left out). */
   sustained_rates: number[];
   not_sustained: { rate: number; round: number; file: string; why: string }[];
-  /** The case's total (without k6 and Toxiproxy), per component (k6 and the network proxy too, apart), per process. */
+  /** The case's total (without the load generator and Toxiproxy), per component (the load generator and the network proxy too, apart), per process. */
   total: Fit | null;
   components: Record<string, Fit>;
   processes_fit: Record<string, Fit>;

@@ -132,6 +132,8 @@ export interface Comparison {
   with_every_run?: Comparison["metrics"];
   /** What a reader must know first (the demo's Case 3 through Hive Gateway while the Router builds). */
   notes?: string[];
+  /** `--until-decided`: the sequential procedure, the rounds it took, why it stopped, and its pairs per metric (their verdicts replace the fixed-size ones). */
+  sequential?: { method: string; rounds: number; stopped: string; metrics: Record<string, import("../stats/sequential").SequentialPair[]> };
   /** Each target's CPU per request at the equal offered rate, split into fixed and marginal cost (src/plans/cost-split.ts). */
   cost_split?: import("./cost-split").CostSplit[];
   runs: RunEntry[];

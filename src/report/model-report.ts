@@ -28,7 +28,7 @@ const r2Text = (f: Fit) => (f.r2 === null ? "–" : f.r2.toFixed(3));
 /** What the model found, in plain sentences: each target's line, then the crossings and the ranking. */
 export function modelSentences(doc: ModelDoc): string[] {
   const out = doc.models.map((m) => (m.total
-    ? `${m.target}: ${fixedText(m.total)} of CPU fixed + ${marginalText(m.total)} (the case's total without k6; R² ${r2Text(m.total)}, ${m.total.n} runs)${m.not_sustained.length ? `; not sustained at ${[...new Set(m.not_sustained.map((n) => n.rate))].join(", ")} requests/s (left out)` : ""}.`
+    ? `${m.target}: ${fixedText(m.total)} of CPU fixed + ${marginalText(m.total)} (the case's total without the load generator; R² ${r2Text(m.total)}, ${m.total.n} runs)${m.not_sustained.length ? `; not sustained at ${[...new Set(m.not_sustained.map((n) => n.rate))].join(", ")} requests/s (left out)` : ""}.`
     : `${m.target}: no line — ${m.no_fit}.`));
   for (const c of doc.crossovers) {
     if (c.rate !== null) out.push(`${c.a} and ${c.b} cost the same CPU at ${num(c.rate, 1)} requests/s${c.ci ? ` (95 % interval ${num(c.ci[0], 1)}–${num(c.ci[1], 1)}, Fieller${c.paired_blocks ? `, paired over the ${c.paired_blocks} blocks both ran` : ""})` : ` (${c.why})`}; below it ${c.below} is cheaper.`);
@@ -59,10 +59,10 @@ export function modelMarkdown(doc: ModelDoc): string {
   lines.push(`Targets: ${doc.targets.join(", ")}; rates ${p.rates.join(", ")} requests/s, ${p.repeat} round(s) of ${p.duration} after a ${p.warmup} warm-up, each round every rate in a shuffled order (seed ${doc.seed}); fleet of ${p.fleet_size ?? "?"} robots; ${p.hop_latency_ms === null ? "internal hops direct" : `${p.hop_latency_ms} ms per internal hop`}${p.api ? `; API ${p.api}` : "; the 50/30/20 mix"}.`, "");
   lines.push("CPU-seconds per second (cores) = fixed + marginal × rate, fitted by least squares over every sustained run (each round at each rate is a point; x is the rate served over the window). Intervals are 95 % t-intervals from the fit's standard errors; a crossing's interval (Fieller's) comes from the two targets' differences in the blocks — a round at a rate — both ran, so what the machine's moment added to both cancels. Fixed parts in ms of CPU per second, marginal parts in ms of CPU per request.", "");
   lines.push("## What it found", "", ...modelSentences(doc).map((s) => `- ${s}`), "");
-  lines.push("## Total CPU (the case, without k6 and the network proxy)", "", "| target | fixed | marginal | R² | runs | rates sustained |", "|---|---:|---:|---:|---:|---|");
+  lines.push("## Total CPU (the case, without the load generator and the network proxy)", "", "| target | fixed | marginal | R² | runs | rates sustained |", "|---|---:|---:|---:|---:|---|");
   for (const m of doc.models) lines.push(m.total ? `| ${m.target} | ${fixedText(m.total)} | ${marginalText(m.total)} | ${r2Text(m.total)} | ${m.total.n} | ${m.sustained_rates.join(", ")} |` : `| ${m.target} | – | – | – | – | ${m.no_fit} |`);
   lines.push("", "## Per component", "", "| target | component | fixed | marginal | R² |", "|---|---|---:|---:|---:|");
-  for (const m of doc.models) for (const c of COMPONENTS.filter((c) => m.components[c])) lines.push(`| ${m.target} | ${c}${c === "k6" ? " (load generator, not counted)" : c === "network proxy" ? " (not counted)" : ""} | ${fixedText(m.components[c])} | ${marginalText(m.components[c])} | ${r2Text(m.components[c])} |`);
+  for (const m of doc.models) for (const c of COMPONENTS.filter((c) => m.components[c])) lines.push(`| ${m.target} | ${c}${c === "load generator" ? " (not counted)" : c === "network proxy" ? " (not counted)" : ""} | ${fixedText(m.components[c])} | ${marginalText(m.components[c])} | ${r2Text(m.components[c])} |`);
   lines.push("", "## Per process", "", "| target | process | fixed | marginal | R² |", "|---|---|---:|---:|---:|");
   for (const m of doc.models) for (const [name, f] of Object.entries(m.processes_fit)) lines.push(`| ${m.target} | ${name}${inCaseTotal(name) ? "" : " (not counted)"} | ${fixedText(f)} | ${marginalText(f)} | ${r2Text(f)} |`);
   lines.push("", "## Memory: peak PSS per rate (median over rounds)", "", "| target | rate (req/s) | runs | the case's total (MiB) |", "|---|---:|---:|---:|");
@@ -86,7 +86,7 @@ export function modelMarkdown(doc: ModelDoc): string {
 /** One chart: a component (or the total) of every target, y in ms of CPU per second. */
 export function modelCharts(doc: ModelDoc) {
   const picks: { id: string; title: string; fit: (m: ModelDoc["models"][number]) => Fit | null; y: (p: ModelPoint) => number | null }[] = [
-    { id: "total", title: "Total CPU per second (the case, without k6)", fit: (m) => m.total, y: (p) => sumCores(p, inCaseTotal) },
+    { id: "total", title: "Total CPU per second (the case, without the load generator)", fit: (m) => m.total, y: (p) => sumCores(p, inCaseTotal) },
     ...COMPONENTS.map((c) => ({ id: `c_${c.replace(" ", "_")}`, title: `CPU per second: ${c}`, fit: (m: ModelDoc["models"][number]) => m.components[c] ?? null, y: (p: ModelPoint) => sumCores(p, (name) => componentOf(name) === c) })),
   ];
   return picks.map((pick) => {

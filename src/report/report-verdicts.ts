@@ -248,8 +248,12 @@ export function roundsTable(c: Comparison): string {
 /** The first screen in Markdown: parameters, the matrix, the sentences. */
 export function firstScreenMarkdown(c: Comparison): string {
   const split = costSplitLines(c.cost_split ?? [], c.params.rate as number | undefined);
+  const sequential = c.sequential
+    ? `Rounds were added until decided (${c.sequential.stopped}): the verdicts and intervals of ${Object.keys(c.sequential.metrics).map((k) => c.metrics[k]?.label ?? k).join(" and ")} are the sequential procedure's — ${c.sequential.method}.\n`
+    : "";
   return [
     `${parametersLine(c)}\n`,
+    sequential,
     verdictMatrix(c),
     `${headlineSentences(c).map((l) => `- ${l}`).join("\n")}\n`,
     split.length ? `${split[0]}\n\n${split.slice(1).map((l) => `- ${l}`).join("\n")}\n` : "",

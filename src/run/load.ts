@@ -29,6 +29,7 @@ import { k6PrometheusOutput, loadgenExporter } from "../deploy/prometheus";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "./results";
 import { type Measured, assembleResult, baseResult } from "./run-result";
 import { readState, sameInjection, stopCase, type SupervisorState, up } from "./supervisor";
+import { pauseBuildsWhileMeasuring } from "./tools";
 import { type Child } from "../runtime";
 
 export { durationSeconds };
@@ -220,6 +221,8 @@ export async function runLoad(
   checkInjectCpu(spec, config, params.injectCpu);
   // No engine, no start: before PostgreSQL, the case or a result file.
   const engine = await ensureEngine(config, log);
+  // A tool build started since the command began would share the cores with this run.
+  pauseBuildsWhileMeasuring(config, log);
   const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
   // The machine's speed (src/run/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.

@@ -108,17 +108,17 @@ const TOOLS: Tool[] = [
     name: "hive-router",
     version: HIVE_ROUTER_VERSION,
     binary: hiveRouterBinary,
-    // Its build script runs `npm install` for the laboratory page it embeds (npm comes with Node).
-    needs: [
-      { command: "cargo", hint: "Rust (rustup; 1.95 builds it here)" },
-      { command: "npm", hint: "npm (Node.js 20 or newer), which the crate's build script runs" },
-    ],
+    needs: [{ command: "cargo", hint: "Rust (rustup; 1.95 builds it here)" }],
     expected: "about 15-30 minutes on 2 cores, once",
     crate: "hive-router",
     // Only the router binary (the crate also ships a config-schema generator nobody runs here).
     // Its lock file's ntex 4 crates declare rust-version 1.97, newer than stable Rust here (1.95),
     // which compiles them all the same: the declaration is ignored, the locked versions are kept.
-    build: (_config, staging) => ["cargo", "install", "hive-router", "--version", HIVE_ROUTER_VERSION, "--locked", "--ignore-rust-version", "--bin", "hive_router", "--root", staging],
+    // The `graphiql` feature: the browser IDE page is a static GraphiQL page instead of the
+    // Laboratory, whose npm package (@graphql-hive/laboratory 0.3.1) the build script would
+    // `npm install` and the npm registry here does not have. The page is off in
+    // compose/hive-router.yaml either way; nothing a request does changes.
+    build: (_config, staging) => ["cargo", "install", "hive-router", "--version", HIVE_ROUTER_VERSION, "--locked", "--ignore-rust-version", "--features", "graphiql", "--bin", "hive_router", "--root", staging],
   },
   {
     name: "toxiproxy",
@@ -171,23 +171,34 @@ function processGroup(pid: number): number | null {
  * ends (done, failed, Ctrl-C): one line says which were paused. Returns the builds paused.
  */
 export function pauseBuildsWhileMeasuring(config: Config, log: (line: string) => void = console.log): BackgroundBuild[] {
+  // Called before every measured run: a build started since the command began is paused too.
   const paused = TOOLS.flatMap((tool) => {
     const build = runningBuild(config, tool.name);
-    return build && build.pid !== process.pid ? [{ tool, build }] : [];
+    return build && build.pid !== process.pid && !PAUSED.has(build.pid) ? [{ tool, build }] : [];
   });
   if (!paused.length) return [];
-  for (const { build } of paused) signalBuild(build, "STOP");
+  for (const { build } of paused) {
+    signalBuild(build, "STOP");
+    PAUSED.add(build.pid);
+  }
   log(`paused while this measures: the background build of ${paused.map(({ tool, build }) => `${tool.name} ${tool.version} (pid ${build.pid})`).join(", ")}; it continues when this command ends`);
   // Synchronous, so it runs on every way out, an uncaught error and process.exit included.
-  process.once("exit", () => {
-    for (const { build } of paused) {
-      try {
-        process.kill(-build.pid, "SIGCONT");
-      } catch {}
-    }
-  });
+  if (!resumeOnExit) {
+    resumeOnExit = true;
+    process.once("exit", () => {
+      for (const pid of PAUSED) {
+        try {
+          process.kill(-pid, "SIGCONT");
+        } catch {}
+      }
+    });
+  }
   return paused.map((p) => p.build);
 }
+
+/** The builds this process paused (by process group), continued when it exits. */
+const PAUSED = new Set<number>();
+let resumeOnExit = false;
 
 /** Stops (SIGSTOP) or continues (SIGCONT) a background build: its process group, cargo and every rustc. */
 export function signalBuild(build: BackgroundBuild, signal: "STOP" | "CONT") {

@@ -1,0 +1,48 @@
+/**
+ * `compare --until-decided` (src/plans/compare.ts with src/stats/sequential.ts): a look after each
+ * round on the comparison's runs, the verdicts it gives replacing the fixed-size ones in the
+ * report, and the command line's checks. The procedure's error rates are test/sequential.test.ts's.
+ */
+import { expect, test } from "bun:test";
+import { sequentialLook } from "../src/plans/compare";
+import type { RunResult } from "../src/run/results";
+import { fleetCli } from "./utils";
+
+/** A run of `target` in `round`: its total CPU per request and its throughput. */
+const run = (target: string, round: number, mode: "duration" | "rate", cpuMs: number, okRps: number, flags: string[] = []) => ({
+  round,
+  result: {
+    case: target, gateway: null, mode, status: "complete", flags,
+    summary: { ok_rps: okRps, rps: okRps, error_rate: 0 }, resources: { gw: { cpu_ms_per_request: cpuMs } }, extra: {},
+  } as unknown as RunResult,
+});
+
+test("each look pairs the rounds both targets have; a clear difference is decided at the first look, noise is not", () => {
+  // a costs twice b's CPU, with 2 % noise per round; their throughput is the same but for noise.
+  const noise = [0.01, -0.02, 0.015, -0.005, 0.02, -0.01];
+  const done = noise.flatMap((e, i) => [
+    run("case1", i + 1, "rate", 10 * Math.exp(e), 0), run("case2", i + 1, "rate", 5, 0),
+    run("case1", i + 1, "duration", 1, 300 * Math.exp(e * 3)), run("case2", i + 1, "duration", 1, 300 * Math.exp(-e * 3)),
+  ]);
+  const look = sequentialLook(done, ["case1 · rest-gateway", "case2 · yoga-gateway"], 3, { minRounds: 3, maxRounds: 10, final: false });
+  const cpu = look.families.find((f) => f.key === "cpu_ms_total")!.family.pairs[0];
+  expect(cpu).toMatchObject({ a: "case1 · rest-gateway", b: "case2 · yoga-gateway", verdict: "higher", decided_at: 3 });
+  expect(cpu.ratio).toBeCloseTo(2 * Math.exp((0.01 - 0.02 + 0.015) / 3), 9);
+  const rps = look.families.find((f) => f.key === "ok_rps")!.family.pairs[0];
+  expect(rps.verdict).toBe("continue");
+  // A round whose run is left out (no_steady_state) gives that pair no log ratio.
+  const lost = done.map((d) => (d.round === 2 && d.result.case === "case1" && d.result.mode === "rate" ? { ...d, result: { ...d.result, flags: ["no_steady_state"] } } : d));
+  const withLoss = sequentialLook(lost, ["case1 · rest-gateway", "case2 · yoga-gateway"], 3, { minRounds: 3, maxRounds: 10, final: false });
+  expect(withLoss.families[0].family.pairs[0]).toMatchObject({ rounds: 2, verdict: "continue" });
+  // The last look says inconclusive for what is still open.
+  const last = sequentialLook(done, ["case1 · rest-gateway", "case2 · yoga-gateway"], 3, { minRounds: 3, maxRounds: 10, final: true });
+  expect(last.families.find((f) => f.key === "ok_rps")!.family.pairs[0].verdict).toBe("inconclusive");
+  expect(look.method).toContain("group-sequential t-tests");
+});
+
+test("the command line: --budget only with --until-decided, and a last look of at least 3 rounds", () => {
+  const budget = fleetCli(["compare", "--budget", "5m"]);
+  expect({ code: budget.code, err: budget.err.trim() }).toEqual({ code: 2, err: "fleetbench: --budget belongs to --until-decided (the time rounds may be added for)" });
+  const short = fleetCli(["compare", "--until-decided", "--repeat", "2"]);
+  expect({ code: short.code, err: short.err.trim() }).toEqual({ code: 2, err: "fleetbench: --until-decided looks from round 3 on: --repeat (its last look) must be at least 3" });
+});
