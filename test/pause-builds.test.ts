@@ -61,7 +61,7 @@ test("a measured run pauses a running tool build while it measures, says so, and
   const code = await run.exited;
   expect(code).toBe(0);
   expect(out).toContain(`paused while this measures: the background build of apollo-router ${ROUTER_VERSION} (pid ${build.pid}); it continues when this command ends`);
-  // Stopped while the run measured, running (sleeping) again once it ended.
+  // Stopped while the run measured, running again once it ended (sleeping, or for a moment runnable).
   expect(seen).toContain("T");
-  expect(stateOf(build.pid)).toBe("S");
+  expect(["S", "R"]).toContain(stateOf(build.pid));
 });

@@ -172,16 +172,14 @@ function processGroup(pid: number): number | null {
  */
 export function pauseBuildsWhileMeasuring(config: Config, log: (line: string) => void = console.log): BackgroundBuild[] {
   // Called before every measured run: a build started since the command began is paused too.
-  const paused = TOOLS.flatMap((tool) => {
-    const build = runningBuild(config, tool.name);
-    return build && build.pid !== process.pid && !PAUSED.has(build.pid) ? [{ tool, build }] : [];
-  });
+  // Every build recorded in the tools cache counts, whichever table its tool is in.
+  const paused = recordedBuilds(config).filter(({ build }) => build.pid !== process.pid && !PAUSED.has(build.pid));
   if (!paused.length) return [];
   for (const { build } of paused) {
     signalBuild(build, "STOP");
     PAUSED.add(build.pid);
   }
-  log(`paused while this measures: the background build of ${paused.map(({ tool, build }) => `${tool.name} ${tool.version} (pid ${build.pid})`).join(", ")}; it continues when this command ends`);
+  log(`paused while this measures: the background build of ${paused.map(({ name, build }) => `${name} (pid ${build.pid})`).join(", ")}; it continues when this command ends`);
   // Synchronous, so it runs on every way out, an uncaught error and process.exit included.
   if (!resumeOnExit) {
     resumeOnExit = true;
@@ -194,6 +192,24 @@ export function pauseBuildsWhileMeasuring(config: Config, log: (line: string) =>
     });
   }
   return paused.map((p) => p.build);
+}
+
+/** Every build running in the background that the tools cache records (`<tool>-<version>.building.json`), by tool and version. */
+export function recordedBuilds(config: Config): { name: string; build: BackgroundBuild }[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(config.toolsDir).filter((f) => f.endsWith(".building.json"));
+  } catch {
+    return [];
+  }
+  return files.flatMap((file) => {
+    try {
+      const build = JSON.parse(readFileSync(join(config.toolsDir, file), "utf8")) as BackgroundBuild;
+      return isAlive(build.pid) ? [{ name: file.replace(/\.building\.json$/, "").replace(/-(\d[^-]*)$/, " $1"), build }] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** The builds this process paused (by process group), continued when it exits. */
