@@ -167,7 +167,7 @@ describe("on real targets", () => {
     for (const run of comparison.runs) {
       const result = JSON.parse(readFileSync(`${config.resultsDir}/${run.file}`, "utf8")) as RunResult;
       expect({ mode: result.mode, rate: (result.params as { rate?: number }).rate }).toEqual({ mode: "rate", rate: 15 });
-      // About 15 requests/s offered for 4 s to each: k6 started them on schedule.
+      // About 15 requests/s offered for 4 s to each: the engine sent them on schedule.
       expect(result.summary!.requests).toBeGreaterThanOrEqual(55);
       expect(result.summary!.requests).toBeLessThanOrEqual(65);
     }

@@ -1,6 +1,6 @@
 /**
  * Faults under load (issue: reliability): the telemetry service is killed for a few seconds
- * during a k6 run against every case and gateway. The gateway stays up, failures come back
+ * during a load run against every case and gateway. The gateway stays up, failures come back
  * fast and name telemetry, and once the service is back the errors stop within a bounded time.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";

@@ -26,7 +26,7 @@ describe("steal time from /proc/stat", () => {
     expect(() => parseCpuLine("intr 1 2\n")).toThrow("/proc/stat has no `cpu` line");
   });
 
-  test("per window: the counters interpolated at each window's edge, on k6's clock", () => {
+  test("per window: the counters interpolated at each window's edge, on the windows' clock", () => {
     // A reading every second; steal grows 1 tick per 100 in the first 5 s, 20 per 100 in the next 5 s.
     const samples = Array.from({ length: 11 }, (_, s) => ({ t: 1_000_000 + s * 1000, total: 100 * s, steal: s <= 5 ? s : 5 + 20 * (s - 5) }));
     expect(stealPerWindow(samples, 1_000_000, 5, 2)).toEqual([1, 20]);

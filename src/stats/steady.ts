@@ -106,7 +106,7 @@ export interface SteadyInput {
   windowSeconds: number;
   /** Successful requests per whole window. */
   okPerWindow: number[];
-  /** Median latency per window (ms), when k6 counted it. */
+  /** Median latency per window (ms), when the engine counted it. */
   latencyP50?: (number | null)[] | null;
   /** Steal per window (%), aligned with the windows, when it was measured. */
   stealPct?: (number | null)[] | null;
