@@ -1,4 +1,4 @@
-# fleetbench's reproducible shell (DESIGN §10, §24):
+# fleetbench's reproducible shell (docs/design.md §10, §24):
 #
 #   nix develop            then   just case3 load 50 5m
 #

@@ -16,7 +16,7 @@ const tags = { case: spec.case, run: spec.runId };
 // from the runner's clock (FLEET_T0, ms) so they line up with when the fault started and ended.
 const timelineSeconds = Number(__ENV.FLEET_TIMELINE_SECONDS || 0);
 const t0 = Number(__ENV.FLEET_T0 || 0);
-// Stability within the run (DESIGN §13): every request's outcome is also counted in the
+// Stability within the run (docs/design.md §13): every request's outcome is also counted in the
 // FLEET_WINDOW_SECONDS-long window of the scenario it ended in, FLEET_WINDOWS windows at most.
 const windowSeconds = Number(__ENV.FLEET_WINDOW_SECONDS || 5);
 const windows = Number(__ENV.FLEET_WINDOWS || 0);

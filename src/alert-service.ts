@@ -1,4 +1,4 @@
-/** Alert data service (:10003, DESIGN §4): a robot's alerts, the critical ones, and batches. */
+/** Alert data service (:10003, docs/design.md §4): a robot's alerts, the critical ones, and batches. */
 import type { Config } from "./config";
 import type { ServiceMetrics } from "./metrics";
 import { iso, type Sql } from "./db";
@@ -13,10 +13,10 @@ export interface Alert {
 }
 
 const COLUMNS = `id, robot_id, severity, message, ${iso("created_at")} AS created_at`;
-/** Newest first, ties by id (DESIGN §3). */
+/** Newest first, ties by id (docs/design.md §3). */
 const NEWEST_FIRST = "ORDER BY created_at DESC, id DESC";
 
-/** Every statement prepared (parity, DESIGN §12): the text is fixed, only the ids vary. */
+/** Every statement prepared (parity, docs/design.md §12): the text is fixed, only the ids vary. */
 export function alertQueries(sql: Sql) {
   return {
     critical: () => sql.unsafe<Alert[]>(`SELECT ${COLUMNS} FROM alerts WHERE severity = 'critical' ${NEWEST_FIRST}`, [], { prepare: true }),

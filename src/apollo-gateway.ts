@@ -103,7 +103,7 @@ export function createApolloGateway(deps: { config: Config; metrics?: ServiceMet
     // so a 400), depth and aliases by graphql-armor's validation rules.
     parseOptions: { maxTokens },
     validationRules: [maxDepthRule({ n: maxDepth, flattenFragments: true, ...asValidationError }), maxAliasesRule({ n: maxAliases, ...asValidationError })],
-    // On, as in every gateway (DESIGN §12); Apollo Server turns it off when NODE_ENV=production.
+    // On, as in every gateway (docs/design.md §12); Apollo Server turns it off when NODE_ENV=production.
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // Batched operations stay off, as in Apollo Router (a batch of 100 is a 400).

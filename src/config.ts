@@ -28,7 +28,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Defaults from DESIGN §2; the env variable that overrides each is in `ENV_NAMES`. */
+/** Defaults from docs/design.md §2; the env variable that overrides each is in `ENV_NAMES`. */
 export const DEFAULTS = {
   /**
    * Every internal process binds here; only the gateway can be exposed (FLEET_GATEWAY_HOST).
@@ -53,14 +53,14 @@ export const DEFAULTS = {
   dbName: "robot_fleet",
   dbUser: "fleet",
   dbPassword: "fleet123",
-  /** Connections per service pool; the same in every service (fairness, DESIGN §7). */
+  /** Connections per service pool; the same in every service (fairness, docs/design.md §7). */
   dbPool: 10,
   fleetSize: 15,
   /** Most ids one batch request may carry; more is a 413. */
   batchMax: 10000,
   /** Timeout of every internal HTTP call, in milliseconds. */
   timeoutMs: 10000,
-  /** GraphQL limits of every gateway (DESIGN §5's queries: depth 5, no aliases, ~40 tokens). */
+  /** GraphQL limits of every gateway (docs/design.md §5's queries: depth 5, no aliases, ~40 tokens). */
   maxDepth: 12,
   maxAliases: 20,
   maxTokens: 2000,
@@ -229,7 +229,7 @@ export function loadConfig(env: Env = process.env) {
   if (!(ENGINES as readonly string[]).includes(engine)) throw new ConfigError(`FLEET_ENGINE must be ${ENGINES.join(" or ")}, got "${engine}"`);
   return {
     host: host("bindHost"),
-    /** What runs every TypeScript role (DESIGN §16): FLEET_RUNTIME, bun (default) or deno. */
+    /** What runs every TypeScript role (docs/design.md §16): FLEET_RUNTIME, bun (default) or deno. */
     runtime: runtime as RuntimeName,
     /**
      * The load engine (docs/design.md §22): FLEET_ENGINE or --engine, vegeta (default; built here
@@ -280,7 +280,7 @@ export function loadConfig(env: Env = process.env) {
      */
     nginxWorkers,
     /**
-     * Added delay on every internal hop (DESIGN §14), in whole milliseconds: --hop-latency D, or
+     * Added delay on every internal hop (docs/design.md §14), in whole milliseconds: --hop-latency D, or
      * FLEET_HOP_LATENCY. null (unset): the hops are plain loopback; 0: through Toxiproxy with no
      * delay added, so 0, 1 and 5 ms differ by the delay alone.
      */

@@ -1,6 +1,6 @@
 /**
  * The database side every service shares: one postgres.js pool per process (the same size in
- * every service, DESIGN §7), the schema of DESIGN §3, and a content hash of the data.
+ * every service, docs/design.md §7), the schema of docs/design.md §3, and a content hash of the data.
  */
 import postgres from "postgres";
 import type { Config } from "./config";

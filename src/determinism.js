@@ -13,7 +13,7 @@ export function mulberry32(seed) {
   };
 }
 
-/** `robot-001` … zero-padded to 3 digits, wider when the fleet is larger (DESIGN §3). */
+/** `robot-001` … zero-padded to 3 digits, wider when the fleet is larger (docs/design.md §3). */
 export function robotId(index, fleetSize) {
   return "robot-" + String(index + 1).padStart(Math.max(3, String(fleetSize).length), "0");
 }

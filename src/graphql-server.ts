@@ -42,7 +42,7 @@ export function createGraphQLServer(options: {
     landingPage: false,
     logging: "warn",
     maskedErrors: maskUpstreamErrors,
-    // A fresh set per request: batching within one request, never caching across them (DESIGN §7).
+    // A fresh set per request: batching within one request, never caching across them (docs/design.md §7).
     context: () => ({ loaders: createLoaders(options.config) }),
     plugins: options.plugins ?? [],
   });

@@ -2,7 +2,7 @@
  * Limits every GraphQL gateway enforces, so an abusive query is a fast 400 instead of work:
  * depth, aliases and tokens (graphql-armor rules for the Yoga-based gateways; Apollo Router gets
  * the same numbers through router.yaml). Request bodies are capped by every process's server.
- * The defaults leave DESIGN §5's queries far inside the limits.
+ * The defaults leave docs/design.md §5's queries far inside the limits.
  */
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";

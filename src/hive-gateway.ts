@@ -29,7 +29,7 @@ export function createHiveGateway(deps: { config: Config; metrics?: ServiceMetri
         options: {
           // Hive Gateway merges identical in-flight subgraph queries by default (executor-http's
           // `deduplicateInflightRequests`, default true). Under load that would hide calls the
-          // benchmark counts, so it is off, like Apollo Router's `deduplicate_query` (DESIGN §7).
+          // benchmark counts, so it is off, like Apollo Router's `deduplicate_query` (docs/design.md §7).
           deduplicateInflightRequests: false,
           // A gateway -> subgraph call waits a little longer than the subgraph's own calls
           // (gatewayTimeoutMs, src/config.ts): a hang behind a subgraph is named by the subgraph.

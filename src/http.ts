@@ -71,7 +71,7 @@ export function createBaseApp(service: string, metrics: ServiceMetrics = createM
 
 /**
  * Calls another fleetbench process. Bun's fetch keeps connections alive by default (fairness,
- * DESIGN §7); every call has a timeout, and a failure is an HttpError naming the service.
+ * docs/design.md §7); every call has a timeout, and a failure is an HttpError naming the service.
  */
 export async function upstream(
   service: string,

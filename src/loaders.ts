@@ -1,6 +1,6 @@
 /**
  * DataLoaders over the data services' batch endpoints. A new set is made for every GraphQL
- * request (no caching across requests, DESIGN §7): all loads of one tick become one POST.
+ * request (no caching across requests, docs/design.md §7): all loads of one tick become one POST.
  */
 import DataLoader from "dataloader";
 import type { Alert } from "./alert-service";

@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics shared by every process: `http_requests_total{service,method,route,status}`
- * and `http_request_duration_seconds` (DESIGN §6) plus prom-client's default process metrics
+ * and `http_request_duration_seconds` (docs/design.md §6) plus prom-client's default process metrics
  * (CPU, memory, event-loop lag). The call counts the benchmark reports are read from these.
  */
 import { Elysia } from "elysia";

@@ -1,10 +1,10 @@
 /**
  * The REST cases' orchestration routes, mounted into the robot service only when the case asks
  * for them, behind the same REST gateway and client API:
- * - Case 1 (`--orchestration`) does the N+1 fan-out exactly as the original design (DESIGN §4):
+ * - Case 1 (`--orchestration`) does the N+1 fan-out exactly as the original design (docs/design.md §4):
  *   one HTTP call per robot (dashboard) or per alert (critical alerts, including calls to the
  *   robot service itself).
- * - case1b (`--orchestration=batch`, DESIGN §15) calls the data services' batch endpoints, as
+ * - case1b (`--orchestration=batch`, docs/design.md §15) calls the data services' batch endpoints, as
  *   Case 2's DataLoaders do: one call per service and client request (per FLEET_BATCH_MAX ids),
  *   so REST and batching are measured apart.
  */

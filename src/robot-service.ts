@@ -1,4 +1,4 @@
-/** Robot data service (:10001, DESIGN §4): robots by id, the whole fleet, and batches. */
+/** Robot data service (:10001, docs/design.md §4): robots by id, the whole fleet, and batches. */
 import type { Config } from "./config";
 import type { ServiceMetrics } from "./metrics";
 import type { Sql } from "./db";

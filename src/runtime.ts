@@ -1,5 +1,5 @@
 /**
- * What differs between Bun and Deno, in one place (DESIGN §16): serving a fetch handler, starting
+ * What differs between Bun and Deno, in one place (docs/design.md §16): serving a fetch handler, starting
  * processes, finding a program, sleeping, and the command line that runs a role on either
  * runtime. Everything else is written against web-standard Request/Response and `node:` modules,
  * which both runtimes provide.

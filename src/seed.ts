@@ -1,5 +1,5 @@
 /**
- * Deterministic fleet data (DESIGN §3): a fixed-seed PRNG and a fixed base time, so the same
+ * Deterministic fleet data (docs/design.md §3): a fixed-seed PRNG and a fixed base time, so the same
  * fleet size gives byte-identical rows — and API answers — on every machine.
  *
  *   bun src/main.ts seed [N]      (re)create the schema and load a fleet of N robots

@@ -1,4 +1,4 @@
-/** The client's camelCase shapes (DESIGN §5), made from the data services' snake_case rows. */
+/** The client's camelCase shapes (docs/design.md §5), made from the data services' snake_case rows. */
 import type { Alert } from "./alert-service";
 import type { Telemetry } from "./telemetry-service";
 

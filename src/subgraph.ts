@@ -3,7 +3,7 @@
  * graphql-yoga inside the Elysia base app, so every subgraph has the same /health, /metrics and
  * JSON errors as every other fleetbench process. Each subgraph reaches only its own data service,
  * through a DataLoader made per request: one `_entities` call with N representations is one
- * batch request to that service (DESIGN §6).
+ * batch request to that service (docs/design.md §6).
  */
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { parse } from "graphql";
@@ -22,7 +22,7 @@ export type SubgraphResolvers = Extract<SchemaModule, { typeDefs: unknown }>["re
 export type Reference<T = { id: string }> = T & { __typename: string };
 
 export interface SubgraphOptions {
-  /** Process name: `robot-subgraph`, `telemetry-subgraph` or `alert-subgraph` (DESIGN §8). */
+  /** Process name: `robot-subgraph`, `telemetry-subgraph` or `alert-subgraph` (docs/design.md §8). */
   name: string;
   /** Subgraph SDL, opening with `FEDERATION_LINK`. */
   typeDefs: string;

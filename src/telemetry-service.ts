@@ -1,4 +1,4 @@
-/** Telemetry data service (:10002, DESIGN §4): the latest reading of one robot or of a batch. */
+/** Telemetry data service (:10002, docs/design.md §4): the latest reading of one robot or of a batch. */
 import type { Config } from "./config";
 import type { ServiceMetrics } from "./metrics";
 import { iso, type Sql } from "./db";
@@ -12,7 +12,7 @@ export interface Telemetry {
   timestamp: string;
 }
 
-/** Latest = newest timestamp, ties to the highest id (DESIGN §3); one index probe per robot. */
+/** Latest = newest timestamp, ties to the highest id (docs/design.md §3); one index probe per robot. */
 const LATEST = `
   SELECT r.robot_id, t.battery_level, t.cpu_usage, t.temperature, ${iso("t.timestamp")} AS timestamp
   FROM unnest($1::varchar[]) AS r(robot_id)
@@ -21,7 +21,7 @@ const LATEST = `
     WHERE robot_id = r.robot_id ORDER BY timestamp DESC, id DESC LIMIT 1) t`;
 
 export function telemetryQueries(sql: Sql) {
-  // Prepared, like every statement of every service (parity, DESIGN §12): Case 1 runs this once
+  // Prepared, like every statement of every service (parity, docs/design.md §12): Case 1 runs this once
   // per robot, so an unprepared statement would charge Case 1 a parse and plan per call.
   return { latest: (ids: string[]) => sql.unsafe<Telemetry[]>(LATEST, [ids as never], { prepare: true }) };
 }

@@ -1,7 +1,7 @@
 /**
  * Case 2's GraphQL gateway (:10000 /graphql): graphql-yoga with DataLoader batching into the
  * data services' batch endpoints and @defer/@stream. Its /metrics are the same as every Bun
- * process's (DESIGN §12: no GraphQL-level instrumentation in one gateway only).
+ * process's (docs/design.md §12: no GraphQL-level instrumentation in one gateway only).
  */
 import { useDeferStream } from "@graphql-yoga/plugin-defer-stream";
 import { createSchema } from "graphql-yoga";
@@ -15,7 +15,7 @@ import { createMetrics, type ServiceMetrics } from "./metrics";
 import type { Robot } from "./robot-service";
 import { toAlert, toTelemetry } from "./shapes";
 
-/** The client schema of DESIGN §5; Case 3's composed API schema must print the same. */
+/** The client schema of docs/design.md §5; Case 3's composed API schema must print the same. */
 export const CLIENT_SCHEMA = /* GraphQL */ `
   type Query {
     fleetDashboard: FleetDashboard!

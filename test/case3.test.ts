@@ -86,7 +86,7 @@ beforeAll(async () => {
   await sql.end();
 });
 
-// @defer and bad queries on every runtime of the TypeScript roles (DESIGN §16).
+// @defer and bad queries on every runtime of the TypeScript roles (docs/design.md §16).
 describe.each(RUNTIMES)("Case 2 on %s (the reference for Case 3)", (runtime) => {
   const cfg: Config = { ...base, runtime };
   let sql: Sql;

@@ -1,5 +1,5 @@
 /**
- * Curves (DESIGN §14): the capacity search (its bracketing and bisection, then on a real target
+ * Curves (docs/design.md §14): the capacity search (its bracketing and bisection, then on a real target
  * with an artificial ceiling), a fleet sweep of two small sizes where Case 1's calls grow with N
  * and Case 2's stay constant, equal offered load in a comparison, the curve reports as a reader
  * sees them, and the bad input of the new options.

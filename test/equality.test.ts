@@ -1,6 +1,6 @@
 /**
  * The client APIs answer the same data in every case (Case 3 through each federation gateway),
- * and that data is what the database says (DESIGN §5): for every robot id, at the default fleet
+ * and that data is what the database says (docs/design.md §5): for every robot id, at the default fleet
  * size and a larger one. At N = 15 every answer, and the correctness gate's own reference, must
  * also equal the committed golden answers (test/fixtures/golden-15.json), which depend on neither
  * the services' SQL nor src/run/gate.ts's.

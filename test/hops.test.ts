@@ -1,5 +1,5 @@
 /**
- * Network between hops (--hop-latency, DESIGN §14): Toxiproxy on every internal hop of every
+ * Network between hops (--hop-latency, docs/design.md §14): Toxiproxy on every internal hop of every
  * case, the delay visible where hops are sequential, the call contract unchanged, the proxy
  * measured as its own component, and bad values or a missing Toxiproxy refused in one line.
  */

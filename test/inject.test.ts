@@ -1,5 +1,5 @@
 /**
- * --inject-cpu (DESIGN §18, calibration): a known CPU cost per request in one process. The burn is
+ * --inject-cpu (docs/design.md §18, calibration): a known CPU cost per request in one process. The burn is
  * CPU time on Bun and Deno; the option is refused with one line where it cannot work; and in real
  * runs the named process's CPU, read from /proc, grows by the injected time per request it
  * received, recorded in parity, while a case running without the injection is restarted.

@@ -1,5 +1,5 @@
 /**
- * fleetbench on Kubernetes, checked without a cluster (DESIGN §17): every target renders; every
+ * fleetbench on Kubernetes, checked without a cluster (docs/design.md §17): every target renders; every
  * object is valid against the Kubernetes API schemas (kubernetes-models) and the TestRun against
  * the k6-operator fields fleetbench writes; names, ports, environment, images and versions are the
  * table's, the configuration's and src/versions.json's; the load splits as documented; the
@@ -206,7 +206,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
     expect(find(renderK6(BUN_ROWS[0]).objects, "TestRun", "fleetbench-load").spec.runner.image).toBe(`grafana/k6:${versions.k6}`);
   });
 
-  test("the Bun roles' environment gives src/config.ts every address by Service name and DESIGN §2's ports", () => {
+  test("the Bun roles' environment gives src/config.ts every address by Service name and docs/design.md §2's ports", () => {
     for (const t of BUN_ROWS) {
       const { objects } = render(t);
       for (const p of t.processes.filter((p) => p.args)) {

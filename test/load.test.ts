@@ -54,7 +54,7 @@ describe("a short run per case (40 dashboard requests, 4 workers)", () => {
       // What the gateway received equals what the engine sent (metrics exist for every TypeScript gateway).
       const gatewaySpec = caseSpec(caseName).processes(cfg).find((p) => p.name === gatewayName)!;
       if (gatewaySpec.requestMetrics !== false) expect((onDisk.extra.requests_received as Record<string, number>)[gatewayName]).toBe(40);
-      // DESIGN §6 for a single-API run: the calls per request are exactly the contract.
+      // docs/design.md §6 for a single-API run: the calls per request are exactly the contract.
       const contract = Object.fromEntries(Object.entries(expectedCalls(caseName, "dashboard", N, K, gatewayName)).filter(([name]) => name !== gatewayName));
       expect(onDisk.calls_per_request).toEqual(contract);
       // Every process of the case, PostgreSQL and the engine are measured for these 40 dashboards, and their

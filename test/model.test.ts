@@ -1,5 +1,5 @@
 /**
- * The cost model (DESIGN §20): the least-squares fit against synthetic runs with known fixed and
+ * The cost model (docs/design.md §20): the least-squares fit against synthetic runs with known fixed and
  * marginal parts (recovered within their intervals, and the intervals' coverage by simulation),
  * crossings of known lines, the cost arithmetic, a rate not sustained left out, bad input.
  */

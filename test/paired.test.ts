@@ -1,5 +1,5 @@
 /**
- * The paired statistics of DESIGN §18 and §23 (src/stats/paired.ts, src/stats/sizing.ts): Student's
+ * The paired statistics of docs/design.md §18 and §23 (src/stats/paired.ts, src/stats/sizing.ts): Student's
  * t and its quantiles against published values, a textbook paired example, two one-sided tests
  * computed by hand, forced answers (constant ratios), the review's repros of issue 26, the
  * family's step-down and intervals, and the sizing checked by simulation on normal noise. The

@@ -1,5 +1,5 @@
 /**
- * Bun and Deno (DESIGN §16): FLEET_RUNTIME=deno really runs every TypeScript role on Deno (read
+ * Bun and Deno (docs/design.md §16): FLEET_RUNTIME=deno really runs every TypeScript role on Deno (read
  * from /proc, not from what the supervisor says), bodies above the limit are 413 on both, the CLI
  * itself runs under Deno for up, status, query, load and down and leaves nothing behind, and a
  * comparison across runtimes puts the same case side by side. (Equality, calls, @defer, bad input,

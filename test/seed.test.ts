@@ -1,4 +1,4 @@
-/** Seed determinism (DESIGN §3) and configuration validation. */
+/** Seed determinism (docs/design.md §3) and configuration validation. */
 import { expect, setDefaultTimeout, test } from "bun:test";
 
 import { ConfigError, loadConfig } from "../src/config";
@@ -21,7 +21,7 @@ test("the same fleet size gives the same rows twice (content hash)", async () =>
 });
 
 test("the default fleet (N = 15) has the pinned content hash on every machine", async () => {
-  // DESIGN §3 promises byte-identical data for the same N on every machine; this md5 of every row
+  // docs/design.md §3 promises byte-identical data for the same N on every machine; this md5 of every row
   // (src/db.ts, contentHash) was taken once and written here. A change of this value is a change
   // of the benchmark's data: results before and after it are not comparable. Never update it to
   // make the test pass; change it only with a deliberate change of the data, and say so.

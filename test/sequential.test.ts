@@ -1,5 +1,5 @@
 /**
- * Rounds added until decided (src/stats/sequential.ts, src/stats/t-path.ts; DESIGN §23): the
+ * Rounds added until decided (src/stats/sequential.ts, src/stats/t-path.ts; docs/design.md §23): the
  * angle form of Student's CDF against the t tails, boundaries against closed forms and against
  * simulation, an interval computed by hand, the verdicts' rules (frozen once reached, equivalence
  * first, the last look, lost rounds, bad input), and simulations of the whole procedure —

@@ -1,5 +1,5 @@
 /**
- * The power behind "rounds needed" (src/stats/sizing.ts, DESIGN §23) and the distributions it
+ * The power behind "rounds needed" (src/stats/sizing.ts, docs/design.md §23) and the distributions it
  * stands on (src/stats/distributions.ts): one-sided t tails and Φ against tables, the expectation
  * over a sample standard deviation against its moments, the power against R's power.t.test, and
  * the sizes it gives against the power they promise.

@@ -1,5 +1,5 @@
 /**
- * The statistics of DESIGN §13 (src/stats/stats.ts) against values known without it: textbook and
+ * The statistics of docs/design.md §13 (src/stats/stats.ts) against values known without it: textbook and
  * scipy-documented Mann–Whitney results, hand counts checked by brute-force enumeration of every
  * assignment of the pooled values, and bootstrap intervals whose answer is forced by the data.
  */

@@ -1,5 +1,5 @@
 /**
- * Noise measured, not used to throw runs away (DESIGN §18), without processes: steal time from
+ * Noise measured, not used to throw runs away (docs/design.md §18), without processes: steal time from
  * /proc/stat text (src/run/steal.ts) and the steady-state detection on window series
  * (src/stats/steady.ts), synthetic and recorded on this machine (test/fixtures/aa-windows.json).
  */

@@ -51,7 +51,7 @@ export async function call(caseName: CaseName, api: ApiName, robotId = "robot-00
 export const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value));
 
 /**
- * DESIGN §6: requests each process receives for ONE client request, at N robots and K critical
+ * docs/design.md §6: requests each process receives for ONE client request, at N robots and K critical
  * alerts. Written out here as the contract the tests hold the code to.
  */
 export function expectedCalls(caseName: CaseName, api: ApiName, n: number, k: number, gateway?: string): Record<string, number> {
@@ -99,7 +99,7 @@ const asTarget = (t: (typeof TARGET_ROWS)[number]): Target => {
 export const TARGETS: Target[] = TARGET_ROWS.filter((t) => t.runtime === config.runtime).map(asTarget);
 
 /**
- * Every row on every runtime, Bun's first (DESIGN §16): the suites that hold each role to the same
+ * Every row on every runtime, Bun's first (docs/design.md §16): the suites that hold each role to the same
  * answers, calls, errors and faults on Bun and on Deno (equality, calls, @defer, bad input, abuse, faults).
  */
 export const EVERY_RUNTIME: Target[] = TARGET_ROWS.map(asTarget);

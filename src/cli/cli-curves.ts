@@ -1,5 +1,5 @@
 /**
- * The curve commands (DESIGN §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
+ * The curve commands (docs/design.md §14): `capacity CASE`, `sweep fleet|rate LIST` and `compare
  * --capacity`, from their arguments to src/plans/curves.ts and the curve report.
  */
 import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, type Flags, gatewaysFlag, nameOf, positive, positiveFlag, splitFlags } from "./args";

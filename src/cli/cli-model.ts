@@ -1,5 +1,5 @@
 /**
- * The cost-model commands (DESIGN §20): `model`, `grid` and `map`, from their arguments to
+ * The cost-model commands (docs/design.md §20): `model`, `grid` and `map`, from their arguments to
  * src/plans/model-run.ts, src/plans/grid.ts and the model and map reports. Bad input is one line
  * and exit 2.
  */

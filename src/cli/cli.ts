@@ -307,7 +307,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (action === "down") return obsDown(config);
     if (action === "status") return obsStatus(config);
     if (action === "config" && rest.includes("--compose")) {
-      // Compose publishes DESIGN §2's defaults, so its file never depends on this shell's overrides.
+      // Compose publishes docs/design.md §2's defaults, so its file never depends on this shell's overrides.
       const path = `${COMPOSE_DIR}/prometheus.yml`;
       writeFileSync(path, prometheusYaml(loadConfig({}), "compose"));
       return console.log(`wrote ${path}`);

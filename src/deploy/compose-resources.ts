@@ -1,6 +1,6 @@
 /**
  * CPU and memory per container from the kernel's cgroup accounting: the figures `docker stats`
- * reads (DESIGN §19). Each container's cgroup is found from its first process's
+ * reads (docs/design.md §19). Each container's cgroup is found from its first process's
  * /proc/PID/cgroup, so the cgroup driver (cgroupfs or systemd) and version need not be guessed.
  *
  * - CPU: cgroup v1 `cpuacct.usage` (nanoseconds), v2 `cpu.stat` usage_usec. Every process of the

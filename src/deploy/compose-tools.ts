@@ -1,5 +1,5 @@
 /**
- * The Docker engine and Docker Compose that `just compose …` drives (DESIGN §10, §19).
+ * The Docker engine and Docker Compose that `just compose …` drives (docs/design.md §10, §19).
  *
  * - Compose v2 is the pinned one (src/versions.json `dockerCompose`): a `docker compose` plugin
  *   already at that version is used as it is (a Nix shell, Docker Desktop); otherwise it is built

@@ -1,5 +1,5 @@
 /**
- * A target on Kubernetes (DESIGN §17), generated from the one table of targets (src/run/cases.ts) and
+ * A target on Kubernetes (docs/design.md §17), generated from the one table of targets (src/run/cases.ts) and
  * the configuration defaults, as plain objects printed as YAML by `k8s render`.
  *
  * Generated YAML, not a kustomize base with an overlay per case: an overlay per case would be the
@@ -277,7 +277,7 @@ export function renderTarget(row: TargetSpec, o: K8sOptions): K8sObject[] {
     ...(o.databaseUrlSecret ? [] : postgres(o)),
     bunJob("seed", ["seed", String(o.fleetSize)], [databaseUrl(o)], o, seedLabels, 6),
     ...t.processes.flatMap((p) => processObjects(t, p, o)),
-    // Once, before the load, against the database (DESIGN §7); never retried into passing. Its log
+    // Once, before the load, against the database (docs/design.md §7); never retried into passing. Its log
     // holds each answer's sha256, which every response of the load is checked against.
     bunJob("gate", ["gate", t.case, "--answers"], [...env(clusterEnv(t)), databaseUrl(o)], o, gateLabels, 0),
     ...loadObjects(t, o),

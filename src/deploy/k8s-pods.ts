@@ -1,5 +1,5 @@
 /**
- * The parts every fleetbench pod on Kubernetes shares (DESIGN §17): the options of a rendering,
+ * The parts every fleetbench pod on Kubernetes shares (docs/design.md §17): the options of a rendering,
  * the configuration the pods run with, the security defaults, the resources of each component,
  * labels and scrape annotations. Every workload of
  * src/deploy/k8s-manifests.ts and the load pods of src/deploy/k8s-load.ts are built from these, so a default
@@ -67,7 +67,7 @@ export function clusterEnv(t: TargetSpec): Record<string, string> {
   };
 }
 
-/** The configuration every pod of the target runs with: DESIGN §2's defaults, addresses by Service name. */
+/** The configuration every pod of the target runs with: docs/design.md §2's defaults, addresses by Service name. */
 export const clusterConfig = (t: TargetSpec): Config => configFor(t, loadConfig(clusterEnv(t)));
 
 /**
@@ -81,7 +81,7 @@ export const POSTGRES_UID = 999;
 /**
  * Requests equal limits: every pod in the Guaranteed QoS class, so a neighbour cannot take CPU a
  * process was counted on, and on nodes with the static CPU manager the whole-CPU ones get cores
- * of their own. The same for every gateway and every service of a kind, in every case (DESIGN §7).
+ * of their own. The same for every gateway and every service of a kind, in every case (docs/design.md §7).
  * @default by component (src/run/run-result.ts componentOf), plus `jobs` for the seed and the gate
  */
 export const RESOURCES: Record<string, { cpu: string; memory: string }> = {
@@ -147,7 +147,7 @@ export const scrapeAnnotations = (port: number) => ({
 /**
  * A pod spec with the defaults: hardened containers, scratch volumes, no service-account token
  * (nothing here talks to the API server) and no service-link variables (the curated environment
- * of DESIGN §12: a process gets fleetbench's variables, not one per Service of the namespace).
+ * of docs/design.md §12: a process gets fleetbench's variables, not one per Service of the namespace).
  */
 export function podSpec(containers: IContainer[], extra: { uid?: number; volumes?: IVolume[]; restartPolicy?: "Never" } = {}): IPodSpec {
   return {

@@ -1,5 +1,5 @@
 /**
- * Observability on this machine (DESIGN §9): Prometheus from PATH on 127.0.0.1:19090, scraping
+ * Observability on this machine (docs/design.md §9): Prometheus from PATH on 127.0.0.1:19090, scraping
  * every process of every case (src/deploy/prometheus.ts) and the load engine's exporter while a run
  * lasts (the remote-write receiver stays on for a user-brought k6), and
  * Grafana on :13000 when its binary is on PATH, provisioned from grafana/ exactly as in compose.

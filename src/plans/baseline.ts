@@ -1,5 +1,5 @@
 /**
- * `report --baseline OTHER` (DESIGN §13): a comparison against another one, made on another
+ * `report --baseline OTHER` (docs/design.md §13): a comparison against another one, made on another
  * machine or at another commit. What differs between the two (parameters, fingerprint, parity,
  * targets) is listed first, since it can explain any change below it; then, per headline metric,
  * each target's median now against before and each pair's ratio now against before, every change

@@ -1,5 +1,5 @@
 /**
- * `just calibrate` (DESIGN §18, §23): the instrument proves itself on the user's machine. Case 1
+ * `just calibrate` (docs/design.md §18, §23): the instrument proves itself on the user's machine. Case 1
  * runs three times in every round at one arrival rate: twice as it is (an A/A pair: what "no
  * difference" looks like here) and once with a known CPU cost injected into telemetry-service
  * (`--inject-cpu telemetry-service=1ms`: that much CPU time burnt per request it receives).

@@ -1,5 +1,5 @@
 /**
- * Capacity at an SLO (DESIGN §14): the highest arrival rate at which a target meets the SLO
+ * Capacity at an SLO (docs/design.md §14): the highest arrival rate at which a target meets the SLO
  * (a latency percentile at or under a bound) with no dropped iterations and under 0.1 % errors.
  * The search brackets by doubling (or halving, when the first rate already fails), then bisects
  * until the bracket is within 5 %. Every step is a measured run in the open model after a

@@ -1,5 +1,5 @@
 /**
- * All cases under the same parameters in R interleaved rounds (DESIGN §13), then the verdicts and
+ * All cases under the same parameters in R interleaved rounds (docs/design.md §13), then the verdicts and
  * the report. Each round runs the cases in its own order, shuffled from a recorded seed, so a
  * machine that drifts does not line up with one case. The verdicts (src/plans/verdicts.ts) go to
  * results/compare-<time>.json, and the report is rendered from it.
@@ -29,7 +29,7 @@ export interface CompareOptions {
   repeat: number;
   /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
   gateways: Config["case3Gateway"][];
-  /** The runtimes of the TypeScript roles, each target on each (DESIGN §16; default: FLEET_RUNTIME's). */
+  /** The runtimes of the TypeScript roles, each target on each (docs/design.md §16; default: FLEET_RUNTIME's). */
   runtimes?: RuntimeName[];
   api?: LoadParams["api"];
   warmup: string;
@@ -43,7 +43,7 @@ export interface CompareOptions {
    */
   cases?: CaseName[];
   /**
-   * Equal offered load (DESIGN §14): every run in the open model at this arrival rate (requests/s)
+   * Equal offered load (docs/design.md §14): every run in the open model at this arrival rate (requests/s)
    * instead of `vus` looping VUs. A target that cannot keep up is flagged `sut_overloaded` and said.
    */
   rate?: number;
@@ -51,7 +51,7 @@ export interface CompareOptions {
   notes?: string[];
   /**
    * The operating points of every round: `closed` (`vus` looping VUs: throughput and latency) and
-   * `rate` (every target at one arrival rate: CPU per request at equal offered load, DESIGN §18).
+   * `rate` (every target at one arrival rate: CPU per request at equal offered load, docs/design.md §18).
    * @default ["closed", "rate"], or ["rate"] when `rate` is given
    */
   phases?: Phase[];
@@ -67,7 +67,7 @@ export interface CompareOptions {
   /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
   inject?: (Record<string, number> | null)[];
   /**
-   * Where each target runs (DESIGN §19): `native` (processes on this machine) and/or `compose`
+   * Where each target runs (docs/design.md §19): `native` (processes on this machine) and/or `compose`
    * (the same case's Docker Compose stack, src/deploy/compose-run.ts). With both, every target runs
    * on each, in the same rounds, so the containers' and their bridge network's cost is itself a
    * paired, measured factor.

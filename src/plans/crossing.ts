@@ -1,5 +1,5 @@
 /**
- * What a cost line says at a rate, and where two targets' lines cross (DESIGN §20), pure; the lines
+ * What a cost line says at a rate, and where two targets' lines cross (docs/design.md §20), pure; the lines
  * are src/plans/model.ts's fits.
  *
  * A crossing is read from the rounds both targets ran. A model measures in blocks: one round at one

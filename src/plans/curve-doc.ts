@@ -1,5 +1,5 @@
 /**
- * A curve document (DESIGN §14): every measured run of a capacity search or a sweep as a point,
+ * A curve document (docs/design.md §14): every measured run of a capacity search or a sweep as a point,
  * the searches and the capacities found over the rounds. src/plans/curves.ts measures it, src/curve-
  * report.ts draws it; results/capacity-*.json and results/sweep-*.json hold it.
  */

@@ -1,5 +1,5 @@
 /**
- * Curves, not points (DESIGN §14): capacity searches and sweeps over every target of the table,
+ * Curves, not points (docs/design.md §14): capacity searches and sweeps over every target of the table,
  * in rounds whose target order is shuffled from a recorded seed (as comparisons). Every measured
  * run is a point of a curve; a curve document (src/plans/curve-doc.ts: results/capacity-*.json,
  * results/sweep-*.json) holds them all, and the report (src/report/curve-report.ts) draws it.

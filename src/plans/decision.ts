@@ -1,5 +1,5 @@
 /**
- * The decision map (DESIGN §20): per cell of a grid, the cheapest target that meets the SLO at the
+ * The decision map (docs/design.md §20): per cell of a grid, the cheapest target that meets the SLO at the
  * map's rate, its ratio to the runner-up with the interval (`tie` when it includes 1), and where the
  * cheapest target changes within the cell's measured rates. Pure: it reads finished cells.
  */

@@ -1,5 +1,5 @@
 /**
- * Measuring the grid (DESIGN §20).
+ * Measuring the grid (docs/design.md §20).
  *
  *   bun src/main.ts grid [--fleet 15,150,1500] [--hops 0,1,5] [--at R] [--quick] [--resume DIR]
  *

@@ -1,5 +1,5 @@
 /**
- * Measuring the cost model (DESIGN §20).
+ * Measuring the cost model (docs/design.md §20).
  *
  *   bun src/main.ts model [DURATION] [--rates 25,50,100,200] [--repeat R] [--at R] [--price vcpu-hour=P,gb-hour=Q]
  *

@@ -1,5 +1,5 @@
 /**
- * The cost model (DESIGN §20), pure: per process and per component, CPU-seconds per second
+ * The cost model (docs/design.md §20), pure: per process and per component, CPU-seconds per second
  * (cores) = fixed + marginal × rate, fitted by ordinary least squares over the measured runs at
  * several offered rates (each round at each rate is its own point), with 95 % t-intervals from the
  * fit's standard errors, its residuals and R²; peak PSS per rate (median over rounds). Where two

@@ -1,5 +1,5 @@
 /**
- * From a comparison's runs to its verdicts (DESIGN §13, §18): per target and headline metric the
+ * From a comparison's runs to its verdicts (docs/design.md §13, §18): per target and headline metric the
  * median, its bootstrap interval and CV; per pair of targets the paired analysis by round
  * (src/stats/paired.ts), which decides, and beside it the unpaired ratio of medians with a
  * Mann–Whitney p (kept as a check and for older readers). Runs flagged `errors` or
@@ -35,7 +35,7 @@ export function commonFingerprint(fingerprints: Record<string, unknown>[]): Reco
 /**
  * Flags that keep a run out of verdicts: its numbers do not describe the case at steady state.
  * `machine_slow` is not one of them any more: a slow moment of the machine is shared by the
- * targets of its round, which the paired analysis compares within the round (DESIGN §18); it is
+ * targets of its round, which the paired analysis compares within the round (docs/design.md §18); it is
  * recorded and shown. `unstable` is kept for older result files; new runs say `no_steady_state`.
  */
 export const EXCLUDING_FLAGS = ["errors", "unstable", "no_steady_state"];
@@ -50,7 +50,7 @@ export interface Metric {
   pick: (r: RunResult) => number | null;
   /**
    * The operating points the metric is read at, in order of preference: CPU per request at equal
-   * offered load when the comparison has it (it depends on the rate, DESIGN §18), else at the
+   * offered load when the comparison has it (it depends on the rate, docs/design.md §18), else at the
    * closed model's own throughput; closed-model throughput only in the closed model.
    */
   phases: Phase[];
@@ -97,7 +97,7 @@ export interface RunEntry {
   excluded: string | null;
 }
 
-/** A pair of targets, a / b: the unpaired analysis of DESIGN §13, and beside it the paired one (§18) that decides. */
+/** A pair of targets, a / b: the unpaired analysis of docs/design.md §13, and beside it the paired one (§18) that decides. */
 export interface PairEntry {
   a: string;
   b: string;
@@ -171,7 +171,7 @@ export function analyse(
     targets: string[];
     /** Which column a run belongs to; by default its case and gateway (two identical configurations can be told apart). */
     label?: (run: Run) => string;
-    /** @default 0.05 (DESIGN §18's δ) */
+    /** @default 0.05 (docs/design.md §18's δ) */
     equivalence?: number;
   },
 ): Comparison {

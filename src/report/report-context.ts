@@ -1,6 +1,6 @@
 /**
  * What the numbers of a report rest on, said beside them: what the runs side by side do not
- * share, the parity of every process (DESIGN §12), what each flag means, and where and with what
+ * share, the parity of every process (docs/design.md §12), what each flag means, and where and with what
  * each run was measured.
  */
 import { targetOfRun } from "../run/cases";
@@ -65,7 +65,7 @@ function parityCell(settings: Record<string, unknown> | undefined): string {
   return [`${runtime} ${version ?? ""}`.trim(), ...Object.entries(rest).map(([k, v]) => `${k.replace(/_/g, " ")}: ${value(v)}`)].join("; ");
 }
 
-/** The parity table (DESIGN §12): every process of every column with its settings, and the environment. */
+/** The parity table (docs/design.md §12): every process of every column with its settings, and the environment. */
 export function parityTable(columns: Column[]): string {
   type Parity = { processes: Record<string, Record<string, unknown>>; environment: { passed_on_purpose: string[]; withheld: string[] } };
   const parity = (c: Column) => c.runs[0]?.extra?.parity as Parity | undefined;

@@ -1,6 +1,6 @@
 /**
  * The parts of the report that come from a comparison's verdicts (results/compare-<time>.json,
- * src/plans/verdicts.ts). The first screen is the answer (DESIGN §18): the parameters and
+ * src/plans/verdicts.ts). The first screen is the answer (docs/design.md §18): the parameters and
  * operating points in one line, one verdict matrix (targets × headline metrics: median [interval],
  * ratio to a reference target [interval], verdict), then at most five plain sentences, largest
  * effects first. Below it: every pair in words, each target's medians, the rounds lost and the runs
@@ -17,7 +17,7 @@ import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterv
 // Read by src/plans/baseline.ts and kept for other readers of this module.
 export { fixed, inverted, pairedOf, withInterval };
 
-/** The metrics the report lists, in this order (DESIGN §13's headline metrics). */
+/** The metrics the report lists, in this order (docs/design.md §13's headline metrics). */
 export const HEADLINE = ["cpu_ms_total", "cpu_ms_marginal", "cpu_ms_gateway", "cpu_ms_subgraphs", "cpu_ms_data_services", "cpu_ms_postgres", "ok_rps", "latency_p50", "latency_p99", "latency_p50_at_rate", "latency_p99_at_rate"];
 /** The verdict matrix's columns: cost, capacity and tail latency. */
 export const MATRIX = ["cpu_ms_total", "cpu_ms_marginal", "ok_rps", "latency_p99", "latency_p99_at_rate"];

@@ -1,5 +1,5 @@
 /**
- * The side-by-side report (DESIGN §8): a Markdown table and one self-contained HTML page with
+ * The side-by-side report (docs/design.md §8): a Markdown table and one self-contained HTML page with
  * charts (Chart.js inlined, so it opens with no network), built from result files.
  *
  *   bun src/main.ts report [RESULT.json ...]   default: the newest comparison, else the newest run per case

@@ -1,5 +1,5 @@
 /**
- * The machine-speed canary (DESIGN §13): the same CPU-bound workload, timed at the start of each
+ * The machine-speed canary (docs/design.md §13): the same CPU-bound workload, timed at the start of each
  * measured run, before it starts anything. A shared machine that is slower for a while (another tenant, a throttled
  * core) slows the canary too, so a run whose canary is far off the comparison's median is
  * flagged `machine_slow` and left out of verdicts instead of being read as the case's fault.

@@ -165,7 +165,7 @@ export async function driverBench(config: Config, options: DriverBenchOptions, l
     mkdirSync(runDir, { recursive: true });
     const logPath = join(runDir, "robot-service.log");
     const fd = openSync(logPath, "a");
-    // The environment the supervisor gives every measured process, not this shell's (DESIGN §12).
+    // The environment the supervisor gives every measured process, not this shell's (docs/design.md §12).
     // On this process's own runtime: the raw driver it is compared with runs here.
     child = spawn(mainCommand(RUNTIME, ["robot-service"]), { cwd: ROOT, env: measuredEnv(config), stdin: "ignore", stdout: fd, stderr: fd });
     closeSync(fd);

@@ -1,5 +1,5 @@
 /**
- * The environment of every measured process (DESIGN §12): fleetbench's own variables and a
+ * The environment of every measured process (docs/design.md §12): fleetbench's own variables and a
  * short allow-list, never the rest of the user's shell. A debugging switch left in a shell
  * (RUST_BACKTRACE makes Apollo Router capture backtraces; NODE_OPTIONS, BUN_*, DEBUG, GOGC, K6_* change
  * what a runtime or k6 does) would change one case's numbers and not another's.

@@ -1,5 +1,5 @@
 /**
- * The correctness gate (DESIGN §7): before any measured load, every API of the case must equal
+ * The correctness gate (docs/design.md §7): before any measured load, every API of the case must equal
  * the answer computed straight from the database. A case that differs is not measured.
  * The reference SQL here is written apart from the services' own queries on purpose.
  */
@@ -9,7 +9,7 @@ import type { Sql } from "../db";
 
 const TS = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** Every client answer of DESIGN §5, computed from the tables. */
+/** Every client answer of docs/design.md §5, computed from the tables. */
 export async function referenceAnswers(sql: Sql) {
   const robots = await sql.unsafe(`SELECT id, name, model, location, status FROM robots ORDER BY id`);
   const latest = await sql.unsafe(`

@@ -1,5 +1,5 @@
 /**
- * Network between hops (DESIGN §14): with --hop-latency D every internal call — gateway →
+ * Network between hops (docs/design.md §14): with --hop-latency D every internal call — gateway →
  * service, service → service, gateway → subgraph, subgraph → service — goes through Toxiproxy,
  * whose latency toxic delays each answer by D. Every process reaches the data services and the
  * subgraphs through the FLEET_*_URL variables, so pointing those at the proxies covers every hop

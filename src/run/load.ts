@@ -1,5 +1,5 @@
 /**
- * One measured load run (DESIGN §8): check the load engine, start the case if needed, pass the
+ * One measured load run (docs/design.md §8): check the load engine, start the case if needed, pass the
  * correctness gate, warm up (not counted), run the engine while sampling every process, then
  * write one result file, with the run's request records beside it.
  *
@@ -106,7 +106,7 @@ interface RunContext {
   affinity: Record<string, string | null>;
 }
 
-/** The correctness gate (DESIGN §7): a case that does not answer as the database is refused, not measured. */
+/** The correctness gate (docs/design.md §7): a case that does not answer as the database is refused, not measured. */
 async function passGate(ctx: RunContext, sql: Sql, result: RunResult, path: string, fleetSize: number, answers: GateAnswers) {
   ctx.log(`correctness gate: every API of ${ctx.spec.name} against the database (fleet of ${fleetSize})`);
   const gate = await runGate(ctx.spec, ctx.config, sql, 8, answers);

@@ -1,5 +1,5 @@
 /**
- * `--pin` (DESIGN §13): the load generator on a CPU set of its own, the case (every role, the router and
+ * `--pin` (docs/design.md §13): the load generator on a CPU set of its own, the case (every role, the router and
  * PostgreSQL with all their threads and children) on the rest, so the load generator and the
  * system under test stop taking CPU time from each other. The sets come from the CPUs this
  * process may use (its affinity, so a container's or cgroup's limit counts), the last one for

@@ -1,5 +1,5 @@
 /**
- * Result files (DESIGN §8): one JSON file per run under results/, never overwritten, written
+ * Result files (docs/design.md §8): one JSON file per run under results/, never overwritten, written
  * atomically (temporary file, then rename) so a reader never sees half a file.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";

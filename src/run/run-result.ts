@@ -1,5 +1,5 @@
 /**
- * From what a run measured to its result (DESIGN §8, §12, §13): a pure function, so every rule
+ * From what a run measured to its result (docs/design.md §8, §12, §13): a pure function, so every rule
  * that turns numbers into a verdict (status, flags, stability, per-request costs, memory totals)
  * is tested without starting a process.
  */
@@ -20,11 +20,11 @@ export const SATURATION = 0.8;
  * says the machine was not the run's alone.
  */
 export const FOREIGN_LIMIT_PCT = 20;
-/** More failed requests than this share flags the run `errors` (DESIGN §13). */
+/** More failed requests than this share flags the run `errors` (docs/design.md §13). */
 export const ERROR_LIMIT = 0.001;
 /**
- * |drift| above this flagged a run `unstable` (DESIGN §13) until steady state was detected
- * instead (src/stats/steady.ts, DESIGN §18): results written before still carry `unstable`, and
+ * |drift| above this flagged a run `unstable` (docs/design.md §13) until steady state was detected
+ * instead (src/stats/steady.ts, docs/design.md §18): results written before still carry `unstable`, and
  * it still means this. New results carry `no_steady_state` when the case does not settle.
  */
 export const DRIFT_LIMIT = 0.05;
@@ -74,7 +74,7 @@ export function cv(xs: number[]): number | null {
 }
 
 /**
- * Stability of a run from its successful requests per window (DESIGN §13): the windows' rates,
+ * Stability of a run from its successful requests per window (docs/design.md §13): the windows' rates,
  * their CV and the drift = mean of the last third ÷ mean of the first third − 1. Fewer than three
  * windows say nothing about drift: null.
  */
@@ -296,7 +296,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   if (generatorShare > SATURATION) flags.add("generator_saturated");
   if ((m.summary?.dropped_iterations ?? 0) > 0) flags.add("sut_overloaded");
   if (m.summary && m.summary.error_rate > ERROR_LIMIT) flags.add("errors");
-  // Stability within the run (DESIGN §18): the windows, their CV and drift (said, no longer a
+  // Stability within the run (docs/design.md §18): the windows, their CV and drift (said, no longer a
   // flag), steal beside them, and the steady-state detection that flags `no_steady_state`.
   const windowSeconds = m.summary?.window_seconds ?? 5;
   const stable = windows ? stability(windows, windowSeconds) : null;

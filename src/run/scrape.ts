@@ -1,6 +1,6 @@
 /**
  * Reads `http_requests_total` from the processes of a running case, so call counts come from
- * the metrics every process exports (DESIGN §6), in tests and in results alike.
+ * the metrics every process exports (docs/design.md §6), in tests and in results alike.
  */
 import type { RunningProcess } from "./supervisor";
 

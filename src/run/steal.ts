@@ -1,5 +1,5 @@
 /**
- * Steal time (DESIGN §18): the share of time the hypervisor ran someone else while this VM
+ * Steal time (docs/design.md §18): the share of time the hypervisor ran someone else while this VM
  * wanted a CPU, from the `cpu` line of /proc/stat, per k6 window and per run. On a shared VM
  * it moves a case's throughput more than anything the case does (measured on the 2-vCPU machine
  * fleetbench was written on: 0.1–10.9 % per 5 s window, window throughput vs steal r = −0.84).

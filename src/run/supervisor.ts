@@ -141,7 +141,7 @@ function launch(config: Config, p: ProcessSpec, runDir: string, env: Record<stri
   const command = p.command?.(seen) ?? mainCommand(p.runtime ?? "bun", p.args ?? [], p.name);
   const logPath = join(runDir, `${p.name}.log`);
   const fd = openSync(logPath, "a");
-  // Never the user's whole shell: a debugging switch there would change this process only (DESIGN §12).
+  // Never the user's whole shell: a debugging switch there would change this process only (docs/design.md §12).
   const processEnv = measuredEnv(config, { ...p.env?.(seen), ...env });
   delete processEnv[INJECT_ENV];
   if (injectCpu[p.name]) processEnv[INJECT_ENV] = String(injectCpu[p.name]);

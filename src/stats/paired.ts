@@ -1,5 +1,5 @@
 /**
- * Paired statistics over rounds (DESIGN §18, §23). A comparison's round runs every target once,
+ * Paired statistics over rounds (docs/design.md §18, §23). A comparison's round runs every target once,
  * back to back, so the machine's speed of that moment is shared by the targets of the round: the
  * unit is the round. Per pair the per-round ratio a/b; the estimate is their geometric mean; the
  * tests and intervals come from Student's t on the log ratios. Pure.

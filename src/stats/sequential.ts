@@ -1,5 +1,5 @@
 /**
- * Adding rounds until the answer is known, without raising the chance of a false one (DESIGN §23;
+ * Adding rounds until the answer is known, without raising the chance of a false one (docs/design.md §23;
  * issue 26, item 4). After every round from `minRounds` on, each pair of a family is looked at
  * again on the per-round log ratios it has so far, and gets `higher`, `lower`, `equivalent` or
  * `continue`; at `maxRounds` an undecided pair is `inconclusive`. Pure.

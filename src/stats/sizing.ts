@@ -1,5 +1,5 @@
 /**
- * How many rounds a pair needs (DESIGN §23): the exact power of the paired procedures of
+ * How many rounds a pair needs (docs/design.md §23): the exact power of the paired procedures of
  * src/stats/paired.ts, and from it the smallest difference R rounds detect and the rounds a new
  * comparison needs, both for 80 % power at the level the family's multiplicity correction asks of
  * one pair (α / the number of pairs: no pair is ever tested at a stricter one). Pure.

@@ -1,5 +1,5 @@
 /**
- * The statistics of DESIGN §13, as pure functions over one number per round (n typically 3–10):
+ * The statistics of docs/design.md §13, as pure functions over one number per round (n typically 3–10):
  * per case a median with its exact order-statistic interval (src/stats/order-statistics.ts) and a
  * CV; per pair a ratio of medians with a bootstrap interval, a two-sided Mann–Whitney p-value and
  * a verdict (the unpaired check, and --baseline's changes). No I/O.
@@ -20,7 +20,7 @@ import { erf, median as libMedian, medianSorted, quantileSorted, sampleStandardD
 import { mulberry32 } from "../determinism.js";
 import { medianInterval } from "./order-statistics";
 
-/** A CV above this marks a case's metric as noisy (DESIGN §13). */
+/** A CV above this marks a case's metric as noisy (docs/design.md §13). */
 export const NOISY_CV = 0.03;
 /** A difference needs p below this (and an interval excluding 1) to get a verdict. */
 export const ALPHA = 0.05;
@@ -262,7 +262,7 @@ export function mannWhitney(a: readonly number[], b: readonly number[], { method
 }
 
 /**
- * A pair of cases (DESIGN §13): "lower" when a's median is below b's, the ratio's interval lies
+ * A pair of cases (docs/design.md §13): "lower" when a's median is below b's, the ratio's interval lies
  * below 1 and p < 0.05; "higher" likewise above; otherwise "no clear difference".
  */
 export function compare(a: readonly number[], b: readonly number[], { seed, resamples = RESAMPLES, lowerIsBetter }: { seed: number; resamples?: number; lowerIsBetter?: boolean }): Comparison {

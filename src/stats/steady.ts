@@ -1,5 +1,5 @@
 /**
- * Steady state, detected rather than assumed (DESIGN §18). A run's 5 s windows move for two
+ * Steady state, detected rather than assumed (docs/design.md §18). A run's 5 s windows move for two
  * reasons: the case (a warm-up, a queue that builds, a leak) and the machine (a shared VM's
  * steal time: on the machine fleetbench was written on, window throughput followed steal at
  * r = −0.84). Only the first is the case's fault, so the windows are read in four steps:
@@ -41,7 +41,7 @@ export const FIT_MIN_WINDOWS = 8;
  * MATERIAL: a change under it is not called a failure to settle however significant.
  * Throughput: 10 %. The A/A spread of a 20 s run's windows (pooled residual sd 7 %) makes ±10 %
  * the smallest trend 4 or 6 windows can tell from noise at all; a defect worth flagging
- * (postgres.js's queue, DESIGN §12: −50 to −75 % within a minute) is far beyond it.
+ * (postgres.js's queue, docs/design.md §12: −50 to −75 % within a minute) is far beyond it.
  * Latency (open model): 50 %. The windows' median latency at a fixed 60 req/s moved far more
  * between windows (robust sd 10 %, 24 % with its outliers; the first window 13–40 % above the
  * rest in 10 of 12 runs) while throughput held the rate; a case that cannot keep up sees its

@@ -1,6 +1,6 @@
 /**
  * The boundaries of a group-sequential t-test, computed exactly (src/stats/sequential.ts uses
- * them; DESIGN §23). Looks come after every round k = k₀ … K; at look k the one-sample t statistic
+ * them; docs/design.md §23). Looks come after every round k = k₀ … K; at look k the one-sample t statistic
  * T_k = √k·mean_k / sd_k of the first k values is compared with a boundary c_k, and the c_k are
  * chosen so that, for normal values of mean 0 and any spread, the chance that some look reaches
  * its boundary (T_k ≥ c_k) is spent look by look as γ·(k/K)^ρ: Lan and DeMets' spending (K. K. G.

@@ -1,6 +1,6 @@
 /**
  * Invoking k6 for a run: the request spec it reads, its environment (curated like every measured
- * process, DESIGN §12), the warm-up and the measured run, and reading its summary JSON (never its
+ * process, docs/design.md §12), the warm-up and the measured run, and reading its summary JSON (never its
  * text output).
  */
 import { readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { pinnedCommand } from "../pin";
 import { spawn } from "../../runtime";
 
 const ROOT = resolve(import.meta.dirname, "..", "..", "..");
-/** Throughput is counted per window of this many seconds (DESIGN §13). */
+/** Throughput is counted per window of this many seconds (docs/design.md §13). */
 export const WINDOW_SECONDS = 5;
 /** Iterations mode has no fixed duration: windows are counted for up to this long. */
 const ITERATIONS_WINDOWS = 720;
@@ -101,7 +101,7 @@ export function k6Args(k6Path: string, measured = false, push: string[] = []) {
 }
 
 /**
- * Starts k6 with a curated environment: the user's K6_* settings never reach it (DESIGN §12).
+ * Starts k6 with a curated environment: the user's K6_* settings never reach it (docs/design.md §12).
  * With `cpus` (--pin) it runs on those CPUs only.
  */
 export function spawnK6(config: Config, args: string[], env: Record<string, string>, output: "inherit" | "quiet", cpus?: string) {
