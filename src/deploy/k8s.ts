@@ -8,6 +8,7 @@
  *   bun src/main.ts k8s load TARGET [options]     the gate if not passed, then vegeta's Indexed Job (or, with --engine k6,
  *                                                 a k6-operator TestRun); the result under results/
  *   bun src/main.ts k8s down [TARGET] [options]   delete what fleetbench created (the namespace is kept)
+ *   bun src/main.ts k8s cluster tools [NAME]...   build the components of a cluster run here (src/deploy/k8s-cluster-tools.ts)
  *
  * TARGET is a case (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY, as everywhere).
  */
@@ -301,6 +302,12 @@ export function k8sDown(run: Kubectl, namespace: string, log: (line: string) => 
 }
 
 export async function k8sCommand(config: Config, [action, ...args]: string[], log: (line: string) => void = console.log, run: Kubectl = kubectl) {
+  // The cluster built here (§26): so far only its components' builds.
+  if (action === "cluster") {
+    if (args[0] !== "tools") throw new UsageError(`k8s cluster takes tools [COMPONENT]..., got "${args[0] ?? ""}"`);
+    const { clusterTools } = await import("./k8s-cluster-tools");
+    return clusterTools(config, args.slice(1), log);
+  }
   const actions = ["render", "up", "gate", "load", "down"];
   if (!actions.includes(action ?? "")) throw new UsageError(`k8s takes ${actions.join(", ")}, got "${action ?? ""}"`);
   // down needs no target: it removes whatever fleetbench left in the namespace, whichever target that was.
