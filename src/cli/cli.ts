@@ -24,7 +24,7 @@ import { seed } from "../seed";
 import { RefusedError, UsageError } from "../errors";
 import { clean, down, isAlive, readState, up } from "../run/supervisor";
 import { memoryNow } from "../run/resources";
-import { ensureTools, pauseBuildsWhileMeasuring } from "../run/tools";
+import { ensureTools } from "../run/tools";
 import { ensureEngine } from "../run/engine/engine";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
 
@@ -43,8 +43,7 @@ export async function engineFirst(config: Config, name: string, args: string[]) 
   const action = name === "case" ? leadingWords(args.slice(1), 1, CASE_SWITCHES).words[0] : name === "compose" ? args.slice(1).find((a) => a === "rate" || a === "load") : name;
   if (!action || !MEASURING.includes(action)) return;
   await ensureEngine(config);
-  // A tool build of fleetbench's would share the cores with what is measured: paused, then resumed.
-  pauseBuildsWhileMeasuring(config);
+  // (A tool build of fleetbench's is paused by each measured run itself, when it starts.)
 }
 
 /**

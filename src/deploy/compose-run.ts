@@ -26,6 +26,7 @@ import { type EngineContext, ensureEngine, type LoadSummary } from "../run/engin
 import type { GateAnswers } from "../run/gate";
 import { describe, type LoadParams, mixOf, RATE_VUS, summaryLine, warmupParams } from "../run/load";
 import { runCanary } from "../run/canary";
+import { pauseBuildsWhileMeasuring } from "../run/tools";
 import { type MemorySample, type ProcessUsage, startSampler } from "../run/resources";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
 import { assembleResult, baseResult } from "../run/run-result";
@@ -37,6 +38,7 @@ import { type ComposeOptions, composeConfig, composeDown, composeTarget, compose
 import { composeReady } from "./compose-tools";
 import { imageRecord, LOCAL_IMAGE } from "./compose-images";
 import { containerCgroups, startCgroupSampler } from "./compose-resources";
+import pins from "../versions.json" with { type: "json" };
 import { startStealSampler } from "../run/steal";
 import { parityOf } from "../run/parity";
 
@@ -91,6 +93,8 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
   if ("why" in ready) throw new RefusedError(`cannot run the compose stack here: ${ready.why}; nothing was started`);
   // The load engine runs on the host, as natively; no engine, no start.
   const engine = await ensureEngine(config, log);
+  // A tool build would share the cores with the stack: paused while this measures.
+  pauseBuildsWhileMeasuring(config, log);
   const canary = runCanary();
   const running = new Set(stackContainers().filter((c) => c.state === "running").map((c) => c.service));
   const upHere = !target.processes.every((p) => running.has(p.name));
@@ -111,7 +115,10 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     // The versions that ran are the containers' own: the Bun of the image, the router of its image.
     const versions = { ...(print.versions as Record<string, unknown>) };
     versions.bun = execOut(byService.get("robot-service")!.id, ["bun", "--version"]);
-    versions.apollo_router = caseName === "case3" ? (execOut(byService.get("apollo-router")!.id, ["/dist/router", "--version"])?.split(" ").pop() ?? null) : null;
+    versions.apollo_router = target.gateway === "apollo-router" ? (execOut(byService.get("apollo-router")!.id, ["/dist/router", "--version"])?.split(" ").pop() ?? null) : null;
+    // Hive Router prints no version (its image's tag is the pin); NGINX prints its own on stderr.
+    if (target.gateway === "hive-router") versions.hive_router = pins.hiveRouter;
+    if (target.gateway === "nginx") versions.nginx = execOut(byService.get("nginx")!.id, ["sh", "-c", "nginx -v 2>&1"])?.match(/nginx\/(\S+)/)?.[1] ?? null;
     result = baseResult({
       runId, case: caseName, gateway: target.gateway, runtime: "bun",
       params: { ...params, mix, fleetSize: facts.robots },
