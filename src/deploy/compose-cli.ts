@@ -2,11 +2,12 @@
  * `just compose …` on the command line: a case's stack up, down, gated or measured, the stand-in
  * images, the pinned Compose itself (src/deploy/compose.ts runs the stack, compose-run.ts measures).
  */
+import { writeFileSync } from "node:fs";
 import { leadingWords } from "../cli/args";
 import type { Config } from "../config";
 import { loadConfig } from "../config";
 import { caseSpec } from "../run/cases";
-import { type ComposeOptions, composeCommand, composeDown, composeGate, composeUp, requireCompose, runCompose } from "./compose";
+import { type ComposeOptions, composeCommand, composeDown, composeGate, composeTarget, composeUp, NGINX_CONF, nginxComposeConf, requireCompose, runCompose } from "./compose";
 import { buildCompose } from "./compose-tools";
 import { buildStandIns, IMAGES, inspectImage } from "./compose-images";
 import { composeLoadCli } from "./compose-run";
@@ -17,6 +18,11 @@ export async function composeCli(config: Config, args: string[], log: (line: str
   const { words: [first, action], rest } = leadingWords(args, 2, ["no-grafana"]);
   const options: ComposeOptions = { grafana: !rest.includes("--no-grafana") };
   if (first === "tools") return void (await buildCompose(config, log));
+  if (first === "config") {
+    // The generated file the NGINX stack mounts, from src/nginx.ts for the stack's addresses.
+    writeFileSync(NGINX_CONF, nginxComposeConf());
+    return void log(`wrote ${NGINX_CONF}`);
+  }
   if (first === "images") {
     requireCompose(config, null, log);
     const states = await buildStandIns(config, log);
@@ -41,7 +47,7 @@ export async function composeCli(config: Config, args: string[], log: (line: str
     }
     default: {
       requireCompose(config, caseName, log);
-      await runCompose(composeCommand(caseName, action ?? "", options), log);
+      await runCompose(composeCommand(composeTarget(caseName, config), action ?? "", options), log);
     }
   }
 }

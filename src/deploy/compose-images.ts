@@ -6,7 +6,8 @@
  * A stand-in is built here under the SAME name and tag, from a Debian root filesystem
  * (`debootstrap --variant=minbase`, from the mirror this machine's apt uses, cached outside the
  * repository so it is made once) plus the same pinned binaries the native path runs: Bun and
- * PostgreSQL 16 from npm, Prometheus from Debian, Apollo Router from the tools cache. Every
+ * PostgreSQL 16 from npm, Prometheus and NGINX from Debian, Apollo Router and Hive Router from the
+ * tools cache. Every
  * stand-in carries the label `org.fleetbench.stand-in` (inherited by fleetbench:local, built FROM
  * the Bun one), so `up` and every result say which images were stand-ins; nothing is silent.
  * Grafana has none: it cannot be installed on such a machine (the stack runs without it only when
@@ -20,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import { routerBinary } from "../router";
+import { hiveRouterBinary } from "../hive-router";
 import { spawn, spawnSync, which } from "../runtime";
 import versions from "../versions.json" with { type: "json" };
 
@@ -35,6 +37,8 @@ export const IMAGES = {
   bun: `oven/bun:${versions.bun}`,
   prometheus: `prom/prometheus:v${versions.prometheus}`,
   router: `ghcr.io/apollographql/router:v${versions.apolloRouter}`,
+  hiveRouter: `ghcr.io/graphql-hive/router:${versions.hiveRouter}`,
+  nginx: `nginx:${versions.nginx}`,
   grafana: `grafana/grafana:${versions.grafana}`,
 } as const;
 /** The image compose builds from compose/Dockerfile (FROM the Bun image). */
@@ -212,7 +216,41 @@ const STAND_INS: StandIn[] = [
       'ENTRYPOINT ["/dist/router"]',
     ],
   },
+  {
+    image: IMAGES.hiveRouter,
+    contents: "the Hive Router binary of the tools cache (the native path's, built from its crate), and this machine's CA bundle",
+    files: (config) => ({ hive_router: hiveRouterBinary(config), "ca-certificates.crt": caBundle() }),
+    dockerfile: [
+      "COPY hive_router /app/hive_router",
+      "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
+      "WORKDIR /app",
+      'ENTRYPOINT ["/app/hive_router"]',
+    ],
+  },
+  {
+    image: IMAGES.nginx,
+    contents: "Debian's NGINX binary (/usr/sbin/nginx, the native path's) and the libraries it links that Debian's minimal base lacks",
+    // The minimal base has libc, zlib, libcrypt and PCRE2 already; OpenSSL's two libraries come along.
+    files: () => ({ nginx: which("nginx") ?? "/usr/sbin/nginx", lib: nginxLibraries() }),
+    dockerfile: [
+      "COPY nginx /usr/sbin/nginx",
+      "COPY lib /usr/local/lib/fleetbench-nginx",
+      'RUN echo /usr/local/lib/fleetbench-nginx > /etc/ld.so.conf.d/fleetbench-nginx.conf && ldconfig && nginx -v',
+      'STOPSIGNAL SIGQUIT',
+      'ENTRYPOINT ["nginx"]',
+      'CMD ["-g", "daemon off;"]',
+    ],
+  },
 ];
+
+/** A folder holding the OpenSSL libraries NGINX links (found by ldd), for its stand-in's build context. */
+function nginxLibraries(): string {
+  const dir = join(tmpdir(), "fleetbench-nginx-libraries");
+  mkdirSync(dir, { recursive: true });
+  const ldd = run(["ldd", which("nginx") ?? "/usr/sbin/nginx"]);
+  for (const m of ldd.out.matchAll(/(libssl\.so\.\d+|libcrypto\.so\.\d+) => (\S+)/g)) cpSync(m[2], join(dir, m[1]), { dereference: true });
+  return dir;
+}
 
 /** The CA bundle this machine trusts (NODE_EXTRA_CA_CERTS, else Debian's). */
 const caBundle = () => process.env.NODE_EXTRA_CA_CERTS || "/etc/ssl/certs/ca-certificates.crt";
@@ -232,6 +270,8 @@ function missingInputs(config: Config, s: StandIn): string | null {
   for (const [name, path] of Object.entries(s.files(config))) {
     if (!existsSync(path)) {
       if (name === "router") return `the Apollo Router binary is not built yet (${path}): \`just tools apollo-router\``;
+      if (name === "hive_router") return `the Hive Router binary is not built yet (${path}): \`just tools hive-router\``;
+      if (name === "nginx") return "NGINX is not installed (Debian/Ubuntu: apt-get install nginx)";
       if (name === "prometheus") return "Prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)";
       return `${path} is missing (npm install)`;
     }
@@ -296,10 +336,13 @@ export function pullable(image: string): { ok: true } | { ok: false; why: string
   return { ok: false, why: (r.err || r.out).split("\n").pop() ?? `exit ${r.code}` };
 }
 
-/** The official images a case's stack runs (besides fleetbench:local, built FROM the Bun one). */
-export const stackImages = (caseName: string, grafana: boolean) => [
+/** The official image of each gateway that is a binary of its own (the others run in fleetbench:local). */
+export const GATEWAY_IMAGES: Record<string, string> = { "apollo-router": IMAGES.router, "hive-router": IMAGES.hiveRouter, nginx: IMAGES.nginx };
+
+/** The official images a row's stack runs (besides fleetbench:local, built FROM the Bun one). */
+export const stackImages = (target: { gateway: string }, grafana: boolean) => [
   IMAGES.postgres, IMAGES.bun, IMAGES.prometheus,
-  ...(caseName === "case3" ? [IMAGES.router] : []),
+  ...(GATEWAY_IMAGES[target.gateway] ? [GATEWAY_IMAGES[target.gateway]] : []),
   ...(grafana ? [IMAGES.grafana] : []),
 ];
 

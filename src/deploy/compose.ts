@@ -1,7 +1,8 @@
 /**
  * The Docker Compose way to run a case (DESIGN §1, §10, §19): compose/base.yml (PostgreSQL 16,
  * the seed, the three data services, Prometheus, Grafana in the `grafana` profile) plus
- * compose/<case>.yml, as one project (`fleetbench`). It needs a Docker engine and Docker Compose
+ * compose/<case>.yml and, for a case with several gateways, compose/gateway.<gateway>.yml (the one
+ * CASE3_GATEWAY or REST_GATEWAY chooses), as one project (`fleetbench`). It needs a Docker engine and Docker Compose
  * (src/deploy/compose-tools.ts); where either is missing it says so in one line and starts nothing.
  * Images nobody can pull here are replaced by stand-ins under the same names (compose-images.ts),
  * and `up` says which.
@@ -11,12 +12,13 @@
  *   bun src/main.ts compose images | tools | down
  */
 import { join, resolve } from "node:path";
-import { type CaseName, caseSpec, CASE_NAMES, configFor, type TargetSpec, targetFor } from "../run/cases";
+import { type CaseName, caseSpec, CASE_NAMES, configFor, gatewayChoices, type TargetSpec, targetFor } from "../run/cases";
 import { type Config, DEFAULTS, loadConfig } from "../config";
 import { portOwner, waitForHealth } from "../run/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
 import { buildCompose, composeReady } from "./compose-tools";
+import { nginxConf } from "../nginx";
 import { buildStandIns, IMAGES, imageRecord, inspectImage, LOCAL_IMAGE, pullable, stackImages } from "./compose-images";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -40,14 +42,28 @@ const ACTIONS: Record<string, (o: ComposeOptions) => string[]> = {
   logs: () => ["logs", "--tail", "50"],
 };
 
-export const composeFiles = (caseName: CaseName) => [join(COMPOSE_DIR, "base.yml"), join(COMPOSE_DIR, `${caseName}.yml`)];
+/** The NGINX configuration the NGINX stack mounts (compose/gateway.nginx.yml), generated: `just compose config`. */
+export const NGINX_CONF = join(COMPOSE_DIR, "nginx.conf");
 
-/** The docker command for `action` on a case's stack. `down` names every profile so that it stops Grafana too. */
-export function composeCommand(caseName: CaseName, action: string, options: ComposeOptions = { grafana: true }): string[] {
+/** compose/nginx.conf as src/nginx.ts makes it for the stack: DESIGN §2's port on every address, the robot service by name, /tmp for its files. */
+export function nginxComposeConf(): string {
+  const c = loadConfig({});
+  return nginxConf(c, { listen: `0.0.0.0:${c.ports.gateway}`, robot: `robot-service:${c.ports.robot}`, prefix: "/tmp" });
+}
+
+/** A row's stack: base.yml, its case's file, and its gateway's file when the case has several. */
+export const composeFiles = (target: TargetSpec) => [
+  join(COMPOSE_DIR, "base.yml"),
+  join(COMPOSE_DIR, `${target.case}.yml`),
+  ...(gatewayChoices(target.case).length ? [join(COMPOSE_DIR, `gateway.${target.gateway}.yml`)] : []),
+];
+
+/** The docker command for `action` on a row's stack. `down` names every profile so that it stops Grafana too. */
+export function composeCommand(target: TargetSpec, action: string, options: ComposeOptions = { grafana: true }): string[] {
   const verb = ACTIONS[action];
-  if (!verb) throw new UsageError(`compose takes ${[...Object.keys(ACTIONS), "gate", "rate", "load"].join(", ")}, got "${action}"`);
+  if (!verb) throw new UsageError(`compose takes ${[...Object.keys(ACTIONS), "gate", "rate", "load", "config"].join(", ")}, got "${action}"`);
   const profiles = options.grafana || action !== "up" ? ["--profile", GRAFANA_PROFILE] : [];
-  return ["docker", "compose", "--project-name", PROJECT, ...composeFiles(caseName).flatMap((f) => ["-f", f]), ...profiles, ...verb(options)];
+  return ["docker", "compose", "--project-name", PROJECT, ...composeFiles(target).flatMap((f) => ["-f", f]), ...profiles, ...verb(options)];
 }
 
 /**
@@ -95,16 +111,19 @@ export function leftovers(): { containers: string[]; networks: string[]; volumes
   };
 }
 
-/** The row of the case table compose runs for a case: Bun's, Case 3 with Apollo Router. */
+/** The row of the case table compose runs for a case: Bun's, through the gateway `config` chooses (Hive Gateway's is native only). */
 export function composeTarget(caseName: CaseName, config: Config): TargetSpec {
-  const target = targetFor(caseName, { ...config, runtime: "bun", case3Gateway: "apollo-router" });
-  if (!target.compose) throw new UsageError(`${target.label} does not run under compose`);
+  const target = targetFor(caseName, { ...config, runtime: "bun" });
+  if (!target.compose) throw new UsageError(`${target.label} does not run under compose (compose runs Bun's rows; Hive Gateway is native only)`);
   return target;
 }
 
 /** The configuration a compose run uses: the row's, with DESIGN §2's ports (the ones compose publishes). */
 export const composeConfig = (caseName: CaseName, config: Config): Config => {
-  const base = loadConfig({ HOME: process.env.HOME, FLEET_TOOLS_DIR: config.toolsDir, FLEET_RESULTS_DIR: config.resultsDir, FLEET_STATE_DIR: config.stateDir });
+  const base = loadConfig({
+    HOME: process.env.HOME, FLEET_TOOLS_DIR: config.toolsDir, FLEET_RESULTS_DIR: config.resultsDir, FLEET_STATE_DIR: config.stateDir,
+    CASE3_GATEWAY: config.case3Gateway, REST_GATEWAY: config.restGateway,
+  });
   return configFor(composeTarget(caseName, base), base);
 };
 
@@ -112,8 +131,8 @@ export const composeConfig = (caseName: CaseName, config: Config): Config => {
  * Makes sure every image the stack needs is here: present (official or a stand-in built
  * before), else pulled, else a stand-in is built (said). Grafana is pulled or refused.
  */
-async function ensureStackImages(config: Config, caseName: CaseName, options: ComposeOptions, log: (line: string) => void) {
-  for (const image of stackImages(caseName, options.grafana)) {
+async function ensureStackImages(config: Config, target: TargetSpec, options: ComposeOptions, log: (line: string) => void) {
+  for (const image of stackImages(target, options.grafana)) {
     if (inspectImage(image)) continue;
     const pulled = pullable(image);
     if (pulled.ok) {
@@ -130,8 +149,8 @@ async function ensureStackImages(config: Config, caseName: CaseName, options: Co
 }
 
 /** One line naming the stand-ins a stack runs on, or that it runs on the official images. */
-export function standInLine(caseName: CaseName, options: ComposeOptions): string {
-  const records = stackImages(caseName, options.grafana).map(imageRecord);
+export function standInLine(target: TargetSpec, options: ComposeOptions): string {
+  const records = stackImages(target, options.grafana).map(imageRecord);
   const standIns = records.filter((r) => r.stand_in).map((r) => `${r.image} (${r.id?.slice(7, 19)})`);
   if (!standIns.length) return "images: the official ones (no stand-ins)";
   return `stand-in images (built here from Debian and the native path's binaries, not the official images; docs/compose.md): ${standIns.join(", ")}; ${LOCAL_IMAGE} is built FROM the ${IMAGES.bun} stand-in`;
@@ -150,20 +169,21 @@ export async function runCompose(command: string[], log: (line: string) => void,
 /** Starts a case's stack and waits for its gateway; returns the image records. */
 export async function composeUp(config: Config, caseName: CaseName, options: ComposeOptions, log: (line: string) => void = console.log, quiet = false) {
   requireCompose(config, caseName, log);
-  await ensureStackImages(config, caseName, options, log);
+  const target = composeTarget(caseName, config);
+  await ensureStackImages(config, target, options, log);
   if (!options.grafana) log(`Grafana not started (--no-grafana: its profile "${GRAFANA_PROFILE}" is off; it has no stand-in where nothing can be pulled)`);
   const running = stackContainers().filter((c) => c.state === "running").map((c) => c.service);
-  const others = running.filter((s) => !composeTarget(caseName, config).processes.some((p) => p.name === s) && !["postgres", "prometheus", "grafana"].includes(s));
+  const others = running.filter((s) => !target.processes.some((p) => p.name === s) && !["postgres", "prometheus", "grafana"].includes(s));
   if (others.length) throw new UsageError(`another case's compose stack runs (${others.join(", ")}): \`just compose down\` first`);
   if (!running.length) {
     // The stack publishes the native processes' ports: a native case or PostgreSQL holding one is named, not fought over.
-    const ports = [...composeTarget(caseName, config).processes.map((p) => p.port(config)), DEFAULTS.pgPort, DEFAULTS.prometheusPort, ...(options.grafana ? [DEFAULTS.grafanaPort] : [])];
+    const ports = [...target.processes.map((p) => p.port(config)), DEFAULTS.pgPort, DEFAULTS.prometheusPort, ...(options.grafana ? [DEFAULTS.grafanaPort] : [])];
     for (const port of ports) {
       const owner = await portOwner(port);
       if (owner) throw new UsageError(`port ${port}, which the compose stack publishes, is in use by ${owner}: \`just down\` stops a native case and its PostgreSQL; nothing was started`);
     }
   }
-  await runCompose(composeCommand(caseName, "up", options), log, quiet);
+  await runCompose(composeCommand(target, "up", options), log, quiet);
   // The compose files publish DESIGN §2's ports (test/environments.test.ts holds them equal).
   const at = (port: number) => `http://127.0.0.1:${port}`;
   // depends_on orders the start by health; the gateway answering means the whole case is up.
@@ -183,14 +203,15 @@ export async function composeUp(config: Config, caseName: CaseName, options: Com
     const tail = spawnSync(["docker", "logs", "--tail", "5", exited.id]);
     throw new Error(`${exited.service} exited during start-up; its last lines:\n${(tail.stdout.toString() + tail.stderr.toString()).trim()}`);
   }
-  log(standInLine(caseName, options));
-  log(`${caseName} runs in compose: client ${at(DEFAULTS.gatewayPort)}, Prometheus ${at(DEFAULTS.prometheusPort)}${options.grafana ? `, Grafana ${at(DEFAULTS.grafanaPort)}` : ""}`);
+  log(standInLine(target, options));
+  log(`${target.label} runs in compose: client ${at(DEFAULTS.gatewayPort)}, Prometheus ${at(DEFAULTS.prometheusPort)}${options.grafana ? `, Grafana ${at(DEFAULTS.grafanaPort)}` : ""}`);
 }
 
 /** Stops the project's stack, whatever case runs, and checks that nothing of it is left. */
 export async function composeDown(config: Config, caseName: CaseName = "case1", log: (line: string) => void = console.log, quiet = false) {
   requireCompose(config, null, log);
-  await runCompose(composeCommand(caseName, "down"), log, quiet);
+  // The project's containers, whichever gateway's file started them (--remove-orphans takes the others).
+  await runCompose(composeCommand(targetFor(caseName, { ...loadConfig({}), runtime: "bun" }), "down"), log, quiet);
   const left = leftovers();
   const named = [...left.containers.map((n) => `container ${n}`), ...left.networks.map((n) => `network ${n}`), ...left.volumes.map((n) => `volume ${n}`)];
   if (named.length) throw new Error(`compose down left ${named.join(", ")}`);

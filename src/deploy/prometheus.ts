@@ -26,9 +26,13 @@ export interface ScrapeTarget {
   processes: { name: string; case: string }[];
 }
 
-/** Every process of every target of the table (Case 3 with each federation gateway), so all are scraped. */
+/**
+ * Every process of every target of the table (each case through each of its gateways), so all are
+ * scraped; NGINX serves no metrics (no exporter of its own: the robot service behind it counts its
+ * calls), so it is not a target.
+ */
 function everyProcess(mode: "native" | "compose"): { spec: ProcessSpec; case: string }[] {
-  return TARGETS.filter((t) => mode === "native" || t.compose).flatMap((t) => t.processes.map((p) => ({ spec: p, case: t.case })));
+  return TARGETS.filter((t) => mode === "native" || t.compose).flatMap((t) => t.processes.filter((p) => p.metrics !== false).map((p) => ({ spec: p, case: t.case })));
 }
 
 /**
@@ -57,9 +61,10 @@ export function prometheusConfig(config: Config, mode: "native" | "compose") {
         metrics_path: "/metrics",
         static_configs: [{ targets: scrapeTargets(config, mode).map((t) => t.address) }],
         metric_relabel_configs: [
-          // Bun processes label their own metrics with `service`; Apollo Router marks its metrics
-          // with otel_scope_name instead, so they get the process name here, as everywhere else.
+          // Bun processes label their own metrics with `service`; Apollo Router and Hive Router mark
+          // theirs with otel_scope_name instead, so they get the process name here, as everywhere else.
           { source_labels: ["service", "otel_scope_name"], regex: ";apollo/router", target_label: "service", replacement: "apollo-router" },
+          { source_labels: ["service", "otel_scope_name"], regex: ";graphql-hive.router", target_label: "service", replacement: "hive-router" },
         ],
       },
       ...(mode === "native" ? [loadgenJob(config)] : []),

@@ -29,8 +29,10 @@ export interface ProcessSpec {
   env?: (config: Config) => Record<string, string>;
   /** Where readiness is polled; defaults to http://127.0.0.1:<port>/health. */
   health?: (config: Config) => string;
-  /** false for a process that exports no `http_requests_total` of fleetbench's (the router binary). */
+  /** false for a process that exports no `http_requests_total` of fleetbench's (the router binaries, NGINX). */
   requestMetrics?: boolean;
+  /** false for a process that serves no /metrics at all (NGINX), so Prometheus does not scrape it. */
+  metrics?: boolean;
 }
 
 /** One runnable target: a row of the table. */
@@ -52,7 +54,7 @@ export interface TargetSpec {
    * as before NGINX). `gatewayOf` gives every row's name either way.
    */
   choice?: GatewayChoice;
-  /** Docker Compose runs it (compose/<case>.yml, the Bun image); Hive Gateway and Deno are native only. */
+  /** Docker Compose runs it (compose/<case>.yml and its gateway's file, the Bun image); Hive Gateway and Deno are native only. */
   compose: boolean;
   /** A binary from the tools cache it needs, with its key in the fingerprint's versions. */
   tool?: { name: string; versionKey: string };
@@ -88,7 +90,7 @@ const onRuntime = (r: Row, runtime: RuntimeName): TargetSpec => ({
 });
 
 /** NGINX in front of the robot service's orchestration routes (src/nginx.ts): its master and workers are one process tree. */
-const nginx: ProcessSpec = { name: "nginx", port: (c) => c.ports.gateway, command: nginxCommand, health: nginxHealth, requestMetrics: false };
+const nginx: ProcessSpec = { name: "nginx", port: (c) => c.ports.gateway, command: nginxCommand, health: nginxHealth, requestMetrics: false, metrics: false };
 
 const case3 = { case: "case3", title: "Apollo Federation (gateway + 3 subgraphs)", protocol: "graphql" } as const;
 
@@ -119,17 +121,19 @@ const ROWS: Row[] = [
   {
     case: "case1", gateway: "nginx", choice: "nginx", title: "REST gateway + service fan-out (N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration"]), nginx],
-    compose: false,
   },
   {
     case: "case1b", gateway: "nginx", choice: "nginx", title: "REST gateway + batch endpoints (REST without N+1)", protocol: "rest",
     processes: [...dataServices(["--orchestration=batch"]), nginx],
-    compose: false,
+  },
+  {
+    ...case3, gateway: "hive-router", choice: "hive-router",
+    processes: [...dataServices(), ...subgraphs, { name: "hive-router", port: (c) => c.ports.gateway, command: hiveRouterCommand, env: hiveRouterEnv, requestMetrics: false }],
+    tool: { name: "hive-router", versionKey: "hive_router" },
   },
   {
     ...case3, gateway: "apollo-gateway", choice: "apollo-gateway",
     processes: [...dataServices(), ...subgraphs, service("apollo-gateway", (c) => c.ports.gateway)],
-    compose: false,
   },
 ];
 
@@ -194,7 +198,8 @@ export const gatewayEnv = (target: TargetSpec): Record<string, string> =>
  */
 export const targetOfRun = (r: { case: string; gateway?: string | null; runtime?: string | null }) => {
   const rows = TARGETS.filter((t) => t.case === r.case && t.runtime === (r.runtime ?? "bun"));
-  return rows.find((t) => (r.gateway ? t.gateway === r.gateway : rows.length === 1));
+  // A result that recorded no gateway is from before a case had several: it ran the case's first row.
+  return r.gateway ? rows.find((t) => t.gateway === r.gateway) : rows[0];
 };
 
 /** "case1 · rest-gateway" for a result (its row's label; older results of Cases 1 and 2 recorded no gateway). */

@@ -9,6 +9,8 @@ import { join, resolve } from "node:path";
 import type { Config } from "../config";
 import type { PinPlan } from "./pin";
 import { routerBinary } from "../router";
+import { HIVE_ROUTER_VERSION, hiveRouterBinary, installedVersion } from "../hive-router";
+import { nginxVersion } from "../nginx";
 import { TOXIPROXY_VERSION, toxiproxyBinary } from "./tools";
 import { findBinaries } from "./pg-cluster";
 import type { Engine } from "./engine/engine";
@@ -34,6 +36,7 @@ export const codeVersion = () => ({
 
 export async function fingerprint(config: Config, postgresVersion: string | null, pin: PinPlan | null = null, engine: Engine | null = null) {
   const router = routerBinary(config);
+  const hiveRouter = hiveRouterBinary(config);
   const lock = join(ROOT, "flake.lock");
   return {
     ...codeVersion(),
@@ -45,6 +48,9 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       // cache's and PATH's are checked to be the pinned module version before they run).
       ...(engine ? { [engine.name]: engine.version } : {}),
       apollo_router: existsSync(router) ? (output([router, "--version"])?.split(" ").pop() ?? null) : null,
+      // Hive Router prints no version: the tools cache's build is the pinned one, PATH's says its own.
+      hive_router: existsSync(hiveRouter) ? (hiveRouter.startsWith(config.toolsDir) ? HIVE_ROUTER_VERSION : installedVersion(hiveRouter)) : null,
+      nginx: nginxVersion(),
       postgres: postgresVersion,
       // With --hop-latency only: the Toxiproxy that carried every internal hop.
       // (`go install` of a module version embeds no version string: the cache's build is the pinned one.)
@@ -58,6 +64,7 @@ export async function fingerprint(config: Config, postgresVersion: string | null
       ...Object.fromEntries(Object.entries(toolSources()).map(([name, s]) => [name, s?.source ?? null])),
       ...(engine ? { [engine.name]: engine.source(config) } : {}),
       apollo_router: existsSync(router) ? (router.startsWith(config.toolsDir) ? "tools cache" : "PATH") : null,
+      hive_router: existsSync(hiveRouter) ? (hiveRouter.startsWith(config.toolsDir) ? "tools cache" : "PATH") : null,
       postgres: config.db.external ? "external (DATABASE_URL)" : await findBinaries().then((b) => (b.source.startsWith("PATH") ? "PATH" : "npm"), () => null),
     },
     /** The load engine: its name, version and where its binary came from (PATH or the tools cache). */

@@ -82,6 +82,7 @@ export function hiveRouterSettings(config: Config): Record<string, unknown> {
   return {
     version: HIVE_ROUTER_VERSION,
     executor: `Hive Router ${HIVE_ROUTER_VERSION} (Rust, query planner)`,
+    build: "its crate with the `graphiql` feature (the browser IDE page, off here, is a static GraphiQL page instead of the Laboratory)",
     introspection: yaml.introspection ?? true,
     deduplication: { subgraph_requests: yaml.traffic_shaping?.all?.dedupe_enabled ?? true, client_requests: yaml.traffic_shaping?.router?.dedupe?.enabled ?? true },
     scripts: "none (Hive Router runs no script: an implausible robot id reaches the robot subgraph, which answers BAD_USER_INPUT with HTTP 200)",
@@ -93,6 +94,9 @@ export function hiveRouterSettings(config: Config): Record<string, unknown> {
     upstream_timeout: yaml.traffic_shaping?.all?.request_timeout ?? null,
     body_limit: limits.max_request_body_size ?? null,
     error_masking: yaml.error_masking?.enabled ?? true,
+    request_errors: "400 to clients accepting application/graphql-response+json; 200 with errors to application/json ones (GraphQL over HTTP, no switch)",
+    defer_stream: "not supported (@defer is an unknown directive there)",
+    http_workers: "its default, one per physical core",
     instrumentation: "the router's own Prometheus metrics",
     effective_configuration: yaml,
   };
