@@ -48,7 +48,7 @@ export function hiveRouterBinary(config: Config): string {
 export function hiveRouterCommand(config: Config): string[] {
   const bin = hiveRouterBinary(config);
   if (!existsSync(bin)) {
-    throw new Error(`Hive Router ${HIVE_ROUTER_VERSION} is not built (${bin} is missing, and no \`hive_router\` ${HIVE_ROUTER_VERSION} on PATH): run \`just tools hive-router\` to build it (about 15-30 min on 2 cores, once), or choose another CASE3_GATEWAY`);
+    throw new Error(`Hive Router ${HIVE_ROUTER_VERSION} is not built (${bin} is missing, and no \`hive_router\` ${HIVE_ROUTER_VERSION} on PATH): run \`just tools hive-router\` to build it (about 30-40 min on 2 cores, once), or choose another CASE3_GATEWAY`);
   }
   // The router reads no arguments: its configuration file comes from ROUTER_CONFIG_FILE_PATH (hiveRouterEnv).
   return [bin];

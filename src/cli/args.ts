@@ -174,7 +174,7 @@ export function checkRouter(config: Config, gateways: readonly GatewayChoice[], 
   }
   if (gateways.includes("hive-router") && !existsSync(hiveRouterBinary(config))) {
     throw new UsageError(
-      `Hive Router ${HIVE_ROUTER_VERSION} is not built: \`just tools hive-router\` builds it (about 15-30 min on 2 cores, once); meanwhile leave hive-router out of --gateways`,
+      `Hive Router ${HIVE_ROUTER_VERSION} is not built: \`just tools hive-router\` builds it (about 30-40 min on 2 cores, once); meanwhile leave hive-router out of --gateways`,
     );
   }
 }

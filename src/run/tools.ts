@@ -109,7 +109,7 @@ const TOOLS: Tool[] = [
     version: HIVE_ROUTER_VERSION,
     binary: hiveRouterBinary,
     needs: [{ command: "cargo", hint: "Rust (rustup; 1.95 builds it here)" }],
-    expected: "about 15-30 minutes on 2 cores, once",
+    expected: "about 30-40 minutes on 2 cores, once (measured here: 39)",
     crate: "hive-router",
     // Only the router binary (the crate also ships a config-schema generator nobody runs here).
     // Its lock file's ntex 4 crates declare rust-version 1.97, newer than stable Rust here (1.95),
