@@ -124,8 +124,14 @@ test("bad input is one line and its exit code, with no line from just after it",
 });
 
 test("the remedy an error names works for the command that printed it: compare without Apollo Router", () => {
-  // An empty tools folder: Apollo Router is not built (unless a `router` of its version is on PATH).
+  // A tools folder with the load engine only: Apollo Router is not built (unless a `router` of its version is on PATH).
   const env = { FLEET_TOOLS_DIR: mkdtempSync(join(tmpdir(), "fleetbench-no-tools-")), PATH: "/usr/bin:/bin" };
+  const { VEGETA_VERSION, vegetaBinary } = require("../src/run/tools") as typeof import("../src/run/tools");
+  const { loadConfig } = require("../src/config") as typeof import("../src/config");
+  const vegeta = join(env.FLEET_TOOLS_DIR, `vegeta-${VEGETA_VERSION}`, "bin", "vegeta");
+  require("node:fs").mkdirSync(join(env.FLEET_TOOLS_DIR, `vegeta-${VEGETA_VERSION}`, "bin"), { recursive: true });
+  require("node:fs").copyFileSync(vegetaBinary(loadConfig()), vegeta);
+  require("node:fs").chmodSync(vegeta, 0o755);
   for (const args of [["compare", "10", "5s"], ["sweep", "rate", "10,20"], ["compare", "--capacity"]]) {
     const r = just(args, env);
     oneLine(r, 2);

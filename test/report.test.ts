@@ -3,7 +3,8 @@
  * in headless Chromium with no console errors and with its charts drawn.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CHROMIUM, launchBrowser, openPage } from "./browser";
 import type { CaseName } from "../src/run/cases";
 import { loadConfig, type Config } from "../src/config";
@@ -153,9 +154,14 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
     expect({ file: r.file, not_measured: stability.not_measured ?? null, window_seconds: stability.window_seconds }).toEqual({ file: r.file, not_measured: null, window_seconds: 1 });
     expect(typeof stability.steal_pct).toBe("number");
   }
-  // The rate is half the slower target's successful throughput in round 1's closed-model runs.
-  const round1 = runs.filter((r) => r.round === 1 && r.result.mode !== "rate").map((r) => r.result.summary!.ok_rps!);
-  expect(onDisk.params.rate).toBe(Math.max(1, Math.floor(0.5 * Math.min(...round1))));
+  // The rate is 0.4 × the slowest target's successful throughput in a warm probe before round 1,
+  // whose runs are written like any run but marked and never counted.
+  const from = /in a warm probe before round 1, not counted \((.+), ([\d.]+) req\/s\)/.exec(String(onDisk.params.rate_from))!;
+  expect(from).not.toBeNull();
+  expect(onDisk.params.rate).toBe(Math.max(1, Math.floor(0.4 * Number(from[2]))));
+  const probes = readdirSync(config.resultsDir).filter((f) => /^\d{8}T.*\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(config.resultsDir, f), "utf8"))).filter((r) => r.extra?.probe);
+  expect(probes.length).toBeGreaterThanOrEqual(2);
+  expect(runs.some((r) => r.result.extra.probe)).toBe(false);
   for (const r of runs.filter((x) => x.result.mode === "rate")) expect(r.result.params.rate).toBe(onDisk.params.rate as number);
   expect(onDisk.metrics.cpu_ms_total.operating_point).toBe(`at ${onDisk.params.rate} requests/s (open model)`);
   expect(onDisk.metrics.ok_rps.operating_point).toBe("at 4 VUs (closed model)");
@@ -189,7 +195,7 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
       // The first screen: parameters, the matrix, at most five sentences — before every chart.
       const params = await page.$eval("#verdict .params", (p) => p.textContent ?? "");
       expect(params).toContain(`seed ${seed}`);
-      expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model; 0.5 × the slowest target's closed-model throughput in round 1`);
+      expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model; 0.4 × the slowest target's closed-model throughput in a warm probe before round 1, not counted`);
       const matrix = await page.$$eval("#verdict .matrix tr", (rows) => rows.map((r) => [...r.querySelectorAll("td,th")].map((c) => c.textContent ?? "")));
       expect(matrix[0][0]).toBe("target");
       expect(matrix.map((r) => r[0]).slice(1)).toEqual(["case1 · rest-gateway", "case2 · yoga-gateway"]);

@@ -15,7 +15,7 @@ import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { type ApiName, type ProcessSpec, type TargetSpec, configFor } from "../run/cases";
+import { type ApiName, type ProcessSpec, type TargetSpec, configFor, gatewayEnv } from "../run/cases";
 import { type Config, type EngineName, loadConfig } from "../config";
 import type { K6Params } from "../run/engine/k6";
 import { componentOf } from "../run/run-result";
@@ -62,7 +62,7 @@ export function clusterEnv(t: TargetSpec): Record<string, string> {
   return {
     FLEET_BIND_HOST: "0.0.0.0",
     FLEET_GATEWAY_HOST: "0.0.0.0",
-    ...(t.choice ? { CASE3_GATEWAY: t.choice } : {}),
+    ...gatewayEnv(t),
     ...Object.fromEntries(t.processes.map((p) => [urlVariable(t, p), `http://${p.name}:${p.port(defaults)}`])),
   };
 }
