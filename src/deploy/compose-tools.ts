@@ -37,6 +37,27 @@ export function pluginVersion(): string | null {
   return r.exitCode === 0 ? r.stdout.toString().trim().replace(/^v/, "") : null;
 }
 
+/** `docker-compose version --short` of a standalone Compose on PATH (v1, or v2's own binary, as a Nix shell has it), or null. */
+export function standaloneVersion(): string | null {
+  if (!which("docker-compose")) return null;
+  const r = spawnSync(["docker-compose", "version", "--short"], { timeout: 10_000 });
+  return r.exitCode === 0 ? r.stdout.toString().trim().replace(/^v/, "") : null;
+}
+
+/**
+ * The Compose program and its version: the docker CLI's plugin (`docker compose`) when it answers,
+ * else a standalone `docker-compose` on PATH; null when neither does.
+ */
+export function composeProgram(): { command: string[]; version: string; kind: "plugin" | "standalone" } | null {
+  if (found) return found;
+  const plugin = pluginVersion();
+  const standalone = plugin ? null : standaloneVersion();
+  // Kept once one answers (a command asks for each compose action); a miss is asked again later.
+  found = plugin ? { command: ["docker", "compose"], version: plugin, kind: "plugin" } : standalone ? { command: ["docker-compose"], version: standalone, kind: "standalone" } : null;
+  return found;
+}
+let found: ReturnType<typeof composeProgram> = null;
+
 /** The engine's version ("20.10.24+dfsg1"), or why none answers. */
 export function engine(): { version: string } | { why: string } {
   if (!which("docker")) return { why: "the docker command is not installed (Debian/Ubuntu: apt-get install docker.io)" };
@@ -76,11 +97,14 @@ export function composeReady(config: Config): { why: string } | { engine: string
   const e = engine();
   if ("why" in e) return e;
   installPlugin(config);
-  const version = pluginVersion();
-  if (!version) {
-    return { why: `Docker Compose is missing (docker compose version failed); build the pinned ${COMPOSE_VERSION} with \`just compose tools\` (Go 1.24 or newer, about 3 minutes once)` };
+  const program = composeProgram();
+  if (!program) {
+    return { why: `Docker Compose is missing (neither docker compose nor a docker-compose on PATH answered); build the pinned ${COMPOSE_VERSION} with \`just compose tools\` (Go 1.24 or newer, about 3 minutes once)` };
   }
-  const note = version === COMPOSE_VERSION ? null : `Docker Compose here is ${version}, src/versions.json pins ${COMPOSE_VERSION} (results record the version that ran)`;
+  const { version } = program;
+  const standalone = program.kind === "standalone" ? "the standalone docker-compose on PATH (no docker compose plugin answered)" : null;
+  const other = version === COMPOSE_VERSION ? null : `Docker Compose here is ${version}, src/versions.json pins ${COMPOSE_VERSION} (results record the version that ran)`;
+  const note = [standalone, other].filter(Boolean).join("; ") || null;
   return { engine: e.version, compose: version, note };
 }
 

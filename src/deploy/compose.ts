@@ -17,7 +17,7 @@ import { type Config, DEFAULTS, loadConfig } from "../config";
 import { portOwner, waitForHealth } from "../run/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
-import { buildCompose, composeReady } from "./compose-tools";
+import { buildCompose, composeProgram, composeReady } from "./compose-tools";
 import { nginxConf } from "../nginx";
 import { buildStandIns, IMAGES, imageRecord, inspectImage, LOCAL_IMAGE, pullable, stackImages } from "./compose-images";
 
@@ -63,7 +63,9 @@ export function composeCommand(target: TargetSpec, action: string, options: Comp
   const verb = ACTIONS[action];
   if (!verb) throw new UsageError(`compose takes ${[...Object.keys(ACTIONS), "gate", "rate", "load", "config"].join(", ")}, got "${action}"`);
   const profiles = options.grafana || action !== "up" ? ["--profile", GRAFANA_PROFILE] : [];
-  return ["docker", "compose", "--project-name", PROJECT, ...composeFiles(target).flatMap((f) => ["-f", f]), ...profiles, ...verb(options)];
+  // The docker CLI's plugin, or the standalone docker-compose a Nix shell provides.
+  const program = composeProgram()?.command ?? ["docker", "compose"];
+  return [...program, "--project-name", PROJECT, ...composeFiles(target).flatMap((f) => ["-f", f]), ...profiles, ...verb(options)];
 }
 
 /**
