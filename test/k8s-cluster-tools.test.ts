@@ -61,7 +61,7 @@ describe("the components", () => {
   test("the cluster's pieces are all there, each once", () => {
     const names = CLUSTER_COMPONENTS.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names.sort()).toEqual(["coredns", "crictl", "etcd", "etcdctl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "kubectl", "kubelet", "pause"]);
+    expect(names.sort()).toEqual(["coredns", "crictl", "etcd", "etcdctl", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubeadm", "kubectl", "kubelet", "pause"]);
   });
 
   test("Kubernetes' commands carry their version, as Kubernetes' own build stamps it", () => {

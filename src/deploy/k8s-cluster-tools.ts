@@ -5,7 +5,7 @@
  * a staging folder moved into place whole, one lock per component. Nothing here imitates a
  * component: one that does not build stops the command with the step and the compiler's words.
  *
- *   bun src/main.ts k8s cluster tools [NAME]...   build them (all by default), one at a time
+ *   bun src/main.ts k8s cluster tools [NAME]...   build them (all by default), one at a time, in the order named
  *
  * Kubernetes' commands live in k8s.io/kubernetes, whose go.mod replaces every staged module
  * (k8s.io/api, k8s.io/client-go, …) with a folder under ./staging that the module does not carry;
@@ -88,6 +88,8 @@ export const CLUSTER_COMPONENTS: ClusterComponent[] = [
   kube("kube-apiserver"),
   kube("kubeadm"),
   kube("kubelet", true),
+  // Services' virtual IPs on the node (kubeadm would run it from an image; here it is built like the rest).
+  kube("kube-proxy"),
   { name: "coredns", version: PINS.coredns, source: { kind: "go", module: "github.com/coredns/coredns", version: PINS.coredns, pkg: "github.com/coredns/coredns", cgo: false, ldflags: ["-s", "-w"] } },
 ];
 
@@ -301,11 +303,12 @@ async function whileMeasuring(config: Config, c: ClusterComponent, log: (line: s
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** `k8s cluster tools [NAME]...`: builds the named components (all by default), one at a time, and says what each took. */
+/** `k8s cluster tools [NAME]...`: builds the named components (all by default, in the table's order), one at a time, and says what each took. */
 export async function clusterTools(config: Config, names: string[], log: (line: string) => void = console.log) {
   const unknown = names.filter((n) => !CLUSTER_COMPONENTS.some((c) => c.name === n));
   if (unknown.length) throw new UsageError(`unknown cluster component ${unknown.join(", ")}: components are ${CLUSTER_COMPONENTS.map((c) => c.name).join(", ")}`);
-  const wanted = names.length ? CLUSTER_COMPONENTS.filter((c) => names.includes(c.name)) : CLUSTER_COMPONENTS;
+  // Named components build in the order named: the ones wanted first can come first.
+  const wanted = names.length ? names.map((n) => CLUSTER_COMPONENTS.find((c) => c.name === n)!) : CLUSTER_COMPONENTS;
   for (const c of wanted) {
     const r = await buildComponent(config, c, log);
     const cpu = r.cpu_seconds == null ? "" : `, ${(r.cpu_seconds / 60).toFixed(1)} CPU-min`;
