@@ -11,7 +11,7 @@ import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, 
 import { CASE_ACTIONS } from "./help";
 import { codeVersion } from "../run/fingerprint";
 import { targetPlan } from "../plans/curves";
-import { CASE_NAMES } from "../run/cases";
+import { CASE_NAMES, gatewayChoices } from "../run/cases";
 import { spawn } from "../runtime";
 import pkg from "../../package.json" with { type: "json" };
 import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../run/cases";
@@ -204,8 +204,10 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     const cases = casesFlag(flags);
     const runtimes = runtimesFlag(flags, config);
     const platforms = platformsFlag(flags);
-    if (cases && cases.length < 2 && runtimes.length < 2 && (platforms?.length ?? 1) < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno or --platforms native,compose; got "${flags.get("cases")}"`);
     const gateways = gatewaysFlag(flags);
+    // One case through several of its gateways is a comparison too (`--cases case3 --gateways a,b`).
+    const ofCase = cases?.length === 1 ? gateways.filter((g) => gatewayChoices(cases[0]).includes(g)).length : 0;
+    if (cases && cases.length < 2 && runtimes.length < 2 && (platforms?.length ?? 1) < 2 && ofCase < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno, --platforms native,compose or two of its gateways (--gateways); got "${flags.get("cases")}"`);
     const options = {
       vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
       duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "30s",
