@@ -199,6 +199,11 @@ export async function buildComponent(config: Config, c: ClusterComponent, log: (
   mkdirSync(config.toolsDir, { recursive: true });
   const lockPath = `${finalDir}.lock`;
   await lock(lockPath, log);
+  const unlock = () => {
+    if (existsSync(lockPath) && Number(readFileSync(lockPath, "utf8").trim()) === process.pid) rmSync(lockPath, { force: true });
+  };
+  // Ctrl-C ends this process with process.exit, which runs no finally.
+  process.once("exit", unlock);
   try {
     if (existsSync(componentBinary(config, c)) && existsSync(recordPath)) return JSON.parse(readFileSync(recordPath, "utf8"));
     const staging = `${finalDir}.partial`;
@@ -232,7 +237,8 @@ export async function buildComponent(config: Config, c: ClusterComponent, log: (
     renameSync(staging, finalDir);
     return record;
   } finally {
-    if (existsSync(lockPath) && Number(readFileSync(lockPath, "utf8").trim()) === process.pid) rmSync(lockPath, { force: true });
+    unlock();
+    process.off("exit", unlock);
   }
 }
 
