@@ -355,7 +355,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (isCase(first) && K8S_ACTIONS.includes(second ?? "")) ordered = [second, first, ...rest];
     else if (K8S_ACTIONS.includes(first ?? "") && isCase(second)) {
       console.error(`fleetbench: notice: \`just k8s ${first} ${second}\` is now \`just k8s ${second} ${first}\` (the order of \`just compose ${second} up\`); the old order still works`);
-    } else if (first !== "down") {
+    } else if (first !== "down" && first !== "cluster") {
       throw new UsageError(`k8s takes CASE then ${K8S_ACTIONS.join(", ")} (e.g. \`just k8s case2 up\`; \`just k8s down\` needs no case), got "${args.filter((a) => !a.startsWith("--")).join(" ")}"`);
     }
     // Loaded on demand: the manifests' modules are of no use to any other command.

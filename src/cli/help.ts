@@ -183,6 +183,8 @@ ${ENGINE}`,
   gate first if not passed), copies every pod's records out, merges them and writes the result to results/ (with
   --engine k6: a k6-operator TestRun); down deletes what fleetbench created (the namespace stays).
   \`just k8s render case2\` (the action first) still works, with a notice
+  \`just k8s cluster tools [COMPONENT ...]\` builds a single-node cluster's components here from their served modules
+  (kubeadm, kubelet, the control plane, etcd, crictl, CoreDNS, the pause binary; niced, one at a time, into the tools cache)
   --parallelism P                     load pods; each runs 1/P of the workers, iterations or rate (default 1)
   --vus V --duration D                the closed model (default 10 VUs for 30s)
   --rate R                            the open model (with --duration D)
