@@ -12,7 +12,7 @@ import type { Config, EngineName } from "../../config";
 import { UsageError } from "../../errors";
 import { type Child, which } from "../../runtime";
 import { ensureTools, K6_VERSION, k6Binary, k6OnPath, toolSource, VEGETA_VERSION, vegetaBinary } from "../tools";
-import { type K6Params, type K6Summary, k6Args, k6Env, k6Timeline, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./k6";
+import { durationSeconds, type K6Params, type K6Summary, k6Args, k6Env, k6Timeline, parseSummary, requestSpec, spawnK6, windowCount, windowSecondsFor } from "./k6";
 import { type RecordSummary, summarize, writeRecords } from "./records";
 import { attackArgs, readVegeta, spawnVegeta, writeTargets } from "./vegeta";
 
@@ -116,7 +116,7 @@ const vegeta: Engine = {
           windowSeconds: windowSecondsFor(shape),
           windows: shape.mode === "iterations" ? 0 : windows,
           rate: shape.mode === "rate" ? shape.rate : undefined,
-          durationS: shape.duration ? durationOf(shape.duration) : undefined,
+          durationS: shape.duration ? durationSeconds(shape.duration) : undefined,
           startMs,
           timelineT0Ms: o.timelineT0Ms,
         });
@@ -144,7 +144,6 @@ export function warmLevel(records: { sent_ms: number; latency_ms: number; code: 
   return span > 0 ? answered.length / span : null;
 }
 
-const durationOf = (d: string) => [...d.matchAll(/(\d+)(ms|s|m|h)/g)].reduce((s, [, n, u]) => s + Number(n) * ({ ms: 0.001, s: 1, m: 60, h: 3600 } as Record<string, number>)[u], 0);
 
 const k6: Engine = {
   name: "k6",
@@ -167,7 +166,7 @@ const k6: Engine = {
   measure(ctx, shape, o) {
     const summaryPath = join(ctx.dir, "k6-summary.json");
     const windows = windowCount(shape);
-    const timeline: Record<string, string> = o.timelineT0Ms !== undefined ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationOf(shape.duration ?? "0s")) + 35), FLEET_T0: String(o.timelineT0Ms) } : {};
+    const timeline: Record<string, string> = o.timelineT0Ms !== undefined ? { FLEET_TIMELINE_SECONDS: String(Math.ceil(durationSeconds(shape.duration ?? "0s")) + 35), FLEET_T0: String(o.timelineT0Ms) } : {};
     const child = spawnK6(ctx.config, k6Args(k6Binary()!, true, o.push?.args ?? []), { ...k6Env(shape, join(ctx.dir, "k6-spec.json"), windows, summaryPath), ...timeline, ...(o.push?.env ?? {}) }, "inherit", ctx.cpus);
     return {
       child,
