@@ -9,15 +9,18 @@
  * 1 ms) ÷ plain and lie within ±10 % of it; telemetry-service's own increase is reported beside it;
  * the A/A pair is never lower or higher.
  *
- * Five rounds (`just calibrate`'s default), not fewer: the headline's 95 % interval must fit inside
- * ±10 %, and its half-width is t·sd/√R — at four rounds (t = 3.18) a per-round spread of 0.063,
- * which 6 s runs here reach, fills the whole ±10 %; at five (t = 2.78) it takes 0.08. (At three
- * rounds the total's verdict once came out inconclusive here on a noisy day.)
+ * Five rounds (`just calibrate`'s default) before the first look, then one more at a time up to
+ * ten while the headline's interval holds the expected ratio but reaches past ±10 %: on CI a
+ * 6 s, five-round calibration measured ×1.653 [1.547–1.767] against ×1.572 — its interval held
+ * the expected ratio but reached 12 % above it, so the fixed five rounds failed a sound
+ * instrument. 8 s runs here, as the per-round spread falls with the run's length.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CALIBRATE_DEFAULTS, CALIBRATION_PROCESS, calibrate, calibrationLines, calibrationOf, headlineCheck } from "../src/plans/calibrate";
+import { CALIBRATE_DEFAULTS, CALIBRATION_PROCESS, calibrate, calibrationLines, calibrationOf, headlineCheck, headlineLook } from "../src/plans/calibrate";
+import { mulberry32 } from "../src/determinism.js";
+import { tQuantile } from "../src/stats/distributions";
 import { analyse } from "../src/plans/verdicts";
 import type { RunResult } from "../src/run/results";
 import { down } from "../src/run/supervisor";
@@ -56,6 +59,84 @@ describe("pure: the headline check", () => {
   });
 });
 
+describe("pure: rounds added while the headline is undecided", () => {
+  const noisy = (n: number, sd: number, random: () => number, bias = 0) =>
+    Array.from({ length: n }, () => {
+      // Box–Muller: a normal log ratio of the measured against the expected total.
+      const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      return { plain: 10, injected: 20 * Math.exp(bias + sd * z), calls: 10 };
+    });
+
+  test("a fixed design is the t interval; a sequential one (looks 5–10) is wider at every look, by less than a quarter at its last", () => {
+    const rounds = noisy(10, 0.05, mulberry32(7));
+    for (let k = 5; k <= 10; k++) {
+      const fixed = headlineCheck(rounds.slice(0, k), 1);
+      const same = headlineCheck(rounds.slice(0, k), 1, { minRounds: k, maxRounds: k });
+      const look = headlineCheck(rounds.slice(0, k), 1, { minRounds: 5, maxRounds: 10 });
+      expect(same.ci).toEqual(fixed.ci);
+      expect(fixed.interval_kind).toBe(`95 % t interval over ${k} rounds`);
+      expect(look.interval_kind).toStartWith(`95 % repeated interval at look ${k} of rounds 5–10 (t boundary `);
+      const width = (h: typeof fixed) => Math.log(h.ci[1] / h.ci[0]);
+      expect(width(look)).toBeGreaterThan(width(fixed));
+      if (k === 10) expect(width(look) / width(fixed)).toBeLessThan(1.25);
+    }
+    // The t boundary at the first look against t's 97.5 % quantile at 4 df (2.776): wider, as α is split over six looks.
+    const c5 = Number(/t boundary (\d\.\d\d)/.exec(headlineCheck(rounds.slice(0, 5), 1, { minRounds: 5, maxRounds: 10 }).interval_kind!)![1]);
+    expect(c5).toBeGreaterThan(tQuantile(0.975, 4));
+  });
+
+  test("the look on runs: recorded rounds are open at 5 (the first look's boundary is wide) and decide at 6, within ±10 %; an injection that costs twice as much is wholly beyond ±10 % at 5; injected runs swinging ±30 % keep it open", () => {
+    const runsOf = (rounds: { a: number; b: number }[], injectedMs = 1) => rounds.flatMap((r, i) => [
+      { round: i + 1, result: calibrationRun(COLUMNS.plain, r.a) },
+      { round: i + 1, result: calibrationRun(COLUMNS.twin, r.b) },
+      { round: i + 1, result: calibrationRun(COLUMNS.injected, r.b, 9.8 * injectedMs, 9.8) },
+    ]);
+    const options = { ...CALIBRATE_DEFAULTS, repeat: 5, maxRepeat: 10 };
+    expect(headlineLook(runsOf(recorded.slice(0, 4)), options)).toBeNull();
+    expect(headlineLook(runsOf(recorded.slice(0, 5)), options)).toBeNull();
+    expect(headlineLook(runsOf(recorded.slice(0, 6)), options)).toMatch(/^the headline is decided after 6 usable rounds: ×\d\.\d{3}–\d\.\d{3} lies within ±10 % of the expected ×\d\.\d{3}$/);
+    expect(headlineLook(runsOf(recorded.slice(0, 5), 2), options)).toMatch(/^the headline is decided after 5 usable rounds: ×\d\.\d{3}–\d\.\d{3} lies wholly beyond ±10 % of the expected ×\d\.\d{3}$/);
+    // The injected run 30 % high and 30 % low by turns: the interval holds the expected ratio but is far wider than ±10 %.
+    const swinging = runsOf(recorded.slice(0, 5)).map((r, i) => (r.result.extra.column === COLUMNS.injected ? { ...r, result: calibrationRun(COLUMNS.injected, recorded[r.round - 1].b * (r.round % 2 ? 1.3 : 0.7), 9.8, 9.8) } : r));
+    expect(headlineLook(swinging, options)).toBeNull();
+    // A fixed design never adds rounds.
+    expect(headlineLook(runsOf(recorded.slice(0, 6)), { ...options, repeat: 6, maxRepeat: 6 })).toBeNull();
+  });
+
+  test("simulation (looks 5–10, sd 0.054 per round as on CI): a total 10 % off the expected passes in at most 2.5 % of calibrations however the rounds stop, against more with t intervals at every look; on target 95 % pass, 5 % off more than half", () => {
+    const trial = (bias: number, seed: number) => {
+      const random = mulberry32(seed);
+      const trials = 4000;
+      let [passed, naivePassed, roundsUsed] = [0, 0, 0];
+      for (let i = 0; i < trials; i++) {
+        const rounds = noisy(10, 0.054, random, bias);
+        let [seqDone, naiveDone] = [false, false];
+        for (let k = 5; k <= 10; k++) {
+          const look = headlineCheck(rounds.slice(0, k), 1, { minRounds: 5, maxRounds: 10 });
+          if (!seqDone && (look.decided || k === 10)) {
+            seqDone = true;
+            roundsUsed += k;
+            if (look.within) passed++;
+          }
+          const fixed = headlineCheck(rounds.slice(0, k), 1);
+          if (!naiveDone && (fixed.within || fixed.outside || k === 10)) {
+            naiveDone = true;
+            if (fixed.within) naivePassed++;
+          }
+        }
+      }
+      return { passed: passed / trials, naive: naivePassed / trials, rounds: roundsUsed / trials };
+    };
+    const [edge, onTarget, off5] = [trial(Math.log(1.1), 11), trial(0, 12), trial(Math.log(1.05), 13)];
+    console.log(`passed: ${(edge.passed * 100).toFixed(1)} % at 10 % off (t at every look: ${(edge.naive * 100).toFixed(1)} %), ${(onTarget.passed * 100).toFixed(1)} % on target (${onTarget.rounds.toFixed(2)} rounds on average), ${(off5.passed * 100).toFixed(1)} % at 5 % off (${off5.rounds.toFixed(2)} rounds)`);
+    // Nominal 2.5 % (one side of the repeated 95 % interval), a little over it by sampling.
+    expect(edge.passed).toBeLessThanOrEqual(0.03);
+    expect(edge.naive).toBeGreaterThan(edge.passed);
+    expect(onTarget.passed).toBeGreaterThan(0.95);
+    expect(off5.passed).toBeGreaterThan(0.5);
+  });
+});
+
 /** Case 2's total CPU per request, recorded twice per round on this machine (10 s runs at 60 requests/s, 8 rounds). */
 const recorded = (JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "aa-rounds.json"), "utf8")) as { sets: { rounds: { a: number; b: number }[] }[] }).sets[0].rounds;
 const COLUMNS = { plain: "case1 · rest-gateway #1", twin: "case1 · rest-gateway #2", injected: "case1 · rest-gateway +1 ms CPU in telemetry-service" };
@@ -89,7 +170,7 @@ function calibrationOfRecorded(rounds: { a: number; b: number }[], { injectedMs 
   });
   const targets = [COLUMNS.plain, COLUMNS.twin, COLUMNS.injected];
   const comparison = analyse(runs, { seed: 1, params: {}, rounds: rounds.map((_, i) => ({ round: i + 1, order: targets })), targets });
-  return calibrationOf(runs, COLUMNS, comparison, { ...CALIBRATE_DEFAULTS, repeat: rounds.length });
+  return calibrationOf(runs, COLUMNS, comparison, { ...CALIBRATE_DEFAULTS, repeat: rounds.length, maxRepeat: rounds.length });
 }
 
 describe("pure: the calibration on recorded rounds", () => {
@@ -107,9 +188,9 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(["equivalent", "inconclusive"]).toContain(c.aa.verdict);
     expect(c.aa.false_verdict_chance).toBeCloseTo(0.05 / 3, 12);
     expect(lines[0]).toMatch(/^injected 1 ms of CPU per request into telemetry-service, which received 9\.85 calls per client request; the case's total CPU per client request was \d+\.\d\d ms without it: expected ×1\.\d{3} with it/);
-    expect(lines[1]).toMatch(/^measured ×1\.\d{3} \(95 % CI 1\.\d{3}–\d\.\d{3}, each of 8 rounds at 30 requests\/s set against its own expected ratio; the pair alone 1\.\d{3}–\d\.\d{3}, verdict higher\): contains the expected ratio, within ±10 % of it \(1\.\d{3}–2\.\d{3}\): passed$/);
-    expect(lines[2]).toStartWith("telemetry-service alone: expected +9.85 ms of its CPU per client request (9.85 calls × 1 ms); measured +");
-    expect(lines[3]).toContain("no false verdict (one comes by chance in at most 1.7 % of calibrations, about 1 in 60: 5 % over the comparison's 3 pairs)");
+    expect(lines[1]).toMatch(/^measured ×1\.\d{3} \(95 % CI 1\.\d{3}–\d\.\d{3}, each of 8 rounds at 30 requests\/s set against its own expected ratio; the pair alone 1\.\d{3}–\d\.\d{3}, verdict higher\): within ±10 % of it \(1\.\d{3}–2\.\d{3}\): passed; it holds the expected ratio$/);
+    expect(lines[3]).toStartWith("telemetry-service alone: expected +9.85 ms of its CPU per client request (9.85 calls × 1 ms); measured +");
+    expect(lines[4]).toContain("no false verdict (one comes by chance in at most 1.7 % of calibrations, about 1 in 60: 5 % over the comparison's 3 pairs)");
   });
 
   test("a real calibration recorded here (test/fixtures/calibrate-rounds.json, a busy machine): ×1.616 against ×1.611 expected, 95 % CI 1.497–1.744 with each round against its own expected ratio — passed; the pair alone, 1.451–1.799, would reach beyond ±10 %", () => {
@@ -126,7 +207,7 @@ describe("pure: the calibration on recorded rounds", () => {
     }));
     const targets = Object.values(fixture.columns);
     const comparison = analyse(runs, { seed: 3, params: {}, rounds: fixture.rounds.map((r) => ({ round: r.round, order: targets })), targets });
-    const c = calibrationOf(runs, fixture.columns, comparison, { ...CALIBRATE_DEFAULTS, duration: "6s", warmup: "2s", seed: 3 });
+    const c = calibrationOf(runs, fixture.columns, comparison, { ...CALIBRATE_DEFAULTS, maxRepeat: 5, duration: "6s", warmup: "2s", seed: 3 });
     for (const l of calibrationLines(c)) console.log(l);
     const h = c.headline!;
     expect(h.rounds).toBe(5);
@@ -151,8 +232,9 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(c.headline!.contains).toBe(false);
     expect(c.passed).toBe(false);
     expect(c.process_passed).toBe(false);
-    expect(c.why_failed).toMatch(/^the total CPU per request with the injection was measured ×\d\.\d{3} \[\d\.\d{3}–\d\.\d{3}\], which does not contain the expected ×\d\.\d{3}$/);
-    expect(calibrationLines(c)[1]).toEndWith("FAILED");
+    expect(c.why_failed).toContain("beyond ±10 % of the expected");
+    expect(calibrationLines(c)[1]).toContain("): OUTSIDE ±10 % of it (");
+    expect(calibrationLines(c)[1]).toContain(": FAILED; ");
   });
 
   test("the injected process right but the case's total off (3 ms more elsewhere per request): the headline fails, the process line alone would have passed", () => {
@@ -160,6 +242,19 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(c.process_passed).toBe(true);
     expect(c.passed).toBe(false);
     expect(c.headline!.contains).toBe(false);
+  });
+
+  test("a cost the injection causes elsewhere (1 ms more per client request across the case): the interval leaves the expected ratio out, still within ±10 %: passed, and the line says by how much and where", () => {
+    const c = calibrationOfRecorded(recorded, { sideMs: 0.8 });
+    for (const l of calibrationLines(c)) console.log(l);
+    expect(c.headline!.contains).toBe(false);
+    expect(c.headline!.within).toBe(true);
+    expect(c.passed).toBe(true);
+    const lines = calibrationLines(c);
+    expect(lines[1]).toMatch(/: passed; it leaves the expected ratio out: the total rose more than the injection, by 0\.\d\d ms per client request$/);
+    expect(lines[2]).toMatch(/^the rest of the case with the injection, CPU per client request: rest-gateway \+0\.\d\d ms, /);
+    expect(c.elsewhere_ms!["rest-gateway"]).toBeGreaterThan(0.3);
+    expect(Object.keys(c.elsewhere_ms!)).not.toContain("vegeta");
   });
 
   test("two rounds: an interval that holds the expected ratio but reaches beyond ±10 % fails, and says more rounds would narrow it", () => {
@@ -189,15 +284,19 @@ test("a real calibration: the total CPU per request, injected ÷ plain, holds (p
   await reseed(sql, 15);
   await sql.end();
   const lines: string[] = [];
-  const { path, calibration } = await calibrate(config, { duration: "6s", repeat: 5, rate: 30, injectMs: 1, warmup: "2s", seed: 3 }, (l) => lines.push(l));
+  const { path, calibration } = await calibrate(config, { duration: "8s", repeat: 5, maxRepeat: 10, rate: 30, injectMs: 1, warmup: "2s", seed: 3 }, (l) => lines.push(l));
   for (const l of calibrationLines(calibration)) console.log(l);
   expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(JSON.parse(JSON.stringify(calibration)));
   // Mix 50/30/20 at 15 robots: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls to telemetry-service per client request.
   expect(calibration.calls_per_request).toBeCloseTo(9.8, 0);
   expect(calibration.expected_ms).toBeCloseTo(calibration.calls_per_request, 10);
-  expect(calibration.rounds).toBe(5);
-  expect(calibration.headline!.rounds).toBe(5);
-  expect(calibration.headline!.contains).toBe(true);
+  // Five rounds, and more (up to ten) while the interval holds the expected ratio but is wider than ±10 %.
+  expect(calibration.rounds).toBeGreaterThanOrEqual(5);
+  expect(calibration.rounds).toBeLessThanOrEqual(10);
+  expect(calibration.headline!.rounds).toBe(calibration.rounds);
+  expect(calibration.headline!.interval_kind).toStartWith(`95 % repeated interval at look ${calibration.rounds} of rounds 5–10`);
+  // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts): the caller pays for a slower callee.
+  expect(Object.keys(calibration.elsewhere_ms!)).toEqual(expect.arrayContaining(["alert-service", "postgres", "rest-gateway", "robot-service"]));
   expect(calibration.headline!.within).toBe(true);
   expect(calibration.passed).toBe(true);
   expect(calibration.why_failed).toBeNull();

@@ -25,6 +25,7 @@ import { RefusedError, UsageError } from "../errors";
 import { clean, down, isAlive, readState, up } from "../run/supervisor";
 import { memoryNow } from "../run/resources";
 import { ensureTools } from "../run/tools";
+import { MAX_PLANNED_ROUNDS } from "../stats/sequential";
 import { ensureEngine } from "../run/engine/engine";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
 
@@ -80,7 +81,7 @@ export const OPTIONS = {
   iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
   rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
   compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "equivalence", "budget"], switches: ["pin", "capacity", "closed-only", "until-decided"] },
-  calibrate: { options: ["repeat", "rate", "inject", "warmup", "seed"], switches: [] },
+  calibrate: { options: ["repeat", "max-repeat", "rate", "inject", "warmup", "seed"], switches: [] },
   chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
   report: { options: ["baseline"], switches: [] },
   "bench-driver": { options: ["concurrency", "windows", "window", "warmup"], switches: [] },
@@ -241,9 +242,13 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     if (!(inject > 0 && inject <= 100)) throw new UsageError(`--inject must be a CPU time per request between 0 and 100 ms (e.g. 1ms), got "${flags.get("inject")}"`);
     const repeat = positiveFlag(flags, "repeat", d.repeat);
     if (repeat < 2) throw new UsageError(`calibrate needs --repeat of at least 2 rounds (5 by default), got ${repeat}`);
+    const maxRepeat = positiveFlag(flags, "max-repeat", Math.max(repeat, d.maxRepeat));
+    if (maxRepeat < repeat) throw new UsageError(`--max-repeat (the most rounds) must be at least --repeat (${repeat}), got ${maxRepeat}`);
+    if (maxRepeat > MAX_PLANNED_ROUNDS) throw new UsageError(`--max-repeat must be at most ${MAX_PLANNED_ROUNDS} rounds, got ${maxRepeat}`);
     const { calibration, interrupted } = await calibrate(config, {
       duration: positional[0] ? duration(positional[0], "DURATION") : d.duration,
       repeat,
+      maxRepeat,
       rate: positiveFlag(flags, "rate", d.rate),
       injectMs: inject,
       warmup: durationFlag(flags, "warmup", d.warmup),

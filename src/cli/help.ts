@@ -155,7 +155,9 @@ ${ENGINE}`,
   known CPU cost injected into telemetry-service; the case's total CPU per request, injected ÷ plain, against
   (plain + calls per request × the injected time) ÷ plain, the A/A check, the smallest difference this machine
   resolves; exit 1 when the ratio's 95 % interval misses the expected ratio or reaches past ±10 % of it
-  --repeat R                          rounds (default 5)
+  --repeat R                          rounds before the first look (default 5)
+  --max-repeat R                      rounds are added, one at a time, while the interval holds the expected ratio but
+                                      reaches past ±10 % of it, up to R (default 10; = --repeat for a fixed number)
   --rate R                            requests/s for every run (default 30)
   --inject DURATION                   CPU time burnt per request telemetry-service receives (default 1ms)
   --warmup DURATION                   warm-up of every run (default 3s)

@@ -6,16 +6,28 @@
  *
  * It checks the headline, the number a comparison decides on: the paired ratio of the case's total
  * CPU per request, injected ÷ plain (geometric mean of the per-round ratios, 95 % t interval with
- * each round set against its own expected ratio: headlineCheck), must contain the expected ratio
+ * each round set against its own expected ratio: headlineCheck), against the expected ratio
  * (plain + calls × injected) ÷ plain — the plain run's total per client request, plus
  * telemetry-service's calls per client request × the injected time (mix 50/30/20 at N = 15:
- * 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls → +9.8 ms) — and the interval must lie within ±10 % of
- * it. That is the pass. Beside it, as a second line, the injected process alone:
- * its own added CPU per client request against calls × injected. The A/A pair must give no
- * verdict, and the line says how often one is expected by chance; last, the smallest CPU
+ * 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls → +9.8 ms). The pass: the interval lies within ±10 % of
+ * it. Whether the interval also holds the expected ratio is said, not required: the injection
+ * slows telemetry-service, and its caller pays for that too (robot-service +0.71 ms and PostgreSQL
+ * +0.20 ms per client request here, its answers spread out over more wake-ups), a real cost of
+ * about 5 % of the ratio that ten rounds resolve; requiring it inside the interval would fail a
+ * sound instrument for running enough rounds. Every other process's change is printed beside it.
+ *
+ * On a noisy machine five rounds may give an interval that reaches past the band: rounds are then
+ * added, up to `maxRepeat` (10 by default), a look after every round from `repeat` on, until the
+ * interval lies within the band (passed) or wholly beyond it (failed); at the last look, not
+ * within is failed. Each look's interval is a repeated confidence interval (the group-sequential t
+ * boundaries of src/stats/t-path.ts, 2.5 % per side spent over the looks), so a ratio 10 % off the
+ * expected one passes at some look in at most 2.5 % of calibrations however the rounds stop; with
+ * `maxRepeat` = `repeat` it is the fixed t interval. Beside it, as a second line, the injected
+ * process alone: its own added CPU per client request against calls × injected. The A/A pair must
+ * give no verdict, and the line says how often one is expected by chance; last, the smallest CPU
  * difference this machine resolves at R rounds.
  *
- *   bun src/main.ts calibrate [DURATION] [--repeat 5] [--rate 30] [--inject 1ms] [--warmup 3s]
+ *   bun src/main.ts calibrate [DURATION] [--repeat 5] [--max-repeat 10] [--rate 30] [--inject 1ms] [--warmup 3s]
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +38,7 @@ import { fileStamp, type RunResult, writeAtomic } from "../run/results";
 import { cpuMsPerRequest, inCaseTotal } from "../run/run-result";
 import { median } from "../stats/stats";
 import { EXCLUDING_FLAGS, targetOf } from "./verdicts";
+import { tBoundaries } from "../stats/t-path";
 
 /** The process the known cost goes into, and how far off the measured cost may be. */
 export const CALIBRATION_PROCESS = "telemetry-service";
@@ -33,7 +46,10 @@ export const TOLERANCE = 0.1;
 
 export interface CalibrateOptions {
   duration: string;
+  /** Rounds before the first look. */
   repeat: number;
+  /** The last look: rounds are added up to it while the headline is undecided. @default repeat (a fixed design) */
+  maxRepeat?: number;
   rate: number;
   /** CPU milliseconds burnt per request telemetry-service receives. */
   injectMs: number;
@@ -41,7 +57,7 @@ export interface CalibrateOptions {
   seed?: number;
 }
 
-export const CALIBRATE_DEFAULTS: CalibrateOptions = { duration: "10s", repeat: 5, rate: 30, injectMs: 1, warmup: "3s" };
+export const CALIBRATE_DEFAULTS: CalibrateOptions & { maxRepeat: number } = { duration: "10s", repeat: 5, maxRepeat: 10, rate: 30, injectMs: 1, warmup: "3s" };
 
 /** The headline check: the case's total CPU per request, injected ÷ plain, against what the injection must add. */
 export interface HeadlineCheck {
@@ -55,10 +71,16 @@ export interface HeadlineCheck {
   expected_ratio: number;
   /** expected × (1 ± TOLERANCE): the interval must lie inside. */
   bounds: [number, number];
-  /** The interval contains the expected ratio. */
+  /** The interval contains the expected ratio (reported; with enough rounds a real second-order cost elsewhere leaves it out). */
   contains: boolean;
-  /** The interval lies within the bounds. */
+  /** The interval lies within the bounds: the pass. */
   within: boolean;
+  /** The interval lies wholly beyond the bounds: failed for good. */
+  outside?: boolean;
+  /** Passed (within) or failed for good (outside): no round needs adding. */
+  decided?: boolean;
+  /** How the interval was drawn: a fixed t interval, or a repeated one at this look of a sequential design. */
+  interval_kind?: string;
   /** The plain run's total CPU per client request (ms), geometric mean over rounds. */
   plain_ms: number;
   rounds: number;
@@ -70,7 +92,7 @@ export interface Calibration {
   comparison: string;
   params: CalibrateOptions;
   process: string;
-  /** The pass: the headline's interval contains the expected ratio and lies within ±10 % of it. Absent in calibrations before it. */
+  /** The pass: the headline's interval lies within ±10 % of the expected ratio. Absent in calibrations before it. */
   headline?: HeadlineCheck;
   /** telemetry-service's calls per client request in the injected runs (median over rounds). */
   calls_per_request: number;
@@ -84,6 +106,8 @@ export interface Calibration {
   process_passed?: boolean;
   /** The headline check (before it: the injected process alone). */
   passed: boolean;
+  /** Every other process of the case: its change in CPU per client request with the injection (ms, mean over rounds). */
+  elsewhere_ms?: Record<string, number>;
   /** What failed, in one line; null when passed. */
   why_failed?: string | null;
   /** The total CPU per request of the injected column against the plain one, in the comparison's family: must be `higher`. */
@@ -109,7 +133,7 @@ export type CalibrationFigures = Omit<Calibration, "schema_version" | "created_a
  * alike, so that noise counts at plain ÷ (plain + calls × injected) of its weight instead of whole:
  * the same question, asked more precisely. The pair's own interval is kept beside it (pair_ci).
  */
-export function headlineCheck(rounds: readonly { plain: number; injected: number; calls: number }[], injectMs: number): HeadlineCheck {
+export function headlineCheck(rounds: readonly { plain: number; injected: number; calls: number }[], injectMs: number, design?: { minRounds: number; maxRounds: number }): HeadlineCheck {
   const bad = rounds.find((r) => !(r.plain > 0 && r.injected > 0 && r.calls >= 0));
   if (bad) throw new Error(`the headline check needs positive totals and calls per request in every round: got plain ${bad.plain}, injected ${bad.injected}, calls ${bad.calls}`);
   if (rounds.length < 2) throw new Error(`the headline check needs at least 2 rounds with a plain and an injected run: got ${rounds.length}`);
@@ -117,27 +141,40 @@ export function headlineCheck(rounds: readonly { plain: number; injected: number
   const expected = geometric(rounds.map((r) => (r.plain + r.calls * injectMs) / r.plain));
   const pair = pairedT(rounds.map((r) => Math.log(r.injected / r.plain)));
   const t = pairedT(rounds.map((r) => Math.log(r.injected / (r.plain + r.calls * injectMs))));
-  const ci: [number, number] = [expected * Math.exp(t.ci[0]), expected * Math.exp(t.ci[1])];
+  // A sequential design widens the interval to the look's repeated boundary (rounds beyond the
+  // last look, or before the first, are judged as the fixed design they then are).
+  const k = rounds.length;
+  const sequential = design && design.maxRounds > design.minRounds && k >= design.minRounds && k <= design.maxRounds;
+  let range = t.ci;
+  let kind = `95 % t interval over ${k} rounds`;
+  if (sequential) {
+    const c = tBoundaries(ALPHA / 2, design.minRounds, design.maxRounds, 2)[k - design.minRounds];
+    const se = t.sd / Math.sqrt(k);
+    range = [t.mean - c * se, t.mean + c * se];
+    kind = `95 % repeated interval at look ${k} of rounds ${design.minRounds}–${design.maxRounds} (t boundary ${c.toFixed(2)})`;
+  }
+  const ci: [number, number] = [expected * Math.exp(range[0]), expected * Math.exp(range[1])];
   const bounds: [number, number] = [expected * (1 - TOLERANCE), expected * (1 + TOLERANCE)];
+  const contains = ci[0] <= expected && expected <= ci[1];
+  const within = bounds[0] <= ci[0] && ci[1] <= bounds[1];
+  const outside = ci[1] < bounds[0] || ci[0] > bounds[1];
   return {
     ratio: Math.exp(pair.mean), ci, pair_ci: [Math.exp(pair.ci[0]), Math.exp(pair.ci[1])], expected_ratio: expected, bounds,
-    contains: ci[0] <= expected && expected <= ci[1],
-    within: bounds[0] <= ci[0] && ci[1] <= bounds[1],
+    contains,
+    within,
+    outside,
+    decided: within || outside,
+    interval_kind: kind,
     plain_ms: geometric(rounds.map((r) => r.plain)),
-    rounds: rounds.length,
+    rounds: k,
   };
 }
 
 const processMs = (r: RunResult, name: string) => r.resources[name]?.cpu_ms_per_request ?? null;
 const counted = (r: RunResult) => !r.flags.some((f) => EXCLUDING_FLAGS.includes(f));
 
-/** The calibration's figures from the runs of its comparison (pure; tested on recorded runs). */
-export function calibrationOf(
-  runs: { round: number; result: RunResult }[],
-  columns: { plain: string; twin: string; injected: string },
-  comparison: { metrics: Record<string, { pairs: { a: string; b: string; paired?: { verdict: string; ratio: number; ci: [number, number]; verdict_ci?: [number, number]; sd_log: number | null; rounds: number } }[] }> },
-  options: CalibrateOptions,
-): CalibrationFigures {
+/** The rounds the calibration can use (pure): those whose plain and injected runs both count, and their figures. */
+export function calibrationRounds(runs: readonly { round: number; result: RunResult }[], columns: { plain: string; injected: string }) {
   const byRound = new Map<number, { plain?: RunResult; injected?: RunResult }>();
   for (const r of runs) {
     const column = targetOf(r.result);
@@ -149,8 +186,7 @@ export function calibrationOf(
   // Rounds whose plain and injected runs both count in the comparison (no errors, a steady state).
   const both = [...byRound.values()].filter((s): s is { plain: RunResult; injected: RunResult } => !!s.plain && !!s.injected && counted(s.plain) && counted(s.injected));
   const calls = both.map((s) => s.injected.calls_per_request[CALIBRATION_PROCESS]).filter((c): c is number => typeof c === "number");
-  if (calls.length === 0) throw new Error(`calibration needs ${CALIBRATION_PROCESS}'s calls per client request from the injected runs: none of ${both.length} round(s) has them`);
-  const callsPerRequest = median(calls);
+  const callsPerRequest = calls.length ? median(calls) : null;
   const differences: number[] = [];
   const totals: { plain: number; injected: number; calls: number }[] = [];
   for (const { plain, injected } of both) {
@@ -158,13 +194,52 @@ export function calibrationOf(
     if (a !== null && b !== null) differences.push(b - a);
     const [p, i] = [cpuMsPerRequest(plain, inCaseTotal), cpuMsPerRequest(injected, inCaseTotal)];
     const c = injected.calls_per_request[CALIBRATION_PROCESS];
-    if (p !== null && i !== null && p > 0 && i > 0) totals.push({ plain: p, injected: i, calls: typeof c === "number" ? c : callsPerRequest });
+    if (p !== null && i !== null && p > 0 && i > 0 && (typeof c === "number" || callsPerRequest !== null)) totals.push({ plain: p, injected: i, calls: typeof c === "number" ? c : callsPerRequest! });
   }
+  // Every other process of the case: its CPU per client request, injected − plain, mean over the rounds.
+  const names = [...new Set(both.flatMap(({ plain }) => Object.keys(plain.resources)))].filter((p) => inCaseTotal(p) && p !== CALIBRATION_PROCESS).sort();
+  const elsewhere = Object.fromEntries(names.map((p) => {
+    const d = both.map(({ plain, injected }) => [processMs(plain, p), processMs(injected, p)]).filter((x): x is [number, number] => x[0] !== null && x[1] !== null).map(([a, b]) => b - a);
+    return [p, d.length ? d.reduce((s, x) => s + x, 0) / d.length : Number.NaN];
+  }));
+  return { usable: both.length, callsPerRequest, differences, totals, elsewhere };
+}
+
+/** The sequential design of a calibration's headline, when rounds may be added. */
+export const headlineDesign = (o: Pick<CalibrateOptions, "repeat" | "maxRepeat">) => (o.maxRepeat !== undefined && o.maxRepeat > o.repeat ? { minRounds: o.repeat, maxRounds: o.maxRepeat } : undefined);
+
+/**
+ * After a round of a calibration: whether its headline is decided (pure). Null while rounds are to
+ * be added; otherwise why they stop. Before the first look's worth of usable rounds, undecided.
+ */
+export function headlineLook(runs: readonly { round: number; result: RunResult }[], options: CalibrateOptions): string | null {
+  const design = headlineDesign(options);
+  if (!design) return null;
+  const targets = [...new Set(runs.map((r) => targetOf(r.result)))];
+  const plain = targets.find((t) => t.endsWith("#1"));
+  const injected = targets.find((t) => t.includes(CALIBRATION_PROCESS));
+  if (!plain || !injected) return null;
+  const { totals } = calibrationRounds(runs, { plain, injected });
+  if (totals.length < design.minRounds) return null;
+  const h = headlineCheck(totals, options.injectMs, design);
+  if (!h.decided) return null;
+  return `the headline is decided after ${h.rounds} usable rounds: ×${ratioText(h.ci[0])}–${ratioText(h.ci[1])} lies ${h.within ? "within" : "wholly beyond"} ±${TOLERANCE * 100} % of the expected ×${ratioText(h.expected_ratio)}`;
+}
+
+/** The calibration's figures from the runs of its comparison (pure; tested on recorded runs). */
+export function calibrationOf(
+  runs: { round: number; result: RunResult }[],
+  columns: { plain: string; twin: string; injected: string },
+  comparison: { metrics: Record<string, { pairs: { a: string; b: string; paired?: { verdict: string; ratio: number; ci: [number, number]; verdict_ci?: [number, number]; sd_log: number | null; rounds: number } }[] }> },
+  options: CalibrateOptions,
+): CalibrationFigures {
+  const { usable, callsPerRequest, differences, totals, elsewhere } = calibrationRounds(runs, columns);
+  if (callsPerRequest === null) throw new Error(`calibration needs ${CALIBRATION_PROCESS}'s calls per client request from the injected runs: none of ${usable} round(s) has them`);
   if (differences.length < 2 || totals.length < 2) throw new Error(`calibration needs at least 2 rounds in which both the plain and the injected run completed without errors: got ${Math.min(differences.length, totals.length)}`);
   const t = pairedT(differences);
   const expected = callsPerRequest * options.injectMs;
   const error = t.mean / expected - 1;
-  const headline = headlineCheck(totals, options.injectMs);
+  const headline = headlineCheck(totals, options.injectMs, headlineDesign(options));
   const find = (key: string, a: string, b: string) => comparison.metrics[key]?.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
   const aaPair = find("cpu_ms_total", columns.plain, columns.twin)?.paired;
   const totalPair = find("cpu_ms_total", columns.injected, columns.plain);
@@ -173,7 +248,7 @@ export function calibrationOf(
   const totalVerdict = totalPair?.paired ? (totalPair.a === columns.injected ? totalPair.paired.verdict : flip[totalPair.paired.verdict] ?? totalPair.paired.verdict) : "inconclusive";
   // The A/A pair is one of the metric's pairs: the family's α is shared, and its share is at most α ÷ their number.
   const familyPairs = Math.max(1, comparison.metrics.cpu_ms_total?.pairs.length ?? 1);
-  const passed = headline.contains && headline.within;
+  const passed = headline.within;
   return {
     params: options,
     process: CALIBRATION_PROCESS,
@@ -185,8 +260,8 @@ export function calibrationOf(
     error,
     process_passed: Math.abs(error) <= TOLERANCE,
     passed,
-    why_failed: passed ? null : !headline.contains
-      ? `the total CPU per request with the injection was measured ×${headline.ratio.toFixed(3)} [${headline.ci[0].toFixed(3)}–${headline.ci[1].toFixed(3)}], which does not contain the expected ×${headline.expected_ratio.toFixed(3)}`
+    why_failed: passed ? null : headline.outside
+      ? `the total CPU per request with the injection was measured ×${headline.ratio.toFixed(3)} [${headline.ci[0].toFixed(3)}–${headline.ci[1].toFixed(3)}], wholly beyond ±${TOLERANCE * 100} % of the expected ×${headline.expected_ratio.toFixed(3)}`
       : `the interval of the total CPU per request with the injection, ×${headline.ci[0].toFixed(3)}–${headline.ci[1].toFixed(3)}, reaches beyond ±${TOLERANCE * 100} % of the expected ×${headline.expected_ratio.toFixed(3)}: more rounds or longer runs would narrow it`,
     total_verdict: totalVerdict,
     aa: aaPair
@@ -194,6 +269,7 @@ export function calibrationOf(
       : { verdict: "inconclusive", ratio: Number.NaN, ci: [Number.NaN, Number.NaN], sd_log: null, rounds: 0, false_verdict_chance: ALPHA / familyPairs },
     resolvable_at_r: aaPair?.sd_log != null ? resolvable(aaPair.sd_log, aaPair.rounds) : null,
     rounds: differences.length,
+    elsewhere_ms: elsewhere,
   };
 }
 
@@ -212,7 +288,8 @@ export function calibrationLines(c: CalibrationFigures): string[] {
     ...(h
       ? [
         `injected ${c.params.injectMs} ms of CPU per request into ${c.process}, which received ${c.calls_per_request.toFixed(2)} calls per client request; the case's total CPU per client request was ${ms(h.plain_ms)} ms without it: expected ×${ratioText(h.expected_ratio)} with it ((${ms(h.plain_ms)} + ${c.calls_per_request.toFixed(2)} × ${c.params.injectMs} ms) ÷ ${ms(h.plain_ms)})`,
-        `measured ×${ratioText(h.ratio)} (95 % CI ${ratioText(h.ci[0])}–${ratioText(h.ci[1])}, each of ${h.rounds} rounds at ${c.params.rate} requests/s set against its own expected ratio; the pair alone ${ratioText(h.pair_ci[0])}–${ratioText(h.pair_ci[1])}, verdict ${c.total_verdict}): ${h.contains ? "contains" : "does NOT contain"} the expected ratio, ${h.within ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} % of it (${ratioText(h.bounds[0])}–${ratioText(h.bounds[1])}): ${c.passed ? "passed" : "FAILED"}`,
+        `measured ×${ratioText(h.ratio)} (95 % CI ${ratioText(h.ci[0])}–${ratioText(h.ci[1])}${h.interval_kind?.includes("repeated") ? `, ${h.interval_kind.replace(/^95 % /, "a ")}` : ""}, each of ${h.rounds} rounds at ${c.params.rate} requests/s set against its own expected ratio; the pair alone ${ratioText(h.pair_ci[0])}–${ratioText(h.pair_ci[1])}, verdict ${c.total_verdict}): ${h.within ? "within" : "OUTSIDE"} ±${TOLERANCE * 100} % of it (${ratioText(h.bounds[0])}–${ratioText(h.bounds[1])}): ${c.passed ? "passed" : "FAILED"}; ${h.contains ? "it holds the expected ratio" : `it leaves the expected ratio out: the total rose ${h.ratio > h.expected_ratio ? "more" : "less"} than the injection, by ${ms(Math.abs(h.ratio - h.expected_ratio) * h.plain_ms)} ms per client request`}`,
+        ...(c.elsewhere_ms ? [`the rest of the case with the injection, CPU per client request: ${Object.entries(c.elsewhere_ms).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).map(([p, d]) => `${p} ${d >= 0 ? "+" : "−"}${ms(Math.abs(d))} ms`).join(", ")}`] : []),
         `${c.process} alone: expected +${ms(c.expected_ms)} ms of its CPU per client request (${c.calls_per_request.toFixed(2)} calls × ${c.params.injectMs} ms); ${processLine}`,
       ]
       : [
@@ -230,8 +307,9 @@ export async function calibrate(config: Config, options: CalibrateOptions, log: 
   const result = await compare(config, {
     vus: 10,
     duration: options.duration,
-    repeat: options.repeat,
+    repeat: headlineDesign(options)?.maxRounds ?? options.repeat,
     rate: options.rate,
+    lookAfterRound: { minRounds: options.repeat, what: `the headline's interval lies within ±${TOLERANCE * 100} % of the expected ratio, or wholly beyond it`, look: (done) => headlineLook(done, options) },
     phases: ["rate"],
     warmup: options.warmup,
     seed: options.seed,

@@ -64,6 +64,11 @@ export interface CompareOptions {
    * however the rounds stop; those metrics' verdicts are then the sequential ones.
    */
   untilDecided?: { minRounds: number; budgetMs?: number };
+  /**
+   * A look of the caller's own after every round from `minRounds` on (`repeat` is then the most
+   * rounds): it returns why the rounds stop, or null to add one (just calibrate's headline).
+   */
+  lookAfterRound?: { minRounds: number; what: string; look: (done: { round: number; result: RunResult }[], round: number) => string | null };
   /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
   inject?: (Record<string, number> | null)[];
   /**
@@ -262,12 +267,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   };
   process.on("SIGINT", onSignal);
   const points = phases.map((ph) => (ph === "closed" ? `${options.vus} VUs (closed model: throughput and latency)` : `${rate !== undefined ? `${rate} requests/s` : "one arrival rate every target sustains"} (open model: CPU and latency at equal offered load)`));
-  log(`comparison at ${points.join(" and ")}: ${options.untilDecided ? `rounds added until every pair of ${UNTIL_DECIDED_METRICS.join(" and ")} is decided (a look after every round from ${options.untilDecided.minRounds} on, at most ${options.repeat} rounds${options.untilDecided.budgetMs ? `, within ${Math.round(options.untilDecided.budgetMs / 60000)} min` : ""})` : `${options.repeat} round(s)`} of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
+  const lookAfter = options.lookAfterRound;
+  log(`comparison at ${points.join(" and ")}: ${options.untilDecided ? `rounds added until every pair of ${UNTIL_DECIDED_METRICS.join(" and ")} is decided (a look after every round from ${options.untilDecided.minRounds} on, at most ${options.repeat} rounds${options.untilDecided.budgetMs ? `, within ${Math.round(options.untilDecided.budgetMs / 60000)} min` : ""})` : lookAfter && lookAfter.minRounds < options.repeat ? `rounds added until ${lookAfter.what} (a look after every round from ${lookAfter.minRounds} on, at most ${options.repeat} rounds)` : `${options.repeat} round(s)`} of ${plan.map((p) => p.label).join(", ")}, each round in its own shuffled order (seed ${seed}; --seed ${seed} repeats the orders)`);
   // The equal offered load comes from warm data: a probe of every target before round 1, not
   // counted (a case's very first run after a start can serve a third of what it serves warm).
   const probing = phases.includes("rate") && rate === undefined;
   if (probing) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in a warm probe of every target before round 1 (not counted)`);
   if (options.untilDecided) log("the plan below is the most it can take: it stops as soon as every pair is decided or the budget would be passed");
+  else if (lookAfter && lookAfter.minRounds < options.repeat) log(`the plan below is the most it can take: it stops as soon as ${lookAfter.what}`);
   log(runsEstimate(total + (probing ? plan.length : 0), `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`, options.warmup, options.duration));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
@@ -354,6 +361,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         if (interrupted) break;
       }
       if (phases.length > 1) attachCostSplits(config, done, round, [...columnOf.values()]);
+      if (lookAfter && round >= lookAfter.minRounds && round < options.repeat && !interrupted) {
+        const why = lookAfter.look(done, round);
+        log(`\nafter round ${round}: ${why ?? `not yet: ${lookAfter.what}; another round`}`);
+        if (why) {
+          stoppedBecause = why;
+          break;
+        }
+      }
       if (until && round >= until.minRounds && !interrupted) {
         // The next round would not end within the budget: this look is the last.
         const perRound = (Date.now() - started) / round;
