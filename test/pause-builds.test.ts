@@ -45,6 +45,8 @@ test("a measured run pauses a running tool build while it measures, says so, and
   build = Bun.spawn(["setsid", "sleep", "600"], { stdout: "ignore", stderr: "ignore" });
   for (let i = 0; i < 200 && !readFileSync(`/proc/${build.pid}/stat`, "utf8").includes(` ${build.pid} ${build.pid} `); i++) await Bun.sleep(10);
   writeFileSync(join(tools, `apollo-router-${ROUTER_VERSION}.building.json`), JSON.stringify({ pid: build.pid, started_at: new Date().toISOString(), log: join(tools, "build.log") }));
+  // setsid has run once the session is its own, but `sleep` may still be starting (R): wait until it sleeps.
+  for (let i = 0; i < 200 && stateOf(build.pid) !== "S"; i++) await Bun.sleep(10);
   expect(stateOf(build.pid)).toBe("S");
   const run = Bun.spawn([`${ROOT}/node_modules/.bin/bun`, "src/main.ts", "iterations", "case1", "2", "20", "--warmup", "0s"], {
     cwd: ROOT, env: { ...process.env, FLEET_TOOLS_DIR: tools }, stdout: "pipe", stderr: "pipe",
