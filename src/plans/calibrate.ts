@@ -205,6 +205,13 @@ export function calibrationRounds(runs: readonly { round: number; result: RunRes
   return { usable: both.length, callsPerRequest, differences, totals, elsewhere };
 }
 
+/** The calibration's three columns among a comparison's targets, by how compare names them (#1, #2, the injection). */
+export const calibrationColumns = (targets: readonly string[]) => ({
+  plain: targets.find((t) => t.endsWith("#1")),
+  twin: targets.find((t) => t.endsWith("#2")),
+  injected: targets.find((t) => t.includes(CALIBRATION_PROCESS)),
+});
+
 /** The sequential design of a calibration's headline, when rounds may be added. */
 export const headlineDesign = (o: Pick<CalibrateOptions, "repeat" | "maxRepeat">) => (o.maxRepeat !== undefined && o.maxRepeat > o.repeat ? { minRounds: o.repeat, maxRounds: o.maxRepeat } : undefined);
 
@@ -215,9 +222,7 @@ export const headlineDesign = (o: Pick<CalibrateOptions, "repeat" | "maxRepeat">
 export function headlineLook(runs: readonly { round: number; result: RunResult }[], options: CalibrateOptions): string | null {
   const design = headlineDesign(options);
   if (!design) return null;
-  const targets = [...new Set(runs.map((r) => targetOf(r.result)))];
-  const plain = targets.find((t) => t.endsWith("#1"));
-  const injected = targets.find((t) => t.includes(CALIBRATION_PROCESS));
+  const { plain, injected } = calibrationColumns([...new Set(runs.map((r) => targetOf(r.result)))]);
   if (!plain || !injected) return null;
   const { totals } = calibrationRounds(runs, { plain, injected });
   if (totals.length < design.minRounds) return null;
@@ -319,7 +324,7 @@ export async function calibrate(config: Config, options: CalibrateOptions, log: 
   }, log);
   const targets = result.comparison.targets;
   if (targets.length !== 3) throw new Error(`calibration needs all three columns to have run: got ${targets.join(", ")}`);
-  const [plain, twin, injected] = [targets.find((t) => t.endsWith("#1"))!, targets.find((t) => t.endsWith("#2"))!, targets.find((t) => t.includes(CALIBRATION_PROCESS))!];
+  const { plain, twin, injected } = calibrationColumns(targets) as Record<"plain" | "twin" | "injected", string>;
   const runs = result.comparison.runs.map((r) => ({ round: r.round, result: JSON.parse(readFileSync(join(config.resultsDir, r.file), "utf8")) as RunResult }));
   const figures = calibrationOf(runs, { plain, twin, injected }, result.comparison, options);
   const calibration: Calibration = { schema_version: 1, created_at: new Date().toISOString(), comparison: result.compare, ...figures };

@@ -68,7 +68,7 @@ export interface CompareOptions {
    * A look of the caller's own after every round from `minRounds` on (`repeat` is then the most
    * rounds): it returns why the rounds stop, or null to add one (just calibrate's headline).
    */
-  lookAfterRound?: { minRounds: number; what: string; look: (done: { round: number; result: RunResult }[], round: number) => string | null };
+  lookAfterRound?: { minRounds: number; what: string; look: (done: { round: number; result: RunResult }[]) => string | null };
   /** Per target of the plan (by position): CPU burnt per request in named processes (just calibrate). */
   inject?: (Record<string, number> | null)[];
   /**
@@ -362,7 +362,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       }
       if (phases.length > 1) attachCostSplits(config, done, round, [...columnOf.values()]);
       if (lookAfter && round >= lookAfter.minRounds && round < options.repeat && !interrupted) {
-        const why = lookAfter.look(done, round);
+        const why = lookAfter.look(done);
         log(`\nafter round ${round}: ${why ?? `not yet: ${lookAfter.what}; another round`}`);
         if (why) {
           stoppedBecause = why;
