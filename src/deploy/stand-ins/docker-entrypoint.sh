@@ -4,6 +4,8 @@
 # A first start initialises the cluster, password authentication from the network, every address
 # listened on; then the server.
 set -e
+# Options alone are the server's, as the official entrypoint takes them (`-c setting=value` …).
+case "$1" in -*) set -- postgres "$@" ;; esac
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   user=${POSTGRES_USER:-postgres}
   pw=$(mktemp)
