@@ -6,6 +6,7 @@
  * security defaults hold for every pod; the CLI prints parseable YAML, and says in one line when
  * no cluster answers; what a run reads from Prometheus is parsed into the native result format.
  */
+import { gunzipSync } from "node:zlib";
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -306,7 +307,7 @@ describe("parallelism splits the load as documented", () => {
       const script: string = find(objects, "Job", "load").spec.template.spec.containers[0].command[2];
       return [...script.matchAll(/^ {2}(\d+)\) set -- (.*) ;;$/gm)].map((m) => m[2].split(" ").map((a) => a.replace(/^'|'$/g, "")));
     };
-    const targets = (objects: K8sObject[], i: number) => find(objects, "ConfigMap", "load-targets").data[`targets-${i}.jsonl`].trim().split("\n").map((l: string) => JSON.parse(l));
+    const targets = (objects: K8sObject[], i: number) => gunzipSync(Buffer.from(find(objects, "ConfigMap", "load-targets").binaryData[`targets-${i}.jsonl.gz`], "base64")).toString().trim().split("\n").map((l: string) => JSON.parse(l));
     const closed = render(t, "--parallelism", "4", "--vus", "50", "--duration", "2m").objects;
     const job = find(closed, "Job", "load");
     expect(job.spec).toMatchObject({ completionMode: "Indexed", completions: 4, parallelism: 4, backoffLimit: 0 });
@@ -422,7 +423,8 @@ describe("the command line", () => {
     const kubeconfig = join(dir, "config");
     writeFileSync(kubeconfig, "");
     for (const [env, why] of [
-      [{ PATH: dir }, "kubectl is not installed"],
+      // Not on PATH, and none built into the tools cache (`k8s cluster tools kubectl`).
+      [{ PATH: dir, FLEET_TOOLS_DIR: dir }, "kubectl is not installed"],
       // An empty kubeconfig: kubectl falls back to a server on localhost that is not there.
       [{ KUBECONFIG: kubeconfig }, "no cluster answers in kubectl's current context"],
     ] as const) {

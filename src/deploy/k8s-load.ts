@@ -14,6 +14,7 @@
  * Every runner gets the same totals and runner i of P the execution segment (i-1)/P:i/P, so k6
  * itself scales each number by 1/P.
  */
+import { gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { dirname, join, normalize, resolve } from "node:path";
 import { type ApiName, CASES, type TargetSpec } from "../run/cases";
@@ -92,7 +93,7 @@ export function podTargets(t: TargetSpec, o: K8sOptions, index: number): string 
 export function podAttack(t: TargetSpec, o: K8sOptions, index: number): string[] {
   const vus = runnerShares(o.load.vus, o.parallelism)[index];
   const shape = o.load.mode === "iterations" ? { mode: "iterations" as const, vus, iterations: runnerShares(o.load.iterations ?? 0, o.parallelism)[index] } : { ...o.load, vus };
-  const args = attackArgs("vegeta", shape, `${SCRIPT_ROOT}/targets-${index}.jsonl`, `${RECORDS_DIR}/out.bin`, { timeoutMs: clusterConfig(t).timeoutMs * 3, keepBodies: true });
+  const args = attackArgs("vegeta", shape, `${RECORDS_DIR}/targets.jsonl`, `${RECORDS_DIR}/out.bin`, { timeoutMs: clusterConfig(t).timeoutMs * 3, keepBodies: true });
   // R requests per P seconds in each pod: R/P per second exactly, where vegeta takes a whole count per period.
   return o.load.mode === "rate" ? args.map((a) => (a.startsWith("-rate=") ? `-rate=${o.load.rate}/${o.parallelism}s` : a)) : args;
 }
@@ -106,6 +107,7 @@ function vegetaObjects(t: TargetSpec, o: K8sOptions): K8sObject[] {
     "case \"$JOB_COMPLETION_INDEX\" in",
     ...indices.map((i) => `  ${i}) set -- ${podAttack(t, o, i).map((a) => `'${a}'`).join(" ")} ;;`),
     "esac",
+    `gunzip -c ${SCRIPT_ROOT}/targets-$JOB_COMPLETION_INDEX.jsonl.gz > ${RECORDS_DIR}/targets.jsonl || exit 1`,
     `"$@"; code=$?`,
     `echo "$code" > ${RECORDS_DIR}/done`,
     `echo "vegeta exited with code $code; waiting for k8s load to copy ${RECORDS_DIR}/out.bin"`,
@@ -116,7 +118,8 @@ function vegetaObjects(t: TargetSpec, o: K8sOptions): K8sObject[] {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "load-targets", namespace: o.namespace, labels: l },
-      data: Object.fromEntries(indices.map((i) => [`targets-${i}.jsonl`, podTargets(t, o, i)])),
+      // Compressed: 4,000 targets a pod are ~1.6 MB of JSON, past a ConfigMap's 1 MiB; gzip makes them ~2 %.
+      binaryData: Object.fromEntries(indices.map((i) => [`targets-${i}.jsonl.gz`, gzipSync(podTargets(t, o, i), { level: 9 }).toString("base64")])),
     },
     {
       apiVersion: "batch/v1",
@@ -133,7 +136,7 @@ function vegetaObjects(t: TargetSpec, o: K8sOptions): K8sObject[] {
             name: "vegeta",
             image: o.engineImage,
             command: ["sh", "-c", script],
-            resources: resourcesOf("vegeta"),
+            resources: resourcesOf("vegeta", o.resources),
             volumeMounts: [
               { name: "targets", mountPath: SCRIPT_ROOT, readOnly: true },
               { name: "records", mountPath: RECORDS_DIR },
@@ -190,7 +193,7 @@ function k6Objects(t: TargetSpec, o: K8sOptions): K8sObject[] {
           metadata: { labels: { ...l, "fleetbench/run": o.runId } },
           automountServiceAccountToken: "false",
           env: Object.entries(vars).map(([name, value]) => ({ name, value })),
-          resources: resourcesOf("k6"),
+          resources: resourcesOf("k6", o.resources),
           securityContext: podSecurity(),
           containerSecurityContext: containerSecurity(),
           volumes: [
@@ -205,7 +208,7 @@ function k6Objects(t: TargetSpec, o: K8sOptions): K8sObject[] {
         },
         starter: {
           automountServiceAccountToken: "false",
-          resources: resourcesOf("starter"),
+          resources: resourcesOf("starter", o.resources),
           securityContext: podSecurity(),
           containerSecurityContext: containerSecurity(),
         },
