@@ -68,7 +68,7 @@ function bunJob(name: string, args: string[], vars: IEnvVar[], o: K8sOptions, l:
       backoffLimit: retries,
       template: {
         metadata: { labels: l },
-        spec: podSpec([{ name, image: o.image, imagePullPolicy: "IfNotPresent", args, env: vars, resources: resourcesOf("jobs"), volumeMounts: tmp.mounts }], { volumes: tmp.volumes, restartPolicy: "Never" }),
+        spec: podSpec([{ name, image: o.image, imagePullPolicy: "IfNotPresent", args, env: vars, resources: resourcesOf("jobs", o.resources), volumeMounts: tmp.mounts }], { volumes: tmp.volumes, restartPolicy: "Never" }),
       },
     },
   };
@@ -91,7 +91,7 @@ function postgres(o: K8sOptions): K8sObject[] {
     ],
     ports: [{ name: "postgres", containerPort: 5432 }],
     readinessProbe: { exec: { command: ["pg_isready", "-U", c.db.user, "-d", c.db.name] }, periodSeconds: 2 },
-    resources: resourcesOf("postgres"),
+    resources: resourcesOf("postgres", o.resources),
     volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }, ...dirs.mounts],
   };
   return [
@@ -201,7 +201,7 @@ function processObjects(t: TargetSpec, p: ProcessSpec, o: K8sOptions): K8sObject
     ports: [{ name: "http", containerPort: port }],
     // Readiness only: a liveness probe would restart a process that is slow under load, in the middle of a measured run.
     readinessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 2, timeoutSeconds: 2 },
-    resources: resourcesOf(p.name),
+    resources: resourcesOf(p.name, o.resources),
   };
   const volumes = [...tmp.volumes, ...(foreign?.configMap ? [{ name: "config", configMap: { name: foreign.configMap.name } }] : [])];
   return [

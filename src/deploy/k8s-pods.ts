@@ -42,6 +42,12 @@ export interface K8sOptions {
   runId: string;
   load: LoadShape;
   fleetSize: number;
+  /**
+   * "guaranteed" (the default): each container requests what it is limited to (RESOURCES).
+   * "none": no requests and no limits, every process sharing the node as natively — for a node
+   * smaller than the requests add up to (a target asks for 4–6 CPUs; the cluster built here has 2).
+   */
+  resources?: "guaranteed" | "none";
 }
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: unknown };
@@ -97,10 +103,10 @@ export const RESOURCES: Record<string, { cpu: string; memory: string }> = {
   jobs: { cpu: "500m", memory: "1Gi" },
 };
 
-export function resourcesOf(kind: string): IResourceRequirements {
+export function resourcesOf(kind: string, resources: K8sOptions["resources"] = "guaranteed"): IResourceRequirements {
   const r = RESOURCES[RESOURCES[kind] ? kind : componentOf(kind)];
   if (!r) throw new Error(`no resources for ${kind}: add its component to RESOURCES (src/deploy/k8s-pods.ts)`);
-  return { requests: { ...r }, limits: { ...r } };
+  return resources === "none" ? {} : { requests: { ...r }, limits: { ...r } };
 }
 
 /** What the pod runs as: never root, the runtime's default seccomp profile (the `restricted` Pod Security level). */
