@@ -61,7 +61,12 @@ describe("the components", () => {
   test("the cluster's pieces are all there, each once", () => {
     const names = CLUSTER_COMPONENTS.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names.sort()).toEqual(["coredns", "crictl", "etcd", "etcdctl", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubeadm", "kubectl", "kubelet", "pause"]);
+    expect(names.sort()).toEqual(["coredns", "crictl", "etcd", "etcdctl", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubeadm", "kubectl", "kubelet", "pause", "prometheus"]);
+  });
+
+  test("the cluster's Prometheus is the pinned Prometheus (its Go module tags 2.x as v0.x)", () => {
+    expect(versions.kubernetes.prometheus).toBe(versions.prometheus);
+    expect(versions.kubernetes.prometheusModule).toBe(`0.${versions.prometheus.split(".").slice(1).join(".")}`);
   });
 
   test("Kubernetes' commands carry their version, as Kubernetes' own build stamps it", () => {

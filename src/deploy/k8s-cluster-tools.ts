@@ -90,6 +90,14 @@ export const CLUSTER_COMPONENTS: ClusterComponent[] = [
   kube("kubelet", true),
   // Services' virtual IPs on the node (kubeadm would run it from an image; here it is built like the rest).
   kube("kube-proxy"),
+  // Prometheus at the pinned version, from its Go module (v0.x tags 2.x): Debian's build, which the
+  // native path runs, is compiled without Kubernetes service discovery, and the cluster's Prometheus
+  // finds the kubelet and the pods through it. The web UI's assets are not in the module (the API is).
+  {
+    name: "prometheus",
+    version: PINS.prometheus,
+    source: { kind: "go", module: "github.com/prometheus/prometheus", version: PINS.prometheusModule, pkg: "github.com/prometheus/prometheus/cmd/prometheus", cgo: false, tags: ["netgo"], ldflags: ["-s", "-w", `-X github.com/prometheus/common/version.Version=${PINS.prometheus}`] },
+  },
   { name: "coredns", version: PINS.coredns, source: { kind: "go", module: "github.com/coredns/coredns", version: PINS.coredns, pkg: "github.com/coredns/coredns", cgo: false, ldflags: ["-s", "-w"] } },
 ];
 
@@ -111,11 +119,27 @@ export function localReplaces(goMod: string): string[] {
   return out;
 }
 
+/** The source's replaces of a module by another module (`k8s.io/klog/v2 => github.com/simonpasquier/klog-gokit/v3 v3.0.0`), as written. */
+export function moduleReplaces(goMod: string): string[] {
+  const lines = goMod.replace(/\/\/.*$/gm, "").split("\n");
+  const out: string[] = [];
+  let inBlock = false;
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === "replace (") inBlock = true;
+    else if (inBlock && line === ")") inBlock = false;
+    const body = inBlock ? line : /^replace\s+(.*)$/.exec(line)?.[1];
+    if (body && /^\S+(?:\s+\S+)?\s+=>\s+[^.\s]\S*\s+\S+$/.test(body)) out.push(body.replace(/\s+/g, " "));
+  }
+  return out;
+}
+
 /** The throwaway build module's go.mod: requires the source, sends each local replace to its served sibling. */
 export function buildModuleGoMod(source: Extract<ComponentSource, { kind: "go" }>, sourceGoMod: string): string {
   const go = /^go\s+(\S+)/m.exec(sourceGoMod)?.[1];
   const godebug = /^godebug\s+.*$/m.exec(sourceGoMod)?.[0];
   const replaces = localReplaces(sourceGoMod);
+  const others = moduleReplaces(sourceGoMod);
   if (replaces.length && !source.siblings) throw new Error(`${source.module} v${source.version} replaces ${replaces.join(", ")} with local folders, and no version is pinned to take them at`);
   return [
     `module fleetbench.build/${source.module.replaceAll("/", "-")}`,
@@ -125,7 +149,8 @@ export function buildModuleGoMod(source: Extract<ComponentSource, { kind: "go" }
     ...(godebug ? [godebug] : []),
     "",
     `require ${source.module} v${source.version}`,
-    ...(replaces.length ? ["", "replace (", ...replaces.map((m) => `\t${m} => ${m} v${source.siblings}`), ")"] : []),
+    // A dependency's replaces count for nothing: the source's own, local and not, are restated here.
+    ...(replaces.length || others.length ? ["", "replace (", ...replaces.map((m) => `\t${m} => ${m} v${source.siblings}`), ...others.map((r) => `\t${r}`), ")"] : []),
     "",
   ].join("\n");
 }
