@@ -140,7 +140,7 @@ export async function ensureBase(config: Config, log: (line: string) => void = c
 }
 
 /** One stand-in: the files its build context holds and its Dockerfile (FROM the base). */
-interface StandIn {
+export interface StandIn {
   image: string;
   /** What it is made of, said by `images` and kept in a label. */
   contents: string;
@@ -290,43 +290,39 @@ export interface ImageState {
  * Builds every stand-in that is missing or whose recipe changed; an image that is here and no
  * stand-in (the official one, pulled) is kept as it is. `only` limits it to some images.
  */
-export async function buildStandIns(config: Config, log: (line: string) => void = console.log, only?: string[]): Promise<ImageState[]> {
+export async function buildStandIns(config: Config, log: (line: string) => void = console.log, only?: string[], list: StandIn[] = STAND_INS): Promise<ImageState[]> {
   const states: ImageState[] = [];
-  for (const s of STAND_INS.filter((x) => !only || only.includes(x.image))) {
-    const present = inspectImage(s.image);
-    if (present && present.standInOf === null) {
-      states.push({ image: s.image, state: "official", id: present.id });
-      continue;
-    }
-    const missing = missingInputs(config, s);
-    if (missing) {
-      if (present) log(`stand-ins: ${s.image} kept as built (${missing})`);
-      states.push(present ? { image: s.image, state: "stand-in", id: present.id, note: missing } : { image: s.image, state: "missing", id: null, note: missing });
-      continue;
-    }
-    const dockerfile = [`FROM ${BASE_IMAGE}`, ...s.dockerfile].join("\n");
-    const recipe = recipeOf(s, config, dockerfile);
-    if (present && present.recipe === recipe) {
-      states.push({ image: s.image, state: "stand-in", id: present.id });
-      continue;
-    }
-    await ensureBase(config, log);
-    const context = mkdtempSync(join(tmpdir(), "fleetbench-stand-in-"));
-    try {
-      for (const [name, path] of Object.entries(s.files(config))) cpSync(path, join(context, name), { recursive: true, verbatimSymlinks: true, dereference: !statSync(path).isDirectory() });
-      writeFileSync(join(context, "Dockerfile"), `${dockerfile}\n`);
-      const t0 = Date.now();
-      await stream(["docker", "build", "--quiet", "-t", s.image,
-        "--label", `${STAND_IN_LABEL}=${s.image}`, "--label", `${STAND_IN_LABEL}.recipe=${recipe}`, "--label", `${STAND_IN_LABEL}.contents=${s.contents}`,
-        context], { DOCKER_BUILDKIT: "0" });
-      const built = inspectImage(s.image)!;
-      log(`stand-ins: built ${s.image} (${built.id.slice(7, 19)}) in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${s.contents}`);
-      states.push({ image: s.image, state: "built", id: built.id });
-    } finally {
-      rmSync(context, { recursive: true, force: true });
-    }
-  }
+  for (const s of list.filter((x) => !only || only.includes(x.image))) states.push(await buildStandIn(config, s, log));
   return states;
+}
+
+/** Builds one stand-in unless it is here with the same recipe (or is the official image). */
+export async function buildStandIn(config: Config, s: StandIn, log: (line: string) => void = console.log): Promise<ImageState> {
+  const present = inspectImage(s.image);
+  if (present && present.standInOf === null) return { image: s.image, state: "official", id: present.id };
+  const missing = missingInputs(config, s);
+  if (missing) {
+    if (present) log(`stand-ins: ${s.image} kept as built (${missing})`);
+    return present ? { image: s.image, state: "stand-in", id: present.id, note: missing } : { image: s.image, state: "missing", id: null, note: missing };
+  }
+  const dockerfile = [`FROM ${BASE_IMAGE}`, ...s.dockerfile].join("\n");
+  const recipe = recipeOf(s, config, dockerfile);
+  if (present && present.recipe === recipe) return { image: s.image, state: "stand-in", id: present.id };
+  await ensureBase(config, log);
+  const context = mkdtempSync(join(tmpdir(), "fleetbench-stand-in-"));
+  try {
+    for (const [name, path] of Object.entries(s.files(config))) cpSync(path, join(context, name), { recursive: true, verbatimSymlinks: true, dereference: !statSync(path).isDirectory() });
+    writeFileSync(join(context, "Dockerfile"), `${dockerfile}\n`);
+    const t0 = Date.now();
+    await stream(["docker", "build", "--quiet", "-t", s.image,
+      "--label", `${STAND_IN_LABEL}=${s.image}`, "--label", `${STAND_IN_LABEL}.recipe=${recipe}`, "--label", `${STAND_IN_LABEL}.contents=${s.contents}`,
+      context], { DOCKER_BUILDKIT: "0" });
+    const built = inspectImage(s.image)!;
+    log(`stand-ins: built ${s.image} (${built.id.slice(7, 19)}) in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${s.contents}`);
+    return { image: s.image, state: "built", id: built.id };
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
 }
 
 /** Whether an image can be pulled from its registry right now (a short attempt; no registry here fails at once). */

@@ -38,7 +38,7 @@ import { fileStamp, freshResultPath, writeResult } from "../run/results";
 import { baseResult } from "../run/run-result";
 import versions from "../versions.json" with { type: "json" };
 
-const OPTIONS = ["parallelism", "namespace", "image", "engine-image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api"];
+const OPTIONS = ["parallelism", "namespace", "image", "engine-image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api", "resources"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function name(raw: string | undefined, flag: string, fallback: string): string {
@@ -80,6 +80,8 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
   if (!image || /\s/.test(image)) throw new UsageError(`--image must be an image reference (e.g. registry.example/fleetbench:${versions.bun}), got "${image}"`);
   const engineImage = flags.get("engine-image") ?? K8S_DEFAULTS.engineImage;
   if (!engineImage || /\s/.test(engineImage)) throw new UsageError(`--engine-image must be an image reference (e.g. registry.example/fleetbench-vegeta:${versions.vegeta}), got "${engineImage}"`);
+  const resources = flags.get("resources") ?? "guaranteed";
+  if (resources !== "guaranteed" && resources !== "none") throw new UsageError(`--resources takes guaranteed (requests = limits, the default) or none (no requests or limits: a small node), got "${resources}"`);
   const stamp = fileStamp();
   return {
     target,
@@ -95,6 +97,7 @@ export function k8sArgs(config: Config, args: string[], runId?: string): { targe
       runId: runId ?? `${stamp}-${target.case}-${target.gateway}-k8s`,
       load,
       fleetSize: config.fleetSize,
+      resources,
     },
   };
 }
@@ -302,11 +305,15 @@ export function k8sDown(run: Kubectl, namespace: string, log: (line: string) => 
 }
 
 export async function k8sCommand(config: Config, [action, ...args]: string[], log: (line: string) => void = console.log, run: Kubectl = kubectl) {
-  // The cluster built here (§26): so far only its components' builds.
+  // The cluster built here (§26).
   if (action === "cluster") {
-    if (args[0] !== "tools") throw new UsageError(`k8s cluster takes tools [COMPONENT]..., got "${args[0] ?? ""}"`);
-    const { clusterTools } = await import("./k8s-cluster-tools");
-    return clusterTools(config, args.slice(1), log);
+    const [what, ...rest] = args;
+    if (what === "tools") return (await import("./k8s-cluster-tools")).clusterTools(config, rest, log);
+    if (!["up", "down", "status"].includes(what ?? "")) throw new UsageError(`k8s cluster takes up, down, status or tools [COMPONENT]..., got "${what ?? ""}"`);
+    if (rest.length) throw new UsageError(`k8s cluster ${what} takes no arguments, got "${rest.join(" ")}"`);
+    if (what === "up") return void (await (await import("./k8s-cluster")).clusterUp(config, log));
+    if (what === "down") return (await import("./k8s-cluster-down")).clusterDown(config, log);
+    return void (await (await import("./k8s-cluster-down")).clusterStatus(config, log));
   }
   const actions = ["render", "up", "gate", "load", "down"];
   if (!actions.includes(action ?? "")) throw new UsageError(`k8s takes ${actions.join(", ")}, got "${action ?? ""}"`);
@@ -317,6 +324,10 @@ export async function k8sCommand(config: Config, [action, ...args]: string[], lo
   if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s ${parsed?.target.case ?? "case2"} render\` prints the manifests without a cluster`);
   if (!parsed) return k8sDown(run, namespaceFlag(splitFlags(args, OPTIONS).flags), log);
   const { target, options } = parsed;
+  // The cluster built here pulls nothing: the target's images go into its containerd first.
+  const local = await import("./k8s-cluster");
+  if (local.isLocalCluster(config, run) && action === "up") local.recycleVolumes(config, run);
+  if (local.isLocalCluster(config, run)) await (await import("./k8s-cluster-images")).ensureClusterImages(config, (await import("./k8s-cluster-images")).imagesOf(renderTarget(target, options)), log);
   if (action === "up") return k8sUp(run, target, options, log);
   if (action === "gate") return k8sGate(run, target, options, log);
   return k8sLoad(run, target, options, config, log);

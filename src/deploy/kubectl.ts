@@ -4,15 +4,25 @@
  * and waiting is polling an object's status, never a sleep of a guessed length.
  */
 import type { PromAnswer } from "./k8s-result";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../config";
 import { sleep, spawnSync, which } from "../runtime";
+import versions from "../versions.json" with { type: "json" };
 
 export interface Kubectl {
   (args: string[], input?: string): { code: number; out: string; err: string };
 }
 
+/** kubectl: the one on PATH, else the one `k8s cluster tools` built at the pin (the cluster built here needs no other). */
+export function kubectlProgram(): string | null {
+  const cached = join(loadConfig().toolsDir, `kubectl-${versions.kubernetes.kubernetes}`, "bin", "kubectl");
+  return which("kubectl") ?? (existsSync(cached) ? cached : null);
+}
+
 /** Runs kubectl; `input` goes to its standard input. A hung API server ends after two minutes. */
 export const kubectl: Kubectl = (args, input) => {
-  const r = spawnSync(["kubectl", ...args], { input, timeout: 120_000 });
+  const r = spawnSync([kubectlProgram() ?? "kubectl", ...args], { input, timeout: 120_000 });
   return { code: r.exitCode ?? 1, out: r.stdout, err: r.stderr };
 };
 
@@ -28,7 +38,7 @@ export function kubectlOk(run: Kubectl, args: string[], input?: string): string 
 
 /** Why no cluster can be used from here, or null when kubectl answers with a server version. */
 export function clusterUnavailable(run: Kubectl = kubectl): string | null {
-  if (!which("kubectl")) return "kubectl is not installed (not on PATH)";
+  if (!kubectlProgram()) return "kubectl is not installed (not on PATH, and `just k8s cluster tools kubectl` has not built one)";
   const r = run(["version", "--output=json", "--request-timeout=5s"]);
   if (r.code !== 0) return `no cluster answers in kubectl's current context (${reason(r.err, r.code)})`;
   return null;
