@@ -452,8 +452,11 @@ describe("a run's result from Prometheus", () => {
     expect(q.requests).toBe('sum(last_over_time(k6_iterations_total{run="r1"}[90s]))');
     expect(q.latency_p99).toBe('histogram_quantile(0.99, sum(last_over_time(k6_http_req_duration_seconds{run="r1",measured="yes"}[90s])))');
     expect(q.latency_p95_by_api).toBe('histogram_quantile(0.95, sum by (api) (last_over_time(k6_http_req_duration_seconds{run="r1",measured="yes"}[90s])))');
-    expect(q.calls).toBe('http_requests_total{namespace="fleetbench",route!~"/metrics|/health"}[90s]');
-    expect(q.cpu).toBe('container_cpu_usage_seconds_total{namespace="fleetbench",container!="",container!="POD"}[90s]');
+    expect(q.calls).toBe('http_requests_total{namespace="fleetbench",route!~"/metrics|/health"}[89200ms]');
+    // Calls from the scrape before the run (vegeta's path gives that moment), to the millisecond.
+    expect(runQueries("fleetbench", "r1", 89.2, 95.25).calls).toEndWith("[95250ms]");
+    expect(runQueries("fleetbench", "r1", 89.2, 95.25).cpu).toEndWith("[95250ms]");
+    expect(q.cpu).toBe('container_cpu_usage_seconds_total{namespace="fleetbench",container!="",container!="POD"}[89200ms]');
     expect(q.rss_total).toBe('max_over_time(sum(container_memory_rss{namespace="fleetbench",container!="",container!="POD",container!~"k6|vegeta"})[90s:15s])');
   });
 

@@ -34,8 +34,10 @@ const perQuantile = <S extends string>(suffix: S, query: (q: number) => string) 
  * counters run across runs, so they are read as raw samples and their increase is summed here
  * without Prometheus' extrapolation (a call count must come out whole).
  */
-export function runQueries(namespace: string, runId: string, seconds: number) {
+export function runQueries(namespace: string, runId: string, seconds: number, sinceScrape = seconds) {
   const r = `[${Math.ceil(seconds)}s]`;
+  // From the samples taken just before the run (vegeta's path waits for them), to the millisecond.
+  const fromScrape = `[${Math.floor(sinceScrape * 1000)}ms]`;
   const run = `run="${runId}"`;
   const ns = `namespace="${namespace}"`;
   const last = (selector: string) => `last_over_time(${selector}${r})`;
@@ -50,8 +52,8 @@ export function runQueries(namespace: string, runId: string, seconds: number) {
     // Native histograms: summing them merges the runners' (and the APIs') buckets, then the quantile.
     ...perQuantile("", (q) => `histogram_quantile(${q}, sum(${latency}))`),
     ...perQuantile("_by_api", (q) => `histogram_quantile(${q}, sum by (api) (${latency}))`),
-    calls: `http_requests_total{${ns},route!~"/metrics|/health"}${r}`,
-    cpu: `container_cpu_usage_seconds_total{${ns},container!="",container!="POD"}${r}`,
+    calls: `http_requests_total{${ns},route!~"/metrics|/health"}${fromScrape}`,
+    cpu: `container_cpu_usage_seconds_total{${ns},container!="",container!="POD"}${fromScrape}`,
     rss: `sum by (container) (max_over_time(container_memory_rss{${ns},container!="",container!="POD"}${r}))`,
     // Memory held at one moment by the case (not the load generator): the peak of the sum, as natively.
     rss_total: `max_over_time(sum(container_memory_rss{${ns},container!="",container!="POD",container!~"k6|vegeta"})${r.slice(0, -1)}:15s])`,
@@ -90,11 +92,12 @@ export function counterIncrease(values: [number, string][]): number {
 }
 
 /** The increase of every series of a matrix, summed by one label: over replicas, routes and statuses. */
-export function increaseBy(answer: PromAnswer, label: string): Record<string, number> {
+export function increaseBy(answer: PromAnswer, label: string, fromZero: (key: string) => boolean = () => false): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of result(answer, "matrix")) {
     const key = s.metric[label];
-    if (key) out[key] = (out[key] ?? 0) + counterIncrease(s.values);
+    // A series that starts inside the window from zero (a container the run made) counts its first sample too.
+    if (key) out[key] = (out[key] ?? 0) + counterIncrease(fromZero(key) && s.values.length ? [[s.values[0][0], "0"], ...s.values] : s.values);
   }
   return out;
 }
@@ -142,7 +145,9 @@ export function measuredFromPrometheus(
 
 /** CPU and memory per container (cAdvisor, summed over replicas and pods of one container name). */
 function usageFromPrometheus(answers: Pick<Record<keyof RunQueries, PromAnswer>, "cpu" | "rss">): Record<string, ProcessUsage> {
-  const cpu = increaseBy(answers.cpu, "container");
+  // The load's containers start with the run: everything they used counts, their first sample included
+  // (cAdvisor may see a new container only seconds after it starts).
+  const cpu = increaseBy(answers.cpu, "container", (name) => name === "vegeta" || name === "k6");
   const rss = vectorBy(answers.rss, "container");
   // cAdvisor has no PSS: the PSS field holds the RSS too, and extra.memory says so.
   return Object.fromEntries(

@@ -224,6 +224,17 @@ async function k8sVegetaLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config:
   const { runId, path } = freshResultPath(config, o.runId);
   const options = { ...o, runId };
   kubectlOk(run, ["delete", "job", LOAD_JOB, "-n", o.namespace, "--ignore-not-found", "--cascade=foreground"]);
+  // Calls and CPU are counted from samples of every service and container taken after the gate and
+  // before the first request (the gate's calls are not the run's; cAdvisor may sample a container
+  // only every 10-15 s, and a container with one sample in the window would count nothing).
+  const latest = [`min(timestamp(http_requests_total{namespace="${o.namespace}"}))`, 
+    // cAdvisor's samples carry their own timestamps, so a gone container's series lingers for
+    // Prometheus' 5-minute lookback: only series sampled in the last 30 s (cAdvisor samples a live
+    // container at least every 15 s) are the running containers'.
+    `min(timestamp(container_cpu_usage_seconds_total{namespace="${o.namespace}",container!="",container!="POD",container!~"vegeta|k6"}) > (time() - 30))`];
+  const scrapedSince = (t0: number) => (latest.every((q) => (promQuery(run, o.prometheus, q, Date.now() / 1000).data?.result[0]?.value?.[1] ?? 0) >= t0) ? true : null);
+  const quiet = Date.now() / 1000;
+  await poll("Prometheus to scrape the services and containers before the run", 300_000, () => scrapedSince(quiet));
   const start = Date.now() / 1000;
   apply(run, t, options, only(renderTarget(t, options), isLoad));
   log(`measuring: ${t.label}, ${o.parallelism} vegeta pod(s) (Job ${LOAD_JOB}), run ${runId}`);
@@ -258,10 +269,9 @@ async function k8sVegetaLoad(run: Kubectl, t: TargetSpec, o: K8sOptions, config:
     });
     await writeRecords(path.replace(/\.json$/, ".records.csv.gz"), records);
     // The last samples must be after the end: one scrape of every service.
-    const latest = `min(timestamp(http_requests_total{namespace="${o.namespace}"}))`;
-    await poll("Prometheus to scrape the services after the run", 300_000, () => ((promQuery(run, o.prometheus, latest, Date.now() / 1000).data?.result[0]?.value?.[1] ?? 0) >= finished ? true : null));
+    await poll("Prometheus to scrape the services and containers after the run", 300_000, () => scrapedSince(finished));
     const end = Date.now() / 1000;
-    const queries = runQueries(o.namespace, runId, end - start + 5);
+    const queries = runQueries(o.namespace, runId, end - start + 5, end - quiet);
     const cluster = Object.fromEntries(CLUSTER_QUERIES.map((k) => [k, promQuery(run, o.prometheus, queries[k], end)])) as Record<keyof RunQueries, ReturnType<typeof promQuery>>;
     const seconds = o.load.duration ? durationSeconds(o.load.duration) : finished - start;
     const measured = measuredFromPrometheus(cluster, { seconds, wallSeconds: finished - start, gateway: t.gateway, engineExit, summary, engineFailure: engineExit ? `a vegeta pod exited with code ${engineExit}` : undefined });
