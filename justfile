@@ -162,7 +162,7 @@ obs *args: _deps
 compose +args: _deps
     @{{fleet}} compose "$@"
 
-# A case on Kubernetes with kubectl's current context: k8s case2 render (no cluster needed) | up | gate | load | down [options]
+# A case on Kubernetes with kubectl's current context: k8s case2 render (no cluster needed) | up | gate | load | down [options]; k8s cluster up|status|down builds and runs a single-node cluster here
 [group('platform')]
 [no-exit-message]
 k8s *args: _deps

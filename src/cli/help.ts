@@ -185,8 +185,11 @@ ${ENGINE}`,
   gate first if not passed), copies every pod's records out, merges them and writes the result to results/ (with
   --engine k6: a k6-operator TestRun); down deletes what fleetbench created (the namespace stays).
   \`just k8s render case2\` (the action first) still works, with a notice
-  \`just k8s cluster tools [COMPONENT ...]\` builds a single-node cluster's components here from their served modules
-  (kubeadm, kubelet, the control plane, etcd, crictl, CoreDNS, the pause binary; niced, one at a time, into the tools cache)
+  \`just k8s cluster up|status|down\` a single-node cluster on this machine (root, Linux; docs/platforms.md): up builds what
+  is missing, starts it and makes it kubectl's current context (then use --resources none: a target requests 4-6 CPUs);
+  status shows its processes, pods and idle cost; down leaves no process, mount, link or iptables rule
+  \`just k8s cluster tools [COMPONENT ...]\` builds its components here from their served modules (kubeadm, kubelet,
+  the control plane, etcd, crictl, CoreDNS, Prometheus, the pause binary; niced, one at a time, into the tools cache)
   --parallelism P                     load pods; each runs 1/P of the workers, iterations or rate (default 1)
   --vus V --duration D                the closed model (default 10 VUs for 30s)
   --rate R                            the open model (with --duration D)
@@ -197,7 +200,8 @@ ${API}
   --engine-image IMAGE                vegeta's image (compose/vegeta.Dockerfile; default fleetbench-vegeta:<vegeta version>)
   --database-url-secret NAME          a Secret with DATABASE_URL: that server, no PostgreSQL in the namespace
   --prometheus NS/SERVICE:PORT        the Prometheus the containers' CPU and memory are read from (default monitoring/prometheus-server:80)
-  --operator-namespace NS             where k6-operator runs, with --engine k6 (default k6-operator-system)`,
+  --operator-namespace NS             where k6-operator runs, with --engine k6 (default k6-operator-system)
+  --resources guaranteed|none         requests = limits per container (default), or neither: a node smaller than the target`,
   "bench-driver": `just bench-driver [options]\n  robot-service's GET /robots/:id against the raw driver with the same query, pool and concurrency
   --concurrency N                     requests in flight (default 50)
   --windows N                         windows of each (default 5), interleaved
