@@ -18,7 +18,7 @@ import { clusterLeftovers, splitRule } from "../src/deploy/k8s-cluster-down";
 import { imagesOf } from "../src/deploy/k8s-cluster-images";
 import { defaultKubeconfig, clusterPrerequisites } from "../src/deploy/k8s-cluster";
 import { renderTarget } from "../src/deploy/k8s-manifests";
-import { k8sArgs } from "../src/deploy/k8s";
+import { k8sArgs, requestedCpus } from "../src/deploy/k8s";
 import { kubectlProgram } from "../src/deploy/kubectl";
 import { TARGETS } from "../src/run/cases";
 import { spawnSync } from "../src/runtime";
@@ -103,6 +103,12 @@ describe("what the cluster is configured with", () => {
     expect(() => k8sArgs(config, ["case2", "--resources", "some"])).toThrow("--resources takes guaranteed");
   });
 
+  test("what a target's pods request: Case 3 through Apollo Router 6.5 CPUs as rendered by default, none with --resources none", () => {
+    expect(requestedCpus(render("case3"))).toBe(6.5);
+    expect(requestedCpus(render("case2"))).toBe(5);
+    expect(requestedCpus(render("case3", "--resources", "none"))).toBe(0);
+  });
+
   test("the images a target's pods run, as the cluster imports them", () => {
     expect(imagesOf(render("case2")).sort()).toEqual([`fleetbench-vegeta:${versions.vegeta}`, `fleetbench:bun-${versions.bun}`, `postgres:${versions.postgres}`]);
     expect(imagesOf(render("case3"))).toContain(`ghcr.io/apollographql/router:v${versions.apolloRouter}`);
@@ -142,6 +148,13 @@ describe("the cluster built here, for real", () => {
     expect(status.out).toMatch(/pod monitoring prometheus-server-\S+ Running/);
     expect(spawnSync([kubectlProgram()!, "--kubeconfig", defaultKubeconfig(), "config", "current-context"]).stdout.trim()).toBe(CLUSTER.name);
   }, 3_600_000);
+
+  test("a target that cannot fit the node is refused at once, saying how it could (2 CPUs here; Case 3 requests 6.5)", () => {
+    const r = cli("k8s", "case3", "up");
+    expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: "" });
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/case3 · apollo-router requests 6\.5 CPUs .* the cluster's nodes have \d+(\.\d+)? allocatable: pass --resources none/);
+  });
 
   for (const c of CASES) {
     test(`${c}: up from render's manifests (Apollo Router in a pod for case3), and the gate passes`, () => {

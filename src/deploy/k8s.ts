@@ -128,6 +128,25 @@ async function waitForJob(run: Kubectl, o: K8sOptions, job: string, timeoutMs: n
   return poll(`Job ${job} in ${o.namespace}`, timeoutMs, () => jobOutcome(getJson(run, o.namespace, "job", job)));
 }
 
+/** CPUs of a Kubernetes quantity ("500m", "1", "2.5"). */
+export const cpus = (q: string) => (q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q));
+
+/** CPUs the target's long-running pods request (its Deployments and StatefulSets, one replica each, as rendered). */
+export function requestedCpus(objects: K8sObject[]): number {
+  return objects
+    .filter((x) => x.kind === "Deployment" || x.kind === "StatefulSet")
+    .flatMap((x: any) => x.spec.template.spec.containers)
+    .reduce((sum: number, c: any) => sum + (c.resources?.requests?.cpu ? cpus(c.resources.requests.cpu) : 0), 0);
+}
+
+/** Pods that cannot fit stay Pending for the whole wait: refuses at once, with the way out. */
+export function checkFits(run: Kubectl, t: TargetSpec, o: K8sOptions) {
+  const want = requestedCpus(renderTarget(t, o));
+  const nodes = JSON.parse(kubectlOk(run, ["get", "nodes", "-o", "json"])).items ?? [];
+  const have = nodes.reduce((sum: number, n: any) => sum + cpus(n.status?.allocatable?.cpu ?? "0"), 0);
+  if (want > have) throw new UsageError(`${t.label} requests ${want} CPUs (requests = limits per container) and the cluster's nodes have ${have} allocatable: pass --resources none (no requests or limits; every process shares the nodes, as natively) or use a larger cluster`);
+}
+
 export async function k8sUp(run: Kubectl, t: TargetSpec, o: K8sOptions, log: (line: string) => void) {
   const objects = renderTarget(t, o);
   apply(run, t, o, only(objects, (x) => x.kind === "Namespace"));
@@ -334,6 +353,7 @@ export async function k8sCommand(config: Config, [action, ...args]: string[], lo
   if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s ${parsed?.target.case ?? "case2"} render\` prints the manifests without a cluster`);
   if (!parsed) return k8sDown(run, namespaceFlag(splitFlags(args, OPTIONS).flags), log);
   const { target, options } = parsed;
+  if (action === "up") checkFits(run, target, options);
   // The cluster built here pulls nothing: the target's images go into its containerd first.
   const local = await import("./k8s-cluster");
   if (local.isLocalCluster(config, run) && action === "up") local.recycleVolumes(config, run);
