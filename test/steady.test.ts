@@ -31,7 +31,10 @@ describe("steal time from /proc/stat", () => {
     const samples = Array.from({ length: 11 }, (_, s) => ({ t: 1_000_000 + s * 1000, total: 100 * s, steal: s <= 5 ? s : 5 + 20 * (s - 5) }));
     expect(stealPerWindow(samples, 1_000_000, 5, 2)).toEqual([1, 20]);
     // Windows starting half a second later straddle the change: 4.5 s at 1 % and 0.5 s at 20 %.
-    expect(stealPerWindow(samples, 1_000_500, 5, 2)).toEqual([2.9, null]);
+    // The last window ends 0.5 s after the last reading: it ends at that reading (the engine's clock starts at
+    // its first request, a little after the readings began and ended); 1.5 s after, it is not covered.
+    expect(stealPerWindow(samples, 1_000_500, 5, 2)).toEqual([2.9, 20]);
+    expect(stealPerWindow(samples, 1_001_500, 5, 2)).toEqual([6.7, null]);
     expect(stealPerWindow(samples, 999_000, 5, 1)).toEqual([null]);
   });
 
