@@ -9,14 +9,14 @@ import type { Config } from "../config";
 import { isAlive } from "../run/ports";
 import { sleep, spawnSync } from "../runtime";
 import { CADVISOR_CONTAINERD, CLUSTER, type ClusterPaths, clusterPaths, containerdSocket } from "./k8s-cluster-config";
-import { CLUSTER_COMPONENTS, componentBinary } from "./k8s-cluster-tools";
+import { componentPath } from "./k8s-cluster-tools";
 import { type ClusterState, defaultKubeconfig, readClusterState } from "./k8s-cluster";
 
 const run = (cmd: string[], timeout = 120_000) => {
   const r = spawnSync(cmd, { timeout });
   return { code: r.exitCode ?? 1, out: r.stdout.trim(), err: r.stderr.trim() };
 };
-const bin = (config: Config, name: string) => componentBinary(config, CLUSTER_COMPONENTS.find((c) => c.name === name)!);
+const bin = componentPath;
 
 /** Processes of the cluster: those its state names, and any whose command line names its folders or socket (containerd's shims). */
 function clusterProcesses(config: Config, state: ClusterState | null): { pid: number; what: string }[] {

@@ -16,19 +16,18 @@ import { spawn, spawnSync, which } from "../runtime";
 import versions from "../versions.json" with { type: "json" };
 import { buildStandIn, buildStandIns, IMAGES, inspectImage, type StandIn } from "./compose-images";
 import { CLUSTER, containerdSocket } from "./k8s-cluster-config";
-import { buildComponent, CLUSTER_COMPONENTS, componentBinary } from "./k8s-cluster-tools";
+import { buildComponent, component, componentPath } from "./k8s-cluster-tools";
 import { vegetaBinary } from "../run/tools";
 import { K8S_DEFAULTS } from "./k8s-manifests";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
-const component = (name: string) => CLUSTER_COMPONENTS.find((c) => c.name === name)!;
 
 /** The stand-ins only a cluster needs, each from a binary of the tools cache. */
 export const CLUSTER_STAND_INS: StandIn[] = [
   {
     image: CLUSTER.pauseImage,
     contents: `the pause binary compiled from Kubernetes v${versions.kubernetes.kubernetes}'s build/pause/linux/pause.c (k8s cluster tools pause)`,
-    files: (config) => ({ pause: componentBinary(config, component("pause")) }),
+    files: (config) => ({ pause: componentPath(config, "pause") }),
     dockerfile: ["COPY pause /pause", "USER 65535:65535", 'ENTRYPOINT ["/pause"]'],
   },
   {
@@ -36,13 +35,13 @@ export const CLUSTER_STAND_INS: StandIn[] = [
     // The official image sets cap_net_bind_service on the binary and runs as nonroot; the minimal
     // base has no setcap, so this one runs as root (kubeadm's Deployment does not ask for non-root).
     contents: `CoreDNS ${versions.kubernetes.coredns} built from its Go module (k8s cluster tools coredns), running as root`,
-    files: (config) => ({ coredns: componentBinary(config, component("coredns")) }),
+    files: (config) => ({ coredns: componentPath(config, "coredns") }),
     dockerfile: ["COPY coredns /coredns", "EXPOSE 53 53/udp", 'ENTRYPOINT ["/coredns"]'],
   },
   {
     image: CLUSTER.prometheusImage,
     contents: `Prometheus ${versions.prometheus} built from its Go module (k8s cluster tools prometheus), with Kubernetes service discovery`,
-    files: (config) => ({ prometheus: componentBinary(config, component("prometheus")) }),
+    files: (config) => ({ prometheus: componentPath(config, "prometheus") }),
     dockerfile: ["COPY prometheus /bin/prometheus", "RUN mkdir -p /prometheus && chown nobody:nogroup /prometheus", "USER nobody", "WORKDIR /prometheus", 'ENTRYPOINT ["/bin/prometheus"]'],
   },
   {
@@ -61,7 +60,7 @@ const run = (cmd: string[], input?: string) => {
 
 /** The image id containerd holds under a name (the config's digest, which is Docker's image id), or null. */
 export function containerdImageId(config: Config, image: string): string | null {
-  const crictl = componentBinary(config, component("crictl"));
+  const crictl = componentPath(config, "crictl");
   const r = run([crictl, "--runtime-endpoint", `unix://${containerdSocket()}`, "--image-endpoint", `unix://${containerdSocket()}`, "inspecti", "-o", "json", image]);
   if (r.code !== 0) return null;
   try {

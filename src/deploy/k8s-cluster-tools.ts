@@ -103,35 +103,38 @@ export const CLUSTER_COMPONENTS: ClusterComponent[] = [
 
 export const componentBinary = (config: Config, c: ClusterComponent) => join(config.toolsDir, `${c.name}-${c.version}`, "bin", c.name);
 
-/** The modules a go.mod replaces with a local folder (`k8s.io/api => ./staging/src/k8s.io/api`), in its order. */
-export function localReplaces(goMod: string): string[] {
-  const lines = goMod.replace(/\/\/.*$/gm, "").split("\n");
+/** A component by name. */
+export const component = (name: string): ClusterComponent => {
+  const c = CLUSTER_COMPONENTS.find((x) => x.name === name);
+  if (!c) throw new Error(`no cluster component ${name}`);
+  return c;
+};
+
+/** Where a component's binary is, by its name. */
+export const componentPath = (config: Config, name: string) => componentBinary(config, component(name));
+
+/** Every replace of a go.mod, single-line or in a block, comments dropped, spaces made single: `old [v] => new [v]`. */
+function replaceLines(goMod: string): string[] {
   const out: string[] = [];
   let inBlock = false;
-  for (const raw of lines) {
+  for (const raw of goMod.replace(/\/\/.*$/gm, "").split("\n")) {
     const line = raw.trim();
     if (line === "replace (") inBlock = true;
     else if (inBlock && line === ")") inBlock = false;
     const body = inBlock ? line : /^replace\s+(.*)$/.exec(line)?.[1];
-    const m = body && /^(\S+)(?:\s+\S+)?\s+=>\s+(\.{1,2}\/\S*)$/.exec(body);
-    if (m) out.push(m[1]);
+    if (body?.includes("=>")) out.push(body.replace(/\s+/g, " "));
   }
   return out;
 }
 
+/** The modules a go.mod replaces with a local folder (`k8s.io/api => ./staging/src/k8s.io/api`), in its order. */
+export function localReplaces(goMod: string): string[] {
+  return replaceLines(goMod).flatMap((r) => /^(\S+)(?: \S+)? => \.{1,2}\/\S*$/.exec(r)?.[1] ?? []);
+}
+
 /** The source's replaces of a module by another module (`k8s.io/klog/v2 => github.com/simonpasquier/klog-gokit/v3 v3.0.0`), as written. */
 export function moduleReplaces(goMod: string): string[] {
-  const lines = goMod.replace(/\/\/.*$/gm, "").split("\n");
-  const out: string[] = [];
-  let inBlock = false;
-  for (const raw of lines) {
-    const line = raw.trim();
-    if (line === "replace (") inBlock = true;
-    else if (inBlock && line === ")") inBlock = false;
-    const body = inBlock ? line : /^replace\s+(.*)$/.exec(line)?.[1];
-    if (body && /^\S+(?:\s+\S+)?\s+=>\s+[^.\s]\S*\s+\S+$/.test(body)) out.push(body.replace(/\s+/g, " "));
-  }
-  return out;
+  return replaceLines(goMod).filter((r) => /^\S+(?: \S+)? => [^.\s]\S* \S+$/.test(r));
 }
 
 /** The throwaway build module's go.mod: requires the source, sends each local replace to its served sibling. */

@@ -24,7 +24,7 @@ import { parseYaml } from "../run/yaml";
 import versions from "../versions.json" with { type: "json" };
 import { apiServerUrl, CADVISOR_CONTAINERD, CLUSTER, type ClusterPaths, clusterPaths, cniConfig, containerdConfig, containerdSocket, hostCommand, kubeadmConfig, kubeletConfig, kubeProxyConfig, prometheusObjects, VOLUMES, volumeObjects } from "./k8s-cluster-config";
 import { ensureClusterImages } from "./k8s-cluster-images";
-import { CLUSTER_COMPONENTS, clusterTools, componentBinary } from "./k8s-cluster-tools";
+import { clusterTools, componentPath } from "./k8s-cluster-tools";
 import { clearGenerated, clusterLeftovers, stopCluster } from "./k8s-cluster-down";
 
 export interface NodeProcess {
@@ -45,7 +45,7 @@ export interface ClusterState {
   kubeconfig: string;
 }
 
-const bin = (config: Config, name: string) => componentBinary(config, CLUSTER_COMPONENTS.find((c) => c.name === name)!);
+const bin = componentPath;
 
 export function readClusterState(config: Config): ClusterState | null {
   const p = clusterPaths(config.stateDir);

@@ -356,8 +356,11 @@ export async function k8sCommand(config: Config, [action, ...args]: string[], lo
   if (action === "up") checkFits(run, target, options);
   // The cluster built here pulls nothing: the target's images go into its containerd first.
   const local = await import("./k8s-cluster");
-  if (local.isLocalCluster(config, run) && action === "up") local.recycleVolumes(config, run);
-  if (local.isLocalCluster(config, run)) await (await import("./k8s-cluster-images")).ensureClusterImages(config, (await import("./k8s-cluster-images")).imagesOf(renderTarget(target, options)), log);
+  if (local.isLocalCluster(config, run)) {
+    if (action === "up") local.recycleVolumes(config, run);
+    const { ensureClusterImages, imagesOf } = await import("./k8s-cluster-images");
+    await ensureClusterImages(config, imagesOf(renderTarget(target, options)), log);
+  }
   if (action === "up") return k8sUp(run, target, options, log);
   if (action === "gate") return k8sGate(run, target, options, log);
   return k8sLoad(run, target, options, config, log);
