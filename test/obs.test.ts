@@ -99,8 +99,13 @@ describe("a short run of each case, the engine's exporter scraped while Promethe
         expect({ target: t.scrapeUrl, health: t.health }).toEqual({ target: t.scrapeUrl, health: ports.has(new URL(t.scrapeUrl).host) ? "up" : "down" });
       }
       const lines: string[] = [];
-      const { result } = await runLoad(config, { case: caseName, mode: "duration", vus: 2, duration: "12s", warmup: "1s" }, (l) => lines.push(l));
+      // Long enough for a rate: Prometheus applies a changed targets file within about 10 s (its
+      // discovery and its scrape manager each pass changes on at most every 5 s), scrapes at its
+      // own offset within 5 s, and a rate needs two scrapes, 5 s apart, while the exporter lives.
+      const { result } = await runLoad(config, { case: caseName, mode: "duration", vus: 2, duration: "25s", warmup: "1s" }, (l) => lines.push(l));
       expect(result.status).toBe("complete");
+      // Every answer right: a run of errors (a storm of transport failures, status 0) also fills the exporter, and would pass unseen.
+      expect({ case: caseName, error_rate: result.summary!.error_rate, errors: result.summary!.errors }).toEqual({ case: caseName, error_rate: 0, errors: { status: 0, body: 0, transport: 0 } });
       expect(lines).toContain(`the load generator's metrics at http://127.0.0.1:${config.ports.loadgen}/metrics while the run lasts, scraped by Prometheus (job load-generator, case ${caseName}, run ${result.run_id})`);
       runs.push({ caseName, runId: result.run_id });
       // One scrape after the run ended, so the processes' counters include the whole run.
@@ -111,6 +116,11 @@ describe("a short run of each case, the engine's exporter scraped while Promethe
       const scraped = Number((await instant(`sum(max_over_time(request_seconds_count{job="load-generator", run="${result.run_id}"}[5m]))`))[0]?.value[1]);
       expect(scraped).toBeLessThanOrEqual(result.summary!.requests);
       expect(scraped).toBeGreaterThan(0);
+      // Two scrapes at least, so the dashboards' rates have a value for the run.
+      const scrapes = Number((await instant(`max(count_over_time(request_seconds_count{job="load-generator", run="${result.run_id}"}[5m]))`))[0]?.value[1]);
+      const first = Number((await instant(`min(min_over_time(timestamp(request_seconds_count{job="load-generator", run="${result.run_id}"})[5m:1s]))`))[0]?.value[1]);
+      console.log(`${caseName}: the exporter was scraped ${scrapes} times, the first ${(first - Date.parse(result.started_at) / 1000).toFixed(1)} s after the run's start`);
+      expect(scrapes).toBeGreaterThanOrEqual(2);
       const apis = (await instant(`sum by (api, case) (max_over_time(request_seconds_count{job="load-generator", run="${result.run_id}"}[5m]))`)).map((s) => `${s.metric.case}:${s.metric.api}`).sort();
       expect(apis).toEqual([`${caseName}:critical`, `${caseName}:dashboard`, `${caseName}:monitor`]);
       await stopCase(config, quiet);
