@@ -104,12 +104,12 @@ describe("pure: rounds added while the headline is undecided", () => {
   });
 
   test("simulation (looks 5–10, sd 0.054 per round as on CI): a total 10 % off the expected passes in at most 2.5 % of calibrations however the rounds stop, against more with t intervals at every look; on target 95 % pass, 5 % off more than half", () => {
-    const trial = (bias: number, seed: number) => {
+    const trial = (bias: number, seed: number, sd = 0.054) => {
       const random = mulberry32(seed);
       const trials = 4000;
-      let [passed, naivePassed, roundsUsed] = [0, 0, 0];
+      let [passed, failed, naivePassed, roundsUsed] = [0, 0, 0, 0];
       for (let i = 0; i < trials; i++) {
-        const rounds = noisy(10, 0.054, random, bias);
+        const rounds = noisy(10, sd, random, bias);
         let [seqDone, naiveDone] = [false, false];
         for (let k = 5; k <= 10; k++) {
           const look = headlineCheck(rounds.slice(0, k), 1, { minRounds: 5, maxRounds: 10 });
@@ -117,6 +117,7 @@ describe("pure: rounds added while the headline is undecided", () => {
             seqDone = true;
             roundsUsed += k;
             if (look.within) passed++;
+            if (look.outside) failed++;
           }
           const fixed = headlineCheck(rounds.slice(0, k), 1);
           if (!naiveDone && (fixed.within || fixed.outside || k === 10)) {
@@ -125,15 +126,28 @@ describe("pure: rounds added while the headline is undecided", () => {
           }
         }
       }
-      return { passed: passed / trials, naive: naivePassed / trials, rounds: roundsUsed / trials };
+      return { passed: passed / trials, failed: failed / trials, naive: naivePassed / trials, rounds: roundsUsed / trials };
     };
-    const [edge, onTarget, off5] = [trial(Math.log(1.1), 11), trial(0, 12), trial(Math.log(1.05), 13)];
+    const [edge, onTarget, off5, off25] = [trial(Math.log(1.1), 11), trial(0, 12), trial(Math.log(1.05), 13), trial(Math.log(1.25), 14)];
     console.log(`passed: ${(edge.passed * 100).toFixed(1)} % at 10 % off (t at every look: ${(edge.naive * 100).toFixed(1)} %), ${(onTarget.passed * 100).toFixed(1)} % on target (${onTarget.rounds.toFixed(2)} rounds on average), ${(off5.passed * 100).toFixed(1)} % at 5 % off (${off5.rounds.toFixed(2)} rounds)`);
+    console.log(`failed: ${(onTarget.failed * 100).toFixed(1)} % on target, ${(off5.failed * 100).toFixed(1)} % at 5 % off, ${(edge.failed * 100).toFixed(1)} % at 10 % off, ${(off25.failed * 100).toFixed(1)} % at 25 % off; the rest undecided`);
     // Nominal 2.5 % (one side of the repeated 95 % interval), a little over it by sampling.
     expect(edge.passed).toBeLessThanOrEqual(0.03);
     expect(edge.naive).toBeGreaterThan(edge.passed);
     expect(onTarget.passed).toBeGreaterThan(0.95);
     expect(off5.passed).toBeGreaterThan(0.5);
+    // Failed needs the interval wholly beyond the band: a sound instrument (on target, or 5 % off
+    // from its callers' cost) is never failed, one 10 % off in about 2.5 % (the other side), one 25 % off nearly always.
+    expect(onTarget.failed).toBe(0);
+    expect(off5.failed).toBeLessThanOrEqual(0.001);
+    expect(edge.failed).toBeLessThanOrEqual(0.03);
+    expect(off25.failed).toBeGreaterThan(0.95);
+    // At the last CI run's spread (A/A 0.101 per round, so about 0.08 for the headline, whose plain
+    // side counts at ~0.6 of its weight) with the callers' 5 %: fewer pass, nearly none fail.
+    const noisy5 = trial(Math.log(1.05), 15, 0.08);
+    console.log(`at spread 0.08 and 5 % off: ${(noisy5.passed * 100).toFixed(1)} % passed, ${(noisy5.failed * 100).toFixed(2)} % failed, the rest undecided (${noisy5.rounds.toFixed(2)} rounds on average)`);
+    expect(noisy5.failed).toBeLessThanOrEqual(0.002);
+    expect(noisy5.passed + noisy5.failed).toBeLessThan(0.6);
   });
 });
 
@@ -227,13 +241,17 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(c.aa.verdict).toBe("higher");
   });
 
-  test("the burn costs 25 % more than asked: the total does not hold the expected ratio, and the process alone is off too", () => {
+  test("the burn costs 25 % more than asked: the total does not hold the expected ratio (11 % over it, undecided alone), and the process alone lies wholly beyond ±10 %: failed", () => {
     const c = calibrationOfRecorded(recorded, { injectedMs: 1.25 });
     expect(c.headline!.contains).toBe(false);
     expect(c.passed).toBe(false);
+    expect(c.outcome).toBe("failed");
+    expect(c.why_undecided).toBeNull();
     expect(c.process_passed).toBe(false);
     expect(c.why_failed).toContain("beyond ±10 % of the expected");
-    expect(calibrationLines(c)[1]).toContain("): OUTSIDE ±10 % of it (");
+    expect(c.headline!.outside).toBe(false);
+    expect(c.why_failed).toStartWith("telemetry-service alone was measured +");
+    expect(calibrationLines(c)[1]).toContain("): reaching past ±10 % of it (");
     expect(calibrationLines(c)[1]).toContain(": FAILED; ");
   });
 
@@ -241,6 +259,9 @@ describe("pure: the calibration on recorded rounds", () => {
     const c = calibrationOfRecorded(recorded, { sideMs: 3 });
     expect(c.process_passed).toBe(true);
     expect(c.passed).toBe(false);
+    expect(c.outcome).toBe("failed");
+    expect(c.why_failed).toContain("wholly beyond ±10 % of the expected");
+    expect(calibrationLines(c)[1]).toContain("): OUTSIDE ±10 % of it (");
     expect(c.headline!.contains).toBe(false);
   });
 
@@ -257,13 +278,18 @@ describe("pure: the calibration on recorded rounds", () => {
     expect(Object.keys(c.elsewhere_ms!)).not.toContain("vegeta");
   });
 
-  test("two rounds: an interval that holds the expected ratio but reaches beyond ±10 % fails, and says more rounds would narrow it", () => {
+  test("two rounds: an interval that holds the expected ratio but reaches past ±10 % is undecided, neither passed nor failed, and says more rounds would narrow it", () => {
     const c = calibrationOfRecorded([recorded[0], recorded[4]]);
     expect(c.headline!.contains).toBe(true);
     expect(c.headline!.within).toBe(false);
+    expect(c.headline!.outside).toBe(false);
     expect(c.passed).toBe(false);
-    expect(c.why_failed).toContain("reaches beyond ±10 % of the expected");
-    expect(c.why_failed).toContain("more rounds or longer runs would narrow it");
+    expect(c.outcome).toBe("undecided");
+    expect(c.why_failed).toBeNull();
+    expect(c.why_undecided).toStartWith("after 2 rounds the interval of the total CPU per request with the injection, ×");
+    expect(c.why_undecided).toContain("without lying beyond it: neither passed nor failed; more rounds (--max-repeat) or longer runs would narrow it");
+    expect(calibrationLines(c)[1]).toContain("): reaching past ±10 % of it (");
+    expect(calibrationLines(c)[1]).toContain(": UNDECIDED; ");
   });
 });
 
@@ -279,7 +305,7 @@ test("bad input is one line and exit 2, before anything starts", () => {
   }
 });
 
-test("a real calibration: the total CPU per request, injected ÷ plain, holds (plain + calls × 1 ms) ÷ plain within ±10 %; the injected cost beside it; no false A/A verdict", async () => {
+test("a real calibration: the total CPU per request, injected ÷ plain, is not shown beyond ±10 % of (plain + calls × 1 ms) ÷ plain (passed, or undecided on a noisy machine); the injected cost beside it; no false A/A verdict", async () => {
   const sql = await testSql();
   await reseed(sql, 15);
   await sql.end();
@@ -297,9 +323,15 @@ test("a real calibration: the total CPU per request, injected ÷ plain, holds (p
   expect(calibration.headline!.interval_kind).toStartWith(`95 % repeated interval at look ${calibration.rounds} of rounds 5–10`);
   // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts): the caller pays for a slower callee.
   expect(Object.keys(calibration.elsewhere_ms!)).toEqual(expect.arrayContaining(["alert-service", "postgres", "rest-gateway", "robot-service"]));
-  expect(calibration.headline!.within).toBe(true);
-  expect(calibration.passed).toBe(true);
+  // Passed when the interval lies within ±10 % of it. On this 2-core machine the callers' ~5 % and a
+  // per-round spread near 0.1 leave the interval straddling the band's upper edge in a good share of
+  // calibrations after ten rounds (undecided: said, exit 4); failed, wholly beyond, is what a
+  // miscounting total gives, and the test refuses it.
+  expect(calibration.headline!.outside).toBe(false);
+  expect(calibration.outcome).not.toBe("failed");
   expect(calibration.why_failed).toBeNull();
+  expect(calibration.passed).toBe(calibration.headline!.within);
+  if (calibration.outcome === "undecided") expect(calibration.rounds).toBe(10);
   expect(Math.abs(calibration.error)).toBeLessThanOrEqual(0.1);
   expect(calibration.process_passed).toBe(true);
   expect(calibration.measured_ci[0]).toBeLessThanOrEqual(calibration.measured_ms);

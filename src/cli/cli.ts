@@ -255,6 +255,10 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       seed: positiveFlag(flags, "seed", undefined),
     });
     if (interrupted) process.exit(130);
+    if (calibration.outcome === "undecided") {
+      console.error(`fleetbench: calibration undecided: ${calibration.why_undecided}`);
+      process.exit(4);
+    }
     if (!calibration.passed) throw new Error(`calibration failed: ${calibration.why_failed ?? `the injected cost was measured ${(calibration.error * 100).toFixed(1)} % off (more than ±10 %)`}`);
   },
   async demo(config, args) {

@@ -7,7 +7,7 @@
 import { leadingWords } from "./args";
 
 export const EXIT_CODES = `exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error,
-3 refused by the correctness gate, 130 interrupted (Ctrl-C)`;
+3 refused by the correctness gate, 4 undecided (calibrate: too few rounds for this machine's noise), 130 interrupted (Ctrl-C)`;
 
 /** The actions of `just CASE ACTION`: the commands that take a case first. */
 export const CASE_ACTIONS = ["up", "query", "load", "iterations", "rate", "capacity", "chaos", "gate"];
@@ -154,10 +154,11 @@ ${ENGINE}`,
   calibrate: `just calibrate [DURATION] [options]\n  the instrument proves itself: Case 1 three times per round at one rate, twice as it is (A/A) and once with a
   known CPU cost injected into telemetry-service; the case's total CPU per request, injected ÷ plain, against
   (plain + calls per request × the injected time) ÷ plain, the A/A check, the smallest difference this machine
-  resolves; exit 1 when the ratio's 95 % interval misses the expected ratio or reaches past ±10 % of it
+  resolves; passed when the ratio's 95 % interval lies within ±10 % of the expected ratio, exit 1 when it lies
+  wholly beyond (or the injected process alone does), exit 4 when it still reaches past an edge after the last round
   --repeat R                          rounds before the first look (default 5)
-  --max-repeat R                      rounds are added, one at a time, while the interval holds the expected ratio but
-                                      reaches past ±10 % of it, up to R (default 10; = --repeat for a fixed number)
+  --max-repeat R                      rounds are added, one at a time, while the interval neither lies within ±10 % of
+                                      the expected ratio nor wholly beyond it, up to R (default 10; = --repeat for a fixed number)
   --rate R                            requests/s for every run (default 30)
   --inject DURATION                   CPU time burnt per request telemetry-service receives (default 1ms)
   --warmup DURATION                   warm-up of every run (default 3s)
