@@ -10,18 +10,22 @@ import { basename, join } from "node:path";
 import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "../run/cases";
 import type { RuntimeName } from "../runtime";
 import type { Config } from "../config";
-import { RefusedError, UsageError } from "../errors";
+import { RefusedError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "../run/pin";
 import { fileStamp, type RunResult, writeAtomic, writeResult } from "../run/results";
-import { analyse, COMPOSE_SUFFIX, METRICS, type Phase, phaseOf as phaseOfRun, targetOf } from "./verdicts";
-import { sequentialFamily } from "../stats/sequential";
+import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
 import { cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
 import { costSplits, splitOfRound } from "./cost-split";
+import { checkComposePlan, COMPOSE_CYCLE_SECONDS, composePreflight, composeRun } from "./compare-compose";
+import { applySequential, sequentialLook } from "./until-decided";
+
+export { COMPOSE_CYCLE_SECONDS } from "./compare-compose";
+export { sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
 
 export interface CompareOptions {
   vus: number;
@@ -118,34 +122,6 @@ export function equalRate(closed: { target: string; okRps: number | null }[], fr
   return { rate, from: `${fraction} × the slowest target's closed-model throughput in ${where} (${slowest.target}, ${slowest.okRps.toFixed(1)} req/s)${without.length ? `; ${without.join(", ")} served none and are left out of it` : ""}` };
 }
 
-/** Seconds a compose run spends starting and stopping its stack, beyond the run itself (12–18 s measured here, with the images built). */
-export const COMPOSE_CYCLE_SECONDS = 15;
-
-/** What `--platforms native,compose` cannot do, refused before anything runs. */
-function checkComposePlan(targets: ReturnType<typeof selectTargets>, options: CompareOptions) {
-  if (!targets.some((t) => t.compose)) throw new UsageError(`none of ${targets.map((t) => t.label).join(", ")} runs under compose (compose runs Bun's rows; Case 3 through apollo-router): --platforms compose has nothing to run`);
-  if (options.pin) throw new UsageError("--pin splits this machine's CPUs between the load engine and native processes; containers are not pinned: --pin runs with --platforms native only");
-  if (options.inject?.some(Boolean)) throw new UsageError("CPU injection (just calibrate) is native only: --platforms compose cannot take it");
-}
-
-async function composePreflight(config: Config, log: (line: string) => void) {
-  const { requireCompose, stackContainers } = await import("../deploy/compose");
-  requireCompose(config, null, log);
-  const running = stackContainers().filter((c) => c.state === "running").map((c) => c.service);
-  if (running.length) throw new UsageError(`a compose stack runs (${running.join(", ")}), and it holds the ports the native runs use: \`just compose down\` first; nothing was started`);
-}
-
-/**
- * A compose run inside a comparison: the native cluster (which holds PostgreSQL's port the stack
- * publishes) is stopped first, then the stack is started, measured and stopped again, so the next
- * native run finds its ports free. Without Grafana: it is not measured, and has no stand-in here.
- */
-async function composeRun(config: Config, params: LoadParams, log: (line: string) => void, column: string) {
-  const { composeLoad } = await import("../deploy/compose-run");
-  if (!config.db.external && clusterPid(config) !== null) await clusterDown(config, log);
-  return composeLoad(config, params, log, { grafana: false, column });
-}
-
 /**
  * With both operating points in a round, each target's open-model run carries the line through its
  * two points (fixed cost per second, marginal CPU per request): the marginal cost is then a metric
@@ -162,48 +138,6 @@ function attachCostSplits(config: Config, done: { file: string; round: number; r
     if (!split) continue;
     open.result.extra.cost_split = { ...split, from: `the line through this round's two runs (${closed.file} at ${point(closed.result).rps} requests/s, this one)` };
     writeResult(join(config.resultsDir, open.file), open.result);
-  }
-}
-
-/** The metrics `--until-decided` adds rounds for: what a request costs and what a target serves. */
-export const UNTIL_DECIDED_METRICS = ["cpu_ms_total", "ok_rps"];
-
-/**
- * One sequential look after `round`: per metric of UNTIL_DECIDED_METRICS, every pair of targets
- * with its per-round log ratios so far (a round where either run is left out, or has no value, is
- * skipped for that pair), through src/stats/sequential.ts.
- */
-export function sequentialLook(done: { round: number; result: RunResult }[], targets: string[], round: number, o: { minRounds: number; maxRounds: number; equivalence?: number; final: boolean }) {
-  const usable = (r: RunResult) => r.status === "complete" && !r.flags.some((f) => f === "errors" || f === "no_steady_state");
-  const families = UNTIL_DECIDED_METRICS.map((key) => {
-    const metric = METRICS[key];
-    const phase = metric.phases.find((ph) => done.some((d) => phaseOfRun(d.result) === ph));
-    const value = (t: string, k: number) => {
-      const d = done.find((x) => x.round === k && targetOf(x.result) === t && phaseOfRun(x.result) === phase && usable(x.result));
-      const v = d ? metric.pick(d.result) : null;
-      return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
-    };
-    const pairs = targets.flatMap((a, i) => targets.slice(i + 1).map((b) => ({
-      a, b,
-      logRatios: Array.from({ length: round }, (_, k) => [value(a, k + 1), value(b, k + 1)] as const).flatMap(([x, y]) => (x !== null && y !== null ? [Math.log(x / y)] : [])),
-    })));
-    return { key, phase, family: sequentialFamily(pairs, { minRounds: o.minRounds, maxRounds: o.maxRounds, equivalence: o.equivalence, final: o.final }) };
-  });
-  return { families, method: families[0]?.family.method ?? "" };
-}
-
-/** The sequential verdicts replace the fixed-size ones of their metrics (those would not hold after adding rounds until decided). */
-function applySequential(c: ReturnType<typeof analyse>, look: ReturnType<typeof sequentialLook>) {
-  for (const { key, family } of look.families) {
-    for (const pair of c.metrics[key]?.pairs ?? []) {
-      const s = family.pairs.find((p) => (p.a === pair.a && p.b === pair.b) || (p.a === pair.b && p.b === pair.a));
-      if (!s || !pair.paired) continue;
-      const flip = s.a !== pair.a;
-      const verdict = s.verdict === "continue" ? "inconclusive" : flip && (s.verdict === "lower" || s.verdict === "higher") ? (s.verdict === "lower" ? "higher" : "lower") : s.verdict;
-      pair.paired.verdict = verdict as typeof pair.paired.verdict;
-      pair.paired.verdict_ci = flip ? [1 / s.interval[1], 1 / s.interval[0]] : s.interval;
-      pair.paired.verdict_level = s.level;
-    }
   }
 }
 
