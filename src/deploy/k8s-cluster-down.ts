@@ -16,8 +16,6 @@ const run = (cmd: string[], timeout = 120_000) => {
   const r = spawnSync(cmd, { timeout });
   return { code: r.exitCode ?? 1, out: r.stdout.trim(), err: r.stderr.trim() };
 };
-const bin = componentPath;
-
 /** Processes of the cluster: those its state names, and any whose command line names its folders or socket (containerd's shims). */
 function clusterProcesses(config: Config, state: ClusterState | null): { pid: number; what: string }[] {
   const p = clusterPaths(config.stateDir);
@@ -113,7 +111,7 @@ function removeCgroup(dir: string) {
 function unmergeKubeconfig(config: Config, previous: string | null) {
   const file = defaultKubeconfig();
   if (!existsSync(file)) return;
-  const kubectl = [bin(config, "kubectl"), "--kubeconfig", file, "config"];
+  const kubectl = [componentPath(config, "kubectl"), "--kubeconfig", file, "config"];
   const current = run([...kubectl, "current-context"]).out;
   run([...kubectl, "delete-context", CLUSTER.name]);
   run([...kubectl, "delete-cluster", CLUSTER.name]);
@@ -130,7 +128,7 @@ function unmergeKubeconfig(config: Config, previous: string | null) {
 export async function stopCluster(config: Config, log: (line: string) => void = console.log) {
   const p = clusterPaths(config.stateDir);
   const state = readClusterState(config);
-  const crictl = bin(config, "crictl");
+  const crictl = componentPath(config, "crictl");
   if (existsSync(crictl) && existsSync(containerdSocket()) && run(["ctr", "--address", containerdSocket(), "version"], 10_000).code === 0) {
     const r = run([crictl, "--runtime-endpoint", `unix://${containerdSocket()}`, "rmp", "--all", "--force"], 180_000);
     if (r.code !== 0) log(`cluster: removing the pods through containerd failed (${r.err.split("\n").pop()}); their processes are ended below`);
@@ -150,7 +148,7 @@ export async function stopCluster(config: Config, log: (line: string) => void = 
     } catch {}
   }
   for (let i = 0; i < 50 && clusterProcesses(config, null).length; i++) await sleep(100);
-  const kubeProxy = bin(config, "kube-proxy");
+  const kubeProxy = componentPath(config, "kube-proxy");
   if (existsSync(kubeProxy) && clusterRules().length) run([kubeProxy, "--cleanup", "--proxy-mode", "iptables"]);
   // The pod network's own rules, where a pod went without its network plugin's DEL.
   for (const { table, rule } of clusterRules().filter((r) => r.rule.startsWith("-A "))) run(["iptables", "-t", table, "-D", ...splitRule(rule.slice(3))]);
@@ -234,7 +232,7 @@ export async function clusterStatus(config: Config, log: (line: string) => void 
     log(left.length ? `cluster: not running, but left on this machine: ${left.join("; ")} (\`just k8s cluster down\` removes them)` : "cluster: not running (`just k8s cluster up` starts it)");
     return null;
   }
-  const kubectl = [bin(config, "kubectl"), "--kubeconfig", state.kubeconfig];
+  const kubectl = [componentPath(config, "kubectl"), "--kubeconfig", state.kubeconfig];
   log(`cluster: Kubernetes ${state.kubernetes}, started ${state.started_at} (up in ${state.start_seconds} s); kubeconfig ${state.kubeconfig}, context ${CLUSTER.name}`);
   const node = run([...kubectl, "get", "node", CLUSTER.node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"], 15_000);
   log(`node ${CLUSTER.node}: ${node.code === 0 ? (node.out === "True" ? "Ready" : `not Ready (${node.out})`) : `no answer (${node.err.split("\n").pop()})`}`);

@@ -45,8 +45,6 @@ export interface ClusterState {
   kubeconfig: string;
 }
 
-const bin = componentPath;
-
 export function readClusterState(config: Config): ClusterState | null {
   const p = clusterPaths(config.stateDir);
   return existsSync(p.state) ? (JSON.parse(readFileSync(p.state, "utf8")) as ClusterState) : null;
@@ -88,7 +86,7 @@ function must(cmd: string[], what: string, input?: string) {
 }
 
 /** kubectl (the tools cache's, at the pin) with one of the cluster's kubeconfigs. */
-export const clusterKubectl = (config: Config, kubeconfig: string) => (args: string[], input?: string) => run([bin(config, "kubectl"), "--kubeconfig", kubeconfig, ...args], input);
+export const clusterKubectl = (config: Config, kubeconfig: string) => (args: string[], input?: string) => run([componentPath(config, "kubectl"), "--kubeconfig", kubeconfig, ...args], input);
 
 /** Starts a process of the node in its own session, its output to its log. */
 function start(p: ClusterPaths, name: string, command: string[]): NodeProcess {
@@ -131,7 +129,7 @@ export const defaultKubeconfig = () => (process.env.KUBECONFIG || "").split(":")
 /** Adds the `fleetbench` cluster, user and context to the user's kubeconfig and makes it current; returns the context that was current. */
 function mergeKubeconfig(config: Config, p: ClusterPaths): string | null {
   const target = defaultKubeconfig();
-  const kubectl = bin(config, "kubectl");
+  const kubectl = componentPath(config, "kubectl");
   const previous = existsSync(target) ? run([kubectl, "--kubeconfig", target, "config", "current-context"]).out || null : null;
   mkdirSync(join(target, ".."), { recursive: true });
   const r = spawnSync([kubectl, "config", "view", "--flatten", "--raw", "-o", "json"], { env: { ...process.env, KUBECONFIG: existsSync(target) ? `${p.kubeconfig}:${target}` : p.kubeconfig } });
@@ -215,7 +213,7 @@ export async function clusterUp(config: Config, log: (line: string) => void = co
   writeFileSync(p.kubeProxyConfig, kubeProxyConfig(p));
   writeFileSync(p.containerdConfig, containerdConfig(p));
   writeFileSync(join(p.cni, "10-fleetbench.conflist"), cniConfig());
-  const kubeadm = bin(config, "kubeadm");
+  const kubeadm = componentPath(config, "kubeadm");
   must([kubeadm, "init", "phase", "certs", "all", "--config", p.kubeadmConfig], "kubeadm init phase certs");
   must([kubeadm, "init", "phase", "kubeconfig", "all", "--config", p.kubeadmConfig, "--kubeconfig-dir", p.dir], "kubeadm init phase kubeconfig");
   writeFileSync(join(p.dir, "kube-proxy.conf"), must([kubeadm, "kubeconfig", "user", "--config", p.kubeadmConfig, "--client-name", "system:kube-proxy"], "kubeadm kubeconfig user system:kube-proxy"), { mode: 0o600 });
@@ -247,27 +245,27 @@ export async function clusterUp(config: Config, log: (line: string) => void = co
     await until(containerd, "socket", 30, () => run(["ctr", "--address", containerdSocket(), "version"]).code === 0);
     await ensureClusterImages(config, [CLUSTER.pauseImage, CLUSTER.corednsImage, CLUSTER.prometheusImage], log);
     linkForCadvisor(log);
-    const etcd = launch("etcd", [bin(config, "etcd"), ...staticCommand("etcd")]);
+    const etcd = launch("etcd", [componentPath(config, "etcd"), ...staticCommand("etcd")]);
     await until(etcd, "client port", 60, () => run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2379"]).code === 0);
-    const api = launch("kube-apiserver", [bin(config, "kube-apiserver"), ...staticCommand("kube-apiserver")]);
+    const api = launch("kube-apiserver", [componentPath(config, "kube-apiserver"), ...staticCommand("kube-apiserver")]);
     const superAdmin = clusterKubectl(config, join(p.dir, "super-admin.conf"));
     await until(api, "readiness (/readyz)", 180, () => superAdmin(["get", "--raw", "/readyz"]).code === 0);
     // What kubeadm's own init does after the API server is up: admin.conf's group is cluster-admin.
-    must([bin(config, "kubectl"), "--kubeconfig", join(p.dir, "super-admin.conf"), "create", "clusterrolebinding", "kubeadm:cluster-admins", "--clusterrole=cluster-admin", "--group=kubeadm:cluster-admins"], "binding kubeadm:cluster-admins");
+    must([componentPath(config, "kubectl"), "--kubeconfig", join(p.dir, "super-admin.conf"), "create", "clusterrolebinding", "kubeadm:cluster-admins", "--clusterrole=cluster-admin", "--group=kubeadm:cluster-admins"], "binding kubeadm:cluster-admins");
     // And what kubeadm grants the API server's client certificate on every kubelet (logs, exec, port-forward).
-    must([bin(config, "kubectl"), "--kubeconfig", join(p.dir, "super-admin.conf"), "create", "clusterrolebinding", "kubeadm:apiserver-kubelet-client", "--clusterrole=system:kubelet-api-admin", "--user=kube-apiserver-kubelet-client"], "binding kube-apiserver-kubelet-client");
-    launch("kube-controller-manager", [bin(config, "kube-controller-manager"), ...staticCommand("kube-controller-manager")]);
-    launch("kube-scheduler", [bin(config, "kube-scheduler"), ...staticCommand("kube-scheduler")]);
-    const kubelet = launch("kubelet", [bin(config, "kubelet"), "--config", p.kubeletConfig, "--kubeconfig", join(p.dir, "kubelet.conf"), "--root-dir", p.kubelet, "--cert-dir", join(p.kubelet, "pki"), "--hostname-override", CLUSTER.node, "--node-ip", CLUSTER.address]);
+    must([componentPath(config, "kubectl"), "--kubeconfig", join(p.dir, "super-admin.conf"), "create", "clusterrolebinding", "kubeadm:apiserver-kubelet-client", "--clusterrole=system:kubelet-api-admin", "--user=kube-apiserver-kubelet-client"], "binding kube-apiserver-kubelet-client");
+    launch("kube-controller-manager", [componentPath(config, "kube-controller-manager"), ...staticCommand("kube-controller-manager")]);
+    launch("kube-scheduler", [componentPath(config, "kube-scheduler"), ...staticCommand("kube-scheduler")]);
+    const kubelet = launch("kubelet", [componentPath(config, "kubelet"), "--config", p.kubeletConfig, "--kubeconfig", join(p.dir, "kubelet.conf"), "--root-dir", p.kubelet, "--cert-dir", join(p.kubelet, "pki"), "--hostname-override", CLUSTER.node, "--node-ip", CLUSTER.address]);
     await until(kubelet, `node ${CLUSTER.node} Ready`, 120, () => {
       const r = admin(["get", "node", CLUSTER.node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
       return r.code === 0 && r.out === "True";
     });
-    launch("kube-proxy", [bin(config, "kube-proxy"), "--config", p.kubeProxyConfig]);
+    launch("kube-proxy", [componentPath(config, "kube-proxy"), "--config", p.kubeProxyConfig]);
     must([kubeadm, "init", "phase", "addon", "coredns", "--config", p.kubeadmConfig, "--kubeconfig", join(p.dir, "admin.conf")], "kubeadm init phase addon coredns");
     for (let i = 0; i < VOLUMES.count; i++) volumeFolder(p, i);
-    must([bin(config, "kubectl"), "--kubeconfig", join(p.dir, "admin.conf"), "apply", "-f", "-"], "creating the node's volumes", volumeObjects(p).map((o) => JSON.stringify(o)).join("\n"));
-    must([bin(config, "kubectl"), "--kubeconfig", join(p.dir, "admin.conf"), "apply", "-f", "-"], "applying Prometheus", prometheusObjects(CLUSTER.prometheusImage).map((o) => JSON.stringify(o)).join("\n"));
+    must([componentPath(config, "kubectl"), "--kubeconfig", join(p.dir, "admin.conf"), "apply", "-f", "-"], "creating the node's volumes", volumeObjects(p).map((o) => JSON.stringify(o)).join("\n"));
+    must([componentPath(config, "kubectl"), "--kubeconfig", join(p.dir, "admin.conf"), "apply", "-f", "-"], "applying Prometheus", prometheusObjects(CLUSTER.prometheusImage).map((o) => JSON.stringify(o)).join("\n"));
     for (const [ns, name] of [["kube-system", "coredns"], ["monitoring", "prometheus-server"]]) {
       log(`cluster: waiting for ${ns}/${name}`);
       try {

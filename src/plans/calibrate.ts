@@ -22,8 +22,10 @@
  * straddles an edge of the band at the last look is undecided, said as such (exit 4): it shows
  * neither a sound instrument nor a faulty one, only too few rounds for this machine's noise — with
  * the callers' ~5 % above and a per-round spread of 0.08, 70 % of calibrations (simulated in
- * test/calibrate.test.ts). Failed is also the injected process alone wholly beyond ±10 %. Each look's interval is a repeated confidence interval (the group-sequential t
- * boundaries of src/stats/t-path.ts, 2.5 % per side spent over the looks), so a ratio 10 % off the
+ * test/calibrate.test.ts). Failed is also the injected process alone wholly beyond ±10 %.
+ *
+ * Each look's interval is a repeated confidence interval (the group-sequential t boundaries of
+ * src/stats/t-path.ts, 2.5 % per side spent over the looks), so a ratio 10 % off the
  * expected one passes at some look in at most 2.5 % of calibrations however the rounds stop; with
  * `maxRepeat` = `repeat` it is the fixed t interval. Beside it, as a second line, the injected
  * process alone: its own added CPU per client request against calls × injected. The A/A pair must

@@ -59,18 +59,17 @@ export function countersAt<T extends { t: number }>(samples: T[], t: number): Om
 export function stealPerWindow(samples: CpuTimes[], start: number, windowSeconds: number, count: number): (number | null)[] {
   return Array.from({ length: count }, (_, w) => {
     const a = countersAt(samples, start + w * windowSeconds * 1000);
-    const b = countersAt(samples, windowEnd(samples, start + (w + 1) * windowSeconds * 1000));
+    const b = countersAt(samples, windowEnd(samples.at(-1)?.t, start + (w + 1) * windowSeconds * 1000));
     return a && b ? stealPct(a, b) : null;
   });
 }
 
 /**
- * A window's end, or the last reading where the end is at most a second past it: the engine's
- * clock starts at its first request, a little after the engine itself, so the last window can end
- * a few milliseconds after the engine (and the readings, taken until it exits) stopped.
+ * A window's end, or the last reading (at `last`) where the end is at most a second past it: the
+ * engine's clock starts at its first request, a little after the engine itself, so the last window
+ * can end a few milliseconds after the engine (and the readings, taken until it exits) stopped.
  */
-export function windowEnd(samples: { t: number }[], end: number): number {
-  const last = samples.at(-1)?.t;
+export function windowEnd(last: number | undefined, end: number): number {
   return last !== undefined && end > last && end - last <= 1000 ? last : end;
 }
 
@@ -88,7 +87,9 @@ export function foreignPct(cpu: CpuTimes[], measured: { t: number; ticks: number
 }
 
 export function foreignPerWindow(cpu: CpuTimes[], measured: { t: number; ticks: number }[], start: number, windowSeconds: number, count: number): (number | null)[] {
-  return Array.from({ length: count }, (_, w) => foreignPct(cpu, measured, start + w * windowSeconds * 1000, windowEnd(measured.length && measured.at(-1)!.t < (cpu.at(-1)?.t ?? 0) ? measured : cpu, start + (w + 1) * windowSeconds * 1000)));
+  // The earlier of the two series' last readings: a window needs both.
+  const lastOfBoth = cpu.length ? Math.min(cpu.at(-1)!.t, measured.at(-1)?.t ?? Number.POSITIVE_INFINITY) : undefined;
+  return Array.from({ length: count }, (_, w) => foreignPct(cpu, measured, start + w * windowSeconds * 1000, windowEnd(lastOfBoth, start + (w + 1) * windowSeconds * 1000)));
 }
 
 /** Reads /proc/stat now; null where there is no /proc/stat. */
