@@ -54,7 +54,7 @@ down *args: _deps
 status *args: _deps
     @{{fleet}} status "$@"
 
-# The main job: every case in 4 shuffled rounds, at 10 VUs and at one rate all sustain (5 s runs, about 5 min), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
+# The main job: every case in 5 shuffled rounds, at 10 VUs and at one rate all sustain (4 s runs, about 7 min), ending in the report with its verdicts (before Apollo Router is built: Case 3 through Hive Gateway, said so, while the Router builds)
 [group('load')]
 [no-exit-message]
 demo *args: _deps

@@ -188,5 +188,8 @@ test("the estimate before long work: runs times (warm-up + window + the measured
   // `just compare`'s defaults: 4 targets × 5 rounds of 5 s + 60 s, 5 s around each: 1400 s.
   expect(runsEstimate(20, "4 targets × 5 rounds", "5s", "60s")).toStartWith("planned: 20 run(s) (4 targets × 5 rounds) of 5s warm-up + 60s: about 23 min, until about ");
   expect(runsEstimate(16, "demo", "2s", "5s")).toContain("about 3 min");
+  // The demo's: 24 runs of 1 s + 4 s, 20 of them 2 s longer at the rate: 24 × 10 + 20 × 2 = 280 s.
+  expect(runsEstimate(24, "demo", "1s", "4s", { runs: 20, window: "6s", what: "at the rate" })).toStartWith("planned: 24 run(s) (demo) of 1s warm-up + 4s (6s for the 20 at the rate): about 5 min, until about ");
+  expect(runsEstimate(24, "demo", "1s", "4s", { runs: 20, window: "6s", what: "at the rate" })).not.toContain("about 4 min");
   expect(searchesEstimate(3, "case2 × 3", "3s", "10s")).toContain("3 capacity search(es) (case2 × 3), each 6-14 steps of 3s warm-up + 10s: about 5 min to 13 min");
 });

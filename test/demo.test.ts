@@ -60,7 +60,7 @@ test("before Apollo Router is built, the demo runs Case 3 through Hive Gateway a
     const build = runningBuild(cold, "apollo-router");
     if (line.startsWith("measuring:") && build) pausedWhileMeasuring.push(groupStates(build.pid));
   };
-  const { comparison, markdown } = await demo(cold, log, { vus: 4, duration: "2s", repeat: 4, warmup: "1s" });
+  const { comparison, markdown } = await demo(cold, log, { vus: 4, duration: "2s", rateDuration: "3s", repeat: 4, warmup: "1s" });
   const build = runningBuild(cold, "apollo-router");
   expect(build).not.toBeNull();
   expect(lines.some((l) => l.startsWith("building apollo-router 2.17.0 in the background (pid "))).toBe(true);
@@ -79,6 +79,13 @@ test("before Apollo Router is built, the demo runs Case 3 through Hive Gateway a
   // Decided or "inconclusive (needs about R rounds)", never "no clear difference by construction".
   expect(report).not.toContain("by construction");
   expect(comparison.metrics.cpu_ms_total.operating_point).toMatch(/^at \d+ requests\/s \(open model\)$/);
+  // The runs at the rate measured their own, longer window, and the report says both.
+  expect(comparison.params.rate_duration).toBe("3s");
+  const measured = comparison.runs.map((r) => JSON.parse(readFileSync(join(cold.resultsDir, r.file), "utf8")) as { mode: string; params: { duration: string } });
+  expect(new Set(measured.filter((r) => r.mode === "rate").map((r) => r.params.duration))).toEqual(new Set(["3s"]));
+  expect(new Set(measured.filter((r) => r.mode !== "rate").map((r) => r.params.duration))).toEqual(new Set(["2s"]));
+  expect(report).toContain("2s runs at the VUs, 3s at the rate, after a 1s warm-up");
+  expect(lines.some((l) => /^planned: 36 run\(s\) .* of 1s warm-up \+ 2s \(3s for the 16 at the rate\): about /.test(l))).toBe(true);
   // Afterwards the build runs again, and the demo said how far it is and what to do next.
   expect(groupStates(build!.pid).some((s) => s !== "T")).toBe(true);
   expect(lines.some((l) => /apollo-router 2\.17\.0: building for \d+\.\d min \(expected about 20-45 minutes/.test(l))).toBe(true);

@@ -40,9 +40,16 @@ test("each look pairs the rounds both targets have; a clear difference is decide
   expect(look.method).toContain("group-sequential t-tests");
 });
 
-test("the command line: --budget only with --until-decided, and a last look of at least 3 rounds", () => {
+test("the command line: --budget only with --until-decided, --rate-duration only with both operating points, and a last look of at least 3 rounds", () => {
   const budget = fleetCli(["compare", "--budget", "5m"]);
   expect({ code: budget.code, err: budget.err.trim() }).toEqual({ code: 2, err: "fleetbench: --budget belongs to --until-decided (the time rounds may be added for)" });
+  // --rate-duration is the runs at the rate beside the closed model's: alone with neither it says so.
+  for (const args of [["compare", "--rate", "50", "--rate-duration", "5s"], ["compare", "--closed-only", "--rate-duration", "5s"]]) {
+    const r = fleetCli(args);
+    expect({ code: r.code, err: r.err.trim() }).toEqual({ code: 2, err: "fleetbench: --rate-duration is the open-model runs' duration beside the closed model's: with --rate or --closed-only every run has DURATION" });
+  }
+  const capacity = fleetCli(["compare", "--capacity", "--rate-duration", "5s"]);
+  expect(capacity.err).toContain("it takes no VUS, DURATION, --rate, --rate-duration or --pin");
   const short = fleetCli(["compare", "--until-decided", "--repeat", "2"]);
   expect({ code: short.code, err: short.err.trim() }).toEqual({ code: 2, err: "fleetbench: --until-decided looks from round 3 on: --repeat (its last look) must be at least 3" });
 });

@@ -116,6 +116,8 @@ ${ENGINE}`,
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
                                       flagged sut_overloaded and named above the report)
   --closed-only                       the closed model only (CPU per request then at each target's own throughput)
+  --rate-duration D                   the runs at the rate measure D instead of DURATION (CPU per request at a low rate is
+                                      the noisiest figure of a round; a longer window narrows it most)
   --until-decided                     add rounds until every pair of total CPU per request and throughput is decided or
                                       equivalent (group-sequential t-tests, a look after every round from 3 on; the false-verdict
                                       rate holds however the rounds stop); --repeat is then the last look (default 20)

@@ -30,6 +30,12 @@ export { sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
 export interface CompareOptions {
   vus: number;
   duration: string;
+  /**
+   * The open-model runs' measured duration when it differs from the closed model's: CPU per request
+   * at a low equal rate is the noisiest figure of a round, and a longer window narrows it most
+   * (docs/noise.md). @default duration
+   */
+  rateDuration?: string;
   repeat: number;
   /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
   gateways: Config["case3Gateway"][];
@@ -209,7 +215,10 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (probing) log(`the rate: ${RATE_FRACTION} × the slowest target's closed-model throughput in a warm probe of every target before round 1 (not counted)`);
   if (options.untilDecided) log("the plan below is the most it can take: it stops as soon as every pair is decided or the budget would be passed");
   else if (lookAfter && lookAfter.minRounds < options.repeat) log(`the plan below is the most it can take: it stops as soon as ${lookAfter.what}`);
-  log(runsEstimate(total + (probing ? plan.length : 0), `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`, options.warmup, options.duration));
+  const rateDuration = options.rateDuration ?? options.duration;
+  const rateRuns = phases.includes("rate") ? plan.length * options.repeat : 0;
+  const how = `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`;
+  log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, rateRuns && rateDuration !== options.duration ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
@@ -217,7 +226,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     try {
       const load = phase === "rate" ? { mode: "rate" as const, vus: RATE_VUS, rate: rate! } : { mode: "duration" as const, vus: options.vus };
       const params = {
-        case: step.case, ...load, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
+        case: step.case, ...load, duration: phase === "rate" ? rateDuration : options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
         ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
       };
       const { path, result } = step.platform === "compose"
@@ -331,7 +340,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       phases,
       ...(rate !== undefined ? { rate } : {}),
       ...(rateFrom ? { rate_from: rateFrom } : {}),
-      vus: options.vus, duration: options.duration, warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
+      vus: options.vus, duration: options.duration, ...(phases.includes("rate") && rateDuration !== options.duration ? { rate_duration: rateDuration } : {}), warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
       ...(options.cases ? { cases: options.cases } : {}),
       ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
       ...(options.platforms ? { platforms: options.platforms } : {}),

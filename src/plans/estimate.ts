@@ -18,10 +18,14 @@ const SEARCH_STEPS = { fewest: 6, most: 14 };
 export const minutes = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
 const until = (s: number) => new Date(Date.now() + s * 1000).toISOString().slice(11, 16);
 
-/** "20 runs (4 targets × 5 rounds) of 5 s warm-up + 60 s: about 23 min, until about 06:40 UTC". */
-export function runsEstimate(runs: number, how: string, warmup: string, window: string): string {
+/**
+ * "20 runs (4 targets × 5 rounds) of 5 s warm-up + 60 s: about 23 min, until about 06:40 UTC";
+ * `other`: how many of the runs measure another window ("of 1s warm-up + 4s (6s for the 20 at the rate)").
+ */
+export function runsEstimate(runs: number, how: string, warmup: string, window: string, other?: { runs: number; window: string; what: string }): string {
   const each = durationSeconds(warmup) + durationSeconds(window) + RUN_OVERHEAD_S;
-  return `planned: ${runs} run(s) (${how}) of ${warmup} warm-up + ${window}: about ${minutes(runs * each)}, until about ${until(runs * each)} UTC`;
+  const seconds = runs * each + (other ? other.runs * (durationSeconds(other.window) - durationSeconds(window)) : 0);
+  return `planned: ${runs} run(s) (${how}) of ${warmup} warm-up + ${window}${other ? ` (${other.window} for the ${other.runs} ${other.what})` : ""}: about ${minutes(seconds)}, until about ${until(seconds)} UTC`;
 }
 
 /** "3 searches (…) of 6-14 steps of 3 s warm-up + 10 s: about 4-10 min, until 06:50 UTC at the latest". */
