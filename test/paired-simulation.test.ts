@@ -100,16 +100,18 @@ describe("simulations on recorded noise", () => {
         // A reported lower/higher between equal targets is rarer still (equivalence wins where both hold).
         expect(aa.falseVerdict).toBeLessThanOrEqual(aa.falseDifference);
         expect(edge.falseVerdict).toBeLessThanOrEqual(0.065);
-        // The sizing is exact for normal log ratios (test/paired.test.ts); on this noise it gives 78–80 %.
-        expect(power.decided).toBeGreaterThanOrEqual(0.76);
+        // The sizing solves for 83 % under normal log ratios (PLANNED_POWER, exact: test/sizing.test.ts),
+        // so that this heavier-tailed noise still gets the 80 % the report states (81-84 % here).
+        expect(power.decided).toBeGreaterThanOrEqual(0.8);
         powers.push(power.decided);
       });
     }
   }
 
-  test("over every pool and family size the power at the stated difference averages 79 % or more", () => {
+  test("over every pool and family size the power at the stated difference is 80 % or more, and not far above it (the sizing is not needlessly wide)", () => {
     expect(powers).toHaveLength(21);
-    expect(powers.reduce((s, p) => s + p, 0) / powers.length).toBeGreaterThanOrEqual(0.785);
+    expect(Math.min(...powers)).toBeGreaterThanOrEqual(0.8);
+    expect(powers.reduce((s, p) => s + p, 0) / powers.length).toBeLessThanOrEqual(0.86);
   });
 
   test("at the band's edge, with the low-noise pool (CPU per request, 30 s runs), false equivalence is near its nominal 5 %", () => {
