@@ -1,8 +1,9 @@
 /**
  * How many rounds a pair needs (docs/design.md §23): the exact power of the paired procedures of
  * src/stats/paired.ts, and from it the smallest difference R rounds detect and the rounds a new
- * comparison needs, both for 80 % power at the level the family's multiplicity correction asks of
- * one pair (α / the number of pairs: no pair is ever tested at a stricter one). Pure.
+ * comparison needs, both for 80 % power on this machine's noise (solved at PLANNED_POWER under
+ * normal noise) at the level the family's multiplicity correction asks of one pair (α / the number
+ * of pairs: no pair is ever tested at a stricter one). Pure.
  *
  * Power, not the interval's half-width: a true difference exactly the size of a 95 % interval's
  * half-width is decided about half the time, so "resolves ±X %" sized that way promised a coin
