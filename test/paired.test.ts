@@ -141,7 +141,7 @@ describe("two one-sided tests on a symmetric band", () => {
 });
 
 describe("what an undecided pair would take, at 80 % power", () => {
-  test("issue 26: ratio 1.005, spread 0.05, R = 5 asks for rounds to show equivalence (about 11), not 387 to prove a difference", () => {
+  test("issue 26: ratio 1.005, spread 0.05, R = 5 asks for rounds to show equivalence (about 12), not 387 to prove a difference", () => {
     const r = pairedRatio(roundsOf(fiveWith(Math.log(1.005), 0.05)));
     expect(r.verdict).toBe("inconclusive");
     expect(r.sd_log).toBeCloseTo(0.05, 12);
@@ -149,7 +149,7 @@ describe("what an undecided pair would take, at 80 % power", () => {
     expect(r.rounds_to_equivalence).toBe(roundsToEquivalence(Math.log(1.005), 0.05, Math.log(1.05))!);
     expect(r.rounds_to_equivalence).toBeGreaterThanOrEqual(8);
     expect(r.rounds_to_equivalence).toBeLessThanOrEqual(14);
-    // The same mean and spread over 8 rounds is already equivalent: 11 is what 80 % power asks, not a minimum.
+    // The same mean and spread over 8 rounds is already equivalent: 12 is what the planned power asks, not a minimum.
     const eight = [...fiveWith(Math.log(1.005), 0.05), Math.log(1.005), Math.log(1.005) + 0.0612, Math.log(1.005) - 0.0612];
     const r8 = pairedRatio(roundsOf(eight));
     expect(r8.sd_log!).toBeLessThan(0.052);
