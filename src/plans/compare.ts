@@ -12,6 +12,7 @@ import type { RuntimeName } from "../runtime";
 import type { Config } from "../config";
 import { RefusedError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
+import { METRONOME_HZ, startMetronome, stopMetronome } from "../run/metronome";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { mulberry32 } from "../determinism.js";
@@ -272,6 +273,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       throw error;
     }
   };
+  // The machine's factor per run, read beside every run (src/run/metronome.ts): CPU ratios are compared against it.
+  const noMetronome = await startMetronome();
+  log(noMetronome
+    ? `no metronome (${noMetronome}): CPU ratios are compared as measured, the machine's factor per run left in`
+    : `the metronome: ${METRONOME_HZ} beats/s of fixed work beside every run; each run's CPU is read against its CPU in that run (the machine's factor per run, docs/noise.md)`);
   try {
     if (probing) {
       const probe: { target: string; okRps: number | null }[] = [];
@@ -327,6 +333,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       }
     }
   } finally {
+    await stopMetronome();
     process.removeListener("SIGINT", onSignal);
     if (!dbWasUp) await clusterDown(config, log);
   }

@@ -4,6 +4,7 @@
  * it starts), and the machine's steal time read from /proc/stat on the wall clock of the run's windows.
  */
 import type { Config } from "../config";
+import { type MetronomeReading, metronomeMark, metronomeSince } from "./metronome";
 import { clusterPid } from "./pg-cluster";
 import { type MemorySample, type ProcessTicksSample, type ProcessUsage, startSampler, type TicksSample } from "./resources";
 import { scrapeRequests } from "./scrape";
@@ -25,6 +26,8 @@ export interface WindowMeasures {
   /** Each process's CPU ticks since first seen, at each sample: its CPU over any span of the run. */
   cpuTimeline: ProcessTicksSample[];
   ticksPerSecond: number;
+  /** The comparison's metronome over the window (src/run/metronome.ts); null when none ran. */
+  metronome: MetronomeReading | null;
 }
 
 export async function openWindow(config: Config, state: SupervisorState) {
@@ -33,11 +36,13 @@ export async function openWindow(config: Config, state: SupervisorState) {
   const sampler = startSampler({ ...Object.fromEntries(state.processes.map((p) => [p.name, p.pid])), ...(pg ? { postgres: pg } : {}) });
   const steal = startStealSampler();
   const t0 = performance.now();
+  const beat = metronomeMark();
   return {
     add: (name: string, pid: number) => sampler.add(name, pid),
     /** Closes the window; the load generator's CPU comes from its own rusage when it ran (exact, not sampled). */
     async close(generator: { name: string; child: Child } | null): Promise<WindowMeasures> {
       const wallSeconds = (performance.now() - t0) / 1000;
+      const metronome = metronomeSince(beat);
       const { usage, timeline, ticksTimeline, cpuTimeline, ticksPerSecond } = sampler.stop();
       const cpuTimes = steal.stop();
       // A process killed or restarted during the run (fault injection, a crash) has no counter
@@ -63,7 +68,7 @@ export async function openWindow(config: Config, state: SupervisorState) {
           peak_pss_bytes: sampled?.peak_pss_bytes ?? 0,
         };
       }
-      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline, cpuTimeline, ticksPerSecond };
+      return { wallSeconds, received, uncounted, usage, memory: timeline, cpuTimes, measuredTicks: ticksTimeline, cpuTimeline, ticksPerSecond, metronome };
     },
   };
 }

@@ -152,6 +152,8 @@ export interface Measured {
   memory: MemorySample[];
   /** The machine-speed canary timed just before the window (src/run/canary.ts). */
   canary?: unknown;
+  /** The comparison's metronome over the window (src/run/metronome.ts): the machine's factor for this run. */
+  metronome?: { hz: number; cpu_ms_per_s: number } | null;
   /** /proc/stat's `cpu` line over the window (src/run/steal.ts); absent: steal not measured. */
   cpuTimes?: CpuTimes[];
   /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
@@ -264,6 +266,7 @@ export function assembleResult(base: RunResult, m: Measured): RunResult {
   result.extra.wall_seconds = round(m.wallSeconds, 2);
   result.extra.requests_received = m.received;
   if (m.canary) result.extra.canary = m.canary;
+  if (m.metronome) result.extra.metronome = m.metronome;
   if (m.uncounted && Object.keys(m.uncounted).length) result.extra.calls_not_counted = m.uncounted;
   result.calls_per_request = Object.fromEntries(
     Object.entries(m.received).filter(([name]) => name !== m.gatewayName).map(([name, n]) => [name, perOk(n, 3)]),
