@@ -19,6 +19,12 @@ const windows = JSON.parse(readFileSync(join(fixtures, "aa-windows.json"), "utf8
 /** Per-round log ratios of two runs of the same target, one pool per metric and run length. */
 const pools: Record<string, number[]> = {};
 for (const s of rounds.sets) pools[`CPU per request, ${s.command.match(/ (\d+s) /)![1]} runs`] = s.rounds.map((r) => Math.log(r.a / r.b));
+// An A/A comparison with the metronome beating beside every run (src/run/metronome.ts): its rounds as
+// measured, and as the CPU pairs read them, each run's value divided by the metronome's reading.
+const beside = JSON.parse(readFileSync(join(fixtures, "aa-metronome.json"), "utf8")) as { command: string; rounds: { a: number; b: number; metronome_a: number; metronome_b: number }[] };
+const length = beside.command.match(/ (\d+s) /)![1];
+pools[`CPU per request, ${length} runs`] = beside.rounds.map((r) => Math.log(r.a / r.b));
+pools[`CPU per request read against the metronome, ${length} runs`] = beside.rounds.map((r) => Math.log(r.a / r.metronome_a / (r.b / r.metronome_b)));
 // aa-windows.json holds three A/A comparisons, two runs per round, in the order they ran.
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -75,7 +81,7 @@ function simulate(pool: number[], targets: number, R: number, effect: number, se
 describe("simulations on recorded noise", () => {
   test("the pools are real rounds of this machine, split by metric and run length", () => {
     expect(Object.keys(pools)).toEqual([
-      "CPU per request, 10s runs", "CPU per request, 30s runs",
+      "CPU per request, 10s runs", "CPU per request, 30s runs", "CPU per request, 4s runs", "CPU per request read against the metronome, 4s runs",
       "throughput, closed model, 20 s runs", "latency p50, closed model, 20 s runs", "latency p50, open model, 20 s runs",
       "throughput, closed model, 30 s runs", "latency p50, closed model, 30 s runs",
     ]);
@@ -109,7 +115,7 @@ describe("simulations on recorded noise", () => {
   }
 
   test("over every pool and family size the power at the stated difference is 80 % or more, and not far above it (the sizing is not needlessly wide)", () => {
-    expect(powers).toHaveLength(21);
+    expect(powers).toHaveLength(27);
     expect(Math.min(...powers)).toBeGreaterThanOrEqual(0.8);
     expect(powers.reduce((s, p) => s + p, 0) / powers.length).toBeLessThanOrEqual(0.86);
   });

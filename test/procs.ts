@@ -30,3 +30,11 @@ export function commandLine(pid: number): string | null {
     return null;
   }
 }
+
+/** The metronomes (src/run/metronome.ts) beating for the process `parent`: their pids. */
+export function metronomesOf(parent: number): number[] {
+  return [...processTable().keys()].filter((pid) => {
+    const words = commandLine(pid)?.split(" ") ?? [];
+    return words.some((w) => w.endsWith("/src/run/metronome.ts")) && words.at(-1) === String(parent);
+  });
+}

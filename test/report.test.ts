@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CHROMIUM, launchBrowser, openPage } from "./browser";
+import { metronomesOf } from "./procs";
 import type { CaseName } from "../src/run/cases";
 import { loadConfig, type Config } from "../src/config";
 import { runLoad } from "../src/run/load";
@@ -148,6 +149,13 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
   expect(onDisk.runs.filter((r) => r.phase === "rate")).toHaveLength(8);
   for (const run of onDisk.runs) expect(run.canary_index).toBeGreaterThan(0);
   const runs = onDisk.runs.map((r) => ({ file: r.file, round: r.round, result: JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult }));
+  // The metronome beat beside every run (src/run/metronome.ts): each run carries its CPU per second,
+  // the CPU pairs were read against it (throughput's were not), the report says so, and it is gone.
+  for (const r of runs) expect({ file: r.file, hz: (r.result.extra.metronome as { hz: number }).hz, positive: (r.result.extra.metronome as { cpu_ms_per_s: number }).cpu_ms_per_s > 0 }).toEqual({ file: r.file, hz: 60, positive: true });
+  expect(onDisk.metrics.cpu_ms_total.adjusted).toContain("metronome");
+  expect(onDisk.metrics.ok_rps.adjusted).toBeUndefined();
+  expect(readFileSync(markdown, "utf8")).toContain("CPU pairs read against the metronome");
+  expect(metronomesOf(process.pid)).toEqual([]);
   // 4 s runs are judged for steady state (four 1 s windows), with the machine's steal beside them.
   for (const r of runs) {
     const stability = r.result.extra.stability as { steady?: unknown; not_measured?: string; steal_pct?: number; window_seconds?: number };
