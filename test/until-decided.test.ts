@@ -40,7 +40,7 @@ test("each look pairs the rounds both targets have; a clear difference is decide
   expect(look.method).toContain("group-sequential t-tests");
 });
 
-test("the command line: --budget only with --until-decided, --rate-duration only with both operating points, and a last look of at least 3 rounds", () => {
+test("the command line: --budget only with --until-decided, --rate-duration only with both operating points, neither it nor --metronome with --capacity, and a last look of at least 3 rounds", () => {
   const budget = fleetCli(["compare", "--budget", "5m"]);
   expect({ code: budget.code, err: budget.err.trim() }).toEqual({ code: 2, err: "fleetbench: --budget belongs to --until-decided (the time rounds may be added for)" });
   // --rate-duration is the runs at the rate beside the closed model's: alone with neither it says so.
@@ -48,8 +48,10 @@ test("the command line: --budget only with --until-decided, --rate-duration only
     const r = fleetCli(args);
     expect({ code: r.code, err: r.err.trim() }).toEqual({ code: 2, err: "fleetbench: --rate-duration is the open-model runs' duration beside the closed model's: with --rate or --closed-only every run has DURATION" });
   }
-  const capacity = fleetCli(["compare", "--capacity", "--rate-duration", "5s"]);
-  expect(capacity.err).toContain("it takes no VUS, DURATION, --rate, --rate-duration or --pin");
+  for (const flag of [["--rate-duration", "5s"], ["--metronome"]]) {
+    const capacity = fleetCli(["compare", "--capacity", ...flag]);
+    expect({ code: capacity.code, said: capacity.err.includes("it takes no VUS, DURATION, --rate, --rate-duration, --pin or --metronome") }).toEqual({ code: 2, said: true });
+  }
   const short = fleetCli(["compare", "--until-decided", "--repeat", "2"]);
   expect({ code: short.code, err: short.err.trim() }).toEqual({ code: 2, err: "fleetbench: --until-decided looks from round 3 on: --repeat (its last look) must be at least 3" });
 });

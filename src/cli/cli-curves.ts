@@ -54,7 +54,7 @@ function finish(config: Config, { doc, interrupted }: { doc: CurveDoc; interrupt
 
 /** `compare --capacity`: every target's capacity, in shuffled rounds. */
 export async function compareCapacity(config: Config, flags: Flags, positional: string[]) {
-  if (flags.has("rate") || flags.has("rate-duration") || flags.has("pin") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate, --rate-duration or --pin`);
+  if (flags.has("rate") || flags.has("rate-duration") || flags.has("pin") || flags.has("metronome") || positional.length) throw new UsageError(`compare --capacity searches each target's rate itself: it takes no VUS, DURATION, --rate, --rate-duration, --pin or --metronome`);
   const options = capacityOptions(flags);
   const plan = planOf(config, flags, "compare --capacity");
   sayPlan(plan.length * options.repeat, `${plan.length} targets × ${options.repeat}`, options);

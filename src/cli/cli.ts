@@ -80,7 +80,7 @@ export const OPTIONS = {
   load: { options: ["api", "warmup", "vus", "duration", "inject-cpu"], switches: ["pin"] },
   iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
   rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
-  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "rate-duration", "equivalence", "budget"], switches: ["pin", "capacity", "closed-only", "until-decided"] },
+  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "rate-duration", "equivalence", "budget"], switches: ["pin", "capacity", "closed-only", "until-decided", "metronome"] },
   calibrate: { options: ["repeat", "max-repeat", "rate", "inject", "warmup", "seed"], switches: [] },
   chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
   report: { options: ["baseline"], switches: [] },
@@ -227,6 +227,7 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
       platforms,
       ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
       ...(flags.has("rate-duration") ? { rateDuration: duration(flags.get("rate-duration"), "--rate-duration") } : {}),
+      ...(flags.has("metronome") ? { metronome: true } : {}),
     };
     if (flags.has("rate-duration") && (rate !== undefined || flags.has("closed-only"))) throw new UsageError("--rate-duration is the open-model runs' duration beside the closed model's: with --rate or --closed-only every run has DURATION");
     if (flags.has("budget") && !flags.has("until-decided")) throw new UsageError("--budget belongs to --until-decided (the time rounds may be added for)");

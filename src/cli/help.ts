@@ -118,6 +118,9 @@ ${ENGINE}`,
   --closed-only                       the closed model only (CPU per request then at each target's own throughput)
   --rate-duration D                   the runs at the rate measure D instead of DURATION (CPU per request at a low rate is
                                       the noisiest figure of a round; a longer window narrows it most)
+  --metronome                         beside every run, a small process doing the same work 60 times a second; its CPU per
+                                      second in each run is recorded (extra.metronome): the machine's factor per run, for
+                                      study only (the verdicts do not use it: its reading moves with the load beside it)
   --until-decided                     add rounds until every pair of total CPU per request and throughput is decided or
                                       equivalent (group-sequential t-tests, a look after every round from 3 on; the false-verdict
                                       rate holds however the rounds stop); --repeat is then the last look (default 20)

@@ -26,6 +26,7 @@ import { type EngineContext, ensureEngine, type LoadSummary } from "../run/engin
 import type { GateAnswers } from "../run/gate";
 import { describe, type LoadParams, mixOf, RATE_VUS, summaryLine, warmupParams } from "../run/load";
 import { runCanary } from "../run/canary";
+import { metronomeMark, metronomeSince } from "../run/metronome";
 import { pauseBuildsWhileMeasuring } from "../run/tools";
 import { type MemorySample, type ProcessUsage, startSampler } from "../run/resources";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
@@ -169,6 +170,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     const proxies = dockerProxyPids(config.ports.gateway);
     const hostSampler = startSampler(Object.fromEntries(proxies.map((pid, i) => [i ? `docker-proxy-${i}` : "docker-proxy", pid])));
     const t0 = performance.now();
+    const beat = metronomeMark();
     log(`measuring: ${describe(params)} against ${target.label} under compose with ${engine.name} ${engine.version}, run ${runId}`);
     const engineStartMs = Date.now();
     const run = engine.measure(engineCtx, params, { ...obs, recordsPath: path.replace(/\.json$/, ".records.csv.gz") });
@@ -176,6 +178,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     hostSampler.add(engine.name, gen.pid);
     const engineExit = await gen.exited;
     const wallSeconds = (performance.now() - t0) / 1000;
+    const metronome = metronomeSince(beat);
     const cg = sampler.stop();
     const host = hostSampler.stop();
     const cpuTimes = steal.stop();
@@ -213,7 +216,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
       const hostTicks = host.ticksTimeline.filter((h) => h.t <= c.t).at(-1)?.ticks ?? 0;
       return { t: c.t, ticks: c.seconds * host.ticksPerSecond + hostTicks };
     });
-    result = assembleResult(result, { summary, engineExit, engineFailure, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, cpuTimes, measuredTicks, engineStartMs });
+    result = assembleResult(result, { summary, engineExit, engineFailure, interrupted: false, wallSeconds, received, gatewayName: target.gateway, usage, memory, canary, metronome, cpuTimes, measuredTicks, engineStartMs });
     const round = (x: number) => Math.round(x * 1000) / 1000;
     const containersSum = Object.values(cg.usage).reduce((s, u) => s + (Number.isFinite(u.cpu_seconds) ? u.cpu_seconds : 0), 0);
     result.extra.memory = { ...(result.extra.memory as object), measure: "cgroup memory usage minus inactive file pages per container (what docker stats shows)" };

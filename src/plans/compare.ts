@@ -37,6 +37,12 @@ export interface CompareOptions {
    * (docs/noise.md). @default duration
    */
   rateDuration?: string;
+  /**
+   * A metronome beside every run (src/run/metronome.ts), its CPU per second recorded per run
+   * (`extra.metronome`): the machine's factor per run, for study. Not used by the verdicts: its
+   * reading falls as the load beside it rises (docs/noise.md).
+   */
+  metronome?: boolean;
   repeat: number;
   /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
   gateways: Config["case3Gateway"][];
@@ -217,9 +223,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   if (options.untilDecided) log("the plan below is the most it can take: it stops as soon as every pair is decided or the budget would be passed");
   else if (lookAfter && lookAfter.minRounds < options.repeat) log(`the plan below is the most it can take: it stops as soon as ${lookAfter.what}`);
   const rateDuration = options.rateDuration ?? options.duration;
+  // Runs at the rate with a window of their own (--rate-duration): said in the estimate and the recorded params.
+  const ownRateWindow = phases.includes("rate") && rateDuration !== options.duration;
   const rateRuns = phases.includes("rate") ? plan.length * options.repeat : 0;
   const how = `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`;
-  log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, rateRuns && rateDuration !== options.duration ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined));
+  log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, ownRateWindow ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
@@ -273,11 +281,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       throw error;
     }
   };
-  // The machine's factor per run, read beside every run (src/run/metronome.ts): CPU ratios are compared against it.
-  const noMetronome = await startMetronome();
-  log(noMetronome
-    ? `no metronome (${noMetronome}): CPU ratios are compared as measured, the machine's factor per run left in`
-    : `the metronome: ${METRONOME_HZ} beats/s of fixed work beside every run; each run's CPU is read against its CPU in that run (the machine's factor per run, docs/noise.md)`);
+  // The machine's factor per run, recorded beside every run when asked (src/run/metronome.ts).
+  if (options.metronome) {
+    const why = await startMetronome();
+    log(why ? `no metronome: ${why}` : `the metronome: ${METRONOME_HZ} beats/s of fixed work beside every run, its CPU per second recorded per run (extra.metronome; not used by the verdicts)`);
+  }
   try {
     if (probing) {
       const probe: { target: string; okRps: number | null }[] = [];
@@ -347,7 +355,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       phases,
       ...(rate !== undefined ? { rate } : {}),
       ...(rateFrom ? { rate_from: rateFrom } : {}),
-      vus: options.vus, duration: options.duration, ...(phases.includes("rate") && rateDuration !== options.duration ? { rate_duration: rateDuration } : {}), warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
+      vus: options.vus, duration: options.duration, ...(ownRateWindow ? { rate_duration: rateDuration } : {}), ...(options.metronome ? { metronome: true } : {}), warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
       ...(options.cases ? { cases: options.cases } : {}),
       ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
       ...(options.platforms ? { platforms: options.platforms } : {}),

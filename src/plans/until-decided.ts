@@ -5,7 +5,7 @@
  * after adding rounds until decided). Pure.
  */
 import type { RunResult } from "../run/results";
-import { analyse, METRICS, pairValue, phaseOf as phaseOfRun, targetOf } from "./verdicts";
+import { analyse, METRICS, phaseOf as phaseOfRun, targetOf } from "./verdicts";
 import { sequentialFamily } from "../stats/sequential";
 
 /** The metrics `--until-decided` adds rounds for: what a request costs and what a target serves. */
@@ -21,11 +21,9 @@ export function sequentialLook(done: { round: number; result: RunResult }[], tar
   const families = UNTIL_DECIDED_METRICS.map((key) => {
     const metric = METRICS[key];
     const phase = metric.phases.find((ph) => done.some((d) => phaseOfRun(d.result) === ph));
-    // As the fixed-size verdicts read it: CPU against the metronome when every run of the phase has it.
-    const forPairs = pairValue(metric, done.filter((d) => phaseOfRun(d.result) === phase).map((d) => d.result));
     const value = (t: string, k: number) => {
       const d = done.find((x) => x.round === k && targetOf(x.result) === t && phaseOfRun(x.result) === phase && usable(x.result));
-      const v = d ? forPairs.value(d.result) : null;
+      const v = d ? metric.pick(d.result) : null;
       return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
     };
     const pairs = targets.flatMap((a, i) => targets.slice(i + 1).map((b) => ({

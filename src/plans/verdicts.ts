@@ -54,45 +54,6 @@ export interface Metric {
    * closed model's own throughput; closed-model throughput only in the closed model.
    */
   phases: Phase[];
-  /**
-   * CPU: its pairs are compared with each run's value divided by the metronome's CPU per second in
-   * that run (src/run/metronome.ts), when every run of the metric's phase has a reading.
-   */
-  perMachine?: true;
-}
-
-/** The metronome's CPU per second over a run (the machine's factor for it), or null when none was read. */
-export function machineFactor(r: RunResult): number | null {
-  const v = (r.extra?.metronome as { cpu_ms_per_s?: number } | undefined)?.cpu_ms_per_s;
-  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
-}
-
-/** What `adjusted` says in a comparison's metric (and the report) when its pairs were read against the metronome. */
-export const ADJUSTED = "each run's value divided by the metronome's CPU per second in that run (the machine's factor per run; src/run/metronome.ts), times their median";
-
-/**
- * A value for the pairs of `metric`: as measured, or, for a CPU metric whose runs (`phaseRuns`, all
- * of its phase) every one carry a metronome reading, divided by the run's reading and multiplied by
- * the readings' median (the unit stays ms per request; a ratio of two runs loses the machine's factor).
- * Returns the function and whether it adjusts.
- */
-export function pairValue(metric: Metric, phaseRuns: RunResult[]): { adjusted: boolean; value: (r: RunResult) => number | null } {
-  const raw = (r: RunResult) => {
-    const v = metric.pick(r);
-    return typeof v === "number" && Number.isFinite(v) ? v : null;
-  };
-  const factors = phaseRuns.map(machineFactor);
-  if (!metric.perMachine || !factors.length || factors.some((f) => f === null)) return { adjusted: false, value: raw };
-  const sorted = (factors as number[]).slice().sort((x, y) => x - y);
-  const middle = (sorted[Math.floor(sorted.length / 2)] + sorted[Math.ceil(sorted.length / 2) - 1]) / 2;
-  return {
-    adjusted: true,
-    value: (r) => {
-      const v = raw(r);
-      const f = machineFactor(r);
-      return v === null || f === null ? null : (v / f) * middle;
-    },
-  };
 }
 
 const cpu = cpuMsPerRequest;
@@ -100,15 +61,15 @@ const both: Phase[] = ["rate", "closed"];
 
 /** The headline metrics, in the order the report states them. */
 export const METRICS: Record<string, Metric> = {
-  cpu_ms_total: { label: "CPU per request (total, without the load generator)", unit: "ms", pick: (r) => cpu(r, inCaseTotal), phases: both, perMachine: true },
+  cpu_ms_total: { label: "CPU per request (total, without the load generator)", unit: "ms", pick: (r) => cpu(r, inCaseTotal), phases: both },
   // The slope of the line through a round's two operating points (src/plans/cost-split.ts), which the
   // open-model run of that round carries: what one more request costs, idle cost left out.
   cpu_ms_marginal: { label: "marginal CPU per request (beyond the fixed cost per second)", unit: "ms", pick: (r) => ((r.extra?.cost_split as { marginal_ms?: number } | undefined)?.marginal_ms ?? null), phases: ["rate"] },
-  cpu_ms_gateway: { label: "CPU per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway"), phases: both, perMachine: true },
-  cpu_ms_subgraphs: { label: "CPU per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs"), phases: both, perMachine: true },
-  cpu_ms_data_services: { label: "CPU per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services"), phases: both, perMachine: true },
-  cpu_ms_postgres: { label: "CPU per request: PostgreSQL", unit: "ms", pick: (r) => cpu(r, (p) => p === "postgres"), phases: both, perMachine: true },
-  cpu_ms_network_proxy: { label: "CPU per request: network proxy (Toxiproxy, --hop-latency; not in the total)", unit: "ms", pick: (r) => cpu(r, (p) => p === "toxiproxy"), phases: both, perMachine: true },
+  cpu_ms_gateway: { label: "CPU per request: gateway", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "gateway"), phases: both },
+  cpu_ms_subgraphs: { label: "CPU per request: subgraphs", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "subgraphs"), phases: both },
+  cpu_ms_data_services: { label: "CPU per request: data services", unit: "ms", pick: (r) => cpu(r, (p) => componentOf(p) === "data services"), phases: both },
+  cpu_ms_postgres: { label: "CPU per request: PostgreSQL", unit: "ms", pick: (r) => cpu(r, (p) => p === "postgres"), phases: both },
+  cpu_ms_network_proxy: { label: "CPU per request: network proxy (Toxiproxy, --hop-latency; not in the total)", unit: "ms", pick: (r) => cpu(r, (p) => p === "toxiproxy"), phases: both },
   ok_rps: { label: "successful throughput", unit: "req/s", pick: okRps, phases: ["closed", "rate"] },
   latency_p50: { label: "latency p50", unit: "ms", pick: (r) => r.summary?.latency_ms.p50 ?? null, phases: ["closed", "rate"] },
   latency_p99: { label: "latency p99", unit: "ms", pick: (r) => r.summary?.latency_ms.p99 ?? null, phases: ["closed", "rate"] },
@@ -182,8 +143,6 @@ export interface Comparison {
     /** Where the metric was read: "at 40 requests/s (open model)", "at 10 VUs (closed model)". */
     operating_point?: string;
     phase?: Phase;
-    /** Present when its pairs were read against the metronome (CPU metrics): how. Its targets' medians are as measured. */
-    adjusted?: string;
     /** `values`: the usable runs' numbers the median and interval come from (a --baseline resamples them). */
     cases: Record<string, { median: number; ci: [number, number]; ci_level?: number; cv: number | null; n: number; values?: number[] } | null>;
     pairs: PairEntry[];
@@ -251,8 +210,6 @@ export function analyse(
         return typeof v === "number" && Number.isFinite(v) ? v : null;
       };
       const values = Object.fromEntries(options.targets.map((t) => [t, runs.flatMap((_, i) => (entries[i].target === t && inPhase(i) && counted(i) && valueOf(i) !== null ? [valueOf(i)!] : []))]));
-      // The targets' medians are as measured; their pairs, for CPU, are read against the metronome.
-      const forPairs = pairValue(metric, runs.flatMap((r, i) => (inPhase(i) ? [r.result] : [])));
       // A component absent from a target (Case 1 and 2 have no subgraphs) has no value there.
       const present = options.targets.filter((t) => values[t].length > 0);
       if (present.length === 0) continue;
@@ -262,7 +219,7 @@ export function analyse(
         const i = runs.findIndex((r, j) => entries[j].target === t && r.round === round && inPhase(j));
         if (i < 0) return { value: null, why: `${t} has no run in round ${round}` };
         if (!counted(i)) return { value: null, why: `${t}'s run ${entries[i].file} is left out (${entries[i].excluded})` };
-        const v = forPairs.value(runs[i].result);
+        const v = valueOf(i);
         return v === null ? { value: null, why: `${t}'s run ${entries[i].file} has no value` } : { value: v };
       };
       const raw: { a: string; b: string; paired: PairedComparison; unpaired: ReturnType<typeof comparePair> | null }[] = [];
@@ -291,7 +248,7 @@ export function analyse(
         paired: family[i],
       }));
       const first = runs.find((_, i) => inPhase(i));
-      metrics[key] = { label: metric.label, unit: metric.unit, phase, operating_point: first ? operatingPoint(first.result) : undefined, ...(forPairs.adjusted ? { adjusted: ADJUSTED } : {}), cases, pairs };
+      metrics[key] = { label: metric.label, unit: metric.unit, phase, operating_point: first ? operatingPoint(first.result) : undefined, cases, pairs };
     }
     return metrics;
   };

@@ -9,7 +9,6 @@
  * one pair is read and worded (either side, older files, what an undecided pair would take) is
  * src/report/paired-text.ts.
  */
-import { METRONOME_HZ } from "../run/metronome";
 import { costSplitLines } from "../plans/cost-split";
 import type { PairedComparison } from "../stats/paired";
 import type { Comparison, PairEntry } from "../plans/verdicts";
@@ -84,7 +83,6 @@ export function parametersLine(c: Comparison): string {
     !c.analysis ? "verdicts unpaired (a comparison from before the paired analysis)"
       : c.analysis.equivalence_test ? `verdicts paired by round, equivalent within ${bandText(c)} on the log ratio (two one-sided tests), corrected over each metric's pairs; a cell's interval is the one its verdict rests on`
       : `verdicts paired by round, equivalent when the 95 % interval lies within ${1 - c.analysis.equivalence}–${1 + c.analysis.equivalence} (a comparison from before the symmetric band), ${c.analysis.multiplicity}`,
-    Object.values(c.metrics).some((m) => m.adjusted) ? "CPU pairs read against the metronome (the machine's factor per run taken out)" : "",
   ].filter(Boolean);
   return `${parts.join("; ")}.`;
 }
@@ -275,14 +273,10 @@ export function verdictMarkdown(c: Comparison): string {
     : c.analysis.equivalence_test
       ? `Paired by round: per pair the geometric mean of the per-round ratios and Student's t on their logs. \`lower\`/\`higher\`: the paired t-test (two-sided, 5 %); \`equivalent\`: two one-sided tests (5 % each) that the ratio lies within ${bandText(c)} on the log scale (×${fixed(1 / (1 + c.analysis.equivalence), 3)} to ×${fixed(1 + c.analysis.equivalence, 3)}, the same band whichever target comes first), which wins when both hold; otherwise \`inconclusive\`, with the difference these rounds detect and the rounds a new comparison would need, both at 80 % power. Each metric's pairs are one family: Holm's step-down over both hypotheses of every pair, dividing by at most the number of pairs. Every interval beside a verdict is the one that verdict rests on: 1 − 0.05/h for a difference, 1 − 0.1/h for equivalence (95 % and 90 % for two targets), h the step's divisor. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`
       : `Paired by round (a comparison from before the symmetric band): per pair the geometric mean of the per-round ratios with Student's t interval on their logs (95 %); verdicts \`lower\`/\`higher\` need the interval to exclude 1 and the Holm-adjusted p (within each metric's pairs) below 0.05, \`equivalent\` the interval within ${1 - c.analysis.equivalence}–${1 + c.analysis.equivalence}; otherwise \`inconclusive\`. What an undecided pair would take is recomputed at 80 % power. ${medians} Runs flagged errors or no_steady_state are left out; machine_slow runs count (their round shares the slow moment).`;
-  const adjusted = Object.values(c.metrics).filter((m) => m.adjusted).map((m) => m.label);
-  const metronome = adjusted.length
-    ? ` CPU pairs (${adjusted.length} metrics) are read against the metronome: a small process doing the same work ${METRONOME_HZ} times a second beside every run. Each run's CPU per request is divided by the metronome's CPU per second in that run (times their median, so the unit stays ms) before the ratios are taken: the metronome's expected ratio between any two runs is 1, so the ratios keep their expectation and lose the factor every process of a run shares on a machine whose speed moves from run to run (docs/noise.md). The targets' medians are as measured.`
-    : "";
   return [
     "## Every pair\n",
     `${verdictLines(c).map((l) => `- ${l}`).join("\n")}\n`,
-    `${method}${metronome}\n`,
+    `${method}\n`,
     summaryTable(c),
     excluded.length ? `Left out of the verdicts:\n\n${excluded.map((l) => `- ${l}`).join("\n")}\n` : "",
     everyRunLines(c).length ? `${EVERY_RUN_INTRO}\n\n${everyRunLines(c).map((l) => `- ${l}`).join("\n")}\n` : "",

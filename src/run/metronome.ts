@@ -1,18 +1,17 @@
 /**
- * The metronome (docs/noise.md, "The machine's factor per run"): a small Bun process doing the same
- * work 60 times a second through a whole comparison, its CPU read from /proc at the edges of every
- * measured window. On this machine a run's CPU per request moves with a factor every process of
- * the run shares (the cost of the same work changes with the host, from one run to the next), and
- * pairing by round cannot remove it, as each target runs at its own moment. The metronome's work
- * is identical whatever target runs beside it, so its CPU per second in a run measures that factor
- * alone; a CPU ratio between two runs divided by the metronome's ratio between the same two runs
- * keeps its expectation (the metronome's expected ratio is exactly 1) and loses the factor.
+ * The metronome (`just compare --metronome`; docs/noise.md, "The machine's factor per run"): a small
+ * Bun process doing the same work 60 times a second through a whole comparison, its CPU read from
+ * /proc at the edges of every measured window and recorded in the run (`extra.metronome`). On this
+ * machine a run's CPU per request moves with a factor every process of the run shares (the cost of
+ * the same work changes from one run to the next), and pairing by round cannot remove it, as each
+ * target runs at its own moment. The metronome follows that factor; the verdicts do not use it,
+ * because its own reading also falls as the load beside it rises (measured: 5-12 % lower with 0.7-1.4
+ * cores of other work), so between targets of different cost its expected ratio is not 1.
  *
  * Its CPU is the sum over its threads of /proc/PID/task/TID/schedstat's first field (nanoseconds on
- * the CPU): a 4 s window holds about 60 ms of it, which /proc/PID/stat's 10 ms ticks would round
- * to a sixth.
+ * the CPU): a 4 s window holds about 50 ms of it, which /proc/PID/stat's 10 ms ticks would blur.
  *
- * Run as a program (`bun src/run/metronome.ts`), this file is the metronome itself.
+ * Run as a program (`bun src/run/metronome.ts HZ PARENT_PID`), this file is the metronome itself.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { type Child, runtimeBinary, spawn } from "../runtime";
@@ -76,10 +75,7 @@ export interface MetronomeReading {
 
 let active: { child: Child; hz: number } | null = null;
 
-/**
- * Starts the metronome for a comparison; returns why not when it cannot (no Bun, no schedstat),
- * and the comparison goes on without it (its CPU ratios then are not adjusted, and say so).
- */
+/** Starts the metronome for a comparison; returns why not when it cannot (no Bun, no schedstat), and the comparison goes on without it. */
 export async function startMetronome(hz = METRONOME_HZ): Promise<string | null> {
   if (active) return null;
   const bun = runtimeBinary("bun");
