@@ -73,6 +73,13 @@ export interface MetronomeReading {
   cpu_ms_per_s: number;
 }
 
+/** The metronome's CPU at the opening of a window (`metronomeMark`), to read its CPU per second from (`metronomeSince`). */
+export interface MetronomeMark {
+  ns: number;
+  at: number;
+  hz: number;
+}
+
 let active: { child: Child; hz: number } | null = null;
 
 /** Starts the metronome for a comparison; returns why not when it cannot (no Bun, no schedstat), and the comparison goes on without it. */
@@ -101,14 +108,14 @@ export async function stopMetronome() {
 }
 
 /** The running metronome's CPU now, to open a window with; null when none runs. */
-export function metronomeMark(): { ns: number; at: number; hz: number } | null {
+export function metronomeMark(): MetronomeMark | null {
   if (!active) return null;
   const ns = cpuNanoseconds(active.child.pid);
   return ns === null ? null : { ns, at: performance.now(), hz: active.hz };
 }
 
 /** Its CPU per second since `mark`; null when it was not running at both ends. */
-export function metronomeSince(mark: { ns: number; at: number; hz: number } | null): MetronomeReading | null {
+export function metronomeSince(mark: MetronomeMark | null): MetronomeReading | null {
   if (!mark || !active) return null;
   const ns = cpuNanoseconds(active.child.pid);
   const seconds = (performance.now() - mark.at) / 1000;

@@ -5,6 +5,7 @@
  */
 import { TARGETS } from "./cases";
 import type { MemorySample, ProcessTicksSample, ProcessUsage } from "./resources";
+import type { MetronomeReading } from "./metronome";
 import { mergeHistograms, percentiles } from "./engine/records";
 import { type RunResult, SCHEMA_VERSION } from "./results";
 import { GENERATORS, type LoadSummary } from "./engine/engine";
@@ -153,7 +154,7 @@ export interface Measured {
   /** The machine-speed canary timed just before the window (src/run/canary.ts). */
   canary?: unknown;
   /** The comparison's metronome over the window (src/run/metronome.ts): the machine's factor for this run. */
-  metronome?: { hz: number; cpu_ms_per_s: number } | null;
+  metronome?: MetronomeReading | null;
   /** /proc/stat's `cpu` line over the window (src/run/steal.ts); absent: steal not measured. */
   cpuTimes?: CpuTimes[];
   /** CPU ticks of the run's own processes together over time (resources.ts): what is not foreign. */
