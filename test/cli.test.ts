@@ -190,6 +190,9 @@ test("the estimate before long work: runs times (warm-up + window + the measured
   expect(runsEstimate(16, "demo", "2s", "5s")).toContain("about 3 min");
   // The demo's: 24 runs of 1 s + 4 s, 20 of them 2 s longer at the rate: 24 × 10 + 20 × 2 = 280 s.
   expect(runsEstimate(24, "demo", "1s", "4s", { runs: 20, window: "6s", what: "at the rate" })).toStartWith("planned: 24 run(s) (demo) of 1s warm-up + 4s (6s for the 20 at the rate): about 5 min, until about ");
+  // The demo: 52 runs of 1 s + 4 s, 24 of them on the start of the run before (1 s around each, not 5): 424 s.
+  expect(runsEstimate(52, "demo", "1s", "4s", undefined, 24)).toStartWith("planned: 52 run(s) (demo) of 1s warm-up + 4s: about 7 min, until about ");
+  expect(runsEstimate(52, "demo", "1s", "4s", undefined, 0)).toContain("about 9 min");
   expect(runsEstimate(24, "demo", "1s", "4s", { runs: 20, window: "6s", what: "at the rate" })).not.toContain("about 4 min");
   expect(searchesEstimate(3, "case2 × 3", "3s", "10s")).toContain("3 capacity search(es) (case2 × 3), each 6-14 steps of 3s warm-up + 10s: about 5 min to 13 min");
 });

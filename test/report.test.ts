@@ -15,7 +15,7 @@ import { writeReport } from "../src/report/report";
 import type { RunResult } from "../src/run/results";
 import { type Comparison, METRICS, analyse } from "../src/plans/verdicts";
 import { writeBaselineReport } from "../src/report/baseline-report";
-import { down } from "../src/run/supervisor";
+import { down, readState } from "../src/run/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(180_000);
@@ -144,11 +144,22 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
   const onDisk = JSON.parse(readFileSync(comparePath, "utf8")) as Comparison;
   expect(onDisk.seed).toBe(seed);
   expect(onDisk.rounds.map((r) => r.order)).toEqual(roundOrders(["case1", "case2"], 4, seed));
-  // Every round: each target in the closed model, then each at the equal offered load.
+  // Every round: each target in the closed model, then at the equal offered load.
   expect(onDisk.runs).toHaveLength(16);
   expect(onDisk.runs.filter((r) => r.phase === "rate")).toHaveLength(8);
   for (const run of onDisk.runs) expect(run.canary_index).toBeGreaterThan(0);
   const runs = onDisk.runs.map((r) => ({ file: r.file, round: r.round, result: JSON.parse(readFileSync(`${config.resultsDir}/${r.file}`, "utf8")) as RunResult }));
+  // Both runs of a target in a round share one start of its case: the closed run starts it, the
+  // run at the rate comes next, on the same processes, warmed in one chunk; nothing is left running.
+  const startOf = (r: RunResult) => ({ started: (r.extra.parity as { started_case: boolean }).started_case, warm: r.extra.warmup_chunks as { chunks: number; follows?: string } });
+  for (const [i, rate] of runs.entries()) {
+    if (rate.result.mode !== "rate") continue;
+    const closed = runs[i - 1];
+    expect({ round: closed.round, mode: closed.result.mode, column: closed.result.extra.column ?? closed.result.case, started: startOf(closed.result).started, follows: startOf(closed.result).warm.follows ?? null })
+      .toEqual({ round: rate.round, mode: "duration", column: rate.result.extra.column ?? rate.result.case, started: true, follows: null });
+    expect({ started: startOf(rate.result).started, chunks: startOf(rate.result).warm.chunks, follows: startOf(rate.result).warm.follows }).toEqual({ started: false, chunks: 1, follows: closed.file });
+  }
+  expect(readState(config)).toBeNull();
   // --metronome: it beat beside every run (src/run/metronome.ts), each run carries its CPU per second,
   // the comparison records that it ran, and it is gone once the comparison ended.
   for (const r of runs) expect({ file: r.file, hz: (r.result.extra.metronome as { hz: number }).hz, positive: (r.result.extra.metronome as { cpu_ms_per_s: number }).cpu_ms_per_s > 0 }).toEqual({ file: r.file, hz: 60, positive: true });

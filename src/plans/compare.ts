@@ -11,10 +11,11 @@ import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLab
 import type { RuntimeName } from "../runtime";
 import type { Config } from "../config";
 import { RefusedError } from "../errors";
-import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
+import { durationSeconds, type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { METRONOME_HZ, startMetronome, stopMetronome } from "../run/metronome";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
+import { stopCase } from "../run/supervisor";
 import { mulberry32 } from "../determinism.js";
 import { pinPlan } from "../run/pin";
 import { fileStamp, type RunResult, writeAtomic, writeResult } from "../run/results";
@@ -122,6 +123,14 @@ export function roundOrders(labels: string[], rounds: number, seed: number): str
 export const RATE_FRACTION = 0.4;
 
 /**
+ * The probe's measured window: the runs' own, at most PROBE_SECONDS. It only sets the rate (a
+ * fraction of the slowest throughput, where a few per cent either way change nothing), after the
+ * same warm-up as a run; hundreds of requests at the closed model's VUs are enough for that.
+ */
+export const PROBE_SECONDS = 2;
+export const probeWindow = (duration: string) => (durationSeconds(duration) > PROBE_SECONDS ? `${PROBE_SECONDS}s` : duration);
+
+/**
  * The equal offered load every target sustains: `fraction` × the slowest target's closed-model
  * throughput (successful requests/s) in the probe, rounded down, at least 1. Targets with no
  * successful request are left out of the minimum and named.
@@ -226,11 +235,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   // Runs at the rate with a window of their own (--rate-duration): said in the estimate and the recorded params.
   const ownRateWindow = phases.includes("rate") && rateDuration !== options.duration;
   const rateRuns = phases.includes("rate") ? plan.length * options.repeat : 0;
-  const how = `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points` : ""}${probing ? `, and a probe of each target` : ""}`;
-  log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, ownRateWindow ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined));
+  // A native target's second operating point runs on the start of its first (see the rounds below).
+  const sameStart = phases.length > 1 ? plan.filter((p) => p.platform === "native").length * options.repeat * (phases.length - 1) : 0;
+  const how = `${plan.length} targets × ${options.repeat} rounds${phases.length > 1 ? ` × ${phases.length} operating points${sameStart ? " on one start" : ""}` : ""}${probing ? `, and a probe of each target` : ""}`;
+  log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, ownRateWindow ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined, sameStart));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
-  const runOne = async (step: (typeof plan)[number], round: number, phase: Phase) => {
+  /** `sameStart`: the target's operating points share one start of its case (native runs with both phases). */
+  const runOne = async (step: (typeof plan)[number], round: number, phase: Phase, sameStart: { keepCase?: boolean; follows?: string } = {}): Promise<{ file: string; started: boolean } | null> => {
     log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
     try {
       const load = phase === "rate" ? { mode: "rate" as const, vus: RATE_VUS, rate: rate! } : { mode: "duration" as const, vus: options.vus };
@@ -238,9 +250,9 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         case: step.case, ...load, duration: phase === "rate" ? rateDuration : options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
         ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
       };
-      const { path, result } = step.platform === "compose"
-        ? await composeRun(config, params, log, step.column!)
-        : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column });
+      const { path, result, started } = step.platform === "compose"
+        ? { ...(await composeRun(config, params, log, step.column!)), started: false }
+        : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, ...sameStart });
       if (result.flags.includes("sut_overloaded")) {
         overloaded.push(step.label);
         log(`⚠ ${step.label} could not keep up with ${rate} requests/s: ${result.summary?.dropped_iterations} requests not sent on time (flagged sut_overloaded; the rate is above its capacity)`);
@@ -253,7 +265,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       }
       done.push({ file: basename(path), round, result });
       writeAtomic(listPath, `${done.map((d) => d.file).join("\n")}\n`);
-      return result;
+      return { file: basename(path), started };
     } catch (error) {
       if (!(error instanceof RefusedError)) {
         // A run that broke (a process gone, a scrape refused): the rounds stop, but what completed
@@ -271,7 +283,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   /** One target once at the closed model's VUs, not counted: its successful throughput, or null. */
   const probeOne = async (step: (typeof plan)[number]) => {
     log(`\n=== probe: ${step.label} at ${options.vus} VUs (not counted) ===`);
-    const params = { case: step.case, mode: "duration" as const, vus: options.vus, duration: options.duration, api: options.api, warmup: options.warmup, pin: options.pin, ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}) };
+    const params = { case: step.case, mode: "duration" as const, vus: options.vus, duration: probeWindow(options.duration), api: options.api, warmup: options.warmup, pin: options.pin, ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}) };
     try {
       const { result } = step.platform === "compose" ? await composeRun(config, params, log, step.column!) : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, probe: true });
       if (result.extra.interrupted) interrupted = true;
@@ -299,23 +311,25 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       }
     }
     for (let round = 1; round <= options.repeat && !interrupted; round++) {
-      // Each operating point as a block, every target in the round's order: the runs compared
-      // with each other are the closest in time.
-      for (const phase of phases) {
-        if (phase === "rate" && rate === undefined) {
-          // The probe is this round's closed-model block: the rate follows from it.
-          const closed = orders[round - 1].map((label) => {
-            const r = done.find((d) => d.round === round && d.result.mode !== "rate" && targetOf(d.result) === columnOf.get(label));
-            return { target: columnOf.get(label)!, okRps: r ? okRps(r.result) : null };
-          });
-          ({ rate, from: rateFrom } = equalRate(closed));
-          log(`\nequal offered load: ${rate} requests/s (${rateFrom})`);
-        }
-        for (const label of orders[round - 1]) {
-          if (interrupted) break;
-          await runOne(plan.find((p) => p.label === label)!, round, phase);
-        }
+      // Every target in the round's order, its operating points back to back on one start of its
+      // case: the closed model first, which warms it for the rate (one warm-up chunk there instead
+      // of a fresh start and up to three). Compose runs start a stack each.
+      for (const label of orders[round - 1]) {
         if (interrupted) break;
+        const step = plan.find((p) => p.label === label)!;
+        const shared = step.platform === "native" && phases.length > 1;
+        let before: { file: string; started: boolean } | null = null;
+        let startedHere = false;
+        try {
+          for (const [i, phase] of phases.entries()) {
+            if (interrupted) break;
+            before = await runOne(step, round, phase, shared ? { keepCase: i < phases.length - 1, ...(before ? { follows: before.file } : {}) } : {});
+            if (i === 0) startedHere = !!before?.started;
+          }
+        } finally {
+          // What the first run of the target started and kept, the last one leaves to this.
+          if (shared && startedHere) await stopCase(step.config, log);
+        }
       }
       if (phases.length > 1) attachCostSplits(config, done, round, [...columnOf.values()]);
       if (lookAfter && round >= lookAfter.minRounds && round < options.repeat && !interrupted) {

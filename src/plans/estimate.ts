@@ -11,6 +11,12 @@ import { durationSeconds } from "../run/engine/k6";
  * 187 s on 2 cores, about 4.5 s a run; rounded up.
  */
 export const RUN_OVERHEAD_S = 5;
+/**
+ * The same for a run on the start of the run before it (a comparison's second operating point of
+ * a target): its one warm-up chunk, the gate, the canary, the engine; no start or stop. Measured:
+ * 5.2-5.5 s for a 4 s window after a 1 s chunk, next to 8.6-10 s for a run that starts its case.
+ */
+export const SAME_START_OVERHEAD_S = 1;
 /** A capacity search's steps: doubling from --start to the bracket, then bisection to within 5 %. */
 const SEARCH_STEPS = { fewest: 6, most: 14 };
 
@@ -20,11 +26,12 @@ const until = (s: number) => new Date(Date.now() + s * 1000).toISOString().slice
 
 /**
  * "20 runs (4 targets × 5 rounds) of 5 s warm-up + 60 s: about 23 min, until about 06:40 UTC";
- * `other`: how many of the runs measure another window ("of 1s warm-up + 4s (6s for the 20 at the rate)").
+ * `other`: how many of the runs measure another window ("of 1s warm-up + 4s (6s for the 20 at the rate)");
+ * `sameStart`: how many run on the start of the run before them.
  */
-export function runsEstimate(runs: number, how: string, warmup: string, window: string, other?: { runs: number; window: string; what: string }): string {
+export function runsEstimate(runs: number, how: string, warmup: string, window: string, other?: { runs: number; window: string; what: string }, sameStart = 0): string {
   const each = durationSeconds(warmup) + durationSeconds(window) + RUN_OVERHEAD_S;
-  const seconds = runs * each + (other ? other.runs * (durationSeconds(other.window) - durationSeconds(window)) : 0);
+  const seconds = runs * each + (other ? other.runs * (durationSeconds(other.window) - durationSeconds(window)) : 0) - sameStart * (RUN_OVERHEAD_S - SAME_START_OVERHEAD_S);
   return `planned: ${runs} run(s) (${how}) of ${warmup} warm-up + ${window}${other ? ` (${other.window} for the ${other.runs} ${other.what})` : ""}: about ${minutes(seconds)}, until about ${until(seconds)} UTC`;
 }
 

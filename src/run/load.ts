@@ -131,12 +131,15 @@ export const WARMUP_SETTLED = 0.1;
  * second, or median latency in the open model) is within WARMUP_SETTLED of the one before. A
  * JIT-compiled gateway and a native one warm differently; a fixed warm-up would favour one.
  */
-async function warmUp(ctx: RunContext): Promise<{ chunks: number; levels: (number | null)[]; settled: boolean } | null> {
+async function warmUp(ctx: RunContext, follows?: string): Promise<{ chunks: number; levels: (number | null)[]; settled: boolean; follows?: string } | null> {
   const { params, control } = ctx;
   if (control.interrupted || params.warmup === "0s") return null;
   const warm = warmupParams(params, params.warmup);
-  const settle = ctx.engine.name === "vegeta";
+  // A case warmed by the run before on the same start takes one chunk at the new load, for the
+  // queues and pools of the last load to drain; the steady-state check of the window judges the rest.
+  const settle = ctx.engine.name === "vegeta" && !follows;
   const levels: (number | null)[] = [];
+  if (follows) ctx.log(`already warm: ${follows} ran on this start just before; one chunk at the new load`);
   for (let chunk = 1; chunk <= (settle ? WARMUP_CHUNKS : 1) && !control.interrupted; chunk++) {
     ctx.log(`warm-up${settle ? ` ${chunk}` : ""}: ${describe({ ...warm, api: params.api })} (not counted)`);
     const { child, done } = await ctx.engine.warmUp(ctx.engineCtx, warm, settle);
@@ -152,7 +155,7 @@ async function warmUp(ctx: RunContext): Promise<{ chunks: number; levels: (numbe
   const [before, now] = levels.slice(-2);
   const settled = levels.length >= 2 && !!before && !!now && Math.abs(now / before - 1) <= WARMUP_SETTLED;
   if (settle) ctx.log(`warmed in ${levels.length} chunk(s) (${levels.map((l) => (l === null ? "–" : l.toFixed(params.mode === "rate" ? 2 : 0))).join(" → ")}${params.mode === "rate" ? " ms median latency" : " requests/s"})${settled ? "" : ", not settled within the bound: the steady-state check of the measured window decides"}`);
-  return { chunks: levels.length, levels, settled };
+  return { chunks: levels.length, levels, settled, ...(follows ? { follows } : {}) };
 }
 
 /** The measured window: the engine runs (and a fault, when asked) while every process is sampled. */
@@ -209,8 +212,20 @@ export async function runLoad(
   config: Config,
   params: LoadParams,
   log: (line: string) => void = console.log,
-  /** `column`: the report's column for this run when a comparison runs one case twice (`--cases case2,case2`). */
-  options: { keepDatabase?: boolean; column?: string; probe?: boolean } = {},
+  options: {
+    keepDatabase?: boolean;
+    /** The report's column for this run when a comparison runs one case twice (`--cases case2,case2`). */
+    column?: string;
+    probe?: boolean;
+    /**
+     * A case this run starts stays running when the run completes: a comparison runs the same
+     * target's next operating point on the same start, and stops it after that (`started` says
+     * whether this run started it). A run that does not complete stops what it started, as always.
+     */
+    keepCase?: boolean;
+    /** The run before on the same start (its file): when the case is still running, one warm-up chunk, recorded as `warmup_chunks.follows`. */
+    follows?: string;
+  } = {},
 ) {
   const spec = caseSpec(params.case);
   const gateway = spec.gateway(config);
@@ -268,10 +283,11 @@ export async function runLoad(
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  let kept = false;
   try {
     await passGate(ctx, sql, result, path, facts.fleetSize, answers);
     engine.prepare(engineCtx, params);
-    const warmed = await warmUp(ctx);
+    const warmed = await warmUp(ctx, startedHere ? undefined : options.follows);
     if (warmed) result.extra.warmup_chunks = warmed;
     const { chaos, ...measured } = await measure(ctx);
     result = assembleResult(result, measured);
@@ -282,7 +298,8 @@ export async function runLoad(
     writeResult(path, result);
     if (result.flags.length) log(`flags: ${result.flags.join(", ")}`);
     log(`result (${result.status}${result.extra.engine_failure ? `: ${result.extra.engine_failure}` : ""}): ${path}`);
-    return { path, result };
+    kept = !!options.keepCase && startedHere && result.status === "complete";
+    return { path, result, started: startedHere };
   } catch (error) {
     if (!(error instanceof RefusedError)) {
       result.finished_at = new Date().toISOString();
@@ -304,8 +321,8 @@ export async function runLoad(
     }
     // Leave things as they were: what this run started, it stops (the database too, unless a
     // comparison keeps it for the next case).
-    if (startedHere) await stopCase(config, log);
-    if (startedHere && !dbWasUp && !options.keepDatabase) await clusterDown(config, log);
+    if (startedHere && !kept) await stopCase(config, log);
+    if (startedHere && !kept && !dbWasUp && !options.keepDatabase) await clusterDown(config, log);
   }
 }
 
