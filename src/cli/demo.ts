@@ -17,17 +17,19 @@ import { buildProgress, signalBuild, startBackgroundBuild } from "../run/tools";
 import { ensureEngine } from "../run/engine/engine";
 
 /**
- * The demo's comparison: 5 shuffled rounds, each target at 10 VUs (closed model: throughput and
- * latency) and at one arrival rate every target sustains (CPU per request at equal offered load),
- * each run warmed in 1 s chunks until two agree (at most three), after a warm probe of every
- * target: 44 runs, about 7 minutes for four cases. Five rounds rather than four: each metric's six
- * pairs are one family, and at 4 rounds (3 degrees of freedom) its corrected t quantile is about
- * 6, at 5 rounds about 4.6. Every run 4 s (four 1 s windows, the fewest the steady-state check
- * judges). Runs at the rate of 6 s (`rateDuration`) were tried: the demo then took 7 min 4 s and
- * still left two total-CPU pairs undecided, since the noisy target's CPU per request moved 14 %
- * from round to round either way.
+ * The demo's comparison: 6 shuffled rounds, each target at 10 VUs (closed model: throughput and
+ * latency) and then, on the same start, at one arrival rate every target sustains (CPU per request
+ * at equal offered load), after a warm probe of every target: 52 runs, about 6½ minutes for four
+ * cases. A fresh start warms in 1 s chunks until two agree (at most three); the run at the rate,
+ * already warm, in one. Six rounds because each metric's six pairs are one family: at 4 rounds (3
+ * degrees of freedom) its corrected t quantile is about 6.2, at 5 about 4.9, at 6 about 4.2, and each
+ * round narrows the interval by its square root too; sharing the start paid for the sixth (five
+ * rounds of separate starts took 6:09-6:42). Every run 4 s (four 1 s windows, the fewest the
+ * steady-state check judges). Runs at the rate of 6 s (`rateDuration`) were tried at five rounds:
+ * the demo then took 7 min 4 s and still left two total-CPU pairs undecided, since the noisy
+ * target's CPU per request moved 14 % from round to round either way.
  */
-export const DEMO: { vus: number; duration: string; rateDuration?: string; repeat: number; warmup: string } = { vus: 10, duration: "4s", repeat: 5, warmup: "1s" };
+export const DEMO: { vus: number; duration: string; rateDuration?: string; repeat: number; warmup: string } = { vus: 10, duration: "4s", repeat: 6, warmup: "1s" };
 
 /** `params`: the test's shorter rounds; a user's demo always has DEMO's. */
 export async function demo(config: Config, log: (line: string) => void = console.log, params: typeof DEMO = DEMO) {

@@ -110,8 +110,9 @@ ${ENGINE}`,
   compare: `just compare [VUS] [DURATION] [options]\n  every target in R rounds, each in a shuffled order (default 20 VUs, 30s runs); verdicts in results/compare-<time>.json,
   then the report. Each round measures every target at VUS (closed model: throughput, latency) and at one arrival
   rate all of them sustain (CPU per request at equal offered load: 0.4 × the slowest target's closed-model
-  throughput in a warm probe before round 1, not counted), and splits each target's CPU per request there into
-  fixed and marginal cost. Prints the planned runs and the time they take before it starts
+  throughput in a warm probe before round 1, not counted), both on one start of the target (the closed model
+  first, which warms it for the rate), and splits each target's CPU per request there into fixed and marginal
+  cost. Prints the planned runs and the time they take before it starts
   --vus V --duration D                the same as VUS DURATION
   --rate R [DURATION]                 the open model only, at R requests/s (a target that cannot keep up is
                                       flagged sut_overloaded and named above the report)
@@ -169,7 +170,7 @@ ${ENGINE}`,
   --warmup DURATION                   warm-up of every run (default 3s)
 ${SEED}
 ${ENGINE}`,
-  demo: `just demo\n  the main job: every case in 5 shuffled rounds, each at 10 VUs and at one arrival rate every case sustains
+  demo: `just demo\n  the main job: every case in 6 shuffled rounds, each at 10 VUs and then at one arrival rate every case sustains
   (0.4 × the slowest one's throughput in a warm probe), 4 s runs (about 7 min), then the report with its verdicts paired by round.
   Builds the load engine (vegeta) first if needed (under a minute, once). Without Apollo Router it starts the Router's build in the
   background (paused while the demo measures), runs Case 3 through Hive Gateway and says so above the report
