@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { slowRuns } from "../src/run/canary";
-import { equalRate, roundOrders } from "../src/plans/compare";
+import { equalRate, roundOrders } from "../src/plans/rounds";
 import { runsEstimate } from "../src/plans/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/run/results";

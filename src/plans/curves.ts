@@ -12,7 +12,7 @@
 import { type CapacityOptions, judge, type Search, searchCapacity, stepRunner } from "./capacity";
 import { capacitiesOf, type CurveDoc, type Point, pointOf } from "./curve-doc";
 import { type CaseName, configFor, selectTargets } from "../run/cases";
-import { roundOrders } from "./compare";
+import { roundOrders } from "./rounds";
 import type { Config, GatewayChoice } from "../config";
 import { contentHash, createSql } from "../db";
 import { UsageError } from "../errors";
