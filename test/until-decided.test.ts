@@ -3,10 +3,13 @@
  * round on the comparison's runs, the verdicts it gives replacing the fixed-size ones in the
  * report, and the command line's checks. The procedure's error rates are test/sequential.test.ts's.
  */
-import { expect, test } from "bun:test";
-import { sequentialLook } from "../src/plans/compare";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { compare, sequentialLook } from "../src/plans/compare";
 import type { RunResult } from "../src/run/results";
-import { fleetCli } from "./utils";
+import { down } from "../src/run/supervisor";
+import { config, fleetCli, quiet, reseed, testSql } from "./utils";
+
+setDefaultTimeout(300_000);
 
 /** A run of `target` in `round`: its total CPU per request and its throughput. */
 const run = (target: string, round: number, mode: "duration" | "rate", cpuMs: number, okRps: number, flags: string[] = []) => ({
@@ -54,4 +57,35 @@ test("the command line: --budget only with --until-decided, --rate-duration only
   }
   const short = fleetCli(["compare", "--until-decided", "--repeat", "2"]);
   expect({ code: short.code, err: short.err.trim() }).toEqual({ code: 2, err: "fleetbench: --until-decided looks from round 3 on: --repeat (its last look) must be at least 3" });
+});
+
+test("a real `compare --until-decided` of case1 and case2: a look after every round from 3 on, a stop it names, and the sequential verdicts in the comparison", async () => {
+  const sql = await testSql();
+  await reseed(sql, 15);
+  await sql.end();
+  const lines: string[] = [];
+  try {
+    const { comparison } = await compare(config, { vus: 4, duration: "2s", repeat: 4, gateways: [], warmup: "0s", seed: 5, cases: ["case1", "case2"], untilDecided: { minRounds: 3 } }, (l) => {
+      lines.push(l);
+      quiet(l);
+    });
+    expect(lines[0]).toContain("rounds added until every pair of cpu_ms_total and ok_rps is decided (a look after every round from 3 on, at most 4 rounds)");
+    const seq = comparison.sequential!;
+    expect(seq.method).toContain("group-sequential t-tests");
+    expect(seq.rounds === 3 || seq.rounds === 4).toBe(true);
+    expect(lines.some((l) => l.trimStart().startsWith("after round 3: "))).toBe(true);
+    expect(seq.stopped).toMatch(seq.rounds === 3 ? /^every pair of cpu_ms_total and ok_rps decided or equivalent after 3 rounds$/ : /^(every pair of cpu_ms_total and ok_rps decided or equivalent after 4 rounds|the last look \(4 rounds\))$/);
+    expect(comparison.runs.length).toBe(seq.rounds * 4);
+    // The fixed-size verdicts of those metrics are replaced by the sequential ones, interval and all.
+    for (const key of ["cpu_ms_total", "ok_rps"]) {
+      const [pair] = comparison.metrics[key].pairs;
+      const [s] = seq.metrics[key];
+      expect({ a: s.a, b: s.b }).toEqual({ a: pair.a, b: pair.b });
+      expect(pair.paired!.verdict).toBe(s.verdict === "continue" ? "inconclusive" : s.verdict);
+      expect(pair.paired!.verdict_ci).toEqual(s.interval);
+      expect(pair.paired!.verdict_level).toBe(s.level);
+    }
+  } finally {
+    await down(config, quiet);
+  }
 });

@@ -24,7 +24,7 @@ import { runsEstimate } from "./estimate";
 import { costSplits } from "./cost-split";
 import { attachCostSplits, equalRate, probeWindow, RATE_FRACTION, roundOrders } from "./rounds";
 import { checkComposePlan, COMPOSE_CYCLE_SECONDS, composePreflight, composeRun } from "./compare-compose";
-import { applySequential, sequentialLook } from "./until-decided";
+import { applySequential, sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
 
 export { COMPOSE_CYCLE_SECONDS } from "./compare-compose";
 export { sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
