@@ -161,6 +161,7 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
     expect({ started: startOf(rate.result).started, chunks: startOf(rate.result).warm.chunks, follows: startOf(rate.result).warm.follows }).toEqual({ started: false, chunks: 1, follows: closed.file });
   }
   expect(readState(config)).toBeNull();
+  expect(onDisk.params.same_start).toBe(true);
   // --metronome: it beat beside every run (src/run/metronome.ts), each run carries its CPU per second,
   // the comparison records that it ran, and it is gone once the comparison ended.
   for (const r of runs) expect({ file: r.file, hz: (r.result.extra.metronome as { hz: number }).hz, positive: (r.result.extra.metronome as { cpu_ms_per_s: number }).cpu_ms_per_s > 0 }).toEqual({ file: r.file, hz: 60, positive: true });
@@ -213,6 +214,7 @@ test("a comparison of 4 shuffled rounds at two operating points: its JSON holds 
       // The first screen: parameters, the matrix, at most five sentences — before every chart.
       const params = await page.$eval("#verdict .params", (p) => p.textContent ?? "");
       expect(params).toContain(`seed ${seed}`);
+      expect(params).toContain("4s runs after a 1s warm-up (each run at the rate on the start of its target's run at the VUs, just after it)");
       expect(params).toContain(`at ${onDisk.params.rate} requests/s (open model; 0.4 × the slowest target's closed-model throughput in a warm probe before round 1, not counted`);
       const matrix = await page.$$eval("#verdict .matrix tr", (rows) => rows.map((r) => [...r.querySelectorAll("td,th")].map((c) => c.textContent ?? "")));
       expect(matrix[0][0]).toBe("target");

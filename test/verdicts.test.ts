@@ -166,6 +166,14 @@ describe("the first screen says what the cells say (issue 26)", () => {
     expect(verdictMatrix(c)).toContain(") equivalent |");
   });
 
+  test("the parameters line says where a run at the rate started: on its target's start from the run at the VUs", () => {
+    const c = comparisonOf({ A: machine, B: machine.map((m) => 2 * m) });
+    const withParams = (params: Record<string, unknown>) => parametersLine({ ...c, params: { duration: "4s", warmup: "1s", ...params } });
+    expect(withParams({})).toContain("4s runs after a 1s warm-up;");
+    expect(withParams({ same_start: true })).toContain("4s runs after a 1s warm-up (each run at the rate on the start of its target's run at the VUs, just after it);");
+    expect(withParams({ same_start: "native" })).toContain("4s runs after a 1s warm-up (a native target's run at the rate on the start of its run at the VUs, just after it);");
+  });
+
   test("the margin given with --equivalence is the one every sentence names", () => {
     // A 7 % difference: equivalent within ±10 %, not within ±5 %.
     const values = { A: machine.map((m, i) => 7.49 * m * [1.01, 0.99, 1.0, 1.005, 0.995][i]), B: machine.map((m) => 7 * m) };

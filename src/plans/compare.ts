@@ -305,7 +305,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
       phases,
       ...(rate !== undefined ? { rate } : {}),
       ...(rateFrom ? { rate_from: rateFrom } : {}),
-      vus: options.vus, duration: options.duration, ...(ownRateWindow ? { rate_duration: rateDuration } : {}), ...(options.metronome ? { metronome: true } : {}), warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
+      vus: options.vus, duration: options.duration, ...(ownRateWindow ? { rate_duration: rateDuration } : {}), ...(sameStart ? { same_start: plan.every((p) => p.platform === "native") ? true : "native" } : {}), ...(options.metronome ? { metronome: true } : {}), warmup: options.warmup, api: options.api ?? null, repeat: options.repeat, gateways: options.gateways, pin: options.pin ?? false,
       ...(options.cases ? { cases: options.cases } : {}),
       ...(options.inject?.some(Boolean) ? { inject_cpu: options.inject } : {}),
       ...(options.platforms ? { platforms: options.platforms } : {}),

@@ -78,7 +78,7 @@ export function parametersLine(c: Comparison): string {
   const parts = [
     `${c.targets.length} targets × ${rounds} round(s), each round in its own shuffled order (seed ${c.seed})`,
     points.length ? `measured ${points.join(" and ")}` : "",
-    pr.duration ? `${pr.rate_duration ? `${pr.duration} runs at the VUs, ${pr.rate_duration} at the rate,` : `${pr.duration} runs`} after a ${pr.warmup ?? "0s"} warm-up` : "",
+    pr.duration ? `${pr.rate_duration ? `${pr.duration} runs at the VUs, ${pr.rate_duration} at the rate,` : `${pr.duration} runs`} after a ${pr.warmup ?? "0s"} warm-up${pr.same_start === true ? " (each run at the rate on the start of its target's run at the VUs, just after it)" : pr.same_start ? " (a native target's run at the rate on the start of its run at the VUs, just after it)" : ""}` : "",
     pr.api ? `API ${pr.api} only` : "mix 50/30/20",
     !c.analysis ? "verdicts unpaired (a comparison from before the paired analysis)"
       : c.analysis.equivalence_test ? `verdicts paired by round, equivalent within ${bandText(c)} on the log ratio (two one-sided tests), corrected over each metric's pairs; a cell's interval is the one its verdict rests on`
