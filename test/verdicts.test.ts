@@ -211,6 +211,10 @@ describe("the first screen says what the cells say (issue 26)", () => {
     // The first screen does not call it decided either.
     expect(headlineSentences(c).some((l) => l.includes(" costs "))).toBe(false);
     expect(headlineSentences(c).at(-1)).toMatch(/^\d pair\(s\) of these metrics are inconclusive at 5 rounds: these rounds detect differences in total CPU per request of ±[\d.]+ %( to ±[\d.]+ %)? with 80 % power \(a new comparison would need up to about \d+ rounds/);
+    // …and names the way to add rounds that keeps the error rates, unless this comparison already took it.
+    expect(headlineSentences(c).at(-1)).toContain("; `just compare VUS DURATION --until-decided --budget 20m` adds rounds only until every total-CPU and throughput pair is decided");
+    const sequential = { ...c, sequential: { method: "m", rounds: 5, stopped: "budget", metrics: {} } };
+    expect(headlineSentences(sequential).at(-1)).not.toContain("--until-decided");
   });
 
   test("analyse decides a metric's pairs as one family: the same verdicts as pairedFamily on the same values", () => {

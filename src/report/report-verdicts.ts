@@ -10,6 +10,7 @@
  * src/report/paired-text.ts.
  */
 import { costSplitLines } from "../plans/cost-split";
+import { UNTIL_DECIDED_METRICS } from "../plans/until-decided";
 import type { PairedComparison } from "../stats/paired";
 import type { Comparison, PairEntry } from "../plans/verdicts";
 import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterval, withInterval } from "./paired-text";
@@ -170,7 +171,10 @@ export function headlineSentences(c: Comparison): string[] {
     const detects = cpu.length ? ` these rounds detect differences in total CPU per request of ${range} with 80 % power` : "";
     const needed = open.map((o) => o.x.rounds_to_difference ?? o.x.rounds_to_equivalence).filter((r): r is number => r != null);
     const most = needed.length ? ` (a new comparison would need up to about ${Math.max(...needed)} rounds, \`--repeat N\`, to decide them or show them equivalent with 80 % power)` : "";
-    lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${detects || " see every pair below"}${most}.`);
+    // Rerunning until a verdict appears would not keep the error rates; the sequential procedure does.
+    const sequential = c.sequential || !open.some((o) => UNTIL_DECIDED_METRICS.includes(o.key)) ? ""
+      : "; `just compare VUS DURATION --until-decided --budget 20m` adds rounds only until every total-CPU and throughput pair is decided, with error rates that hold under that stopping";
+    lines.push(`${open.length} pair(s) of these metrics are inconclusive at ${open[0].x.rounds} rounds:${detects || " see every pair below"}${most}${sequential}.`);
   }
   if (!lines.length) lines.push("No pair of the headline metrics has two usable rounds; every pair is listed below.");
   return lines;
