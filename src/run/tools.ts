@@ -17,7 +17,7 @@ import { routerBinary, ROUTER_VERSION } from "../router";
 import { hiveRouterBinary, HIVE_ROUTER_VERSION } from "../hive-router";
 import versions from "../versions.json" with { type: "json" };
 import { sleep, spawn, spawnSync, which } from "../runtime";
-import { awaitBackgroundBuild, runningBuild } from "./builds";
+import { awaitBackgroundBuild, buildProgress, runningBuild } from "./builds";
 
 export { type BackgroundBuild, buildProgress, pauseBuildsWhileMeasuring, recordedBuilds, runningBuild, signalBuild, startBackgroundBuild } from "./builds";
 
