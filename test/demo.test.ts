@@ -12,7 +12,8 @@ import { dirname, join } from "node:path";
 import { loadConfig } from "../src/config";
 import { demo } from "../src/cli/demo";
 import { down } from "../src/run/supervisor";
-import { runningBuild, VEGETA_VERSION, vegetaBinary } from "../src/run/tools";
+import { VEGETA_VERSION, vegetaBinary } from "../src/run/tools";
+import { runningBuild } from "../src/run/builds";
 import { config, quiet, reseed, testSql } from "./utils";
 
 setDefaultTimeout(300_000);

@@ -4,7 +4,8 @@
  * report, and the command line's checks. The procedure's error rates are test/sequential.test.ts's.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { compare, sequentialLook } from "../src/plans/compare";
+import { compare } from "../src/plans/compare";
+import { sequentialLook } from "../src/plans/until-decided";
 import type { RunResult } from "../src/run/results";
 import { down } from "../src/run/supervisor";
 import { config, fleetCli, quiet, reseed, testSql } from "./utils";

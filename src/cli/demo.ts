@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { compare } from "../plans/compare";
 import type { Config } from "../config";
 import { ROUTER_VERSION, routerBinary } from "../router";
-import { buildProgress, signalBuild, startBackgroundBuild } from "../run/tools";
+import { buildProgress, signalBuild, startBackgroundBuild } from "../run/builds";
 import { ensureEngine } from "../run/engine/engine";
 
 /**

@@ -27,7 +27,7 @@ import type { GateAnswers } from "../run/gate";
 import { describe, type LoadParams, mixOf, RATE_VUS, summaryLine, warmupParams } from "../run/load";
 import { runCanary } from "../run/canary";
 import { metronomeMark, metronomeSince } from "../run/metronome";
-import { pauseBuildsWhileMeasuring } from "../run/tools";
+import { pauseBuildsWhileMeasuring } from "../run/builds";
 import { type MemorySample, type ProcessUsage, startSampler } from "../run/resources";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "../run/results";
 import { assembleResult, baseResult } from "../run/run-result";

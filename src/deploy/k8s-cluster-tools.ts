@@ -22,7 +22,7 @@ import { join } from "node:path";
 import type { Config } from "../config";
 import { UsageError } from "../errors";
 import { isAlive } from "../run/ports";
-import { recordedBuilds } from "../run/tools";
+import { recordedBuilds } from "../run/builds";
 import { sleep, spawn, spawnSync, which } from "../runtime";
 import versions from "../versions.json" with { type: "json" };
 

@@ -26,9 +26,6 @@ import { attachCostSplits, equalRate, probeWindow, RATE_FRACTION, roundOrders } 
 import { checkComposePlan, COMPOSE_CYCLE_SECONDS, composePreflight, composeRun } from "./compare-compose";
 import { applySequential, sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
 
-export { COMPOSE_CYCLE_SECONDS } from "./compare-compose";
-export { sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
-
 export interface CompareOptions {
   vus: number;
   duration: string;

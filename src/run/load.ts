@@ -29,7 +29,7 @@ import { k6PrometheusOutput, loadgenExporter } from "../deploy/prometheus";
 import { fileStamp, freshResultPath, type RunResult, writeResult } from "./results";
 import { type Measured, assembleResult, baseResult } from "./run-result";
 import { readState, sameInjection, stopCase, type SupervisorState, up } from "./supervisor";
-import { pauseBuildsWhileMeasuring } from "./tools";
+import { pauseBuildsWhileMeasuring } from "./builds";
 import { type Child } from "../runtime";
 
 export { durationSeconds };

@@ -19,8 +19,6 @@ import versions from "../versions.json" with { type: "json" };
 import { sleep, spawn, spawnSync, which } from "../runtime";
 import { awaitBackgroundBuild, buildProgress, runningBuild } from "./builds";
 
-export { type BackgroundBuild, buildProgress, pauseBuildsWhileMeasuring, recordedBuilds, runningBuild, signalBuild, startBackgroundBuild } from "./builds";
-
 export const K6_VERSION = versions.k6;
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
