@@ -7,16 +7,16 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { apiFlag, casesFlag, checkRouter, runtimesFlag, duration, durationFlag, either, fleetSizeArg, gatewaysFlag, injectCpuFlag, leadingWords, nameOf, platformsFlag, positive, positiveFlag, readableFile, splitFlags } from "./args";
+import { apiFlag, duration, durationFlag, either, fleetSizeArg, injectCpuFlag, leadingWords, nameOf, positive, readableFile, splitFlags } from "./args";
 import { CASE_ACTIONS } from "./help";
 import { codeVersion } from "../run/fingerprint";
-import { targetPlan } from "../plans/curves";
-import { CASE_NAMES, gatewayChoices } from "../run/cases";
 import { spawn } from "../runtime";
 import pkg from "../../package.json" with { type: "json" };
-import { API_NAMES, type ApiName, caseSpec, clientRequest } from "../run/cases";
-import { compareCapacity, CURVE_COMMANDS } from "./cli-curves";
+import { API_NAMES, type ApiName, CASE_NAMES, caseSpec, clientRequest } from "../run/cases";
+import { CURVE_COMMANDS } from "./cli-curves";
 import { MODEL_COMMANDS } from "./cli-model";
+import { COMPARE_COMMANDS } from "./cli-compare";
+import { OPTIONS } from "./options";
 import { type Config, loadConfig } from "../config";
 import { createSql, loadedFleetSize } from "../db";
 import { clusterDown, clusterPaths, clusterPid, clusterUp } from "../run/pg-cluster";
@@ -25,13 +25,14 @@ import { RefusedError, UsageError } from "../errors";
 import { clean, down, isAlive, readState, up } from "../run/supervisor";
 import { memoryNow } from "../run/resources";
 import { ensureTools } from "../run/tools";
-import { MAX_PLANNED_ROUNDS } from "../stats/sequential";
 import { ensureEngine } from "../run/engine/engine";
 import { type LoadParams, durationSeconds, RATE_VUS, runLoad } from "../run/load";
-
-/** `--until-decided`: the first look (rounds) and the last one unless --repeat says otherwise. */
-const UNTIL_DECIDED_MIN = 3;
-const UNTIL_DECIDED_MAX = 20;
+import { reportSources, writeReport } from "../report/report";
+import { obsDown, obsStatus, obsUp } from "../deploy/obs";
+import { prometheusYaml, RATE_INTERVAL } from "../deploy/prometheus";
+import { checkDashboards, runSpan } from "../deploy/dashboards";
+import { COMPOSE_DIR } from "../deploy/compose";
+import { composeCli } from "../deploy/compose-cli";
 
 /** The commands (and case or compose actions) that drive load: each needs the engine before it starts anything. */
 const MEASURING = ["load", "iterations", "rate", "compare", "calibrate", "demo", "chaos", "capacity", "sweep", "model", "grid"];
@@ -57,15 +58,6 @@ async function measuredRun(config: Config, params: LoadParams) {
   if (result.extra.interrupted) process.exit(130);
   throw new Error(`the run is not complete (${path}): ${result.extra.engine_failure ?? result.extra.k6_failure ?? result.extra.error ?? "see the result file"}`);
 }
-import { compare } from "../plans/compare";
-import { reportSources, writeReport } from "../report/report";
-import { obsDown, obsStatus, obsUp } from "../deploy/obs";
-import { prometheusYaml, RATE_INTERVAL } from "../deploy/prometheus";
-import { checkDashboards, runSpan } from "../deploy/dashboards";
-import { COMPOSE_DIR } from "../deploy/compose";
-import { composeCli } from "../deploy/compose-cli";
-
-
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
 /** Each load mode's two values: positionally (`load case2 50 5m`) or as options (`--vus 50 --duration 5m`). */
@@ -74,18 +66,6 @@ const MODE_VALUES = {
   iterations: [["vus", "VUS"], ["iterations", "COUNT"]],
   rate: [["rate", "RPS"], ["duration", "DURATION"]],
 } as const;
-
-/** The options each command takes (its help page lists every one; test/cli.test.ts holds them equal). */
-export const OPTIONS = {
-  load: { options: ["api", "warmup", "vus", "duration", "inject-cpu"], switches: ["pin"] },
-  iterations: { options: ["api", "warmup", "vus", "iterations", "inject-cpu"], switches: ["pin"] },
-  rate: { options: ["api", "warmup", "rate", "duration", "inject-cpu"], switches: ["pin"] },
-  compare: { options: ["repeat", "gateways", "runtimes", "platforms", "api", "warmup", "seed", "cases", "rate", "slo", "start", "max", "step", "vus", "duration", "rate-duration", "equivalence", "budget"], switches: ["pin", "capacity", "closed-only", "until-decided", "metronome"] },
-  calibrate: { options: ["repeat", "max-repeat", "rate", "inject", "warmup", "seed"], switches: [] },
-  chaos: { options: ["mode", "at", "api", "warmup", "vus", "duration"], switches: [] },
-  report: { options: ["baseline"], switches: [] },
-  "bench-driver": { options: ["concurrency", "windows", "window", "warmup"], switches: [] },
-} satisfies Record<string, { options: string[]; switches: string[] }>;
 
 /** The switches (options without a value) of the case actions, so an option before the action does not take it as its value. */
 const CASE_SWITCHES = CASE_ACTIONS.flatMap((a) => (a in OPTIONS ? OPTIONS[a as keyof typeof OPTIONS].switches : []));
@@ -116,6 +96,7 @@ const K8S_ACTIONS = ["render", "up", "gate", "load", "down"];
 export const COMMANDS: Record<string, (config: Config, args: string[]) => Promise<void>> = {
   ...CURVE_COMMANDS,
   ...MODEL_COMMANDS,
+  ...COMPARE_COMMANDS,
   async db(config, [action]) {
     if (action === "up") return clusterUp(config);
     if (action === "down") {
@@ -189,86 +170,6 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
   },
   async rate(config, args) {
     await measuredRun(config, loadParams("rate", args));
-  },
-  async compare(config, args) {
-    const { flags, positional } = splitFlags(args, OPTIONS.compare.options, OPTIONS.compare.switches);
-    if (flags.has("capacity")) return compareCapacity(config, flags, positional);
-    if (flags.has("closed-only") && flags.has("rate")) throw new UsageError("compare takes --rate R (the open model only) or --closed-only (the closed model only), not both");
-    const searchOnly = ["slo", "start", "max", "step"].filter((f) => flags.has(f));
-    if (searchOnly.length) throw new UsageError(`--${searchOnly[0]} belongs to a capacity search: add --capacity`);
-    const rate = positiveFlag(flags, "rate", undefined);
-    // In the open model the one positional argument is the duration.
-    if (rate !== undefined && (positional.length > 1 || flags.has("vus"))) throw new UsageError(`compare --rate R takes one DURATION after it (e.g. \`just compare --rate 100 30s\`) and no VUS, got "${[...positional, ...(flags.has("vus") ? [`--vus ${flags.get("vus")}`] : [])].join(" ")}"`);
-    if (rate === undefined && positional.length > 2) throw new UsageError(`compare takes VUS and DURATION (e.g. \`just compare 20 30s\`), got "${positional.join(" ")}"`);
-    const vus = rate !== undefined ? "10" : either(positional[0], flags, "vus", "VUS");
-    const length = either(rate !== undefined ? positional[0] : positional[1], flags, "duration", "DURATION");
-    const cases = casesFlag(flags);
-    const runtimes = runtimesFlag(flags, config);
-    const platforms = platformsFlag(flags);
-    const gateways = gatewaysFlag(flags);
-    // One case through several of its gateways is a comparison too (`--cases case3 --gateways a,b`).
-    const ofCase = cases?.length === 1 ? gateways.filter((g) => gatewayChoices(cases[0]).includes(g)).length : 0;
-    if (cases && cases.length < 2 && runtimes.length < 2 && (platforms?.length ?? 1) < 2 && ofCase < 2) throw new UsageError(`--cases takes at least two cases to compare (e.g. case1,case2, or case2,case2 for an A/A check), or one case with --runtimes bun,deno, --platforms native,compose or two of its gateways (--gateways); got "${flags.get("cases")}"`);
-    const options = {
-      vus: vus ? positive(vus, nameOf(flags, "vus", "VUS")) : 20,
-      duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "30s",
-      // With --until-decided, --repeat is the last look (default 20): rounds stop sooner when every pair is decided.
-      repeat: positiveFlag(flags, "repeat", flags.has("until-decided") ? UNTIL_DECIDED_MAX : 5),
-      ...(flags.has("until-decided") ? { untilDecided: { minRounds: UNTIL_DECIDED_MIN, ...(flags.has("budget") ? { budgetMs: durationSeconds(duration(flags.get("budget"), "--budget")) * 1000 } : {}) } } : {}),
-      seed: positiveFlag(flags, "seed", undefined),
-      gateways,
-      runtimes,
-      api: apiFlag(flags),
-      warmup: durationFlag(flags, "warmup", "5s"),
-      pin: flags.has("pin"),
-      cases,
-      rate,
-      equivalence: equivalenceFlag(flags),
-      platforms,
-      ...(flags.has("closed-only") ? { phases: ["closed" as const] } : {}),
-      ...(flags.has("rate-duration") ? { rateDuration: duration(flags.get("rate-duration"), "--rate-duration") } : {}),
-      ...(flags.has("metronome") ? { metronome: true } : {}),
-    };
-    if (flags.has("rate-duration") && (rate !== undefined || flags.has("closed-only"))) throw new UsageError("--rate-duration is the open-model runs' duration beside the closed model's: with --rate or --closed-only every run has DURATION");
-    if (flags.has("budget") && !flags.has("until-decided")) throw new UsageError("--budget belongs to --until-decided (the time rounds may be added for)");
-    if (flags.has("until-decided") && positiveFlag(flags, "repeat", UNTIL_DECIDED_MAX) < UNTIL_DECIDED_MIN) throw new UsageError(`--until-decided looks from round ${UNTIL_DECIDED_MIN} on: --repeat (its last look) must be at least ${UNTIL_DECIDED_MIN}`);
-    checkRouter(config, gateways, cases, "compare");
-    // compare says its planned runs and their time itself, before the first run.
-    const { interrupted } = await compare(config, options);
-    if (interrupted) process.exit(130); // as every command after Ctrl-C
-  },
-  async calibrate(config, args) {
-    const { flags, positional } = splitFlags(args, OPTIONS.calibrate.options, OPTIONS.calibrate.switches);
-    if (positional.length > 1) throw new UsageError(`calibrate takes one DURATION (e.g. \`just calibrate 10s\`), got "${positional.join(" ")}"`);
-    const { calibrate, CALIBRATE_DEFAULTS: d } = await import("../plans/calibrate");
-    const inject = flags.has("inject") ? durationSeconds(duration(flags.get("inject")!, "--inject")) * 1000 : d.injectMs;
-    if (!(inject > 0 && inject <= 100)) throw new UsageError(`--inject must be a CPU time per request between 0 and 100 ms (e.g. 1ms), got "${flags.get("inject")}"`);
-    const repeat = positiveFlag(flags, "repeat", d.repeat);
-    if (repeat < 2) throw new UsageError(`calibrate needs --repeat of at least 2 rounds (5 by default), got ${repeat}`);
-    const maxRepeat = positiveFlag(flags, "max-repeat", Math.max(repeat, d.maxRepeat));
-    if (maxRepeat < repeat) throw new UsageError(`--max-repeat (the most rounds) must be at least --repeat (${repeat}), got ${maxRepeat}`);
-    if (maxRepeat > MAX_PLANNED_ROUNDS) throw new UsageError(`--max-repeat must be at most ${MAX_PLANNED_ROUNDS} rounds, got ${maxRepeat}`);
-    const { calibration, interrupted } = await calibrate(config, {
-      duration: positional[0] ? duration(positional[0], "DURATION") : d.duration,
-      repeat,
-      maxRepeat,
-      rate: positiveFlag(flags, "rate", d.rate),
-      injectMs: inject,
-      warmup: durationFlag(flags, "warmup", d.warmup),
-      seed: positiveFlag(flags, "seed", undefined),
-    });
-    if (interrupted) process.exit(130);
-    if (calibration.outcome === "undecided") {
-      console.error(`fleetbench: calibration undecided: ${calibration.why_undecided}`);
-      process.exit(4);
-    }
-    if (!calibration.passed) throw new Error(`calibration failed: ${calibration.why_failed}`);
-  },
-  async demo(config, args) {
-    if (args.length) throw new UsageError(`demo takes no arguments, got "${args.join(" ")}": for other parameters use \`just compare VUS DURATION\``);
-    const { demo } = await import("./demo");
-    const { interrupted } = await demo(config);
-    if (interrupted) process.exit(130);
   },
   async report(config, args) {
     const { flags, positional: files } = splitFlags(args, OPTIONS.report.options);
@@ -406,13 +307,3 @@ export const COMMANDS: Record<string, (config: Config, args: string[]) => Promis
     });
   },
 };
-
-/** `--equivalence 5%` (or 0.05): the margin within which a pair is `equivalent`; 0 < δ < 50 %. */
-function equivalenceFlag(flags: Map<string, string>): number | undefined {
-  const text = flags.get("equivalence");
-  if (text === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
-  const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
-  if (!(value > 0 && value < 0.5)) throw new UsageError(`--equivalence must be a margin between 0 and 50 % (e.g. 5%), got "${text}"`);
-  return value;
-}
