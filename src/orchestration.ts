@@ -39,7 +39,8 @@ export async function fanOut<T, R>(items: readonly T[], limit: number | null, wo
 
 /** The monitor of one robot: its row, then its latest reading and its alerts at once (the same in both REST cases). */
 function monitorRoute(robots: ReturnType<typeof robotQueries>, latest: (id: string) => Promise<Telemetry | null>, alertsOf: (id: string) => Promise<Alert[]>) {
-  return async ({ params }: { params: { id: string } }) => {
+  // Elysia types a route's params by name only for a literal path on its own app: here, a record.
+  return async ({ params }: { params: Record<string, string> }) => {
     const robot = await robots.one(checkRobotId(params.id));
     if (!robot) throw new HttpError(404, "ROBOT_NOT_FOUND", `no robot with id ${params.id}`);
     const [telemetry, alerts] = await Promise.all([latest(robot.id), alertsOf(robot.id)]);

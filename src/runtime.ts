@@ -95,7 +95,7 @@ export async function serve(options: { port: number; hostname: string; fetch: (r
 const tooLarge = () => new Response(null, { status: 413, headers: { connection: "close" } });
 
 /** The whole body, or null as soon as it passes `limit` bytes (the rest is not read). */
-async function readUpTo(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+async function readUpTo(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
   const chunks: Uint8Array[] = [];
   let seen = 0;
   for await (const chunk of body) {

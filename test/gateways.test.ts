@@ -190,7 +190,7 @@ describe("Kubernetes: the new gateways' objects", () => {
     expect(conf).toContain("server robot-service:10001;");
     expect(conf).toContain("pid /tmp/nginx.pid;");
     // No pod of a REST row is told a Case 3 gateway.
-    for (const d of objects.filter((o) => o.kind === "Deployment")) {
+    for (const d of objects.filter((o) => o.kind === "Deployment") as any[]) {
       expect((d.spec.template.spec.containers[0].env ?? []).map((v: any) => v.name)).not.toContain("CASE3_GATEWAY");
     }
   });

@@ -11,7 +11,6 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { CLUSTER, clusterPaths, cniConfig, containerdConfig, hostCommand, kubeadmConfig, kubeletConfig, prometheusObjects, VOLUMES, volumeObjects } from "../src/deploy/k8s-cluster-config";
 import { clusterLeftovers, splitRule } from "../src/deploy/k8s-cluster-down";
@@ -20,7 +19,6 @@ import { defaultKubeconfig, clusterPrerequisites } from "../src/deploy/k8s-clust
 import { renderTarget } from "../src/deploy/k8s-manifests";
 import { k8sArgs, requestedCpus } from "../src/deploy/k8s";
 import { kubectlProgram } from "../src/deploy/kubectl";
-import { TARGETS } from "../src/run/cases";
 import { spawnSync } from "../src/runtime";
 import versions from "../src/versions.json" with { type: "json" };
 import { fleetCli } from "./utils";

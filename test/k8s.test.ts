@@ -218,7 +218,7 @@ describe("names, ports, environment, images and versions are the table's", () =>
         expect(config.gatewayHost).toBe("0.0.0.0");
         expect(config.ports).toEqual(defaults.ports);
         // Case 3's gateway by CASE3_GATEWAY; a REST row's gateway is nothing its Bun roles read.
-        if (t.choice && t.protocol === "graphql") expect(config.case3Gateway).toBe(t.choice);
+        if (t.choice && t.protocol === "graphql") expect(config.case3Gateway as string).toBe(t.choice);
         // Every process of the target is reached by its Service name on its port.
         const urls = Object.values(config.urls);
         for (const q of t.processes) expect(urls).toContain(`http://${q.name}:${q.port(defaults)}`);

@@ -7,8 +7,6 @@
  * are simulated in test/paired-simulation.test.ts.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
 import { incompleteBeta, tQuantile, tTwoSided } from "../src/stats/distributions";
 import { holm, type PairedComparison, pairedFamily, pairedMeasure, pairedRatio, pairedT, signFlipP, stepDown, tostP } from "../src/stats/paired";

@@ -261,7 +261,7 @@ describe("report", () => {
     expect(md).toContain("- unstable (case2 · yoga-gateway): throughput drifted by more than 5 % between the first and the last third of the run");
     const fresh = assembleResult(base(), measured({
       summary: summary({ windows: [500, 470, 440, 410, 380, 350] }),
-      cpuTimes: [{ t: 0, total: 0, steal: 0 }, { t: 30_000, total: 6000, steal: 60 }],
+      cpuTimes: [{ t: 0, total: 0, steal: 0, busy: 0 }, { t: 30_000, total: 6000, steal: 60, busy: 3000 }],
       engineStartMs: 0,
     }));
     expect(fresh.flags).toEqual(["no_steady_state"]);

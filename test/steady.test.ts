@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
-import { assembleResult, DRIFT_LIMIT, stability } from "../src/run/run-result";
+import { DRIFT_LIMIT, stability } from "../src/run/run-result";
 import { foreignPct, foreignPerWindow, parseCpuLine, stealPct, stealPerWindow } from "../src/run/steal";
 import { detectSteady, normalQuantile, ols, type Steady, type SteadyInput, tQuantile } from "../src/stats/steady";
 
@@ -28,7 +28,7 @@ describe("steal time from /proc/stat", () => {
 
   test("per window: the counters interpolated at each window's edge, on the windows' clock", () => {
     // A reading every second; steal grows 1 tick per 100 in the first 5 s, 20 per 100 in the next 5 s.
-    const samples = Array.from({ length: 11 }, (_, s) => ({ t: 1_000_000 + s * 1000, total: 100 * s, steal: s <= 5 ? s : 5 + 20 * (s - 5) }));
+    const samples = Array.from({ length: 11 }, (_, s) => ({ t: 1_000_000 + s * 1000, total: 100 * s, steal: s <= 5 ? s : 5 + 20 * (s - 5), busy: 0 }));
     expect(stealPerWindow(samples, 1_000_000, 5, 2)).toEqual([1, 20]);
     // Windows starting half a second later straddle the change: 4.5 s at 1 % and 0.5 s at 20 %.
     // The last window ends 0.5 s after the last reading: it ends at that reading (the engine's clock starts at

@@ -85,7 +85,8 @@ export const CURVE_COMMANDS: Record<string, (config: Config, args: string[]) => 
       : flags.has("rate") ? { kind: "rate" as const, rate: positive(flags.get("rate"), "--rate") }
       : { kind: "vus" as const, vus: positiveFlag(flags, "vus", 10) };
     const options = {
-      axis, values, load,
+      axis: axis as "fleet" | "rate", // checked above
+      values, load,
       duration: length ? duration(length, nameOf(flags, "duration", "DURATION")) : "10s",
       warmup: durationFlag(flags, "warmup", "3s"),
       repeat: positiveFlag(flags, "repeat", 1),

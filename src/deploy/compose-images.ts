@@ -325,11 +325,11 @@ export async function buildStandIn(config: Config, s: StandIn, log: (line: strin
   }
 }
 
-/** Whether an image can be pulled from its registry right now (a short attempt; no registry here fails at once). */
-export function pullable(image: string): { ok: true } | { ok: false; why: string } {
+/** Pulls an image from its registry (a short attempt; no registry here fails at once): null when pulled, else why not. */
+export function pullFailure(image: string): string | null {
   const r = run(["docker", "pull", "--quiet", image], 300_000);
-  if (r.code === 0) return { ok: true };
-  return { ok: false, why: (r.err || r.out).split("\n").pop() ?? `exit ${r.code}` };
+  if (r.code === 0) return null;
+  return (r.err || r.out).split("\n").pop() ?? `exit ${r.code}`;
 }
 
 /** The official image of each gateway that is a binary of its own (the others run in fleetbench:local). */

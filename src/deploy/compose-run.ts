@@ -14,7 +14,7 @@
  *   bun src/main.ts compose CASE rate RPS DURATION [--api NAME] [--warmup 5s] [--no-grafana]
  *   bun src/main.ts compose CASE load VUS DURATION [...]
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type CaseName, caseSpec } from "../run/cases";
 import type { Config } from "../config";

@@ -14,7 +14,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config";
-import { spawn, spawnSync, which } from "../runtime";
+import { spawn, spawnSync, type SpawnSyncResult, which } from "../runtime";
 import versions from "../versions.json" with { type: "json" };
 
 export const COMPOSE_VERSION = versions.dockerCompose;
@@ -27,8 +27,8 @@ export const composeCacheBinary = (config: Config) => join(config.toolsDir, `doc
 /** The docker CLI's plugin folder: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins. */
 export const pluginDir = () => join(process.env.DOCKER_CONFIG || join(process.env.HOME || "/root", ".docker"), "cli-plugins");
 
-const firstLine = (r: { exitCode: number | null; stdout: Uint8Array | Buffer; stderr: Uint8Array | Buffer }) =>
-  (r.exitCode === 0 ? r.stdout.toString() : r.stderr.toString()).trim().split("\n").filter(Boolean).pop() ?? `exit ${r.exitCode}`;
+const firstLine = (r: SpawnSyncResult) =>
+  (r.exitCode === 0 ? r.stdout : r.stderr).trim().split("\n").filter(Boolean).pop() ?? `exit ${r.exitCode}`;
 
 /** `docker compose version --short` ("2.40.3"), or null when no plugin answers. */
 export function pluginVersion(): string | null {

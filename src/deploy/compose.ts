@@ -17,9 +17,9 @@ import { type Config, DEFAULTS, loadConfig } from "../config";
 import { portOwner, waitForHealth } from "../run/ports";
 import { UsageError } from "../errors";
 import { spawn, spawnSync, which } from "../runtime";
-import { buildCompose, composeProgram, composeReady } from "./compose-tools";
+import { composeProgram, composeReady } from "./compose-tools";
 import { nginxConf } from "../nginx";
-import { buildStandIns, IMAGES, imageRecord, inspectImage, LOCAL_IMAGE, pullable, stackImages } from "./compose-images";
+import { buildStandIns, IMAGES, imageRecord, inspectImage, LOCAL_IMAGE, pullFailure, stackImages } from "./compose-images";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 export const COMPOSE_DIR = join(ROOT, "compose");
@@ -136,15 +136,15 @@ export const composeConfig = (caseName: CaseName, config: Config): Config => {
 async function ensureStackImages(config: Config, target: TargetSpec, options: ComposeOptions, log: (line: string) => void) {
   for (const image of stackImages(target, options.grafana)) {
     if (inspectImage(image)) continue;
-    const pulled = pullable(image);
-    if (pulled.ok) {
+    const why = pullFailure(image);
+    if (why === null) {
       log(`pulled ${image}`);
       continue;
     }
     if (image.startsWith("grafana/")) {
-      throw new UsageError(`${image} is not here and cannot be pulled (${pulled.why}), and Grafana has no stand-in: \`--no-grafana\` starts the stack without it; nothing was started`);
+      throw new UsageError(`${image} is not here and cannot be pulled (${why}), and Grafana has no stand-in: \`--no-grafana\` starts the stack without it; nothing was started`);
     }
-    log(`${image} is not here and cannot be pulled (${pulled.why}): building a stand-in under its name (\`just compose images\`)`);
+    log(`${image} is not here and cannot be pulled (${why}): building a stand-in under its name (\`just compose images\`)`);
     const [state] = await buildStandIns(config, log, [image]);
     if (state.state === "missing") throw new UsageError(`no stand-in for ${image}: ${state.note}; nothing was started`);
   }

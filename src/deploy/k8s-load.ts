@@ -17,11 +17,10 @@
 import { gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { dirname, join, normalize, resolve } from "node:path";
-import { type ApiName, CASES, type TargetSpec } from "../run/cases";
-import { type K6Params, k6Env, requestSpec } from "../run/engine/k6";
+import { CASES, type TargetSpec } from "../run/cases";
+import { k6Env, requestSpec } from "../run/engine/k6";
 import { attackArgs, TARGET_CYCLE, targetLines } from "../run/engine/vegeta";
 import { clusterConfig, containerSecurity, type K8sObject, type K8sOptions, labels, type LoadShape, podSecurity, podSpec, resourcesOf, targetSlug } from "./k8s-pods";
-export type { LoadShape } from "./k8s-pods";
 import { mixOf } from "../run/load";
 import { K6_SYSTEM_TAGS } from "./prometheus";
 import { criticalCount } from "../seed";

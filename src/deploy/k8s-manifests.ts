@@ -19,7 +19,7 @@ import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { ProcessSpec, TargetSpec } from "../run/cases";
 import { loadConfig } from "../config";
 import { clusterConfig, clusterEnv, type K8sObject, type K8sOptions, labels, PART_OF, podSpec, POSTGRES_UID, resourcesOf, scratch, scrapeAnnotations, targetSlug } from "./k8s-pods";
-import { K6_API_PORT, loadObjects, type LoadShape } from "./k8s-load";
+import { K6_API_PORT, loadObjects } from "./k8s-load";
 import { SERVER_SETTINGS } from "../run/pg-cluster";
 import { componentOf } from "../run/run-result";
 import { ROUTER_CONFIG, routerEnv, SUPERGRAPH } from "../router";

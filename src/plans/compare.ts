@@ -9,7 +9,7 @@
 import { basename, join } from "node:path";
 import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "../run/cases";
 import type { RuntimeName } from "../runtime";
-import type { Config } from "../config";
+import type { Config, GatewayChoice } from "../config";
 import { RefusedError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { METRONOME_HZ, startMetronome, stopMetronome } from "../run/metronome";
@@ -42,8 +42,8 @@ export interface CompareOptions {
    */
   metronome?: boolean;
   repeat: number;
-  /** The gateways of a case that has several (Case 3: apollo-router, hive-gateway). */
-  gateways: Config["case3Gateway"][];
+  /** The gateways to run each case through, of those it has (Case 3's four, case1's and case1b's two); a case none of them belongs to runs through its default. */
+  gateways: GatewayChoice[];
   /** The runtimes of the TypeScript roles, each target on each (docs/design.md §16; default: FLEET_RUNTIME's). */
   runtimes?: RuntimeName[];
   api?: LoadParams["api"];

@@ -18,7 +18,6 @@ import { type Comparison, operatingPoint, targetOf } from "../plans/verdicts";
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
 /** One column of the report: a case (with its gateway) and its runs (several when repeated). */
-export type { Column } from "./report-context";
 
 /** Median of a metric over a column's runs, and its spread (max - min) when repeated. */
 export function stat(column: Column, pick: (r: RunResult) => number | null | undefined) {

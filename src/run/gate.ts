@@ -18,7 +18,7 @@ export async function referenceAnswers(sql: Sql) {
   const alerts = await sql.unsafe(`
     SELECT id, robot_id, severity, message, ${TS("created_at")} AS created FROM alerts ORDER BY created_at DESC, id DESC`);
   const telemetry = new Map(latest.map((t) => [t.robot_id as string, t]));
-  const alertsByRobot = new Map<string, typeof alerts>();
+  const alertsByRobot = new Map<string, (typeof alerts)[number][]>();
   for (const a of alerts) alertsByRobot.set(a.robot_id, [...(alertsByRobot.get(a.robot_id) ?? []), a]);
   const alertsOf = (id: string) => alertsByRobot.get(id) ?? [];
   const reading = (t: any) => t && { batteryLevel: t.battery_level, cpuUsage: t.cpu_usage, temperature: t.temperature };

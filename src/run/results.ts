@@ -28,8 +28,15 @@ export interface RunResult {
   started_at: string;
   finished_at: string | null;
   status: "complete" | "incomplete" | "refused";
-  /** `ok_rps` (successful requests only) and `window_seconds` are absent from files written before them. */
-  summary: { requests: number; rps: number; ok_rps?: number; error_rate: number; dropped_iterations: number; latency_ms: Latency; window_seconds?: number } | null;
+  /**
+   * `ok_rps` (successful requests only) and `window_seconds` are absent from files written before them;
+   * `ok_requests` (what per-request costs are divided by), `unsent`, `late` and `errors` by kind come from
+   * vegeta's records and are absent from a user-brought k6's results.
+   */
+  summary: {
+    requests: number; rps: number; ok_rps?: number; error_rate: number; dropped_iterations: number; latency_ms: Latency; window_seconds?: number;
+    ok_requests?: number; unsent?: number; late?: number; errors?: { status: number; body: number; transport: number };
+  } | null;
   calls_per_request: Record<string, number>;
   /** `peak_pss_bytes` is absent from files written before it (their PostgreSQL `peak_rss_bytes` was PSS). */
   resources: Record<string, { cpu_seconds: number; peak_rss_bytes: number; peak_pss_bytes?: number; cpu_ms_per_request: number | null }>;

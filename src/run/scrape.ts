@@ -39,8 +39,11 @@ async function metricsText(p: Pick<RunningProcess, "name" | "port">): Promise<st
   }
 }
 
-/** Scrapes every given process that exports our metrics (all Bun roles; not the router binary or Toxiproxy). */
-export async function scrapeRequests(processes: Pick<RunningProcess, "name" | "port" | "requestMetrics">[]): Promise<RequestCounts> {
+/**
+ * Scrapes every given process that exports our metrics (all Bun roles; not the router binary or Toxiproxy):
+ * `requestMetrics: false` marks one that exports no http_requests_total of ours (a running process, or its spec).
+ */
+export async function scrapeRequests(processes: (Pick<RunningProcess, "name" | "port"> & { requestMetrics?: boolean })[]): Promise<RequestCounts> {
   const counts: RequestCounts = {};
   await Promise.all(
     processes
