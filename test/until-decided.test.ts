@@ -4,6 +4,8 @@
  * report, and the command line's checks. The procedure's error rates are test/sequential.test.ts's.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { compare } from "../src/plans/compare";
 import { sequentialLook } from "../src/plans/until-decided";
 import type { RunResult } from "../src/run/results";
@@ -85,6 +87,13 @@ test("a real `compare --until-decided` of case1 and case2: a look after every ro
       expect(pair.paired!.verdict).toBe(s.verdict === "continue" ? "inconclusive" : s.verdict);
       expect(pair.paired!.verdict_ci).toEqual(s.interval);
       expect(pair.paired!.verdict_level).toBe(s.level);
+    }
+    // With no warm-up a run at the rate still names the run whose start it ran on (no chunk warmed it).
+    for (const [i, r] of comparison.runs.entries()) {
+      if (r.phase !== "rate") continue;
+      const result = JSON.parse(readFileSync(join(config.resultsDir, r.file), "utf8")) as RunResult;
+      expect({ started: (result.extra.parity as { started_case: boolean }).started_case, warm: result.extra.warmup_chunks })
+        .toEqual({ started: false, warm: { chunks: 0, levels: [], settled: false, follows: comparison.runs[i - 1].file } });
     }
   } finally {
     await down(config, quiet);

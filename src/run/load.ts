@@ -133,7 +133,9 @@ export const WARMUP_SETTLED = 0.1;
  */
 async function warmUp(ctx: RunContext, follows?: string): Promise<{ chunks: number; levels: (number | null)[]; settled: boolean; follows?: string } | null> {
   const { params, control } = ctx;
-  if (control.interrupted || params.warmup === "0s") return null;
+  if (control.interrupted) return null;
+  // No warm-up: nothing warmed, but a run on the start of the one before still says whose start it ran on.
+  if (params.warmup === "0s") return follows ? { chunks: 0, levels: [], settled: false, follows } : null;
   const warm = warmupParams(params, params.warmup);
   // A case warmed by the run before on the same start takes one chunk at the new load, for the
   // queues and pools of the last load to drain; the steady-state check of the window judges the rest.
