@@ -15,7 +15,7 @@ import { parityOf } from "../src/run/parity";
 import { measuredEnv, withheldSwitches } from "../src/run/environment";
 import { nginxConf, nginxVersion } from "../src/nginx";
 import { HIVE_ROUTER_CONFIG, hiveRouterBinary, installedVersion } from "../src/hive-router";
-import { k8sArgs } from "../src/deploy/k8s";
+import { k8sArgs } from "../src/deploy/k8s-args";
 import { renderTarget } from "../src/deploy/k8s-manifests";
 import { down, up } from "../src/run/supervisor";
 import { processTable } from "./procs";

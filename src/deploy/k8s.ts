@@ -13,8 +13,7 @@
  * TARGET is a case (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY, as everywhere).
  */
 import { randomBytes } from "node:crypto";
-import { positive, positiveFlag, duration as durationArg, apiFlag, splitFlags } from "../cli/args";
-import { caseSpec, type TargetSpec } from "../run/cases";
+import type { TargetSpec } from "../run/cases";
 import type { Config } from "../config";
 import { RefusedError, UsageError } from "../errors";
 import { codeVersion } from "../run/fingerprint";
@@ -30,77 +29,13 @@ import { summarizeMerged, writeRecords } from "../run/engine/records";
 import { vegetaBinary } from "../run/tools";
 import { windowCount, windowSecondsFor } from "../run/engine/k6";
 import { inClusterDatabaseUrl, K8S_DEFAULTS, renderTarget, renderYaml } from "./k8s-manifests";
+import { k8sArgs, k8sNamespace } from "./k8s-args";
 import { clusterConfig, type K8sObject, type K8sOptions, targetSlug } from "./k8s-pods";
 import { k8sResult, measuredFromPrometheus, type RunQueries, runQueries } from "./k8s-result";
 import { clusterUnavailable, getJson, jobOutcome, kubectl, type Kubectl, kubectlOk, nodeFacts, placement, poll, promQuery, rolledOut } from "./kubectl";
-import { RATE_VUS } from "../run/load";
-import { fileStamp, freshResultPath, writeResult } from "../run/results";
+import { freshResultPath, writeResult } from "../run/results";
 import { baseResult } from "../run/run-result";
 import versions from "../versions.json" with { type: "json" };
-
-const OPTIONS = ["parallelism", "namespace", "image", "engine-image", "database-url-secret", "prometheus", "operator-namespace", "vus", "duration", "rate", "iterations", "api", "resources"];
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function name(raw: string | undefined, flag: string, fallback: string): string {
-  const value = raw ?? fallback;
-  if (!DNS_LABEL.test(value)) throw new UsageError(`--${flag} must be a Kubernetes name (lowercase letters, digits and "-", at most 63), got "${value}"`);
-  return value;
-}
-
-/** --namespace, checked. The Namespace object carries the `restricted` Pod Security label: never on one of the cluster's own. */
-function namespaceFlag(flags: Map<string, string>): string {
-  const namespace = name(flags.get("namespace"), "namespace", K8S_DEFAULTS.namespace);
-  if (namespace === "default" || namespace.startsWith("kube-")) throw new UsageError(`--namespace must be a namespace of fleetbench's own, not "${namespace}"`);
-  return namespace;
-}
-
-/** The target and the options of `k8s ACTION TARGET [options]`, each checked with a one-line error. */
-export function k8sArgs(config: Config, args: string[], runId?: string): { target: TargetSpec; options: K8sOptions } {
-  const { flags, positional } = splitFlags(args, OPTIONS);
-  if (positional.length !== 1) throw new UsageError(`k8s takes one TARGET (case1, case1b, case2, case3; Case 3's gateway by CASE3_GATEWAY), got "${positional.join(" ")}"`);
-  const target = caseSpec(positional[0]).target(config);
-  // The one image is compose's, which runs Bun; Deno's rows are native only (README, "Runtimes").
-  if (target.runtime !== "bun") throw new UsageError(`k8s runs the Bun image (compose/Dockerfile) only: FLEET_RUNTIME=${target.runtime} is for native runs; unset it for k8s`);
-  const namespace = namespaceFlag(flags);
-  const prom = /^([a-z0-9-]+)\/([a-z0-9-]+):(\d{1,5})$/.exec(flags.get("prometheus") ?? K8S_DEFAULTS.prometheus);
-  if (!prom) throw new UsageError(`--prometheus must be NAMESPACE/SERVICE:PORT (e.g. ${K8S_DEFAULTS.prometheus}), got "${flags.get("prometheus")}"`);
-  const parallelism = positiveFlag(flags, "parallelism", K8S_DEFAULTS.parallelism);
-  const rate = positiveFlag(flags, "rate", undefined);
-  const iterations = positiveFlag(flags, "iterations", undefined);
-  if (rate !== undefined && iterations !== undefined) throw new UsageError("--rate and --iterations are two load modes: give one");
-  const vus = positiveFlag(flags, "vus", 10);
-  const length = flags.has("duration") ? durationArg(flags.get("duration"), "--duration") : "30s";
-  const api = apiFlag(flags);
-  // The open model's VUs only set k6's pre-allocation floor: at least one per runner.
-  const load: K8sOptions["load"] = rate !== undefined ? { mode: "rate", vus: Math.max(RATE_VUS, parallelism), rate, duration: length, api }
-    : iterations !== undefined ? { mode: "iterations", vus, iterations, api } : { mode: "duration", vus, duration: length, api };
-  if (parallelism > load.vus) throw new UsageError(`--parallelism ${parallelism} is more runners than VUs (${load.vus}): every runner needs one`);
-  if (load.mode === "iterations" && parallelism > iterations!) throw new UsageError(`--parallelism ${parallelism} is more runners than iterations (${iterations})`);
-  const image = flags.get("image") ?? K8S_DEFAULTS.image;
-  if (!image || /\s/.test(image)) throw new UsageError(`--image must be an image reference (e.g. registry.example/fleetbench:${versions.bun}), got "${image}"`);
-  const engineImage = flags.get("engine-image") ?? K8S_DEFAULTS.engineImage;
-  if (!engineImage || /\s/.test(engineImage)) throw new UsageError(`--engine-image must be an image reference (e.g. registry.example/fleetbench-vegeta:${versions.vegeta}), got "${engineImage}"`);
-  const resources = flags.get("resources") ?? "guaranteed";
-  if (resources !== "guaranteed" && resources !== "none") throw new UsageError(`--resources takes guaranteed (requests = limits, the default) or none (no requests or limits: a small node), got "${resources}"`);
-  const stamp = fileStamp();
-  return {
-    target,
-    options: {
-      namespace,
-      parallelism,
-      engine: config.engine,
-      engineImage,
-      image,
-      databaseUrlSecret: flags.has("database-url-secret") ? name(flags.get("database-url-secret"), "database-url-secret", "") : null,
-      prometheus: { namespace: prom[1], name: prom[2], port: positive(prom[3], "the --prometheus port") },
-      operatorNamespace: name(flags.get("operator-namespace"), "operator-namespace", K8S_DEFAULTS.operatorNamespace),
-      runId: runId ?? `${stamp}-${target.case}-${target.gateway}-k8s`,
-      load,
-      fleetSize: config.fleetSize,
-      resources,
-    },
-  };
-}
 
 const only = (objects: K8sObject[], keep: (o: K8sObject) => boolean) => objects.filter(keep);
 const isLoad = (o: K8sObject) => o.kind === "TestRun" || o.metadata.name === "k6-script" || o.metadata.name === "load-targets" || (o.kind === "Job" && o.metadata.name === LOAD_JOB);
@@ -351,7 +286,7 @@ export async function k8sCommand(config: Config, [action, ...args]: string[], lo
   if (action === "render") return void process.stdout.write(renderYaml(parsed!.target, parsed!.options));
   const why = clusterUnavailable(run);
   if (why) throw new UsageError(`cannot run on Kubernetes here: ${why}. \`just k8s ${parsed?.target.case ?? "case2"} render\` prints the manifests without a cluster`);
-  if (!parsed) return k8sDown(run, namespaceFlag(splitFlags(args, OPTIONS).flags), log);
+  if (!parsed) return k8sDown(run, k8sNamespace(args), log);
   const { target, options } = parsed;
   if (action === "up") checkFits(run, target, options);
   // The cluster built here pulls nothing: the target's images go into its containerd first.
