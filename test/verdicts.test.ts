@@ -9,7 +9,7 @@ import { equalRate, roundOrders } from "../src/plans/rounds";
 import { runsEstimate } from "../src/plans/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
 import type { RunResult } from "../src/run/results";
-import { everyRunLines, headlineSentences, parametersLine, verdictLines, verdictMarkdown, verdictMatrix, verdictSentences } from "../src/report/report-verdicts";
+import { everyRunLines, headlineSentences, parametersLine, roundsTable, verdictLines, verdictMarkdown, verdictMatrix, verdictSentences } from "../src/report/report-verdicts";
 import { analyse, type Comparison } from "../src/plans/verdicts";
 import { pairedFamily, pairedMeasure } from "../src/stats/paired";
 
@@ -64,6 +64,17 @@ describe("analyse", () => {
     expect(c.runs.filter((r) => r.excluded).map((r) => [r.file, r.excluded])).toEqual([["c2-err.json", "errors"]]);
     expect(c.runs.find((r) => r.file === "c2-slow.json")!.flags).toContain("machine_slow");
     expect(c.metrics.cpu_ms_total.cases["case2 · yoga-gateway"]!.n).toBe(6);
+  });
+
+  test("a run that waited for the machine before it started says so in its row and in the Rounds table; the others say –", () => {
+    const waited = runs.map((r) => (r.file === "c1-3.json" ? { ...r, result: { ...r.result, extra: { ...r.result.extra, canary: { index: 103, wait: { waited_ms: 5_512, first_index: 70.2, calm: true } } } } } : r));
+    const w = analyse(waited, { seed: 1, params: {}, rounds: [{ round: 4, order: ["case1", "case2"] }], targets });
+    expect(w.runs.find((r) => r.file === "c1-3.json")!.machine_wait).toEqual({ waited_ms: 5_512, first_index: 70.2, calm: true });
+    expect(w.runs.filter((r) => r.machine_wait).length).toBe(1);
+    const table = roundsTable(w);
+    expect(table.split("\n")[0]).toBe("| round | order | run | target | canary index | waited for the machine | steal | flags |");
+    expect(table).toContain("| 4 | case1 → case2 | c1-3.json | case1 · rest-gateway | 103 | 5.5 s (canary 70.2 first) | – | – |");
+    expect(table).toContain("| 4 | case1 → case2 | c2-3.json | case2 · yoga-gateway | 97 | – | – | – |");
   });
 
   test("a round loses only the pairs of its left-out run, listed with the reason", () => {

@@ -13,6 +13,8 @@ import type { Config, GatewayChoice } from "../config";
 import { RefusedError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { METRONOME_HZ, startMetronome, stopMetronome } from "../run/metronome";
+import { waitForUsualSpeed } from "../run/canary";
+import { median } from "../stats/stats";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { stopCase } from "../run/supervisor";
@@ -174,6 +176,14 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   log(runsEstimate(total + (probing ? plan.length : 0), how, options.warmup, options.duration, ownRateWindow ? { runs: rateRuns, window: rateDuration, what: "at the rate" } : undefined, sameStart));
   const composeRuns = plan.filter((p) => p.platform === "compose").length * options.repeat * phases.length;
   if (composeRuns) log(`plus about ${Math.round((composeRuns * COMPOSE_CYCLE_SECONDS) / 60)} min to start and stop a compose stack around each of the ${composeRuns} compose runs (about ${COMPOSE_CYCLE_SECONDS} s each here), and the native cluster stopped before each`);
+  // The machine's usual speed: the median canary of the comparison's runs so far (probes too), from
+  // the third on. A native run whose canary is slower than it waits for the machine first (src/run/canary.ts).
+  const speeds: number[] = [];
+  const heard = (r: RunResult) => {
+    const index = (r.extra.canary as { index?: number } | undefined)?.index;
+    if (typeof index === "number") speeds.push(index);
+  };
+  const usualSpeed = () => (speeds.length >= 3 ? median(speeds) : null);
   /** `sameStart`: the target's operating points share one start of its case (native runs with both phases). */
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase, sameStart: { keepCase?: boolean; follows?: string } = {}): Promise<{ file: string; started: boolean } | null> => {
     log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
@@ -183,9 +193,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         case: step.case, ...load, duration: phase === "rate" ? rateDuration : options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
         ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
       };
+      const machineWait = step.platform === "native" ? await waitForUsualSpeed(usualSpeed(), log, () => interrupted) : null;
       const { path, result, started } = step.platform === "compose"
         ? { ...(await composeRun(config, params, log, step.column!)), started: false }
-        : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, ...sameStart });
+        : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, machineWait, ...sameStart });
+      heard(result);
       if (result.flags.includes("sut_overloaded")) {
         overloaded.push(step.label);
         log(`⚠ ${step.label} could not keep up with ${rate} requests/s: ${result.summary?.dropped_iterations} requests not sent on time (flagged sut_overloaded; the rate is above its capacity)`);
@@ -218,7 +230,9 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     log(`\n=== probe: ${step.label} at ${options.vus} VUs (not counted) ===`);
     const params = { case: step.case, mode: "duration" as const, vus: options.vus, duration: probeWindow(options.duration), api: options.api, warmup: options.warmup, pin: options.pin, ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}) };
     try {
-      const { result } = step.platform === "compose" ? await composeRun(config, params, log, step.column!) : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, probe: true });
+      const machineWait = step.platform === "native" ? await waitForUsualSpeed(usualSpeed(), log, () => interrupted) : null;
+      const { result } = step.platform === "compose" ? await composeRun(config, params, log, step.column!) : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, probe: true, machineWait });
+      heard(result);
       if (result.extra.interrupted) interrupted = true;
       return result.status === "complete" ? okRps(result) : null;
     } catch (error) {

@@ -7,7 +7,7 @@
  * whose canary is more than 10 % slower than the median are flagged `machine_slow` and kept.
  * Pure: the same runs and seed give the same JSON.
  */
-import { slowRuns } from "../run/canary";
+import { type MachineWait, slowRuns } from "../run/canary";
 import { labelOfRun } from "../run/cases";
 import type { RunResult } from "../run/results";
 import { componentOf, cpuMsPerRequest, inCaseTotal, okRps } from "../run/run-result";
@@ -91,6 +91,8 @@ export interface RunEntry {
   /** Absent in comparisons written before phases: read as the run's mode. */
   phase?: Phase;
   canary_index: number | null;
+  /** How long the run waited for the machine's usual speed before it started (src/run/canary.ts), when it did. */
+  machine_wait?: MachineWait;
   /** The machine's steal time over the run, when recorded (per cent of all CPU time). */
   steal_pct?: number | null;
   flags: string[];
@@ -184,12 +186,14 @@ export function analyse(
     const flags = [...r.result.flags, ...(slow.includes(r.file) && !r.result.flags.includes("machine_slow") ? ["machine_slow"] : [])];
     const excluding = flags.filter((f) => EXCLUDING_FLAGS.includes(f));
     const steal = (r.result.extra.stability as { steal_pct?: number } | undefined)?.steal_pct;
+    const wait = (r.result.extra.canary as { wait?: MachineWait } | undefined)?.wait;
     return {
       file: r.file,
       target: label(r),
       round: r.round,
       phase: phaseOf(r.result),
       canary_index: canaries.find((c) => c.id === r.file)?.index ?? null,
+      ...(wait ? { machine_wait: wait } : {}),
       ...(typeof steal === "number" ? { steal_pct: steal } : {}),
       flags,
       excluded: excluding.length ? excluding.join(", ") : null,

@@ -13,6 +13,7 @@ import { costSplitLines } from "../plans/cost-split";
 import { UNTIL_DECIDED_METRICS } from "../plans/until-decided";
 import type { PairedComparison } from "../stats/paired";
 import type { Comparison, PairEntry } from "../plans/verdicts";
+import type { MachineWait } from "../run/canary";
 import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterval, withInterval } from "./paired-text";
 
 // Read by src/plans/baseline.ts and kept for other readers of this module.
@@ -238,13 +239,16 @@ export function excludedLines(c: Comparison): string[] {
   return c.runs.filter((r) => r.excluded).map((r) => `${r.file} (${r.target}, round ${r.round}): left out, ${r.excluded}; its round's pairs with ${r.target} are lost, the rest of the round counts`);
 }
 
-/** Per round: the order the targets ran in; per run: its canary index, steal time and flags. */
+/** "waited 5.5 s (canary 101.8 first)": a run that waited for the machine before it started; "–" for one that did not. */
+const waitText = (w: MachineWait | undefined) => (w ? `${(w.waited_ms / 1000).toFixed(1)} s (canary ${w.first_index} first${w.calm ? "" : "; still slow"})` : "–");
+
+/** Per round: the order the targets ran in; per run: its canary index, the wait for the machine, steal time and flags. */
 export function roundsTable(c: Comparison): string {
-  const head = "| round | order | run | target | canary index | steal | flags |\n|---:|---|---|---|---:|---:|---|";
+  const head = "| round | order | run | target | canary index | waited for the machine | steal | flags |\n|---:|---|---|---|---:|---|---:|---|";
   const rows = c.runs.map((r) => {
     const order = c.rounds.find((x) => x.round === r.round)?.order.join(" → ") ?? "";
     const steal = typeof r.steal_pct === "number" ? `${r.steal_pct.toFixed(1)} %` : "–";
-    return `| ${r.round} | ${order} | ${r.file} | ${r.target} | ${r.canary_index ?? "–"} | ${steal} | ${r.flags.join(", ") || "–"} |`;
+    return `| ${r.round} | ${order} | ${r.file} | ${r.target} | ${r.canary_index ?? "–"} | ${waitText(r.machine_wait)} | ${steal} | ${r.flags.join(", ") || "–"} |`;
   });
   return `${head}\n${rows.join("\n")}\n`;
 }
@@ -285,7 +289,7 @@ export function verdictMarkdown(c: Comparison): string {
     excluded.length ? `Left out of the verdicts:\n\n${excluded.map((l) => `- ${l}`).join("\n")}\n` : "",
     everyRunLines(c).length ? `${EVERY_RUN_INTRO}\n\n${everyRunLines(c).map((l) => `- ${l}`).join("\n")}\n` : "",
     unpaired.length ? `${UNPAIRED_INTRO}\n\n${unpaired.map((l) => `- ${l}`).join("\n")}\n` : "",
-    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow and still counted).\n`,
+    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow and still counted). Before each native run a canary more than 10 % slower than the comparison's median so far made the run wait for the machine's usual speed, at most 10 s.\n`,
     roundsTable(c),
   ].filter(Boolean).join("\n");
 }

@@ -20,7 +20,7 @@ import { runGate } from "./gate";
 import { type K6Params, durationSeconds } from "./engine/k6";
 import { type Engine, type EngineContext, ensureEngine, type LoadSummary } from "./engine/engine";
 import type { GateAnswers } from "./gate";
-import { type Canary, runCanary } from "./canary";
+import { type Canary, type MachineWait, runCanary } from "./canary";
 import { openWindow } from "./measure";
 import { parityOf } from "./parity";
 import { affinityOf, type PinPlan, pinPlan, pinTrees } from "./pin";
@@ -227,6 +227,8 @@ export async function runLoad(
     keepCase?: boolean;
     /** The run before on the same start (its file): when the case is still running, one warm-up chunk, recorded as `warmup_chunks.follows`. */
     follows?: string;
+    /** How long the comparison waited for the machine before this run (src/run/canary.ts), recorded as `canary.wait`. */
+    machineWait?: MachineWait | null;
   } = {},
 ) {
   const spec = caseSpec(params.case);
@@ -243,7 +245,7 @@ export async function runLoad(
   const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
   // The machine's speed (src/run/canary.ts), taken before this run starts anything: right after a
   // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
-  const canary = runCanary();
+  const canary: Canary & { wait?: MachineWait } = { ...runCanary(), ...(options.machineWait ? { wait: options.machineWait } : {}) };
   // Refused before anything starts when the machine cannot be split.
   const pin = params.pin ? pinPlan() : null;
   const dbWasUp = config.db.external || clusterPid(config) !== null;

@@ -1,0 +1,76 @@
+/**
+ * The wait for the machine before a comparison's run (src/run/canary.ts, `waitForUsualSpeed`): on
+ * given canary readings, when it waits, how long, and what it records; then for real, with busy
+ * processes slowing this machine's canary for a while and the wait ending when they stop.
+ */
+import { expect, test } from "bun:test";
+import { type Canary, runCanary, waitForUsualSpeed } from "../src/run/canary";
+import { runtimeBinary, spawn } from "../src/runtime";
+
+/** Canaries reading `indexes` in turn (the last one again once they run out). */
+const readings = (indexes: number[]) => {
+  let i = 0;
+  const taken: number[] = [];
+  const take = (): Canary => {
+    const index = indexes[Math.min(i++, indexes.length - 1)];
+    taken.push(index);
+    return { ms: 900 / index, index, instructions: null, instructions_note: "" };
+  };
+  return { take, taken };
+};
+const quick = { limit: 0.1, maxWaitMs: 1_000, stepMs: 5 };
+const quiet = () => {};
+
+test("no wait without a usual speed yet or with a canary within 10 % of it; otherwise canaries until one is, the bound passes or Ctrl-C", async () => {
+  const none = readings([50]);
+  expect(await waitForUsualSpeed(null, quiet, undefined, none.take, quick)).toBeNull();
+  expect(none.taken).toEqual([]);
+  // 10 % slower is still the usual speed (the machine_slow flag's own edge).
+  const usual = readings([142.2]);
+  expect(await waitForUsualSpeed(158, quiet, undefined, usual.take, quick)).toBeNull();
+  expect(usual.taken).toEqual([142.2]);
+  const lines: string[] = [];
+  const back = readings([101, 103, 140, 152]);
+  const wait = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, back.take, quick);
+  expect(back.taken).toEqual([101, 103, 140, 152]);
+  expect({ first: wait!.first_index, calm: wait!.calm }).toEqual({ first: 101, calm: true });
+  expect(wait!.waited_ms).toBeGreaterThanOrEqual(3 * quick.stepMs - 2);
+  expect(lines[0]).toBe("the machine is slow now (canary index 101, the comparison's usual 158): waiting for it, at most 1 s");
+  expect(lines[1]).toMatch(/^the machine is back to its usual speed after \d+\.\d s \(canary index 152\)$/);
+  // Never back: the bound ends the wait and the run is measured anyway.
+  const slow = readings([100]);
+  const t0 = Date.now();
+  const bounded = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, slow.take, { ...quick, maxWaitMs: 100 });
+  expect({ first: bounded!.first_index, calm: bounded!.calm }).toEqual({ first: 100, calm: false });
+  expect(Date.now() - t0).toBeLessThan(1_000);
+  expect(lines.at(-1)).toMatch(/^still slow after \d+\.\d s \(canary index 100\): measuring anyway; the comparison flags the run machine_slow$/);
+  // Ctrl-C during the wait ends it at once.
+  const stopped = await waitForUsualSpeed(158, quiet, () => true, readings([100]).take, quick);
+  expect(stopped!.calm).toBe(false);
+  expect(stopped!.waited_ms).toBeLessThan(quick.stepMs * 4);
+});
+
+test("for real: busy processes slow this machine's canary, and the wait ends soon after they stop", async () => {
+  const usual = runCanary().index;
+  // Four busy loops on two cores leave the canary a fraction of one (measured: 50-92 against 156).
+  const busy = Array.from({ length: 4 }, () => spawn([runtimeBinary("bun")!, "-e", "while (true) {}"]));
+  try {
+    await Bun.sleep(300);
+    const stopAt = Date.now() + 2_000;
+    const stopper = (async () => {
+      await Bun.sleep(stopAt - Date.now());
+      for (const b of busy) b.kill("SIGKILL");
+    })();
+    const t0 = Date.now();
+    const wait = await waitForUsualSpeed(usual, quiet, undefined, runCanary, { limit: 0.1, maxWaitMs: 8_000, stepMs: 200 });
+    await stopper;
+    expect(wait).not.toBeNull();
+    expect(wait!.first_index).toBeLessThan(usual * 0.9);
+    expect(wait!.calm).toBe(true);
+    // It waited for the busy processes (stopped 2 s in), and not much longer.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_500);
+    expect(wait!.waited_ms).toBeLessThan(4_000);
+  } finally {
+    for (const b of busy) b.kill("SIGKILL");
+  }
+}, 30_000);
