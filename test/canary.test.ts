@@ -4,7 +4,7 @@
  * processes slowing this machine's canary for a while and the wait ending when they stop.
  */
 import { expect, test } from "bun:test";
-import { type Canary, runCanary, waitForUsualSpeed } from "../src/run/canary";
+import { budgetedWaits, type Canary, runCanary, waitForUsualSpeed } from "../src/run/canary";
 import { runtimeBinary, spawn } from "../src/runtime";
 
 /** Canaries reading `indexes` in turn (the last one again once they run out). */
@@ -74,3 +74,29 @@ test("for real: busy processes slow this machine's canary, and the wait ends soo
     for (const b of busy) b.kill("SIGKILL");
   }
 }, 30_000);
+
+test("a comparison's waits together stay within their budget; past it no run waits, said once when the machine is slow", async () => {
+  const lines: string[] = [];
+  // Each wait: one slow canary, then slow for ~60 ms of 5 ms steps, then usual.
+  let slowUntil = 0;
+  const take = (): Canary => {
+    const index = Date.now() < slowUntil ? 100 : 158;
+    return { ms: 900 / index, index, instructions: null, instructions_note: "" };
+  };
+  const waits = budgetedWaits(100, (l) => lines.push(l), undefined, take, quick);
+  const got: (number | null)[] = [];
+  for (let i = 0; i < 4; i++) {
+    slowUntil = Date.now() + 60;
+    got.push((await waits(158))?.waited_ms ?? null);
+  }
+  // The first wait takes ~60 ms; the second is cut at what is left of the 100 ms; then none.
+  expect(got[0]).toBeGreaterThanOrEqual(55);
+  expect(got[0]! + got[1]!).toBeLessThanOrEqual(100 + quick.stepMs + 10);
+  expect(got.slice(2)).toEqual([null, null]);
+  expect(lines.filter((l) => l.includes("its budget: no more waits"))).toHaveLength(1);
+  // Not slow, no line: the budget is only said when it keeps a slow run from waiting.
+  const calm = budgetedWaits(0, (l) => lines.push(l), undefined, readings([158]).take, quick);
+  const before = lines.length;
+  expect(await calm(158)).toBeNull();
+  expect(lines.length).toBe(before);
+});

@@ -77,6 +77,12 @@ function perfNote(): string {
  * before and after them (6-8 s away) read the usual speed again: the slow spells are seconds long.
  */
 export const CALM = { limit: 0.1, maxWaitMs: 10_000, stepMs: 500 };
+/**
+ * All the waits of one comparison together: at most 30 s. In demos here 5-20 of 52 runs waited,
+ * 0.6-5.5 s each, 7-40 s in all; a machine slow that often would otherwise stretch a 6½-minute
+ * demo by minutes. Past it the runs go on without waiting and a slow one is flagged `machine_slow`.
+ */
+export const WAIT_BUDGET_MS = 30_000;
 
 /** What a run records when it waited for the machine: the time waited, the first canary's index, whether the machine came back. */
 export interface MachineWait {
@@ -108,6 +114,28 @@ export async function waitForUsualSpeed(usual: number | null, log: (line: string
   const back = !slow(last);
   if (!stop()) log(back ? `the machine is back to its usual speed after ${(waited / 1000).toFixed(1)} s (canary index ${last.index})` : `still slow after ${(waited / 1000).toFixed(1)} s (canary index ${last.index}): measuring anyway; the comparison flags the run machine_slow`);
   return { waited_ms: waited, first_index: first.index, calm: back };
+}
+
+/**
+ * A comparison's waits (`waitForUsualSpeed` for each run, given the usual speed of the moment), all
+ * of them together within `budgetMs`: once it is spent the runs no longer wait, said once.
+ */
+export function budgetedWaits(budgetMs: number, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM) {
+  let waited = 0;
+  let said = false;
+  return async (usual: number | null): Promise<MachineWait | null> => {
+    const left = budgetMs - waited;
+    if (left <= 0) {
+      if (!said && usual !== null && 1 - take().index / usual > calm.limit + 1e-9) {
+        log(`the machine is slow now, but this comparison has waited ${(waited / 1000).toFixed(1)} s for it, its budget: no more waits (a slow run is flagged machine_slow)`);
+        said = true;
+      }
+      return null;
+    }
+    const wait = await waitForUsualSpeed(usual, log, stop, take, { ...calm, maxWaitMs: Math.min(calm.maxWaitMs, left) });
+    waited += wait?.waited_ms ?? 0;
+    return wait;
+  };
 }
 
 /**
