@@ -103,7 +103,7 @@ export async function waitForUsualSpeed(usual: number | null, log: (line: string
   const slow = (c: Canary) => 1 - c.index / usual > calm.limit + 1e-9;
   const first = take();
   if (!slow(first)) return null;
-  log(`the machine is slow now (canary index ${first.index}, the comparison's usual ${usual}): waiting for it, at most ${calm.maxWaitMs / 1000} s`);
+  log(`the machine is slow now (canary index ${first.index}, the comparison's usual ${Math.round(usual * 10) / 10}): waiting for it, at most ${calm.maxWaitMs / 1000} s`);
   const t0 = Date.now();
   let last = first;
   while (slow(last) && Date.now() - t0 < calm.maxWaitMs && !stop()) {
