@@ -19,7 +19,8 @@ import { writeBaselineReport } from "../src/report/baseline-report";
 import { down, readState } from "../src/run/supervisor";
 import { config, quiet, reseed, testSql } from "./utils";
 
-setDefaultTimeout(180_000);
+// A real comparison here takes about 140 s, and its runs may wait up to 30 s in all for a slow machine (src/run/canary.ts).
+setDefaultTimeout(240_000);
 
 const sources: string[] = [];
 /** The comparison of the first comparison test: the baseline of the --baseline test. */
