@@ -239,7 +239,7 @@ export function excludedLines(c: Comparison): string[] {
   return c.runs.filter((r) => r.excluded).map((r) => `${r.file} (${r.target}, round ${r.round}): left out, ${r.excluded}; its round's pairs with ${r.target} are lost, the rest of the round counts`);
 }
 
-/** "waited 5.5 s (canary 101.8 first)": a run that waited for the machine before it started; "–" for one that did not. */
+/** "5.5 s (canary 101.8 first)": a run that waited for the machine before it started; "–" for one that did not. */
 const waitText = (w: MachineWait | undefined) => (w ? `${(w.waited_ms / 1000).toFixed(1)} s (canary ${w.first_index} first${w.calm ? "" : "; still slow"})` : "–");
 
 /** Per round: the order the targets ran in; per run: its canary index, the wait for the machine, steal time and flags. */

@@ -84,6 +84,12 @@ export const CALM = { limit: 0.1, maxWaitMs: 10_000, stepMs: 500 };
  */
 export const WAIT_BUDGET_MS = 30_000;
 
+/**
+ * Whether a canary index is more than `limit` slower than `usual`. The epsilon keeps "exactly 10 %
+ * off" on the right side of floating point (110 / 100 - 1 > 0.1).
+ */
+const slowerThan = (index: number, usual: number, limit: number) => 1 - index / usual > limit + 1e-9;
+
 /** What a run records when it waited for the machine: the time waited, the first canary's index, whether the machine came back. */
 export interface MachineWait {
   waited_ms: number;
@@ -100,7 +106,7 @@ export interface MachineWait {
  */
 export async function waitForUsualSpeed(usual: number | null, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM): Promise<MachineWait | null> {
   if (usual === null) return null;
-  const slow = (c: Canary) => 1 - c.index / usual > calm.limit + 1e-9;
+  const slow = (c: Canary) => slowerThan(c.index, usual, calm.limit);
   const first = take();
   if (!slow(first)) return null;
   log(`the machine is slow now (canary index ${first.index}, the comparison's usual ${Math.round(usual * 10) / 10}): waiting for it, at most ${calm.maxWaitMs / 1000} s`);
@@ -126,7 +132,7 @@ export function budgetedWaits(budgetMs: number, log: (line: string) => void, sto
   return async (usual: number | null): Promise<MachineWait | null> => {
     const left = budgetMs - waited;
     if (left <= 0) {
-      if (!said && usual !== null && 1 - take().index / usual > calm.limit + 1e-9) {
+      if (!said && usual !== null && slowerThan(take().index, usual, calm.limit)) {
         log(`the machine is slow now, but this comparison has waited ${(waited / 1000).toFixed(1)} s for it, its budget: no more waits (a slow run is flagged machine_slow)`);
         said = true;
       }
@@ -145,6 +151,5 @@ export function budgetedWaits(budgetMs: number, log: (line: string) => void, sto
 export function slowRuns(indexes: { id: string; index: number }[], limit = 0.1) {
   if (!indexes.length) return { median: null, slow: [] as string[] };
   const mid = median(indexes.map((x) => x.index));
-  // The epsilon keeps "exactly 10 % off" on the right side of floating point (110 / 100 - 1 > 0.1).
-  return { median: mid, slow: indexes.filter((x) => 1 - x.index / mid > limit + 1e-9).map((x) => x.id) };
+  return { median: mid, slow: indexes.filter((x) => slowerThan(x.index, mid, limit)).map((x) => x.id) };
 }
