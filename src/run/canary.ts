@@ -101,7 +101,7 @@ export interface MachineWait {
  * Before a comparison's run: a canary, and when it is more than `limit` slower than the comparison's
  * median so far (`usual`), canaries again every `stepMs` until one is not, `maxWaitMs` passed or
  * `stop()` (Ctrl-C). Null when the first canary was at the usual speed (or there is no `usual` yet);
- * otherwise what the wait was. The run then takes its own canary as always; a run still slow is
+ * otherwise what the wait was. The last canary `take` gave is the run's own (the comparison keeps it); a run still slow is
  * flagged `machine_slow` by the comparison. `take` is the canary.
  */
 export async function waitForUsualSpeed(usual: number | null, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM): Promise<MachineWait | null> {

@@ -229,6 +229,8 @@ export async function runLoad(
     follows?: string;
     /** How long the comparison waited for the machine before this run (src/run/canary.ts), recorded as `canary.wait`. */
     machineWait?: MachineWait | null;
+    /** That wait's last canary, taken just before this run with nothing started since: the run's own. */
+    canary?: Canary | null;
   } = {},
 ) {
   const spec = caseSpec(params.case);
@@ -243,9 +245,10 @@ export async function runLoad(
   // A tool build started since the command began would share the cores with this run.
   pauseBuildsWhileMeasuring(config, log);
   const injectCpu = Object.keys(params.injectCpu ?? {}).length ? params.injectCpu : undefined;
-  // The machine's speed (src/run/canary.ts), taken before this run starts anything: right after a
-  // warm-up it would time the case's own leftovers (a gateway's garbage collection), not the machine.
-  const canary: Canary & { wait?: MachineWait } = { ...runCanary(), ...(options.machineWait ? { wait: options.machineWait } : {}) };
+  // The machine's speed (src/run/canary.ts), taken before this run starts anything (by the
+  // comparison's wait, when there was one): right after a warm-up it would time the case's own
+  // leftovers (a gateway's garbage collection), not the machine.
+  const canary: Canary & { wait?: MachineWait } = { ...(options.canary ?? runCanary()), ...(options.machineWait ? { wait: options.machineWait } : {}) };
   // Refused before anything starts when the machine cannot be split.
   const pin = params.pin ? pinPlan() : null;
   const dbWasUp = config.db.external || clusterPid(config) !== null;
