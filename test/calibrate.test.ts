@@ -18,7 +18,8 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CALIBRATE_DEFAULTS, CALIBRATION_PROCESS, calibrate, calibrationLines, calibrationOf, headlineCheck, headlineLook } from "../src/plans/calibrate";
+import { CALIBRATE_DEFAULTS, calibrate } from "../src/plans/calibrate";
+import { CALIBRATION_PROCESS, calibrationLines, calibrationOf, headlineCheck, headlineLook } from "../src/plans/calibration";
 import { mulberry32 } from "../src/determinism.js";
 import { tQuantile } from "../src/stats/distributions";
 import { analyse } from "../src/plans/verdicts";
@@ -322,7 +323,7 @@ test("a real calibration: the total CPU per request, injected ÷ plain, is not s
   expect(calibration.rounds).toBeLessThanOrEqual(10);
   expect(calibration.headline!.rounds).toBe(calibration.rounds);
   expect(calibration.headline!.interval_kind).toStartWith(`95 % repeated interval at look ${calibration.rounds} of rounds 5–10`);
-  // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts): the caller pays for a slower callee.
+  // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts, its header): the caller pays for a slower callee.
   expect(Object.keys(calibration.elsewhere_ms!)).toEqual(expect.arrayContaining(["alert-service", "postgres", "rest-gateway", "robot-service"]));
   // Passed when the interval lies within ±10 % of it. On this 2-core machine the callers' ~5 % and a
   // per-round spread near 0.1 leave the interval straddling the band's upper edge in a good share of

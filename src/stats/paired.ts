@@ -97,7 +97,7 @@ export function signFlipP(differences: readonly number[]): number {
   return count / 2 ** n;
 }
 
-/** The smallest difference R rounds at this spread decide with 80 % power, for a pair alone (src/plans/calibrate.ts states it). */
+/** The smallest difference R rounds at this spread decide with 80 % power, for a pair alone (src/plans/calibration.ts states it). */
 export function resolvable(sdLog: number, rounds: number): number | null {
   return detectable(sdLog, rounds);
 }
