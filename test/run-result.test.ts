@@ -165,7 +165,7 @@ describe("a run's numbers over its steady windows", () => {
   });
 
   test("ticksAt interpolates between samples and says null outside them", async () => {
-    const { ticksAt } = await import("../src/run/run-result");
+    const { ticksAt } = await import("../src/run/run-windows");
     const tl = [{ t: 0, ticks: { a: 0 } }, { t: 1000, ticks: { a: 100 } }, { t: 2000, ticks: { a: 100, b: 5 } }];
     expect(ticksAt(tl, "a", 500)).toBe(50);
     expect(ticksAt(tl, "a", 2000)).toBe(100);
