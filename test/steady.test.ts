@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { mulberry32 } from "../src/determinism.js";
 import { DRIFT_LIMIT, stability } from "../src/run/run-result";
 import { foreignPct, foreignPerWindow, parseCpuLine, stealPct, stealPerWindow } from "../src/run/steal";
-import { detectSteady, normalQuantile, ols, type Steady, type SteadyInput, tQuantile } from "../src/stats/steady";
+import { detectSteady, normalQuantile, type Steady, type SteadyInput, tQuantile } from "../src/stats/steady";
+import { ols } from "../src/stats/ols";
 
 describe("steal time from /proc/stat", () => {
   // Two readings of a 2-vCPU guest 5 s apart (clock ticks summed over CPUs): user nice system idle iowait irq softirq steal guest guest_nice.
