@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { measuredEnv, withheldSwitches } from "../src/run/environment";
 import { k6Env, parseSummary, windowCount } from "../src/run/engine/k6";
-import { warmupParams } from "../src/run/load";
+import { warmupParams } from "../src/run/run-steps";
 import { markdownReport, toColumns } from "../src/report/report";
 import { differences } from "../src/report/report-context";
 import { getconf, parseStat } from "../src/run/resources";
