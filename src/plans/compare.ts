@@ -7,7 +7,7 @@
  *   bun src/main.ts compare [VUS] [DURATION] [--repeat R] [--seed S] [--gateways apollo-router,hive-gateway] [--api NAME] [--warmup 5s]
  */
 import { basename, join } from "node:path";
-import { type CaseName, CASES, configFor, type Platform, selectTargets, shortLabel } from "../run/cases";
+import { type CaseName, type Platform, selectTargets, shortLabel } from "../run/cases";
 import type { RuntimeName } from "../runtime";
 import type { Config, GatewayChoice } from "../config";
 import { RefusedError } from "../errors";
@@ -20,13 +20,14 @@ import { clusterDown, clusterPid } from "../run/pg-cluster";
 import { stopCase } from "../run/supervisor";
 import { pinPlan } from "../run/pin";
 import { fileStamp, type RunResult, writeAtomic } from "../run/results";
-import { analyse, COMPOSE_SUFFIX, type Phase, targetOf } from "./verdicts";
+import { analyse, type Phase, targetOf } from "./verdicts";
 import { okRps } from "../run/run-result";
 import { runsEstimate } from "./estimate";
 import { costSplits } from "./cost-split";
 import { attachCostSplits, equalRate, probeWindow, RATE_FRACTION, roundOrders } from "./rounds";
 import { checkComposePlan, COMPOSE_CYCLE_SECONDS, composePreflight, composeRun } from "./compare-compose";
 import { applySequential, sequentialLook, UNTIL_DECIDED_METRICS } from "./until-decided";
+import { comparePlan } from "./compare-plan";
 
 export interface CompareOptions {
   vus: number;
@@ -103,35 +104,11 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
   const platforms = options.platforms ?? ["native"];
   const targets = selectTargets(options.cases, options.gateways, options.runtimes ?? [config.runtime]);
   if (platforms.includes("compose")) checkComposePlan(targets, options);
-  const plan: { case: CaseName; config: Config; label: string; column?: string; injectCpu?: Record<string, number>; platform: Platform }[] = platforms.flatMap((platform) =>
-    targets.filter((t) => platform === "native" || t.compose).map((t) => ({
-      case: t.case, config: configFor(t, config), platform,
-      ...(platform === "compose" ? { label: `${shortLabel(t)} under compose`, column: `${t.label}${COMPOSE_SUFFIX}` } : { label: shortLabel(t) }),
-    })));
+  const { plan, columnOf } = comparePlan(config, targets, platforms, options.inject);
   const nativeOnly = platforms.includes("compose") ? targets.filter((t) => !t.compose) : [];
   if (nativeOnly.length) log(`native only (compose runs Bun's rows, Case 3 through apollo-router): ${nativeOnly.map(shortLabel).join(", ")}`);
   // Compose runs need an engine, Compose and no stack running (it would hold the native ports): said before anything runs.
   if (platforms.includes("compose")) await composePreflight(config, log);
-  // A target with CPU injected (just calibrate) is a column of its own, named by what was injected.
-  (options.inject ?? []).forEach((inject, i) => {
-    if (!inject || !plan[i]) return;
-    const what = Object.entries(inject).map(([p, ms]) => `+${ms} ms CPU in ${p}`).join(", ");
-    plan[i].injectCpu = inject;
-    plan[i].label = `${plan[i].label} ${what}`;
-    plan[i].column = `${CASES[plan[i].case].target(plan[i].config).label} ${what}`;
-  });
-  // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
-  for (const label of new Set(plan.map((p) => p.label))) {
-    const same = plan.filter((p) => p.label === label);
-    if (same.length < 2) continue;
-    same.forEach((p, i) => {
-      p.label = `${label} #${i + 1}`;
-      // The target's name as targetOf gives it (case · gateway, · compose), numbered.
-      p.column = `${p.column ?? CASES[p.case].target(p.config).label} #${i + 1}`;
-    });
-  }
-  // Each row's column as its runs will carry it (targetOf of their results), now that names are final.
-  const columnOf = new Map(plan.map((p) => [p.label, p.column ?? CASES[p.case].target(p.config).label]));
   // Refused before anything runs when the machine cannot be split.
   if (options.pin) pinPlan();
   const phases: Phase[] = options.phases ?? (options.rate !== undefined ? ["rate"] : ["closed", "rate"]);
