@@ -25,16 +25,19 @@ const quiet = () => {};
 
 test("no wait without a usual speed yet or with a canary within 10 % of it; otherwise canaries until one is, the bound passes or Ctrl-C", async () => {
   const none = readings([50]);
-  expect(await waitForUsualSpeed(null, quiet, undefined, none.take, quick)).toBeNull();
+  expect((await waitForUsualSpeed(null, quiet, undefined, none.take, quick)).machineWait).toBeNull();
   expect(none.taken).toEqual([]);
   // 10 % slower is still the usual speed (the machine_slow flag's own edge).
   const usual = readings([142.2]);
-  expect(await waitForUsualSpeed(158, quiet, undefined, usual.take, quick)).toBeNull();
+  expect((await waitForUsualSpeed(158, quiet, undefined, usual.take, quick)).machineWait).toBeNull();
   expect(usual.taken).toEqual([142.2]);
+  expect((await waitForUsualSpeed(158, quiet, undefined, readings([150]).take, quick)).canary!.index).toBe(150);
   const lines: string[] = [];
   const back = readings([101, 103, 140, 152]);
-  const wait = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, back.take, quick);
+  const { machineWait: wait, canary } = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, back.take, quick);
   expect(back.taken).toEqual([101, 103, 140, 152]);
+  // The last canary, at the usual speed again, is the run's own: no second one is taken.
+  expect(canary!.index).toBe(152);
   expect({ first: wait!.first_index, calm: wait!.calm }).toEqual({ first: 101, calm: true });
   expect(wait!.waited_ms).toBeGreaterThanOrEqual(3 * quick.stepMs - 2);
   expect(lines[0]).toBe("the machine is slow now (canary index 101, the comparison's usual 158): waiting for it, at most 1 s");
@@ -42,12 +45,12 @@ test("no wait without a usual speed yet or with a canary within 10 % of it; othe
   // Never back: the bound ends the wait and the run is measured anyway.
   const slow = readings([100]);
   const t0 = Date.now();
-  const bounded = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, slow.take, { ...quick, maxWaitMs: 100 });
+  const { machineWait: bounded } = await waitForUsualSpeed(158, (l) => lines.push(l), undefined, slow.take, { ...quick, maxWaitMs: 100 });
   expect({ first: bounded!.first_index, calm: bounded!.calm }).toEqual({ first: 100, calm: false });
   expect(Date.now() - t0).toBeLessThan(1_000);
   expect(lines.at(-1)).toMatch(/^still slow after \d+\.\d s \(canary index 100\): measuring anyway; the comparison flags the run machine_slow$/);
   // Ctrl-C during the wait ends it at once.
-  const stopped = await waitForUsualSpeed(158, quiet, () => true, readings([100]).take, quick);
+  const { machineWait: stopped } = await waitForUsualSpeed(158, quiet, () => true, readings([100]).take, quick);
   expect(stopped!.calm).toBe(false);
   expect(stopped!.waited_ms).toBeLessThan(quick.stepMs * 4);
 });
@@ -74,7 +77,7 @@ test("for real: four busy processes per core slow this machine's canary, and the
       for (const b of busy) b.kill("SIGKILL");
     })();
     const t0 = Date.now();
-    const wait = await waitForUsualSpeed(usual, quiet, undefined, runCanary, { limit: 0.1, maxWaitMs: 8_000, stepMs: 200 });
+    const { machineWait: wait } = await waitForUsualSpeed(usual, quiet, undefined, runCanary, { limit: 0.1, maxWaitMs: 8_000, stepMs: 200 });
     await stopper;
     expect(wait).not.toBeNull();
     expect(wait!.first_index).toBeLessThan(usual * 0.9);
@@ -99,7 +102,7 @@ test("a comparison's waits together stay within their budget; past it no run wai
   const got: (number | null)[] = [];
   for (let i = 0; i < 6; i++) {
     slowUntil = Date.now() + 60;
-    got.push((await waits(158))?.waited_ms ?? null);
+    got.push((await waits(158)).machineWait?.waited_ms ?? null);
   }
   // The first wait takes ~60 ms; the next is cut at what is left of the 100 ms (a timer's lateness
   // aside); once it is spent no run waits, and the slow machine is said once.
@@ -112,6 +115,6 @@ test("a comparison's waits together stay within their budget; past it no run wai
   // Not slow, no line: the budget is only said when it keeps a slow run from waiting.
   const calm = budgetedWaits(0, (l) => lines.push(l), undefined, readings([158]).take, quick);
   const before = lines.length;
-  expect(await calm(158)).toBeNull();
+  expect((await calm(158)).machineWait).toBeNull();
   expect(lines.length).toBe(before);
 });

@@ -13,7 +13,7 @@ import type { Config, GatewayChoice } from "../config";
 import { RefusedError } from "../errors";
 import { type LoadParams, RATE_VUS, runLoad } from "../run/load";
 import { METRONOME_HZ, startMetronome, stopMetronome } from "../run/metronome";
-import { budgetedWaits, type Canary, runCanary, WAIT_BUDGET_MS } from "../run/canary";
+import { budgetedWaits, WAIT_BUDGET_MS } from "../run/canary";
 import { median } from "../stats/stats";
 import { writeReport } from "../report/report";
 import { clusterDown, clusterPid } from "../run/pg-cluster";
@@ -161,16 +161,8 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     if (typeof index === "number") speeds.push(index);
   };
   const usualSpeed = () => (speeds.length >= 3 ? median(speeds) : null);
-  // The wait's last canary is the run's own: taken just before it with nothing started between, so a
-  // run takes one canary, not two (about 0.13 s each, 7 s of a demo). The first runs, with no usual
-  // speed yet, take theirs in runLoad.
-  let lastCanary: Canary | null = null;
-  const waits = budgetedWaits(WAIT_BUDGET_MS, log, () => interrupted, () => (lastCanary = runCanary()));
-  const waitForMachine = async () => {
-    lastCanary = null;
-    const machineWait = await waits(usualSpeed());
-    return { machineWait, canary: lastCanary as Canary | null };
-  };
+  // The wait's last canary is the run's own (src/run/canary.ts): a run takes one canary, not two.
+  const waitForMachine = budgetedWaits(WAIT_BUDGET_MS, log, () => interrupted);
   /** `sameStart`: the target's operating points share one start of its case (native runs with both phases). */
   const runOne = async (step: (typeof plan)[number], round: number, phase: Phase, sameStart: { keepCase?: boolean; follows?: string } = {}): Promise<{ file: string; started: boolean } | null> => {
     log(`\n=== [${done.length + refused.length + 1}/${total}] round ${round}: ${step.label}${phases.length > 1 ? (phase === "rate" ? ` at ${rate} requests/s` : ` at ${options.vus} VUs`) : ""} ===`);
@@ -180,7 +172,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
         case: step.case, ...load, duration: phase === "rate" ? rateDuration : options.duration, api: options.api, warmup: options.warmup, pin: options.pin,
         ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}),
       };
-      const machine = step.platform === "native" ? await waitForMachine() : null;
+      const machine = step.platform === "native" ? await waitForMachine(usualSpeed()) : null;
       const { path, result, started } = step.platform === "compose"
         ? { ...(await composeRun(config, params, log, step.column!)), started: false }
         : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, ...machine, ...sameStart });
@@ -217,7 +209,7 @@ export async function compare(config: Config, options: CompareOptions, log: (lin
     log(`\n=== probe: ${step.label} at ${options.vus} VUs (not counted) ===`);
     const params = { case: step.case, mode: "duration" as const, vus: options.vus, duration: probeWindow(options.duration), api: options.api, warmup: options.warmup, pin: options.pin, ...(step.injectCpu ? { injectCpu: step.injectCpu } : {}) };
     try {
-      const machine = step.platform === "native" ? await waitForMachine() : null;
+      const machine = step.platform === "native" ? await waitForMachine(usualSpeed()) : null;
       const { result } = step.platform === "compose" ? await composeRun(config, params, log, step.column!) : await runLoad(step.config, params, log, { keepDatabase: true, column: step.column, probe: true, ...machine });
       heard(result);
       if (result.extra.interrupted) interrupted = true;

@@ -100,15 +100,21 @@ export interface MachineWait {
 /**
  * Before a comparison's run: a canary, and when it is more than `limit` slower than the comparison's
  * median so far (`usual`), canaries again every `stepMs` until one is not, `maxWaitMs` passed or
- * `stop()` (Ctrl-C). Null when the first canary was at the usual speed (or there is no `usual` yet);
- * otherwise what the wait was. The last canary `take` gave is the run's own (the comparison keeps it); a run still slow is
- * flagged `machine_slow` by the comparison. `take` is the canary.
+ * `stop()` (Ctrl-C). `machineWait`: null when the first canary was at the usual speed (or there is
+ * no `usual` yet), otherwise what the wait was. `canary`: the last one taken (null when none was),
+ * just before the run with nothing started since — the run's own canary, so it takes no second
+ * one. A run still slow is flagged `machine_slow` by the comparison. `take` is the canary.
  */
-export async function waitForUsualSpeed(usual: number | null, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM): Promise<MachineWait | null> {
-  if (usual === null) return null;
+export interface BeforeRun {
+  machineWait: MachineWait | null;
+  canary: Canary | null;
+}
+
+export async function waitForUsualSpeed(usual: number | null, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM): Promise<BeforeRun> {
+  if (usual === null) return { machineWait: null, canary: null };
   const slow = (c: Canary) => slowerThan(c.index, usual, calm.limit);
   const first = take();
-  if (!slow(first)) return null;
+  if (!slow(first)) return { machineWait: null, canary: first };
   log(`the machine is slow now (canary index ${first.index}, the comparison's usual ${Math.round(usual * 10) / 10}): waiting for it, at most ${calm.maxWaitMs / 1000} s`);
   const t0 = Date.now();
   let last = first;
@@ -119,7 +125,7 @@ export async function waitForUsualSpeed(usual: number | null, log: (line: string
   const waited = Date.now() - t0;
   const back = !slow(last);
   if (!stop()) log(back ? `the machine is back to its usual speed after ${(waited / 1000).toFixed(1)} s (canary index ${last.index})` : `still slow after ${(waited / 1000).toFixed(1)} s (canary index ${last.index}): measuring anyway; the comparison flags the run machine_slow`);
-  return { waited_ms: waited, first_index: first.index, calm: back };
+  return { machineWait: { waited_ms: waited, first_index: first.index, calm: back }, canary: last };
 }
 
 /**
@@ -129,18 +135,20 @@ export async function waitForUsualSpeed(usual: number | null, log: (line: string
 export function budgetedWaits(budgetMs: number, log: (line: string) => void, stop: () => boolean = () => false, take: () => Canary = runCanary, calm = CALM) {
   let waited = 0;
   let said = false;
-  return async (usual: number | null): Promise<MachineWait | null> => {
+  return async (usual: number | null): Promise<BeforeRun> => {
     const left = budgetMs - waited;
     if (left <= 0) {
-      if (!said && usual !== null && slowerThan(take().index, usual, calm.limit)) {
+      if (said || usual === null) return { machineWait: null, canary: null };
+      const canary = take();
+      if (slowerThan(canary.index, usual, calm.limit)) {
         log(`the machine is slow now, but this comparison has waited ${(waited / 1000).toFixed(1)} s for it, its budget: no more waits (a slow run is flagged machine_slow)`);
         said = true;
       }
-      return null;
+      return { machineWait: null, canary };
     }
-    const wait = await waitForUsualSpeed(usual, log, stop, take, { ...calm, maxWaitMs: Math.min(calm.maxWaitMs, left) });
-    waited += wait?.waited_ms ?? 0;
-    return wait;
+    const before = await waitForUsualSpeed(usual, log, stop, take, { ...calm, maxWaitMs: Math.min(calm.maxWaitMs, left) });
+    waited += before.machineWait?.waited_ms ?? 0;
+    return before;
   };
 }
 
