@@ -20,8 +20,9 @@ import { ensureEngine } from "../run/engine/engine";
  * The demo's comparison: 6 shuffled rounds, each target at 10 VUs (closed model: throughput and
  * latency) and then, on the same start, at one arrival rate every target sustains (CPU per request
  * at equal offered load), after a warm probe of every target: 52 runs, about 6½ minutes for four
- * cases (6:27-6:50 here, of which 5-24 s waiting out the machine's slow spells, 30 s at most: src/run/canary.ts). A fresh start warms in 1 s chunks until two agree (at most three); the run at the rate,
- * already warm, in one. Six rounds because each metric's six pairs are one family: at 4 rounds (3
+ * cases (6:08-6:50 here, of which 1-24 s waiting out the machine's slow spells, 30 s at most:
+ * src/run/canary.ts). A fresh start warms in 1 s chunks until two agree (at most three); the run at
+ * the rate, already warm, in one. Six rounds because each metric's six pairs are one family: at 4 rounds (3
  * degrees of freedom) its corrected t quantile is about 6.2, at 5 about 4.9, at 6 about 4.2, and each
  * round narrows the interval by its square root too; sharing the start paid for the sixth (five
  * rounds of separate starts took 6:09-6:42). Every run 4 s (four 1 s windows, the fewest the
