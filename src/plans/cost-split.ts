@@ -69,7 +69,7 @@ export function costSplits(done: { round: number; result: RunResult }[], targets
 /** The first screen's lines: the rate, where it came from, and each target's split at it. */
 export function costSplitLines(splits: CostSplit[], rate: number | undefined): string[] {
   if (!splits.length || rate === undefined) return [];
-  const head = `At ${rate} requests/s, how much of each target's CPU per request is fixed cost (the line's intercept: CPU per second that does not grow with the rate — mostly what waking up for sparse requests costs, as the processes idle near zero), from the line through its two operating points in each round (medians over rounds):`;
+  const head = `At ${rate} requests/s, how much of each target's CPU per request is fixed cost (the line's intercept: CPU per second that does not grow with the rate while requests arrive — not what the processes use at rest, which is far less; on Bun mostly the runtime's garbage collections scheduled after requests, docs/noise.md), from the line through its two operating points in each round (medians over rounds):`;
   const rows = splits.map((s) => `${s.target}: ${s.cpu_ms_at_rate.toFixed(2)} ms per request = ${Math.round(s.fixed_share_at_rate * 100)} % fixed (${(s.fixed_cores * 1000).toFixed(0)} ms of CPU per second) + ${s.marginal_ms.toFixed(2)} ms per request (${s.rounds} rounds)`);
   return [head, ...rows];
 }
