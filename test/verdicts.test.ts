@@ -4,7 +4,7 @@
  * that opens with them (src/plans/compare.ts, src/run/canary.ts, src/plans/verdicts.ts, src/report/report-verdicts.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { slowRuns } from "../src/run/canary";
+import { CALM, slowRuns, WAIT_BUDGET_MS } from "../src/run/canary";
 import { equalRate, roundOrders } from "../src/plans/rounds";
 import { runsEstimate } from "../src/plans/estimate";
 import { chartData, markdownReport, toColumns } from "../src/report/report";
@@ -75,6 +75,8 @@ describe("analyse", () => {
     expect(table.split("\n")[0]).toBe("| round | order | run | target | canary index | waited for the machine | steal | flags |");
     expect(table).toContain("| 4 | case1 → case2 | c1-3.json | case1 · rest-gateway | 103 | 5.5 s (canary 70.2 first) | – | – |");
     expect(table).toContain("| 4 | case1 → case2 | c2-3.json | case2 · yoga-gateway | 97 | – | – | – |");
+    // The rule above the table is the code's own: its limits come from src/run/canary.ts, not from a copy in the text.
+    expect(verdictMarkdown(w)).toContain(`more than ${CALM.limit * 100} % slower than the comparison's median so far made the run wait for the machine's usual speed, at most ${CALM.maxWaitMs / 1000} s (${WAIT_BUDGET_MS / 1000} s for all the comparison's runs)`);
   });
 
   test("a round loses only the pairs of its left-out run, listed with the reason", () => {

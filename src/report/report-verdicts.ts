@@ -13,7 +13,7 @@ import { costSplitLines } from "../plans/cost-split";
 import { UNTIL_DECIDED_METRICS } from "../plans/until-decided";
 import type { PairedComparison } from "../stats/paired";
 import type { Comparison, PairEntry } from "../plans/verdicts";
-import type { MachineWait } from "../run/canary";
+import { CALM, type MachineWait, WAIT_BUDGET_MS } from "../run/canary";
 import { bandText, fixed, inverted, needs, p, pairedOf, pct, read, verdictInterval, withInterval } from "./paired-text";
 
 // Read by src/plans/baseline.ts and kept for other readers of this module.
@@ -289,7 +289,7 @@ export function verdictMarkdown(c: Comparison): string {
     excluded.length ? `Left out of the verdicts:\n\n${excluded.map((l) => `- ${l}`).join("\n")}\n` : "",
     everyRunLines(c).length ? `${EVERY_RUN_INTRO}\n\n${everyRunLines(c).map((l) => `- ${l}`).join("\n")}\n` : "",
     unpaired.length ? `${UNPAIRED_INTRO}\n\n${unpaired.map((l) => `- ${l}`).join("\n")}\n` : "",
-    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than 10 % slower is flagged machine_slow and still counted). Before each native run a canary more than 10 % slower than the comparison's median so far made the run wait for the machine's usual speed, at most 10 s (30 s for all the comparison's runs).\n`,
+    `## Rounds\n\nThe order of every round is shuffled from seed ${c.seed} (\`--seed ${c.seed}\` repeats it); canary median ${c.canary_median ?? "–"} (a run more than ${CALM.limit * 100} % slower is flagged machine_slow and still counted). Before each native run a canary more than ${CALM.limit * 100} % slower than the comparison's median so far made the run wait for the machine's usual speed, at most ${CALM.maxWaitMs / 1000} s (${WAIT_BUDGET_MS / 1000} s for all the comparison's runs).\n`,
     roundsTable(c),
   ].filter(Boolean).join("\n");
 }

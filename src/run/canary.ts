@@ -156,7 +156,7 @@ export function budgetedWaits(budgetMs: number, log: (line: string) => void, sto
  * The canary indexes' median, and which runs are slower than it by more than `limit`. Only slower:
  * a run measured on a faster moment is not `machine_slow`.
  */
-export function slowRuns(indexes: { id: string; index: number }[], limit = 0.1) {
+export function slowRuns(indexes: { id: string; index: number }[], limit = CALM.limit) {
   if (!indexes.length) return { median: null, slow: [] as string[] };
   const mid = median(indexes.map((x) => x.index));
   return { median: mid, slow: indexes.filter((x) => slowerThan(x.index, mid, limit)).map((x) => x.id) };
