@@ -17,6 +17,9 @@ export interface PlanRow {
   platform: Platform;
 }
 
+/** The target's name as targetOf gives it (case · gateway). */
+const nameOf = (p: PlanRow) => CASES[p.case].target(p.config).label;
+
 export function comparePlan(config: Config, targets: ReturnType<typeof selectTargets>, platforms: Platform[], inject?: (Record<string, number> | null)[]) {
   const plan: PlanRow[] = platforms.flatMap((platform) =>
     targets.filter((t) => platform === "native" || t.compose).map((t) => ({
@@ -29,7 +32,7 @@ export function comparePlan(config: Config, targets: ReturnType<typeof selectTar
     const what = Object.entries(cpu).map(([p, ms]) => `+${ms} ms CPU in ${p}`).join(", ");
     plan[i].injectCpu = cpu;
     plan[i].label = `${plan[i].label} ${what}`;
-    plan[i].column = `${CASES[plan[i].case].target(plan[i].config).label} ${what}`;
+    plan[i].column = `${nameOf(plan[i])} ${what}`;
   });
   // A target named more than once becomes numbered columns (#1, #2, ...), each its own target.
   for (const label of new Set(plan.map((p) => p.label))) {
@@ -37,11 +40,11 @@ export function comparePlan(config: Config, targets: ReturnType<typeof selectTar
     if (same.length < 2) continue;
     same.forEach((p, i) => {
       p.label = `${label} #${i + 1}`;
-      // The target's name as targetOf gives it (case · gateway, · compose), numbered.
-      p.column = `${p.column ?? CASES[p.case].target(p.config).label} #${i + 1}`;
+      // The column's name (· compose included), numbered.
+      p.column = `${p.column ?? nameOf(p)} #${i + 1}`;
     });
   }
   // Each row's column as its runs will carry it (targetOf of their results), now that names are final.
-  const columnOf = new Map(plan.map((p) => [p.label, p.column ?? CASES[p.case].target(p.config).label]));
+  const columnOf = new Map(plan.map((p) => [p.label, p.column ?? nameOf(p)]));
   return { plan, columnOf };
 }
