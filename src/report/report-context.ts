@@ -97,7 +97,7 @@ export function toolOf(r: RunResult): { name: string; version: string | null } |
   return tool ? { name: tool.name, version: ((r.fingerprint?.versions ?? {}) as Record<string, string | null>)[tool.versionKey] ?? null } : null;
 }
 
-/** "bun 1.3.14" or "deno 2.9.6": what ran a run's TypeScript roles (files from before Deno ran on Bun). */
+/** "bun 1.4.5" or "deno 2.9.6": what ran a run's TypeScript roles (files from before Deno ran on Bun). */
 export function runtimeOfRun(r: RunResult): string {
   const runtime = r.runtime ?? "bun";
   const v = (r.fingerprint?.versions ?? {}) as Record<string, string | null>;
