@@ -311,7 +311,11 @@ export async function buildStandIn(config: Config, s: StandIn, log: (line: strin
   await ensureBase(config, log);
   const context = mkdtempSync(join(tmpdir(), "fleetbench-stand-in-"));
   try {
-    for (const [name, path] of Object.entries(s.files(config))) cpSync(path, join(context, name), { recursive: true, verbatimSymlinks: true, dereference: !statSync(path).isDirectory() });
+    // A directory keeps its links as they are; a file given by a link is copied as its target.
+    // (Bun 1.4, like Node, refuses dereference and verbatimSymlinks together.)
+    for (const [name, path] of Object.entries(s.files(config))) {
+      cpSync(path, join(context, name), statSync(path).isDirectory() ? { recursive: true, verbatimSymlinks: true } : { dereference: true });
+    }
     writeFileSync(join(context, "Dockerfile"), `${dockerfile}\n`);
     const t0 = Date.now();
     await stream(["docker", "build", "--quiet", "-t", s.image,
