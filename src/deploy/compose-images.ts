@@ -248,7 +248,14 @@ function nginxLibraries(): string {
   const dir = join(tmpdir(), "fleetbench-nginx-libraries");
   mkdirSync(dir, { recursive: true });
   const ldd = run(["ldd", which("nginx") ?? "/usr/sbin/nginx"]);
-  for (const m of ldd.out.matchAll(/(libssl\.so\.\d+|libcrypto\.so\.\d+) => (\S+)/g)) cpSync(m[2], join(dir, m[1]), { dereference: true });
+  // Copied only when changed, so that the folder (its time is in the recipe) stays as it was.
+  for (const m of ldd.out.matchAll(/(libssl\.so\.\d+|libcrypto\.so\.\d+) => (\S+)/g)) {
+    const [from, to] = [statSync(m[2]), join(dir, m[1])];
+    const have = existsSync(to) ? statSync(to) : null;
+    if (!have || have.size !== from.size || Math.trunc(have.mtimeMs / 1000) !== Math.trunc(from.mtimeMs / 1000)) {
+      cpSync(m[2], to, { dereference: true, preserveTimestamps: true });
+    }
+  }
   return dir;
 }
 
