@@ -29,8 +29,9 @@ test("per target over rounds, medians; the first screen's lines say the rate and
   expect(splits[1].fixed_share_at_rate).toBeCloseTo(0, 6);
   const lines = costSplitLines(splits, 100);
   expect(lines[0]).toStartWith("At 100 requests/s, how much of each target's CPU per request is fixed cost");
-  // The intercept is paid while requests arrive (Bun's collections after requests), not at rest: the line must not say otherwise.
+  // The intercept is paid while requests arrive (a lone request costs more than one among many), not at rest: the line must not say otherwise.
   expect(lines[0]).toContain("not what the processes use at rest");
+  expect(lines[0]).toContain("a request arriving alone costs more than one among many");
   expect(lines[1]).toBe("a: 5.00 ms per request = 61 % fixed (307 ms of CPU per second) + 1.93 ms per request (3 rounds)");
   expect(costSplitLines(splits, undefined)).toEqual([]);
 });

@@ -3,7 +3,8 @@
  * §20, §23). Every round of a comparison measures each target at two loads: its closed-model
  * throughput X and the offered rate R. Through the two points of CPU per second (cores) runs the
  * cost model's line, cores = fixed + marginal × rate; at R, fixed ÷ cores(R) is the share of its
- * CPU per request that it would pay with no request at all (timers, metrics, garbage collection).
+ * CPU per request that the line does not put on requests: mostly that a request arriving alone
+ * costs more than one among many; little of it is what the processes use at rest (docs/noise.md).
  * Per round, then the median over rounds: paired as the verdicts are.
  */
 import { inCaseTotal, cpuMsPerRequest, okRps } from "../run/run-result";
@@ -69,7 +70,7 @@ export function costSplits(done: { round: number; result: RunResult }[], targets
 /** The first screen's lines: the rate, where it came from, and each target's split at it. */
 export function costSplitLines(splits: CostSplit[], rate: number | undefined): string[] {
   if (!splits.length || rate === undefined) return [];
-  const head = `At ${rate} requests/s, how much of each target's CPU per request is fixed cost (the line's intercept: CPU per second that does not grow with the rate while requests arrive — not what the processes use at rest, which is far less; on Bun mostly the runtime's garbage collections scheduled after requests, docs/noise.md), from the line through its two operating points in each round (medians over rounds):`;
+  const head = `At ${rate} requests/s, how much of each target's CPU per request is fixed cost (the line's intercept: CPU per second that does not grow with the rate while requests arrive — not what the processes use at rest, which is far less; mostly that a request arriving alone costs more than one among many, docs/noise.md), from the line through its two operating points in each round (medians over rounds):`;
   const rows = splits.map((s) => `${s.target}: ${s.cpu_ms_at_rate.toFixed(2)} ms per request = ${Math.round(s.fixed_share_at_rate * 100)} % fixed (${(s.fixed_cores * 1000).toFixed(0)} ms of CPU per second) + ${s.marginal_ms.toFixed(2)} ms per request (${s.rounds} rounds)`);
   return [head, ...rows];
 }

@@ -57,7 +57,7 @@ const cellText = (c: Cell | undefined, digits = 2) => (c ? `${num(c.median, digi
 const xName = (doc: CurveDoc) => (doc.axis === "fleet" ? "fleet size (robots)" : "offered rate (requests/s)");
 
 /** How to read CPU per request on a curve. */
-export const CPU_NOTE = "CPU ms per request is each process's CPU over the measured window divided by the requests, its idle work (timers, metrics, garbage collection) included: at a low offered rate that share is large. Compare targets at the same x, and read the change along x.";
+export const CPU_NOTE = "CPU ms per request is each process's CPU over the measured window divided by the requests, the part that does not grow with the rate included (a request arriving alone costs more than one among many; timers, metrics, collections): at a low offered rate that part is large. Compare targets at the same x, and read the change along x.";
 
 /** What a capacity search found, in words: one sentence per target. */
 export function capacitySentences(doc: CurveDoc): string[] {
