@@ -28,10 +28,11 @@ import { ensureEngine } from "../run/engine/engine";
  * rounds of separate starts took 6:09-6:42). Every run 4 s (four 1 s windows, the fewest the
  * steady-state check judges). Runs at the rate of 6 s (`rateDuration`) were tried at five rounds:
  * the demo then took 7 min 4 s and still left two total-CPU pairs undecided, since the noisy
- * target's CPU per request moved 14 % from round to round either way. A longer run cannot narrow
- * that: each start of a Bun process has its own level (the cost of the garbage collections Bun
- * runs after requests), and over 8 fresh starts the first 4 s of 8 s runs spread as much as the
- * whole 8 (docs/noise.md). More rounds would; they do not fit in the 7 minutes.
+ * target's CPU per request moved 14 % from round to round either way. On Bun 1.3.14 a longer run
+ * could not narrow that: each start of a Bun process had its own level (the cost of the garbage
+ * collections 1.3.14 ran after requests), and over 8 fresh starts the first 4 s of 8 s runs spread
+ * as much as the whole 8 (docs/noise.md). Bun 1.4.5 does not run those collections; its first demo
+ * here decided 5 of 6 total-CPU pairs in 6:07.
  */
 export const DEMO: { vus: number; duration: string; rateDuration?: string; repeat: number; warmup: string } = { vus: 10, duration: "4s", repeat: 6, warmup: "1s" };
 
