@@ -1,7 +1,8 @@
 /**
  * The verdicts of src/stats/paired.ts on this machine's own noise, by simulation: families of 2–4
  * targets, each round's values drawn from real A/A rounds recorded here (test/fixtures/aa-rounds.json,
- * aa-rounds-4s.json, aa-windows.json), kept apart by metric and run length. Asserted: the family-wise rate of false
+ * aa-rounds-4s.json, aa-windows.json on Bun 1.3.14; aa-rounds-bun145.json on the Bun pinned now), kept
+ * apart by metric, run length and Bun. Asserted: the family-wise rate of false
  * differences near its nominal 5 % (not only below it), false equivalence at the band's edge near
  * 5 % too, and at least 80 % power at the difference the verdicts say these rounds detect.
  */
@@ -23,6 +24,10 @@ for (const s of rounds.sets) pools[`CPU per request, ${s.command.match(/ (\d+s) 
 // metronome beside them, whose readings the file keeps: docs/noise.md).
 const short = JSON.parse(readFileSync(join(fixtures, "aa-rounds-4s.json"), "utf8")) as { command: string; rounds: { a: number; b: number }[] };
 pools[`CPU per request, ${short.command.match(/ (\d+s) /)![1]} runs`] = short.rounds.map((r) => Math.log(r.a / r.b));
+// 10 rounds of Case 1 three times (the calibration's rate and run length) on Bun 1.4.5, whose
+// collector no longer runs on a clock (docs/noise.md): each round's three pairwise log ratios.
+const bun145 = JSON.parse(readFileSync(join(fixtures, "aa-rounds-bun145.json"), "utf8")) as { command: string; rounds: { a: number; b: number; c: number }[] };
+pools[`CPU per request, ${bun145.command.match(/ (\d+s) /)![1]} runs, Bun 1.4.5`] = bun145.rounds.flatMap((r) => [Math.log(r.a / r.b), Math.log(r.b / r.c), Math.log(r.c / r.a)]);
 // aa-windows.json holds three A/A comparisons, two runs per round, in the order they ran.
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -79,7 +84,7 @@ function simulate(pool: number[], targets: number, R: number, effect: number, se
 describe("simulations on recorded noise", () => {
   test("the pools are real rounds of this machine, split by metric and run length", () => {
     expect(Object.keys(pools)).toEqual([
-      "CPU per request, 10s runs", "CPU per request, 30s runs", "CPU per request, 4s runs",
+      "CPU per request, 10s runs", "CPU per request, 30s runs", "CPU per request, 4s runs", "CPU per request, 8s runs, Bun 1.4.5",
       "throughput, closed model, 20 s runs", "latency p50, closed model, 20 s runs", "latency p50, open model, 20 s runs",
       "throughput, closed model, 30 s runs", "latency p50, closed model, 30 s runs",
     ]);
@@ -113,7 +118,7 @@ describe("simulations on recorded noise", () => {
   }
 
   test("over every pool and family size the power at the stated difference is 80 % or more, and not far above it (the sizing is not needlessly wide)", () => {
-    expect(powers).toHaveLength(24);
+    expect(powers).toHaveLength(27);
     expect(Math.min(...powers)).toBeGreaterThanOrEqual(0.8);
     expect(powers.reduce((s, p) => s + p, 0) / powers.length).toBeLessThanOrEqual(0.86);
   });
@@ -136,6 +141,21 @@ describe("simulations on recorded noise", () => {
       console.log(`CPU per request, 10 s runs, 3 targets, R = ${R}: any false difference ${aa.falseDifference}`);
       expect(aa.falseDifference).toBeGreaterThanOrEqual(0.025);
       expect(aa.falseDifference).toBeLessThanOrEqual(0.065);
+    }
+  });
+});
+
+describe("the calibration's family on Bun 1.4.5's noise", () => {
+  test("an injected column at ×2 beside two identical ones: the identical pair is falsely decided in at most the 1.7 % its line states, and near it", () => {
+    // `just calibrate` (src/plans/calibration.ts): the two injected pairs are decided first, and the
+    // step-down still divides α by 3 for the A/A pair, as at most 3 of the 6 hypotheses can be true.
+    const pool = pools["CPU per request, 8s runs, Bun 1.4.5"];
+    const rates = [5, 8, 10].map((R) => simulate(pool, 3, R, Math.log(2), 6000 + R));
+    console.log(`calibration's family on Bun 1.4.5's noise, R = 5, 8, 10: the A/A pair falsely decided in ${rates.map((r) => r.falseDifference).join(", ")}; the injected pair decided in ${rates.map((r) => r.decided).join(", ")}`);
+    for (const r of rates) {
+      expect(r.decided).toBe(1);
+      expect(r.falseDifference).toBeLessThanOrEqual(0.05 / 3 + 0.004);
+      expect(r.falseDifference).toBeGreaterThanOrEqual(0.008);
     }
   });
 });
