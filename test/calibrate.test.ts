@@ -7,7 +7,7 @@
  * three times per round at one rate, once with 1 ms of CPU injected into telemetry-service per
  * request it receives. The total CPU per request, injected ÷ plain, must contain (plain + calls ×
  * 1 ms) ÷ plain and lie within ±10 % of it; telemetry-service's own increase is reported beside it;
- * the A/A pair is never lower or higher.
+ * the A/A pair is never lower or higher twice in a row (once comes by chance in at most 1.7 %).
  *
  * Five rounds (`just calibrate`'s default) before the first look, then one more at a time up to
  * ten while the headline's interval holds the expected ratio but reaches past ±10 %: on CI a
@@ -27,8 +27,9 @@ import type { RunResult } from "../src/run/results";
 import { down } from "../src/run/supervisor";
 import { config, fleetCli, quiet, reseed, testSql } from "./utils";
 
-// A real calibration took 294-450 s here (rounds are added while it is undecided, and its runs may wait up to 30 s for a slow machine).
-setDefaultTimeout(900_000);
+// A real calibration took 200-450 s here (rounds are added while it is undecided, and its runs may
+// wait up to 30 s for a slow machine); the test may need two.
+setDefaultTimeout(1_200_000);
 afterAll(async () => {
   await down(config, quiet);
 });
@@ -307,43 +308,55 @@ test("bad input is one line and exit 2, before anything starts", () => {
   }
 });
 
-test("a real calibration: the total CPU per request, injected ÷ plain, is not shown beyond ±10 % of (plain + calls × 1 ms) ÷ plain (passed, or undecided on a noisy machine); the injected cost beside it; no false A/A verdict", async () => {
+test("a real calibration: the total CPU per request, injected ÷ plain, is not shown beyond ±10 % of (plain + calls × 1 ms) ÷ plain (passed, or undecided on a noisy machine); the injected cost beside it; no false A/A verdict twice in a row", async () => {
   const sql = await testSql();
   await reseed(sql, 15);
   await sql.end();
-  const lines: string[] = [];
-  const { path, calibration } = await calibrate(config, { duration: "8s", repeat: 5, maxRepeat: 10, rate: 30, injectMs: 1, warmup: "2s", seed: 3 }, (l) => lines.push(l));
-  for (const l of calibrationLines(calibration)) console.log(l);
-  expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(JSON.parse(JSON.stringify(calibration)));
-  // Mix 50/30/20 at 15 robots: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls to telemetry-service per client request.
-  expect(calibration.calls_per_request).toBeCloseTo(9.8, 0);
-  expect(calibration.expected_ms).toBeCloseTo(calibration.calls_per_request, 10);
-  // Five rounds, and more (up to ten) while the interval holds the expected ratio but is wider than ±10 %.
-  expect(calibration.rounds).toBeGreaterThanOrEqual(5);
-  expect(calibration.rounds).toBeLessThanOrEqual(10);
-  expect(calibration.headline!.rounds).toBe(calibration.rounds);
-  expect(calibration.headline!.interval_kind).toStartWith(`95 % repeated interval at look ${calibration.rounds} of rounds 5–10`);
-  // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts, its header): the caller pays for a slower callee.
-  expect(Object.keys(calibration.elsewhere_ms!)).toEqual(expect.arrayContaining(["alert-service", "postgres", "rest-gateway", "robot-service"]));
-  // Passed when the interval lies within ±10 % of it. On this 2-core machine the callers' ~5 % and a
-  // per-round spread near 0.1 leave the interval straddling the band's upper edge in a good share of
-  // calibrations after ten rounds (undecided: said, exit 4); failed, wholly beyond, is what a
-  // miscounting total gives, and the test refuses it.
-  expect(calibration.headline!.outside).toBe(false);
-  expect(calibration.outcome).not.toBe("failed");
-  expect(calibration.why_failed).toBeNull();
-  expect(calibration.passed).toBe(calibration.headline!.within);
-  if (calibration.outcome === "undecided") expect(calibration.rounds).toBe(10);
-  expect(Math.abs(calibration.error)).toBeLessThanOrEqual(0.1);
-  expect(calibration.process_passed).toBe(true);
-  expect(calibration.measured_ci[0]).toBeLessThanOrEqual(calibration.measured_ms);
-  expect(calibration.total_verdict).toBe("higher");
-  expect(["equivalent", "inconclusive"]).toContain(calibration.aa.verdict);
-  expect(calibration.resolvable_at_r).toBeGreaterThan(0);
-  expect(lines.some((l) => /^measured ×\d\.\d{3} \(95 % CI/.test(l))).toBe(true);
-  expect(lines.some((l) => /^telemetry-service alone: expected \+\d+\.\d\d ms/.test(l))).toBe(true);
-  expect(calibration.aa.false_verdict_chance).toBeCloseTo(0.05 / 3, 12);
-  // The comparison behind it names the injected column by what was injected.
-  const comparison = JSON.parse(readFileSync(calibration.comparison, "utf8"));
-  expect(comparison.targets).toEqual(["case1 · rest-gateway #1", "case1 · rest-gateway #2", "case1 · rest-gateway +1 ms CPU in telemetry-service"]);
+  // The A/A pair gives a verdict by chance in at most 1.7 % of sound calibrations (its line says so;
+  // a CI run met one: ×1.080 [1.008–1.158]). A calibration that shows one is followed by a second
+  // with other orders, and that one must show none: two in a row come by chance in at most 0.03 %,
+  // while a method that favours a column shows them often. Everything else is required of both.
+  const aaVerdicts: string[] = [];
+  for (let attempt = 0; attempt < 2 && !["equivalent", "inconclusive"].includes(aaVerdicts.at(-1) ?? ""); attempt++) {
+    const lines: string[] = [];
+    const { path, calibration } = await calibrate(config, { duration: "8s", repeat: 5, maxRepeat: 10, rate: 30, injectMs: 1, warmup: "2s", seed: 3 + attempt }, (l) => lines.push(l));
+    for (const l of calibrationLines(calibration)) console.log(l);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(JSON.parse(JSON.stringify(calibration)));
+    // Mix 50/30/20 at 15 robots: 0.5·15 + 0.3·1 + 0.2·10 = 9.8 calls to telemetry-service per client request.
+    expect(calibration.calls_per_request).toBeCloseTo(9.8, 0);
+    expect(calibration.expected_ms).toBeCloseTo(calibration.calls_per_request, 10);
+    // Five rounds, and more (up to ten) while the interval holds the expected ratio but is wider than ±10 %.
+    expect(calibration.rounds).toBeGreaterThanOrEqual(5);
+    expect(calibration.rounds).toBeLessThanOrEqual(10);
+    expect(calibration.headline!.rounds).toBe(calibration.rounds);
+    expect(calibration.headline!.interval_kind).toStartWith(`95 % repeated interval at look ${calibration.rounds} of rounds 5–10`);
+    // Whether it also holds the expected ratio is said, not required (src/plans/calibrate.ts, its header): the caller pays for a slower callee.
+    expect(Object.keys(calibration.elsewhere_ms!)).toEqual(expect.arrayContaining(["alert-service", "postgres", "rest-gateway", "robot-service"]));
+    // Passed when the interval lies within ±10 % of it. On this 2-core machine the callers' ~5 % and a
+    // per-round spread near 0.1 leave the interval straddling the band's upper edge in a good share of
+    // calibrations after ten rounds (undecided: said, exit 4); failed, wholly beyond, is what a
+    // miscounting total gives, and the test refuses it.
+    expect(calibration.headline!.outside).toBe(false);
+    expect(calibration.outcome).not.toBe("failed");
+    expect(calibration.why_failed).toBeNull();
+    expect(calibration.passed).toBe(calibration.headline!.within);
+    if (calibration.outcome === "undecided") expect(calibration.rounds).toBe(10);
+    expect(Math.abs(calibration.error)).toBeLessThanOrEqual(0.1);
+    expect(calibration.process_passed).toBe(true);
+    expect(calibration.measured_ci[0]).toBeLessThanOrEqual(calibration.measured_ms);
+    expect(calibration.total_verdict).toBe("higher");
+    expect(calibration.resolvable_at_r).toBeGreaterThan(0);
+    expect(lines.some((l) => /^measured ×\d\.\d{3} \(95 % CI/.test(l))).toBe(true);
+    expect(lines.some((l) => /^telemetry-service alone: expected \+\d+\.\d\d ms/.test(l))).toBe(true);
+    expect(calibration.aa.false_verdict_chance).toBeCloseTo(0.05 / 3, 12);
+    // A verdict between identical targets is said as such, with its chance.
+    const aaLine = lines.find((l) => l.startsWith("A/A (Case 1 against itself): "))!;
+    expect(aaLine).toContain(["equivalent", "inconclusive"].includes(calibration.aa.verdict) ? ": no false verdict (one comes by chance in at most 1.7 % of calibrations" : ": a verdict between identical targets (one comes by chance in at most 1.7 %");
+    // The comparison behind it names the injected column by what was injected.
+    const comparison = JSON.parse(readFileSync(calibration.comparison, "utf8"));
+    expect(comparison.targets).toEqual(["case1 · rest-gateway #1", "case1 · rest-gateway #2", "case1 · rest-gateway +1 ms CPU in telemetry-service"]);
+    aaVerdicts.push(calibration.aa.verdict);
+  }
+  if (aaVerdicts.length > 1) console.log(`the first calibration's A/A pair said ${aaVerdicts[0]}; the second's: ${aaVerdicts[1]}`);
+  expect(["equivalent", "inconclusive"]).toContain(aaVerdicts.at(-1)!);
 });
