@@ -13,7 +13,8 @@ import { k6Env, parseSummary, windowCount } from "../src/run/engine/k6";
 import { warmupParams } from "../src/run/run-steps";
 import { markdownReport, toColumns } from "../src/report/report";
 import { differences } from "../src/report/report-context";
-import { getconf, parseStat } from "../src/run/resources";
+import { getconf, parseStat, startSampler } from "../src/run/resources";
+import { spawn } from "../src/runtime";
 import type { RunResult } from "../src/run/results";
 import { type Measured, assembleResult, cv, peakSum, stability } from "../src/run/run-result";
 
@@ -240,6 +241,21 @@ describe("/proc accounting", () => {
     // pid (comm with spaces) state ppid ... utime=14 stime=15 cutime=16 cstime=17 ... rss=24
     const line = "42 (postgres: a b) S 1 42 42 0 -1 4194560 0 0 0 0 100 20 300 40 20 0 1 0 5 1000 7 0 0";
     expect(parseStat(42, line, 4096)).toEqual({ pid: 42, ppid: 1, ticks: 460, rssBytes: 7 * 4096 });
+  });
+
+  test("a process that joins the sampler and lives a tenth of a second has its peak memory seen, not its first reading (or none)", async () => {
+    // A CI run once recorded 0 bytes for the engine of a 40-request run: it ended between samples.
+    // This one grows by 64 MiB after it starts, holds it about 0.1 s and ends, all before the
+    // sampler's next regular sample (500 ms).
+    // Spawned as the engine is (src/runtime.ts); its CPU is the OS's count for the ended child.
+    const sampler = startSampler({});
+    const child = spawn([process.execPath, "-e", "const b = new Uint8Array(64 * 2 ** 20).fill(1); await Bun.sleep(100); if (b[7] !== 1) process.exit(1)"], { stderr: "inherit" });
+    sampler.add("short", child.pid);
+    expect(await child.exited).toBe(0);
+    const { usage } = sampler.stop();
+    expect(usage.short.peak_pss_bytes).toBeGreaterThan(64 * 2 ** 20);
+    expect(usage.short.peak_pss_bytes).toBeLessThanOrEqual(usage.short.peak_rss_bytes);
+    expect(child.resourceUsage()!.cpuMicros).toBeGreaterThan(10_000);
   });
 });
 

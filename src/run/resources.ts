@@ -10,7 +10,7 @@
  *   counted once in a sum. RSS is kept beside it (it counts shared pages in every process).
  * - Clock ticks per second and the page size come from the OS (`getconf`), not assumed.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "../runtime";
 
 /** A `getconf` value; these are fixed for the life of the machine, so read once. */
@@ -145,6 +145,9 @@ export interface ProcessTicksSample {
   ticks: Record<string, number>;
 }
 
+/** How long a process that joins the sampler (the load engine) is read every 5 ms. */
+const SHORT_LIVED_MS = 1000;
+
 /**
  * Samples named process trees every `intervalMs` until stopped; `add` lets a process that starts
  * later (k6) join. CPU is the difference between the first and last sample of each process.
@@ -185,15 +188,24 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   return {
     add(name: string, pid: number) {
       pids.set(name, pid);
-      sample();
-      // A short-lived process (k6 sending 40 requests) can end between two samples; until it has
-      // shown its memory once, look at it every 25 ms (it is one read of /proc, for a few moments).
-      const settle = () => {
-        if (stopped || peakPss.get(name) || !existsSync(`/proc/${pid}`)) return;
-        sample();
-        setTimeout(settle, 25);
+      // A short-lived process (the engine sending 40 requests lives about 0.1 s) can end between
+      // two samples, and its first reading is taken before it has grown; a sample of every tree
+      // reads all of /proc, which on a machine with many processes takes longer than its life. So
+      // for its first second its own /proc entries (two reads) are read at once and every 5 ms,
+      // and its peak is seen even when it ends before the next sample.
+      const until = Date.now() + SHORT_LIVED_MS;
+      const watch = () => {
+        if (stopped || Date.now() > until) return;
+        const stat = readStat(pid, pageSize);
+        const pss = stat ? readPss(pid) : null;
+        if (stat === null || (pss === null && stat.rssBytes === 0)) return;
+        if (!first.has(name)) first.set(name, stat.ticks);
+        last.set(name, Math.max(last.get(name) ?? 0, stat.ticks));
+        peakRss.set(name, Math.max(peakRss.get(name) ?? 0, stat.rssBytes));
+        peakPss.set(name, Math.max(peakPss.get(name) ?? 0, pss ?? 0));
+        setTimeout(watch, 5);
       };
-      setTimeout(settle, 25);
+      watch();
     },
     /** Takes a final sample and returns usage per process, and the memory samples. */
     stop(): { usage: Record<string, ProcessUsage>; timeline: MemorySample[]; ticksTimeline: TicksSample[]; cpuTimeline: ProcessTicksSample[]; ticksPerSecond: number; pageSize: number } {
