@@ -53,6 +53,24 @@ export function pinPlan(): PinPlan {
   return splitCpus(parseCpuList(affinityOf("self") ?? ""));
 }
 
+/**
+ * The CPUs of a process just spawned, once it runs its own program: started through taskset
+ * (pinnedCommand), it is taskset until taskset has set the affinity and exec'd it, and a reading
+ * taken before then is the parent's. Waits (at most `waitMs`) while its name is taskset's.
+ */
+export async function affinityOnceStarted(pid: number, waitMs = 1000): Promise<string | null> {
+  const comm = () => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      return null;
+    }
+  };
+  const until = Date.now() + waitMs;
+  while (comm() === "taskset" && Date.now() < until) await new Promise((done) => setTimeout(done, 2));
+  return affinityOf(pid);
+}
+
 /** `command` run by taskset on `cpus`: taskset sets the affinity and execs it, so the pid is the command's. */
 export function pinnedCommand(cpus: string, command: string[]): string[] {
   return ["taskset", "--cpu-list", cpus, ...command];

@@ -13,7 +13,7 @@ import type { K6Params } from "./engine/k6";
 import type { Engine, EngineContext, LoadSummary } from "./engine/engine";
 import type { Canary } from "./canary";
 import { openWindow } from "./measure";
-import { affinityOf, type PinPlan } from "./pin";
+import { affinityOnceStarted, type PinPlan } from "./pin";
 import { k6PrometheusOutput, loadgenExporter } from "../deploy/prometheus";
 import { type RunResult, writeResult } from "./results";
 import type { Measured } from "./run-result";
@@ -124,7 +124,7 @@ export async function measure(ctx: RunContext): Promise<Measured & { chaos?: unk
     run = engine.measure(ctx.engineCtx, params, { ...obs, recordsPath: ctx.recordsPath, timelineT0Ms: params.chaos ? startMs : undefined });
     control.generator = run.child;
     window.add(engine.name, run.child.pid);
-    ctx.affinity[engine.name] = affinityOf(run.child.pid);
+    ctx.affinity[engine.name] = await affinityOnceStarted(run.child.pid);
     chaos = params.chaos ? startChaos(config, params.chaos, startMs, ctx.log) : null;
     exit = await run.child.exited;
   }
