@@ -136,8 +136,12 @@ export interface Child {
   stderr: ReadableStream<Uint8Array> | null;
   kill(signal?: NodeJS.Signals): void;
   unref(): void;
-  /** CPU and peak memory the OS counted for the ended child (Bun); null where the runtime cannot say (Deno). */
-  resourceUsage(): { cpuMicros: number; maxRssBytes: number } | null;
+  /**
+   * CPU the OS counted for the ended child (Bun); null where the runtime cannot say (Deno). Not its
+   * peak memory: Linux carries the spawning process's peak RSS across exec, so getrusage gives a
+   * child started from a 300 MiB process 300 MiB whatever it used itself (measured here).
+   */
+  resourceUsage(): { cpuMicros: number } | null;
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
@@ -162,8 +166,7 @@ export function spawn(command: string[], options: SpawnOptions = {}): Child {
       unref: () => child.unref(),
       resourceUsage() {
         const ru = child.resourceUsage();
-        // maxRSS arrives in KiB (getrusage), whatever the type comment says: measured.
-        return ru ? { cpuMicros: Number(ru.cpuTime.user + ru.cpuTime.system), maxRssBytes: Number(ru.maxRSS) * 1024 } : null;
+        return ru ? { cpuMicros: Number(ru.cpuTime.user + ru.cpuTime.system) } : null;
       },
     };
   }

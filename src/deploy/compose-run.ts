@@ -206,7 +206,7 @@ export async function composeLoad(config0: Config, params: LoadParams, log: (lin
     const ru = gen.resourceUsage();
     const sampled = host.usage[engine.name];
     usage[engine.name] = ru
-      ? { cpu_seconds: ru.cpuMicros / 1e6, peak_rss_bytes: Math.max(sampled?.peak_rss_bytes ?? 0, ru.maxRssBytes), peak_pss_bytes: sampled?.peak_pss_bytes ?? 0 }
+      ? { cpu_seconds: ru.cpuMicros / 1e6, peak_rss_bytes: sampled?.peak_rss_bytes ?? 0, peak_pss_bytes: sampled?.peak_pss_bytes ?? 0 }
       : sampled;
     const memory: MemorySample[] = cg.timeline.map((s) => ({ t: s.t, pss: Object.fromEntries(Object.entries(s.bytes).filter(([n]) => measuredNames.includes(n))) }));
     const received = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));

@@ -60,11 +60,12 @@ export async function openWindow(config: Config, state: SupervisorState) {
       }));
       const ru = generator?.child.resourceUsage();
       if (generator && ru) {
-        // On Bun the OS's own count for the ended generator (getrusage); on Deno, what the sampler saw.
+        // Its CPU: on Bun the OS's own count for the ended generator (getrusage); on Deno, what the
+        // sampler saw. Its memory is the sampler's (src/runtime.ts says why not getrusage's).
         const sampled = usage[generator.name];
         usage[generator.name] = {
           cpu_seconds: ru.cpuMicros / 1e6,
-          peak_rss_bytes: Math.max(sampled?.peak_rss_bytes ?? 0, ru.maxRssBytes),
+          peak_rss_bytes: sampled?.peak_rss_bytes ?? 0,
           peak_pss_bytes: sampled?.peak_pss_bytes ?? 0,
         };
       }
