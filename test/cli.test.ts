@@ -120,7 +120,10 @@ test("bad input is one line and its exit code, with no line from just after it",
   oneLine(just(["case2", "load", "--vus", "5", "--duration", "soon"]), 2);
   oneLine(just(["case2", "load", "10"]), 2);
   oneLine(just(["k8s", "foo"]), 2);
-  oneLine(just(["compose", "case2", "up", "now"]), 2);
+  // Refused for the stray word itself, before any image is built or stack started.
+  const stray = just(["compose", "case2", "up", "now"]);
+  oneLine(stray, 2);
+  expect(stray.err.trim()).toBe('fleetbench: just compose case2 up takes no more words, got "now"');
   oneLine(just(["demo", "now"]), 2);
 });
 

@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { leadingWords } from "../cli/args";
 import type { Config } from "../config";
 import { loadConfig } from "../config";
+import { UsageError } from "../errors";
 import { caseSpec } from "../run/cases";
 import { type ComposeOptions, composeCommand, composeDown, composeGate, composeTarget, composeUp, NGINX_CONF, nginxComposeConf, requireCompose, runCompose } from "./compose";
 import { buildCompose } from "./compose-tools";
@@ -32,6 +33,10 @@ export async function composeCli(config: Config, args: string[], log: (line: str
   }
   if (first === "down" && !action) return composeDown(config, "case1", log);
   const caseName = caseSpec(first ?? "").name;
+  // Only a measured run takes words after its action (VUS DURATION): a stray one is refused before
+  // anything is built or started, not ignored.
+  const extra = leadingWords(args, 3, ["no-grafana"]).words[2];
+  if (extra !== undefined && action !== "rate" && action !== "load") throw new UsageError(`just compose ${caseName} ${action} takes no more words, got "${extra}"`);
   switch (action) {
     case "up": return composeUp(config, caseName, options, log);
     case "down": return composeDown(config, caseName, log);
