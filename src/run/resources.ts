@@ -165,15 +165,19 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
   const cpuTimeline: ProcessTicksSample[] = [];
   const t0 = Date.now();
   let stopped = false;
+  /** One reading of a process (tree): its CPU so far and its memory peaks. */
+  const record = (name: string, total: TreeTotal) => {
+    if (!first.has(name)) first.set(name, total.ticks);
+    last.set(name, Math.max(last.get(name) ?? 0, total.ticks));
+    peakRss.set(name, Math.max(peakRss.get(name) ?? 0, total.rssBytes));
+    peakPss.set(name, Math.max(peakPss.get(name) ?? 0, total.pssBytes));
+  };
   const sample = () => {
     const totals = treeTotals(pids, pageSize);
     const pss: Record<string, number> = {};
     for (const [name, total] of totals) {
       if (total.ticks === 0 && total.rssBytes === 0) continue;
-      if (!first.has(name)) first.set(name, total.ticks);
-      last.set(name, Math.max(last.get(name) ?? 0, total.ticks));
-      peakRss.set(name, Math.max(peakRss.get(name) ?? 0, total.rssBytes));
-      peakPss.set(name, Math.max(peakPss.get(name) ?? 0, total.pssBytes));
+      record(name, total);
       pss[name] = total.pssBytes;
     }
     // Each tree's growth since it was first seen, summed: a process joining (k6) adds only what
@@ -199,10 +203,7 @@ export function startSampler(roots: Record<string, number>, intervalMs = 500) {
         const stat = readStat(pid, pageSize);
         const pss = stat ? readPss(pid) : null;
         if (stat === null || (pss === null && stat.rssBytes === 0)) return;
-        if (!first.has(name)) first.set(name, stat.ticks);
-        last.set(name, Math.max(last.get(name) ?? 0, stat.ticks));
-        peakRss.set(name, Math.max(peakRss.get(name) ?? 0, stat.rssBytes));
-        peakPss.set(name, Math.max(peakPss.get(name) ?? 0, pss ?? 0));
+        record(name, { ticks: stat.ticks, rssBytes: stat.rssBytes, pssBytes: pss ?? 0 });
         setTimeout(watch, 5);
       };
       watch();
